@@ -1,0 +1,65 @@
+"""The dataset folder contract, declared once: curation writes it, training and the cards read it.
+
+A curated dataset folder looks like this (exactly what the Hugging Face Hub serves)::
+
+    <folder>/
+      README.md                          data card (YAML header + body)
+      data/train-00000-of-00002.parquet  Parquet shards with the FEATURES below
+      data/test-00000-of-00001.parquet
+      curation_report.json               counts per stage, rejections with reasons, dedup clusters
+      attribution.csv                    author + source page per row (data cards)
+      samples.png                        sample grid (data cards)
+
+``datasets.load_dataset(<folder>)`` loads it as it is.
+"""
+
+from __future__ import annotations
+
+from datasets import Features, Image, Sequence, Value
+
+#: Column name -> feature. Order is the column order in the Parquet files.
+FEATURES = Features(
+    {
+        # images
+        "image": Image(),  # the training canvas: white square, integer nearest-neighbour scaled, PNG
+        "native": Image(),  # native resolution (one pixel per art pixel), composited on white, PNG
+        # identity and provenance
+        "sha256": Value("string"),  # sha256 of the raw input bytes (the raw store's key)
+        "pixel_sha256": Value("string"),  # sha256 of the decoded native pixels after compositing
+        "source": Value("string"),  # crawler source name, or "folder" for a plain folder input
+        "url": Value("string"),  # where the file came from (or its path for folder inputs)
+        "page_url": Value("string"),
+        "title": Value("string"),
+        "author": Value("string"),
+        "license": Value("string"),  # as stated by the source; "unknown" when it stated none
+        "license_url": Value("string"),
+        "member": Value("string"),  # path inside a zip pack / frame / sprite box; "" for whole files
+        # measurements
+        "native_width": Value("int32"),
+        "native_height": Value("int32"),
+        "pixel_scale": Value("int32"),  # detected upscale factor of the input (1 = already native)
+        "grid_confidence": Value("float32"),
+        "scale": Value("int32"),  # canvas scale: native -> canvas factor (negative = decimation step)
+        "n_colors": Value("int32"),  # distinct colours at native resolution
+        "phash": Value("string"),  # 64-bit hex
+        "dhash": Value("string"),  # 64-bit hex
+        "cluster_size": Value("int32"),  # members of the near-duplicate cluster this row represents
+        "tags": Sequence(Value("string")),
+    }
+)
+
+COLUMNS: tuple[str, ...] = tuple(FEATURES.keys())
+IMAGE_COLUMNS: tuple[str, ...] = ("image", "native")
+
+SPLITS: tuple[str, ...] = ("train", "test")
+DATA_DIR = "data"
+REPORT_FILE = "curation_report.json"
+CARD_FILE = "README.md"
+ATTRIBUTION_FILE = "attribution.csv"
+SAMPLES_FILE = "samples.png"
+UNKNOWN_LICENSE = "unknown"
+
+
+def shard_name(split: str, index: int, total: int) -> str:
+    """Hub naming for a Parquet shard, relative to the dataset folder."""
+    return f"{DATA_DIR}/{split}-{index:05d}-of-{total:05d}.parquet"

@@ -1,0 +1,37 @@
+"""Fixtures every test module can use: the local HTTP server, fixture art and sprites."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.http_server import FixtureServer
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ART = FIXTURES / "art"
+
+
+@pytest.fixture
+def http_server(tmp_path: Path) -> Iterator[FixtureServer]:
+    """A fresh 127.0.0.1 server over an empty temporary folder (write files into ``srv.root``)."""
+    root = tmp_path / "site"
+    root.mkdir()
+    with FixtureServer(root) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def art_dir() -> Path:
+    return ART
+
+
+@pytest.fixture(scope="session")
+def cartoon_files() -> list[Path]:
+    return sorted((ART / "cartoon").glob("*.png"))
+
+
+@pytest.fixture(scope="session")
+def pixel_files() -> list[Path]:
+    return sorted((ART / "pixel").glob("*.png"))

@@ -1,0 +1,111 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from curation.imaging import (
+    ImageDecodeError,
+    composite_on_white,
+    count_colors,
+    open_image,
+    pixel_sha256,
+    place_on_canvas,
+    png_bytes,
+    scale_nearest,
+)
+from tests.support.sprites import make_sprite, render
+
+
+def _png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_identical_transparent_sprites_hash_equal_after_compositing():
+    sprite = make_sprite(7)
+    a = render(sprite, background="transparent", seed=1).image
+    b = render(sprite, background="transparent", seed=2).image
+    assert not np.array_equal(np.asarray(a), np.asarray(b))  # different garbage under alpha
+    assert pixel_sha256(a) == pixel_sha256(b)
+    assert np.array_equal(np.asarray(composite_on_white(a)), render(sprite, background="transparent").native_truth)
+
+
+@pytest.mark.parametrize("mode", ["P", "LA", "I;16", "CMYK", "L", "RGB"])
+def test_composite_handles_every_mode(mode):
+    base = Image.new("RGBA", (4, 4), (255, 0, 0, 255))
+    base.putpixel((0, 0), (0, 0, 255, 0))
+    if mode == "P":
+        img = base.convert("RGB").convert("P")
+        img.info["transparency"] = img.getpixel((0, 0))
+    elif mode == "LA":
+        img = base.convert("LA")
+    elif mode == "I;16":
+        img = Image.fromarray(np.full((4, 4), 65535, np.uint16))
+    else:
+        img = base.convert(mode)
+    out = composite_on_white(img)
+    assert out.mode == "RGB" and out.size == (4, 4)
+    if mode in ("P", "LA"):
+        assert out.getpixel((0, 0)) == (255, 255, 255)
+    if mode == "I;16":
+        assert out.getpixel((1, 1)) == (255, 255, 255)
+
+
+def test_open_image_rejects_bad_inputs_with_reasons(tmp_path):
+    with pytest.raises(ImageDecodeError) as e:
+        open_image(b"")
+    assert e.value.reason == "empty"
+    with pytest.raises(ImageDecodeError) as e:
+        open_image(b"<svg xmlns='http://www.w3.org/2000/svg'></svg>")
+    assert e.value.reason == "svg"
+    with pytest.raises(ImageDecodeError) as e:
+        open_image(b"<!doctype html><html></html>")
+    assert e.value.reason == "unreadable"
+    data = _png(Image.new("RGB", (64, 64), (1, 2, 3)))
+    with pytest.raises(ImageDecodeError) as e:
+        open_image(data[: len(data) // 2])
+    assert e.value.reason in ("truncated", "unreadable")
+    with pytest.raises(ImageDecodeError) as e:
+        open_image(data, max_pixels=1000)
+    assert e.value.reason == "too-large"
+    assert open_image(data).image.size == (64, 64)
+    path = tmp_path / "x.png"
+    path.write_bytes(data)
+    assert open_image(path).format == "PNG"
+
+
+def test_decompression_bomb_is_a_rejection():
+    # a 20000x20000 PNG compresses to a few hundred KB; it must never be decoded
+    img = Image.new("1", (20000, 20000))
+    data = _png(img)
+    with pytest.raises(ImageDecodeError) as e:
+        open_image(data, max_pixels=10_000_000)
+    assert e.value.reason == "too-large"
+
+
+def test_scale_nearest_is_exact_blocks():
+    img = Image.fromarray(np.arange(12, dtype=np.uint8).reshape(3, 4), "L")
+    up = np.asarray(scale_nearest(img, 3))
+    assert up.shape == (9, 12)
+    assert np.array_equal(up[::3, ::3], np.asarray(img))
+    assert len(np.unique(up)) == 12
+    with pytest.raises(ValueError):
+        scale_nearest(img, 0)
+
+
+def test_place_on_canvas_uses_integer_scale_and_adds_no_colours():
+    sprite = make_sprite(4, (20, 12)).on_white()
+    canvas, scale = place_on_canvas(sprite, 64)
+    assert canvas.size == (64, 64) and scale == 3
+    assert count_colors(canvas) == count_colors(sprite)
+    big = Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 200, 3), dtype=np.uint8))
+    canvas, scale = place_on_canvas(big, 64)
+    assert scale == -5 and canvas.size == (64, 64)
+
+
+def test_png_bytes_are_deterministic():
+    img = make_sprite(9).on_white()
+    assert png_bytes(img) == png_bytes(img.copy())
+    assert Image.open(io.BytesIO(png_bytes(img))).tobytes() == img.tobytes()
