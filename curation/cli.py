@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-NOT_BUILT = 2
+from data_cards.cli import add_card_parser, add_push_parser
 
 
-def _not_built(what: str, issue: str) -> int:
-    print(f"curate {what}: not built yet ({issue}). Nothing was done.", file=sys.stderr)
-    return NOT_BUILT
+def _not_built(what: str) -> int:
+    print(f"curate {what}: not built yet (issue #4). Nothing was done.", file=sys.stderr)
+    return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,17 +23,18 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    sub.add_parser("run", help="curate a raw store or image folder into a dataset folder")
-    sub.add_parser("inspect", help="show what every stage decides about one image")
-    sub.add_parser("card", help="(re)generate the data card of a dataset folder")
-    sub.add_parser("push", help="publish a dataset folder to the Hugging Face Hub")
+    run = sub.add_parser("run", help="curate a raw store or image folder into a dataset folder")
+    run.set_defaults(func=lambda args: _not_built("run"))
+    inspect = sub.add_parser("inspect", help="show what every stage decides about one image")
+    inspect.set_defaults(func=lambda args: _not_built("inspect"))
+    add_card_parser(sub)
+    add_push_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    issue = {"run": "issue #4", "inspect": "issue #4", "card": "issue #6", "push": "issue #6"}[args.command]
-    return _not_built(args.command, issue)
+    return int(args.func(args))
 
 
 if __name__ == "__main__":

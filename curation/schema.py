@@ -37,7 +37,7 @@ FEATURES = Features(
         # measurements
         "native_width": Value("int32"),
         "native_height": Value("int32"),
-        "pixel_scale": Value("int32"),  # detected upscale factor of the input (1 = already native)
+        "pixel_scale": Value("float32"),  # detected upscale factor of the input (1 = already native)
         "grid_confidence": Value("float32"),
         "scale": Value("int32"),  # canvas scale: native -> canvas factor (negative = decimation step)
         "n_colors": Value("int32"),  # distinct colours at native resolution

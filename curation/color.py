@@ -1,0 +1,107 @@
+"""Colour math shared by curation (JPEG colour cleanup) and inference (palettes).
+
+OKLab is a perceptual space: Euclidean distance there tracks how different two colours look,
+which is what palette clustering and palette mapping need.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def _linear_to_srgb(c: np.ndarray) -> np.ndarray:
+    c = np.clip(c, 0.0, 1.0)
+    return np.where(c <= 0.0031308, c * 12.92, 1.055 * np.power(c, 1 / 2.4) - 0.055)
+
+
+_M1 = np.array(
+    [[0.4122214708, 0.5363325363, 0.0514459929], [0.2119034982, 0.6806995451, 0.1073969566], [0.0883024619, 0.2817188376, 0.6299787005]]
+)
+_M2 = np.array(
+    [[0.2104542553, 0.7936177850, -0.0040720468], [1.9779984951, -2.4285922050, 0.4505937099], [0.0259040371, 0.7827717662, -0.8086757660]]
+)
+
+
+def srgb_to_oklab(rgb: np.ndarray) -> np.ndarray:
+    """uint8 (or 0..255 float) sRGB array ``(..., 3)`` to OKLab ``(..., 3)`` float64."""
+    lin = _srgb_to_linear(np.asarray(rgb, dtype=np.float64) / 255.0)
+    lms = np.cbrt(lin @ _M1.T)
+    return lms @ _M2.T
+
+
+def oklab_to_srgb(lab: np.ndarray) -> np.ndarray:
+    """OKLab ``(..., 3)`` back to uint8 sRGB, clipped to the gamut."""
+    lms = np.asarray(lab, dtype=np.float64) @ np.linalg.inv(_M2).T
+    lin = (lms**3) @ np.linalg.inv(_M1).T
+    return np.clip(np.round(_linear_to_srgb(lin) * 255.0), 0, 255).astype(np.uint8)
+
+
+def nearest(points: np.ndarray, centers: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    """Index of the nearest centre for each point (squared Euclidean), in bounded memory."""
+    out = np.empty(len(points), dtype=np.int64)
+    c2 = (centers**2).sum(1)
+    for start in range(0, len(points), chunk):
+        p = points[start : start + chunk]
+        d = c2[None, :] - 2.0 * p @ centers.T
+        out[start : start + chunk] = d.argmin(1)
+    return out
+
+
+def kmeans(
+    points: np.ndarray,
+    k: int,
+    *,
+    weights: np.ndarray | None = None,
+    iters: int = 20,
+    seed: int = 0,
+) -> np.ndarray:
+    """Deterministic weighted k-means (k-means++ init); returns at most ``k`` centres.
+
+    Pass unique colours with their pixel counts as ``weights``: clustering a 1080p photo then
+    costs a few thousand points, not two million.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    n = len(points)
+    if n == 0:
+        raise ValueError("kmeans needs at least one point")
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    if n <= k:
+        return points.copy()
+    rng = np.random.default_rng(seed)
+    centers = [points[int(np.argmax(w))]]
+    d2 = ((points - centers[0]) ** 2).sum(1)
+    for _ in range(1, k):
+        prob = d2 * w
+        total = prob.sum()
+        if total <= 0:
+            break
+        idx = int(rng.choice(n, p=prob / total))
+        centers.append(points[idx])
+        d2 = np.minimum(d2, ((points - points[idx]) ** 2).sum(1))
+    c = np.array(centers)
+    for _ in range(iters):
+        label = nearest(points, c)
+        sums = np.zeros_like(c)
+        np.add.at(sums, label, points * w[:, None])
+        mass = np.bincount(label, weights=w, minlength=len(c))
+        keep = mass > 0
+        new = c.copy()
+        new[keep] = sums[keep] / mass[keep, None]
+        if np.allclose(new, c, atol=1e-7):
+            c = new
+            break
+        c = new
+    return c
+
+
+def unique_colors(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unique colours of an ``(H, W, 3)`` uint8 image: (colours, counts, inverse index)."""
+    flat = np.ascontiguousarray(rgb.reshape(-1, 3)).astype(np.uint32)
+    packed = (flat[:, 0] << 16) | (flat[:, 1] << 8) | flat[:, 2]
+    keys, inverse, counts = np.unique(packed, return_inverse=True, return_counts=True)
+    colors = np.stack([(keys >> 16) & 255, (keys >> 8) & 255, keys & 255], axis=1).astype(np.uint8)
+    return colors, counts, inverse.reshape(-1)
