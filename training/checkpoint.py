@@ -1,0 +1,385 @@
+"""Checkpoints without pickle: safetensors weights, a safetensors + JSON training state.
+
+A checkpoint folder (``runs/NAME/checkpoints/latest`` or ``epoch_0005``) holds::
+
+    G_A.safetensors G_B.safetensors D_A.safetensors D_B.safetensors
+    state.safetensors state.json      optimizers, pools, RNG states, counters (see save_state)
+
+Each network file carries safetensors metadata saying how to rebuild it (``GeneratorSpec`` or
+``DiscriminatorSpec`` fields, ``direction``, ``size``), so a single ``G_A.safetensors`` is enough
+for inference. Folders are written to a temporary sibling and renamed into place, so a crash
+never leaves a half-written ``latest``.
+
+The reference implementation's ``latest_net_G_A.pth`` files are imported with
+``torch.load(weights_only=True)`` (a pickle that carries code is refused) after its key
+clean-up, and exported back to that format.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from training.networks import DiscriminatorSpec, GeneratorSpec, ResnetGenerator
+
+FORMAT = "pixelforge"
+GENERATOR_ARCH = "resnet_generator"
+DISCRIMINATOR_ARCH = "nlayer_discriminator"
+NETWORKS = ("G_A", "G_B", "D_A", "D_B")
+DIRECTIONS = {"G_A": "AtoB", "G_B": "BtoA"}
+STATE_TENSORS = "state.safetensors"
+STATE_JSON = "state.json"
+CHECKPOINTS_DIR = "checkpoints"
+LATEST = "latest"
+#: keys the reference's old InstanceNorm wrote and its own loader deletes (``__patch_instance_norm_state_dict``)
+_STALE_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read, is unsafe, or does not fit the requested architecture."""
+
+
+# --------------------------------------------------------------------------- network files
+
+
+def generator_metadata(spec: GeneratorSpec, direction: str, size: int) -> dict[str, str]:
+    """The self-description stored in every ``G_*.safetensors`` (all values are strings)."""
+    meta = {"format": FORMAT, "arch": GENERATOR_ARCH}
+    meta.update({f.name: str(getattr(spec, f.name)) for f in fields(spec)})
+    meta.update({"direction": direction, "size": str(size)})
+    return meta
+
+
+def discriminator_metadata(spec: DiscriminatorSpec, size: int) -> dict[str, str]:
+    meta = {"format": FORMAT, "arch": DISCRIMINATOR_ARCH}
+    meta.update({f.name: str(getattr(spec, f.name)) for f in fields(spec)})
+    meta["size"] = str(size)
+    return meta
+
+
+def spec_from_metadata(meta: Mapping[str, str]) -> GeneratorSpec:
+    """Rebuild a GeneratorSpec from safetensors metadata, or raise CheckpointError."""
+    if meta.get("format") != FORMAT or meta.get("arch") != GENERATOR_ARCH:
+        raise CheckpointError(
+            f"metadata says format={meta.get('format')!r} arch={meta.get('arch')!r}; "
+            f"expected format={FORMAT!r} arch={GENERATOR_ARCH!r}"
+        )
+    try:
+        return GeneratorSpec(**{f.name: int(meta[f.name]) for f in fields(GeneratorSpec)})
+    except (KeyError, ValueError) as exc:
+        raise CheckpointError(f"generator metadata is incomplete or not integers: {dict(meta)}") from exc
+
+
+def unwrap(net: nn.Module) -> nn.Module:
+    """The plain module behind DDP (``.module``) and ``torch.compile`` (``._orig_mod``)."""
+    while True:
+        if isinstance(net, nn.parallel.DistributedDataParallel):
+            net = net.module
+        elif hasattr(net, "_orig_mod"):
+            net = net._orig_mod
+        else:
+            return net
+
+
+def save_network(net: nn.Module, path: str | Path, metadata: Mapping[str, str]) -> None:
+    """Write one network's weights (bit-exact, CPU) with its metadata."""
+    state = {k: v.detach().to("cpu").contiguous().clone() for k, v in unwrap(net).state_dict().items()}
+    save_file(state, str(path), metadata=dict(metadata))
+
+
+def read_network(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Weights and metadata of one ``.safetensors`` file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = dict(fh.metadata() or {})
+        return load_file(str(path)), meta
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{path} is not a readable safetensors file: {exc}") from exc
+
+
+def clean_reference_keys(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The reference's key clean-up: strip ``module.`` / ``_orig_mod.``, drop InstanceNorm stats."""
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        for prefix in ("module.", "_orig_mod."):
+            while key.startswith(prefix):
+                key = key[len(prefix) :]
+        if key.rsplit(".", 1)[-1] in _STALE_SUFFIXES:
+            continue
+        out[key] = value
+    return out
+
+
+def infer_generator_spec(state: Mapping[str, torch.Tensor]) -> GeneratorSpec | None:
+    """Best guess of the architecture that produced ``state`` (used in error hints only)."""
+    try:
+        first = state["model.1.weight"]
+        n_blocks = len({k.split(".")[1] for k in state if ".conv_block." in k})
+        last = [k for k in state if k.endswith(".weight")][-1]
+        return GeneratorSpec(
+            input_nc=int(first.shape[1]),
+            output_nc=int(state[last].shape[0]),
+            ngf=int(first.shape[0]),
+            n_blocks=n_blocks,
+        )
+    except (KeyError, IndexError):
+        return None
+
+
+def check_state_dict(net: nn.Module, state: Mapping[str, torch.Tensor], what: str) -> None:
+    """Raise CheckpointError naming every missing, unexpected and differently shaped key."""
+    expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in state.items()}
+    missing = [k for k in expected if k not in got]
+    unexpected = [k for k in got if k not in expected]
+    shapes = [f"{k}: checkpoint {got[k]} vs model {expected[k]}" for k in expected if k in got and got[k] != expected[k]]
+    if not (missing or unexpected or shapes):
+        return
+    lines = [f"{what} does not match the requested architecture:"]
+    for title, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes)):
+        if items:
+            shown = ", ".join(items[:8]) + (f", ... ({len(items)} in all)" if len(items) > 8 else "")
+            lines.append(f"  {title}: {shown}")
+    raise CheckpointError("\n".join(lines))
+
+
+def load_reference_pth(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a reference ``latest_net_*.pth`` safely and return its cleaned state dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file not found: {path}")
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"refused to load {path}: it is a pickle that carries code or objects other than tensors "
+            f"(only plain state dicts are accepted, torch.load(weights_only=True)). Detail: {str(exc)[:300]}"
+        ) from exc
+    except (RuntimeError, OSError, EOFError, ValueError) as exc:
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint: {exc}") from exc
+    if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
+        obj = obj["state_dict"]
+    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError(f"{path} does not hold a state dict of tensors")
+    return clean_reference_keys(obj)
+
+
+def export_reference_pth(net_or_state: nn.Module | Mapping[str, torch.Tensor], path: str | Path) -> Path:
+    """Write weights in the reference's format (``torch.save`` of a plain state dict, CPU tensors)."""
+    if isinstance(net_or_state, nn.Module):
+        state = unwrap(net_or_state).state_dict()
+    else:
+        state = dict(net_or_state)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.detach().cpu().clone() for k, v in state.items()}, str(path))
+    return path
+
+
+# --------------------------------------------------------------------------- locating checkpoints
+
+
+def find_checkpoint_dir(path: str | Path) -> Path:
+    """A run folder resolves to its ``checkpoints/latest``; a checkpoint folder to itself."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"no such checkpoint or run folder: {path}")
+    if (path / CHECKPOINTS_DIR).is_dir():
+        root = path / CHECKPOINTS_DIR
+        latest = root / LATEST
+        if latest.is_dir():
+            return latest
+        # a crash between the two renames of publish_dir leaves the previous latest here
+        old = root / f".{LATEST}.old"
+        if old.is_dir():
+            return old
+        raise CheckpointError(f"{path} is a run folder without a complete checkpoint ({latest} missing)")
+    if path.is_dir():
+        if any((path / f"{n}.safetensors").is_file() for n in NETWORKS):
+            return path
+        raise CheckpointError(f"{path} holds no checkpoint (no G_A/G_B/D_A/D_B .safetensors)")
+    return path
+
+
+def load_generator(
+    path: str | Path,
+    *,
+    which: str = "G_A",
+    spec: GeneratorSpec | None = None,
+    map_location: str | torch.device = "cpu",
+) -> tuple[ResnetGenerator, GeneratorSpec]:
+    """Load a generator for inference, in eval mode, from any checkpoint form we know.
+
+    ``path`` may be a run folder (uses ``checkpoints/latest``), a checkpoint folder, a
+    ``.safetensors`` file or a reference ``.pth``. The architecture comes from the file's
+    metadata; ``spec`` overrides it (and is required for ``.pth`` files that are not the
+    reference default ngf 64, 9 blocks). ``which`` is ``G_A`` (A->B, pictures to pixel art) or ``G_B``.
+    """
+    if which not in DIRECTIONS:
+        raise CheckpointError(f"which must be one of {sorted(DIRECTIONS)}, got {which!r}")
+    path = Path(path)
+    if path.is_dir():
+        path = find_checkpoint_dir(path) / f"{which}.safetensors"
+    if not path.exists():
+        raise CheckpointError(f"checkpoint file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".safetensors":
+        state, meta = read_network(path)
+        state = clean_reference_keys(state)
+        if spec is None:
+            spec = spec_from_metadata(meta) if meta else GeneratorSpec()
+    elif suffix in (".pth", ".pt", ".ckpt", ".bin"):
+        state = load_reference_pth(path)
+        spec = spec or GeneratorSpec()
+    else:
+        raise CheckpointError(f"unknown checkpoint type {path.name!r}: expected .safetensors or .pth")
+    net = spec.build()
+    try:
+        check_state_dict(net, state, str(path))
+    except CheckpointError as exc:
+        guess = infer_generator_spec(state)
+        if guess is not None and guess != spec:
+            raise CheckpointError(f"{exc}\n  the file looks like {guess}; pass spec= to load it") from exc
+        raise
+    net.load_state_dict(state, strict=True)
+    return net.to(map_location).eval(), spec
+
+
+# --------------------------------------------------------------------------- training state
+
+
+def _pack(obj: Any, tensors: dict[str, torch.Tensor], prefix: str) -> Any:
+    """Turn a nested state into JSON, moving tensors/arrays into ``tensors`` (no pickle anywhere)."""
+    if isinstance(obj, torch.Tensor):
+        tensors[prefix] = obj.detach().to("cpu").contiguous().clone()
+        return {"__tensor__": prefix}
+    if isinstance(obj, np.ndarray):
+        tensors[prefix] = torch.from_numpy(np.ascontiguousarray(obj).copy())
+        return {"__ndarray__": prefix}
+    if isinstance(obj, Mapping):
+        if all(isinstance(k, str) and not k.startswith("__") for k in obj):
+            return {k: _pack(v, tensors, f"{prefix}.{k}") for k, v in obj.items()}
+        return {"__items__": [[k, _pack(v, tensors, f"{prefix}.{i}")] for i, (k, v) in enumerate(obj.items())]}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [_pack(v, tensors, f"{prefix}.{i}") for i, v in enumerate(obj)]}
+    if isinstance(obj, list):
+        return [_pack(v, tensors, f"{prefix}.{i}") for i, v in enumerate(obj)]
+    if isinstance(obj, (np.integer, np.floating, np.bool_)):
+        return obj.item()
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot store {type(obj).__name__} at {prefix} without pickle")
+
+
+def _unpack(obj: Any, tensors: Mapping[str, torch.Tensor]) -> Any:
+    if isinstance(obj, list):
+        return [_unpack(v, tensors) for v in obj]
+    if isinstance(obj, dict):
+        if "__tensor__" in obj:
+            return tensors[obj["__tensor__"]]
+        if "__ndarray__" in obj:
+            return tensors[obj["__ndarray__"]].numpy()
+        if "__tuple__" in obj:
+            return tuple(_unpack(v, tensors) for v in obj["__tuple__"])
+        if "__items__" in obj:
+            return {k: _unpack(v, tensors) for k, v in obj["__items__"]}
+        return {k: _unpack(v, tensors) for k, v in obj.items()}
+    return obj
+
+
+def save_state(folder: str | Path, state: Mapping[str, Any]) -> None:
+    """Write a nested training state as ``state.safetensors`` (tensors) + ``state.json`` (the rest).
+
+    Floats survive exactly (JSON keeps the shortest repr that round-trips); dicts with non-string
+    keys (optimizer state is keyed by int) and tuples (RNG states) keep their types.
+    """
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton = _pack(dict(state), tensors, "s")
+    folder = Path(folder)
+    save_file(tensors, str(folder / STATE_TENSORS))
+    (folder / STATE_JSON).write_text(json.dumps(skeleton, indent=1, allow_nan=True) + "\n")
+
+
+def load_state(folder: str | Path) -> dict[str, Any]:
+    folder = Path(folder)
+    for name in (STATE_TENSORS, STATE_JSON):
+        if not (folder / name).is_file():
+            raise CheckpointError(f"{folder} has no {name}: not a resumable checkpoint")
+    try:
+        tensors = load_file(str(folder / STATE_TENSORS))
+        skeleton = json.loads((folder / STATE_JSON).read_text())
+        return _unpack(skeleton, tensors)
+    except (SafetensorError, OSError, json.JSONDecodeError, KeyError) as exc:
+        raise CheckpointError(f"training state in {folder} is unreadable: {exc}") from exc
+
+
+def publish_dir(tmp: Path, final: Path) -> None:
+    """Move a fully written temporary folder to ``final``, replacing any older one.
+
+    ``rename`` cannot replace a non-empty folder, so the old one is first renamed aside; a crash
+    between the two renames leaves ``.latest.old``, which :func:`find_checkpoint_dir` falls back to.
+    """
+    old = final.parent / f".{final.name}.old"
+    if old.exists():
+        shutil.rmtree(old)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def save_checkpoint(
+    root: str | Path,
+    nets: Mapping[str, nn.Module],
+    metadata: Mapping[str, Mapping[str, str]],
+    state: Mapping[str, Any],
+    *,
+    also_as: str | None = None,
+) -> Path:
+    """Write ``root/latest`` atomically (and hard-link it to ``root/<also_as>``, e.g. ``epoch_0005``)."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+    try:
+        for name, net in nets.items():
+            save_network(net, tmp / f"{name}.safetensors", metadata[name])
+        save_state(tmp, state)
+        if also_as:
+            copy = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+            for f in tmp.iterdir():
+                try:
+                    os.link(f, copy / f.name)
+                except OSError:
+                    shutil.copy2(f, copy / f.name)
+            publish_dir(copy, root / also_as)
+        publish_dir(tmp, root / LATEST)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return root / LATEST
+
+
+def load_network_into(net: nn.Module, path: str | Path) -> dict[str, str]:
+    """Load a ``.safetensors`` network file into ``net`` strictly; returns its metadata."""
+    state, meta = read_network(path)
+    target = unwrap(net)
+    check_state_dict(target, state, str(path))
+    target.load_state_dict(state, strict=True)
+    return meta
