@@ -1,6 +1,9 @@
-"""Data card writer (the data cards issue #6 builds the full card).
+"""The dataset card: ``README.md`` with the Hub's YAML header and a body computed from the data.
 
-Contract: ``write_card(folder) -> Path`` writes ``<folder>/README.md`` from the dataset's own files.
+Contract: ``write_card(folder, domain=...) -> Path`` writes ``<folder>/README.md`` plus the two files
+the card links to, ``attribution.csv`` and ``samples.png``. ``curate run`` calls it at the end and
+``curate card`` calls it again whenever the folder changes. Every number comes from
+:func:`data_cards.stats.compute_stats`; the template only formats them.
 """
 
 from __future__ import annotations
@@ -8,28 +11,186 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from curation.schema import CARD_FILE, REPORT_FILE
+import jinja2
+from datasets import DatasetInfo, SplitDict, SplitInfo
+from datasets.info import DatasetInfosDict
+from huggingface_hub import DatasetCard, DatasetCardData
+
+from curation.schema import CARD_FILE, DATA_DIR, FEATURES
+from data_cards.attribution import write_attribution
+from data_cards.folder import DatasetFolder
+from data_cards.samples import pick_samples, write_samples
+from data_cards.stats import CardStats, compute_stats
+
+TEMPLATE = Path(__file__).parent / "templates" / "dataset_card.md"
+
+_TAGS = {
+    "B": ["pixel-art", "sprites", "image-to-image", "cyclegan", "pixelforge"],
+    "A": ["pixelforge", "cyclegan", "image-to-image", "domain-a"],
+}
+_INTENDED_USE = {
+    "B": (
+        "Domain B (pixel art) of an unpaired image-to-image translation dataset: train a CycleGAN that turns "
+        "pictures into pixel art (pixelforge `train`), or study pixel-art palettes and scales."
+    ),
+    "A": (
+        "Domain A (ordinary pictures) of an unpaired image-to-image translation dataset: the pictures a "
+        "pixelforge CycleGAN learns to turn into pixel art."
+    ),
+}
+
+
+def _filesize(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def _bar(n: int, total: int, width: int = 20) -> str:
+    return "█" * round(width * n / total) if total else ""
+
+
+def _feature_kind(feature: object) -> str:
+    name = type(feature).__name__
+    if name == "Value":
+        return feature.dtype
+    if name in ("Sequence", "List", "LargeList"):
+        return f"list of {_feature_kind(getattr(feature, 'feature', None))}"
+    return name.lower()
+
+
+def card_data(stats: CardStats, *, pretty_name: str, domain: str) -> DatasetCardData:
+    """The YAML header: licence, task, size, tags, data files per split and dataset_info."""
+    single = stats.single_license
+    extra: dict[str, str] = {}
+    if single is not None and single.hub_id is not None:
+        license_id = single.hub_id
+    else:
+        license_id = "other"
+        if single is not None:  # one licence the Hub has no id for: name it and link it
+            extra["license_name"] = "".join(c if c.isalnum() else "-" for c in single.stated.lower()).strip("-")
+            if single.url:
+                extra["license_link"] = single.url
+        else:
+            extra["license_name"] = "mixed-per-image"
+            extra["license_link"] = "attribution.csv"
+    data = DatasetCardData(
+        pretty_name=pretty_name,
+        license=license_id,
+        task_categories=["image-to-image"],
+        size_categories=[stats.size_category],
+        tags=_TAGS.get(domain, _TAGS["B"]),
+        configs=[
+            {
+                "config_name": "default",
+                "data_files": [{"split": s.name, "path": f"{DATA_DIR}/{s.name}-*"} for s in stats.splits],
+            }
+        ],
+        **extra,
+    )
+    info = DatasetInfo(
+        features=FEATURES,
+        splits=SplitDict({s.name: SplitInfo(name=s.name, num_bytes=s.num_bytes, num_examples=s.rows) for s in stats.splits}),
+        download_size=sum(s.download_size for s in stats.splits),
+        dataset_size=sum(s.num_bytes for s in stats.splits),
+    )
+    DatasetInfosDict({"default": info}).to_dataset_card_data(data)
+    return data
+
+
+def _license_summary(stats: CardStats, license_id: str) -> str:
+    if stats.single_license is not None:
+        lic = stats.single_license
+        return f"All {lic.images} images are under **{lic.stated}** (Hub id `{license_id}`)."
+    return (
+        f"The images carry {len(stats.licenses)} different licences, so the header says `license: other`; "
+        "each image's licence is in its `license` column and in [attribution.csv](attribution.csv)."
+    )
+
+
+def _unknown_note(stats: CardStats) -> str:
+    notes = []
+    if stats.unknown_license:
+        notes.append(
+            f"{stats.unknown_license} images have no licence stated by their source (`unknown`). "
+            "`curate push` leaves them out unless it is given `--include-unknown-license`."
+        )
+    if stats.excluded_unknown:
+        notes.append(
+            f"This copy was published without {stats.excluded_unknown} images whose licence is unknown; "
+            "they remain in the local dataset folder."
+        )
+    return " ".join(notes) or "Every image has a licence stated by its source."
+
+
+def render_card(
+    folder: DatasetFolder,
+    *,
+    domain: str | None = None,
+    repo_id: str | None = None,
+    excluded_unknown: int = 0,
+    pretty_name: str | None = None,
+) -> DatasetCard:
+    """Build the card for ``folder`` (no files written)."""
+    stats = compute_stats(folder, excluded_unknown=excluded_unknown)
+    report = folder.report or {}
+    domain = (domain or report.get("domain") or "B").upper()
+    kind = "pixel art" if domain == "B" else "pictures (domain A)"
+    pretty_name = pretty_name or f"{folder.path.name} ({kind}, pixelforge)"
+    data = card_data(stats, pretty_name=pretty_name, domain=domain)
+    canvas = report.get("config", {}).get("canvas") if isinstance(report.get("config"), dict) else None
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    env.filters["filesize"] = _filesize
+    env.filters["bar"] = _bar
+    n_sources = len([s for s in stats.sources if s.images])
+    summary = (
+        f"{stats.total} {kind} images from {n_sources} source{'s' if n_sources != 1 else ''}, "
+        f"curated by pixelforge into white-background PNGs with full provenance: "
+        + ", ".join(f"{s.rows} {s.name}" for s in stats.splits)
+        + "."
+    )
+    body = env.from_string(TEMPLATE.read_text(encoding="utf-8")).render(
+        card_data=data.to_yaml(),
+        pretty_name=pretty_name,
+        summary=summary,
+        repo_id=repo_id or f"<user>/{folder.path.name}",
+        folder_name=folder.path.name,
+        canvas_note=f"{canvas}x{canvas} canvas" if canvas else "square canvas",
+        stats=stats,
+        columns=[(name, _feature_kind(f)) for name, f in FEATURES.items()],
+        samples=pick_samples(folder, 16),
+        license_summary=_license_summary(stats, data.license),
+        unknown_note=_unknown_note(stats),
+        report=report or None,
+        domain=domain,
+        counts=list(report.get("counts", {}).items()),
+        stages=list(report.get("stages", {}).items()),
+        config_json=json.dumps(report.get("config", {}), indent=2, sort_keys=True),
+        intended_use=_INTENDED_USE.get(domain, _INTENDED_USE["B"]),
+    )
+    return DatasetCard(body)
 
 
 def write_card(folder: str | Path, *, domain: str | None = None) -> Path:
-    """Minimal honest card until issue #6: says what it is and what it does not yet contain."""
-    folder = Path(folder)
-    report_path = folder / REPORT_FILE
-    counts = json.loads(report_path.read_text())["counts"] if report_path.exists() else {}
-    lines = [
-        "---",
-        "task_categories:",
-        "- image-to-image",
-        "tags:",
-        "- pixel-art",
-        "---",
-        f"# {folder.name}",
-        "",
-        "Curated by pixelforge. The full data card (licences, attribution, samples) is not generated yet.",
-        "",
-        "Counts: " + ", ".join(f"{k}={v}" for k, v in counts.items()),
-        "",
-    ]
-    path = folder / CARD_FILE
-    path.write_text("\n".join(lines))
+    """Write ``README.md``, ``attribution.csv`` and ``samples.png`` into a dataset folder; return the card path."""
+    return write_card_files(DatasetFolder.read(folder), domain=domain)
+
+
+def write_card_files(
+    folder: DatasetFolder,
+    out_dir: str | Path | None = None,
+    *,
+    domain: str | None = None,
+    repo_id: str | None = None,
+    excluded_unknown: int = 0,
+) -> Path:
+    """Write the card and the files it links to into ``out_dir`` (default: the folder itself)."""
+    out = Path(out_dir or folder.path)
+    write_attribution(folder, out)
+    write_samples(folder, out)
+    card = render_card(folder, domain=domain, repo_id=repo_id, excluded_unknown=excluded_unknown)
+    path = out / CARD_FILE
+    path.write_text(str(card), encoding="utf-8")
     return path

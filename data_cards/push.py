@@ -1,0 +1,259 @@
+"""Publish a dataset folder to the Hugging Face Hub: plan the files locally, then upload in one commit.
+
+Two steps, so ``--dry-run`` shows exactly what a real push sends:
+
+1. :func:`prepare_push` stages the upload in a temporary folder: Parquet shards (without the rows
+   whose licence is unknown, unless asked), and a fresh card, ``attribution.csv`` and
+   ``samples.png`` that describe exactly those shards. No network.
+2. :func:`upload` checks the token, creates the dataset repo if it is missing and sends every file
+   in a single commit (the Hub's commits are atomic, so a failure publishes nothing). Remote
+   shards that this push no longer has are deleted in the same commit, so ``data/*`` never mixes
+   two versions.
+
+The token comes from ``HF_TOKEN`` or huggingface_hub's login cache. It is passed to
+huggingface_hub only; every message we print goes through :func:`redact`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, get_token
+from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
+
+from curation.schema import ATTRIBUTION_FILE, CARD_FILE, DATA_DIR, SAMPLES_FILE, UNKNOWN_LICENSE, shard_name
+from data_cards.card import write_card_files
+from data_cards.folder import DatasetFolder
+from data_cards.licenses import is_unknown
+
+#: The Hub accepts up to 25k LFS files per commit; we stay well below it.
+MAX_FILES_PER_COMMIT = 10_000
+
+
+class PushError(Exception):
+    """A push that could not be done; the message is safe to print (no token) and says what to do."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class UploadFile:
+    path_in_repo: str
+    local_path: Path
+    size: int
+
+
+@dataclass
+class PushPlan:
+    """What a push sends: files in upload order, rows per split and what was left out."""
+
+    repo_id: str
+    files: list[UploadFile]
+    rows: dict[str, int]
+    excluded_unknown: int
+    unknown_in_folder: int
+    private: bool = False
+    commits: list[list[UploadFile]] = field(default_factory=list)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+def _filter_known(shards: list[Path], split: str, out_dir: Path) -> tuple[list[Path], int]:
+    """Rewrite a split's shards without unknown-licence rows; shard order and schema are kept."""
+    tables = []
+    excluded = 0
+    for shard in shards:
+        table = pq.read_table(shard)
+        licenses = table.column("license").to_pylist()
+        keep = pa.array([not is_unknown(lic) for lic in licenses])
+        excluded += len(licenses) - int(pc.sum(keep).as_py() or 0)
+        kept = table.filter(keep)
+        if kept.num_rows:
+            tables.append(kept)
+    paths = []
+    for i, table in enumerate(tables):
+        path = out_dir / shard_name(split, i, len(tables))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, path)
+        paths.append(path)
+    return paths, excluded
+
+
+def prepare_push(
+    folder: str | Path,
+    staging: str | Path,
+    *,
+    repo_id: str,
+    include_unknown_license: bool = False,
+    private: bool = False,
+    domain: str | None = None,
+) -> PushPlan:
+    """Stage everything a push uploads into ``staging`` and return the plan (no network)."""
+    source = DatasetFolder.read(folder)
+    staging = Path(staging)
+    staging.mkdir(parents=True, exist_ok=True)
+    unknown_in_folder = 0
+    shards: dict[str, list[Path]] = {}
+    excluded = 0
+    for split, files in source.shards.items():
+        licenses = source.metadata(split).column("license").to_pylist()
+        n_unknown = sum(1 for lic in licenses if is_unknown(lic))
+        unknown_in_folder += n_unknown
+        if n_unknown and not include_unknown_license:
+            kept, n = _filter_known(files, split, staging)
+            excluded += n
+            if kept:
+                shards[split] = kept
+        else:
+            shards[split] = files
+    if not shards:
+        raise PushError(
+            f"nothing to publish: all {unknown_in_folder} images in {source.path} have licence "
+            f"'{UNKNOWN_LICENSE}'. Pass --include-unknown-license to publish them anyway.",
+            exit_code=2,
+        )
+    staged = DatasetFolder(path=source.path, shards=shards, report=source.report)
+    write_card_files(staged, staging, domain=domain, repo_id=repo_id, excluded_unknown=excluded)
+    files = [
+        UploadFile(f"{DATA_DIR}/{p.name}", p, p.stat().st_size) for split in shards for p in shards[split]
+    ]
+    files += [
+        UploadFile(name, staging / name, (staging / name).stat().st_size)
+        for name in (CARD_FILE, SAMPLES_FILE, ATTRIBUTION_FILE)
+    ]
+    plan = PushPlan(
+        repo_id=repo_id,
+        files=files,
+        rows={split: staged.num_rows(split) for split in shards},
+        excluded_unknown=excluded,
+        unknown_in_folder=unknown_in_folder,
+        private=private,
+    )
+    plan.commits = split_commits(files)
+    return plan
+
+
+def split_commits(files: list[UploadFile], limit: int = MAX_FILES_PER_COMMIT) -> list[list[UploadFile]]:
+    """As few commits as the Hub allows; the card and its files go in the last one."""
+    data = [f for f in files if f.path_in_repo.startswith(f"{DATA_DIR}/")]
+    card = [f for f in files if not f.path_in_repo.startswith(f"{DATA_DIR}/")]
+    commits = [data[i : i + limit] for i in range(0, len(data), limit)] or [[]]
+    if len(commits[-1]) + len(card) > limit:
+        commits.append([])
+    commits[-1] = commits[-1] + card
+    return commits
+
+
+def resolve_token() -> str:
+    """The token from ``HF_TOKEN`` or the login cache; raises a :class:`PushError` when there is none."""
+    token = get_token()
+    if not token:
+        raise PushError(
+            "no Hugging Face token: set HF_TOKEN or run `hf auth login` (a token with write access). "
+            "Nothing was published.",
+            exit_code=2,
+        )
+    return token
+
+
+def redact(text: str, token: str | None) -> str:
+    """Remove the token from any text before it is printed."""
+    return text.replace(token, "<token>") if token else text
+
+
+@dataclass(frozen=True)
+class PushResult:
+    repo_id: str
+    repo_url: str
+    commit_urls: list[str]
+    deleted: list[str]
+
+
+def endpoint_url() -> str | None:
+    """``HF_ENDPOINT`` as set now (huggingface_hub reads it only once, at import)."""
+    value = os.environ.get("HF_ENDPOINT")
+    return value.rstrip("/") if value else None
+
+
+def upload(plan: PushPlan, *, token: str, endpoint: str | None = None) -> PushResult:
+    """Create the repo if needed and commit the plan's files; errors become :class:`PushError`."""
+    api = HfApi(endpoint=endpoint or endpoint_url(), token=token)
+    landed: list[str] = []
+    repo_id = plan.repo_id
+    try:
+        if "/" not in repo_id:
+            repo_id = f"{api.whoami()['name']}/{repo_id}"
+        else:
+            api.whoami()  # fail early and clearly on a bad token, before anything is created
+        repo_url = api.create_repo(repo_id, repo_type="dataset", private=plan.private, exist_ok=True)
+        remote = set(api.list_repo_files(repo_id, repo_type="dataset"))
+        ours = {f.path_in_repo for f in plan.files}
+        stale = sorted(p for p in remote if p.startswith(f"{DATA_DIR}/") and p.endswith(".parquet") and p not in ours)
+        for n, batch in enumerate(plan.commits, start=1):
+            ops: list = [CommitOperationAdd(path_in_repo=f.path_in_repo, path_or_fileobj=str(f.local_path)) for f in batch]
+            if n == len(plan.commits):
+                ops += [CommitOperationDelete(path_in_repo=p) for p in stale]
+            suffix = f" ({n}/{len(plan.commits)})" if len(plan.commits) > 1 else ""
+            info = api.create_commit(
+                repo_id,
+                ops,
+                repo_type="dataset",
+                commit_message=f"pixelforge: publish {sum(plan.rows.values())} images{suffix}",
+                commit_description="Uploaded by `curate push`: Parquet shards, data card, samples.png, attribution.csv.",
+            )
+            landed.append(info.commit_url)
+    except Exception as exc:  # noqa: BLE001 - every failure is translated into one clear message
+        raise PushError(_explain(exc, token, repo_id, endpoint or endpoint_url(), landed, len(plan.commits))) from None
+    return PushResult(repo_id=repo_id, repo_url=str(repo_url), commit_urls=landed, deleted=stale)
+
+
+_NETWORK_ERRORS = {"TransportError", "NetworkError", "ConnectError", "TimeoutException", "ConnectionError", "TimeoutError"}
+
+
+def _is_network_error(exc: BaseException) -> bool:
+    """Connection refused, DNS, timeouts: by class name, so it holds for httpx, httpx2 and requests alike."""
+    return any(cls.__name__ in _NETWORK_ERRORS for cls in type(exc).__mro__)
+
+
+def _explain(exc: Exception, token: str, repo_id: str, endpoint: str | None, landed: list[str], total: int) -> str:
+    where = endpoint or "https://huggingface.co"
+    if isinstance(exc, LocalTokenNotFoundError):
+        message = "no Hugging Face token: set HF_TOKEN or run `hf auth login`."
+    elif isinstance(exc, HfHubHTTPError) and exc.response is not None:
+        status = exc.response.status_code
+        if status == 401:
+            message = "the Hub rejected the token (401 Unauthorized): set a valid HF_TOKEN or run `hf auth login`."
+        elif status == 403:
+            message = f"the token may not write to {repo_id} (403 Forbidden): use a write token for that namespace."
+        elif status == 429:
+            retry = exc.response.headers.get("Retry-After")
+            message = "rate limited by the Hub (429 Too Many Requests)" + (
+                f"; retry in {retry} s." if retry else "; wait a few minutes and retry."
+            )
+        elif status >= 500:
+            message = f"the Hub failed ({status}); try again later. Server said: {exc}"
+        else:
+            message = f"the Hub answered {status}: {exc}"
+    elif _is_network_error(exc):
+        message = f"network error while talking to {where}: {type(exc).__name__}: {exc}"
+    elif isinstance(exc, ValueError):
+        message = f"the Hub refused the upload: {exc}"
+    else:
+        message = f"upload failed: {type(exc).__name__}: {exc}"
+    if not landed:
+        message += " Nothing was published."
+    else:
+        message += (
+            f" Only {len(landed)} of {total} commits landed, so {repo_id} is INCOMPLETE (not published): "
+            "run the same `curate push` again to finish."
+        )
+    return redact(message, token)

@@ -1,0 +1,61 @@
+"""``samples.png``: a grid of sample images for the card, built with integer nearest-neighbour only.
+
+Each sample is the row's native image (one pixel per art pixel) placed on a white cell with
+``curation.imaging.place_on_canvas``, which scales by a whole factor (or decimates), so the
+grid never shows a smoothed pixel.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+
+from curation.imaging import composite_on_white, open_image, place_on_canvas, png_bytes
+from curation.schema import SAMPLES_FILE
+from data_cards.folder import DatasetFolder
+
+GUTTER = 4
+
+
+def pick_samples(folder: DatasetFolder, count: int) -> list[tuple[str, int]]:
+    """(split, row) pairs spread evenly over the train split (then the others), deterministic."""
+    picked: list[tuple[str, int]] = []
+    for split in folder.splits:
+        n = folder.num_rows(split)
+        want = min(n, count - len(picked))
+        if want <= 0:
+            break
+        picked += [(split, (i * n) // want) for i in range(want)]
+    return picked
+
+
+def sample_grid(images: list[Image.Image], *, cell: int = 96, columns: int = 4) -> Image.Image:
+    """Lay images out on a white grid; each is integer-scaled to fit its ``cell`` square."""
+    if not images:
+        raise ValueError("no images to put in a sample grid")
+    columns = max(1, min(columns, len(images)))
+    rows = -(-len(images) // columns)
+    grid = Image.new("RGB", (columns * cell + (columns + 1) * GUTTER, rows * cell + (rows + 1) * GUTTER), (224, 224, 224))
+    for i, img in enumerate(images):
+        tile, _ = place_on_canvas(composite_on_white(img), cell)
+        r, c = divmod(i, columns)
+        grid.paste(tile, (GUTTER + c * (cell + GUTTER), GUTTER + r * (cell + GUTTER)))
+    return grid
+
+
+def write_samples(
+    folder: DatasetFolder, out_dir: str | Path | None = None, *, count: int = 16, cell: int = 96, columns: int = 4
+) -> Path:
+    """Write ``samples.png`` from the rows' native images (deterministic PNG bytes)."""
+    images = []
+    by_split: dict[str, list[int]] = {}
+    for split, row in pick_samples(folder, count):
+        by_split.setdefault(split, []).append(row)
+    for split, rows in by_split.items():
+        for value in folder.column(split, "native", rows):
+            data = value["bytes"] if isinstance(value, dict) else value
+            images.append(open_image(data).image)
+    path = Path(out_dir or folder.path) / SAMPLES_FILE
+    path.write_bytes(png_bytes(sample_grid(images, cell=cell, columns=columns)))
+    return path
