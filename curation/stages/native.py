@@ -1,14 +1,37 @@
 """Stage 2: bring upscaled web pixel art back to one pixel per art pixel.
 
 Interface contract (the pipeline calls only this): ``recover_native(img, config) -> NativeResult``.
-Until the pixel-art recovery issue (#5) fills it in, this is the identity.
+
+How the grid is found (see :mod:`curation.stages.grid` for the maths):
+
+1. Composite onto white, then measure, for every column boundary and every row boundary, how
+   much the picture changes across it (squared colour steps, so JPEG ringing counts little).
+2. An art pixel upscaled ``s`` times puts all of that change on a lattice ``phase + k*s``. For
+   every ``s`` we fold the profile modulo ``s``; the share of change on the best lattice, rescaled
+   so that chance is 0 and a perfect lattice is 1, is the grid's *confidence* on that axis.
+3. Multiples of the true cell also fit partly, divisors fit fully: we take the largest cell whose
+   fit is close to the best, and prefer square cells when both axes agree.
+4. Images resized by a non-integer factor have cells of uneven width. When no integer lattice
+   explains the edges but the edges are sparse, a real-valued period is fitted and every cell
+   boundary is snapped onto the edge profile, so cells may be 3, 4, 3, 4, ... pixels wide.
+5. Each cell's colour is the per-channel median of its core (the cell minus a border), which
+   ignores JPEG ringing at cell edges. The output keeps the input's mode (RGBA stays RGBA).
+
+Below ``min_confidence`` the image is treated as not upscaled and returned unchanged (the same
+object), flagged when a grid was at least plausible. Optional colour cleanup snaps near-identical
+colours (JPEG noise) to a small palette by weighted k-means in OKLab.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import numpy as np
 from PIL import Image
+
+from curation.color import kmeans, nearest, srgb_to_oklab, unique_colors
+from curation.imaging import composite_on_white
+from curation.stages.grid import GridAxis, detect_grid, sample_cells
 
 
 @dataclass(frozen=True)
@@ -18,6 +41,9 @@ class NativeConfig:
     max_scale: int = 16
     snap_colors: bool = False  # JPEG colour cleanup
     snap_max_colors: int = 64
+    suspect_confidence: float = 0.25  # a grid this good (but below min_confidence) flags the image
+    snap_distance: float = 0.06  # OKLab distance under which two colours count as one (JND ~0.02)
+    fractional: bool = True  # also look for non-integer scale factors (cells of uneven width)
 
 
 @dataclass(frozen=True)
@@ -30,8 +56,133 @@ class NativeResult:
     flagged: bool = False  # a grid was suspected but confidence was below the threshold
     n_colors_before: int | None = None
     n_colors_after: int | None = None
+    boundaries: tuple[tuple[int, ...], tuple[int, ...]] | None = None  # cell edges (x, y) in input pixels
+
+    @property
+    def native_size(self) -> tuple[int, int]:
+        return self.image.size
 
 
 def recover_native(img: Image.Image, config: NativeConfig | None = None) -> NativeResult:
-    """Identity until issue #5: the image is taken as already native."""
-    return NativeResult(image=img, scale=(1.0, 1.0), phase=(0, 0), confidence=0.0, upscaled=False)
+    """Find the art-pixel grid of ``img`` and sample one pixel per cell.
+
+    Native art (no grid found) comes back as the very same object, so it is byte-identical.
+    """
+    config = config or NativeConfig()
+    if not config.enabled or img.width < 2 or img.height < 2:
+        return _unchanged(img, confidence=0.0, flagged=False)
+    rgb = np.asarray(composite_on_white(img))
+    grid = detect_grid(rgb, max_scale=config.max_scale, fractional=config.fractional)
+    if grid is None or grid.confidence < config.min_confidence:
+        confidence = 0.0 if grid is None else grid.confidence
+        result = _unchanged(img, confidence=confidence, flagged=confidence >= config.suspect_confidence)
+    else:
+        native = _sample_image(img, rgb, grid.x, grid.y)
+        result = NativeResult(
+            image=native,
+            scale=(grid.x.period, grid.y.period),
+            phase=(grid.x.phase, grid.y.phase),
+            confidence=grid.confidence,
+            upscaled=True,
+            boundaries=(tuple(int(v) for v in grid.x.bounds), tuple(int(v) for v in grid.y.bounds)),
+        )
+    if config.snap_colors:
+        result = snap_result(result, config)
+    return result
+
+
+def _unchanged(img: Image.Image, *, confidence: float, flagged: bool) -> NativeResult:
+    return NativeResult(image=img, scale=(1.0, 1.0), phase=(0, 0), confidence=float(confidence), upscaled=False, flagged=flagged)
+
+
+_MEDIAN_MODES = {"RGB", "RGBA", "L", "LA", "I", "F", "I;16", "I;16L", "I;16B", "RGBX"}
+
+
+def _sample_image(img: Image.Image, rgb: np.ndarray, gx: GridAxis, gy: GridAxis) -> Image.Image:
+    """One pixel per cell, in the input's mode; palette images keep their palette and tRNS."""
+    arr = rgb if img.mode == "RGB" else np.asarray(img)
+    if img.mode in _MEDIAN_MODES:
+        out = sample_cells(arr, gx.bounds, gy.bounds)
+        return Image.fromarray(out, img.mode)
+    # indexed or packed modes: a median of palette indices means nothing, take each cell's centre
+    cx = (gx.bounds[:-1] + gx.bounds[1:]) // 2
+    cy = (gy.bounds[:-1] + gy.bounds[1:]) // 2
+    out = np.ascontiguousarray(arr[np.ix_(cy, cx)])
+    native = Image.fromarray(out, img.mode) if img.mode != "1" else Image.fromarray(out)
+    if img.mode in ("P", "PA") and img.palette is not None:
+        native.putpalette(img.getpalette())
+    native.info = {k: v for k, v in img.info.items() if k in ("transparency", "background")}
+    return native
+
+
+# --------------------------------------------------------------------------- colour cleanup
+
+
+@dataclass(frozen=True)
+class SnapResult:
+    image: Image.Image
+    palette: np.ndarray  # (k, 3) uint8
+    n_colors_before: int
+    n_colors_after: int
+
+
+def snap_colors(img: Image.Image, *, max_colors: int = 64, distance: float = 0.06, seed: int = 0) -> SnapResult:
+    """Merge near-identical colours (JPEG noise) into a small palette, clustering in OKLab.
+
+    Weighted k-means over the unique colours finds up to ``max_colors`` centres; centres closer
+    than ``distance`` are merged (heaviest first), and every pixel takes the most frequent real
+    colour of its cluster, so flat areas keep a colour that actually occurred. Alpha is kept.
+    """
+    mode = img.mode
+    work = img if mode in ("RGB", "RGBA") else img.convert("RGBA" if "A" in mode or "transparency" in img.info else "RGB")
+    arr = np.asarray(work)
+    rgb = arr[..., :3]
+    colors, counts, inverse = unique_colors(rgb)
+    before = len(colors)
+    if before <= 1:
+        return SnapResult(image=img, palette=colors, n_colors_before=before, n_colors_after=before)
+    lab = srgb_to_oklab(colors)
+    centres = kmeans(lab, min(max_colors, before), weights=counts.astype(np.float64), seed=seed)
+    label = nearest(lab, centres)
+    mass = np.bincount(label, weights=counts, minlength=len(centres))
+    # merge centres closer than `distance`, heaviest first
+    order = np.argsort(-mass, kind="stable")
+    keep: list[int] = []
+    remap = np.arange(len(centres))
+    for i in order:
+        if mass[i] <= 0:
+            continue
+        if keep:
+            d = np.sqrt(((centres[keep] - centres[i]) ** 2).sum(1))
+            j = int(np.argmin(d))
+            if d[j] < distance:
+                remap[i] = keep[j]
+                continue
+        keep.append(int(i))
+    cluster = remap[label]
+    # representative: the most frequent member colour of each cluster
+    rep = np.zeros((len(centres), 3), np.uint8)
+    best = np.full(len(centres), -1)
+    for c in keep:
+        members = np.flatnonzero(cluster == c)
+        best[c] = members[np.argmax(counts[members])]
+        rep[c] = colors[best[c]]
+    new_rgb = rep[cluster][inverse].reshape(rgb.shape)
+    out = np.concatenate([new_rgb, arr[..., 3:]], axis=-1) if arr.shape[-1] == 4 else new_rgb
+    snapped = Image.fromarray(np.ascontiguousarray(out), work.mode)
+    palette = rep[keep]
+    return SnapResult(image=snapped, palette=palette, n_colors_before=before, n_colors_after=len(keep))
+
+
+def snap_result(result: NativeResult, config: NativeConfig) -> NativeResult:
+    """Apply colour cleanup to a recovered image and record the colour counts."""
+    snapped = snap_colors(result.image, max_colors=config.snap_max_colors, distance=config.snap_distance)
+    return replace(
+        result,
+        image=snapped.image,
+        n_colors_before=snapped.n_colors_before,
+        n_colors_after=snapped.n_colors_after,
+    )
+
+
+__all__ = ["NativeConfig", "NativeResult", "SnapResult", "recover_native", "snap_colors", "snap_result"]
