@@ -1,7 +1,74 @@
-"""Scrapy settings for the pixelforge crawler. Every behaviour is a setting; override with -s."""
+"""Scrapy settings for the pixelforge crawler. Every behaviour is a setting; override with ``-s NAME=value``.
+
+Defaults are polite: robots.txt obeyed (with our fix for the concurrent-first-request defect),
+AutoThrottle on, at most 2 requests in flight per domain, 50 MB per download, 429/503 retried
+after ``Retry-After``. Settings that only pixelforge reads are prefixed with nothing special
+but documented here: ``RAW_STORE``, ``CONTACT``, ``REDIS_URL``, ``RETRY_AFTER_MAX``,
+``RAW_STORE_FSYNC``.
+"""
 
 BOT_NAME = "pixelforge"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
 
+# -- where things go ---------------------------------------------------------------------------
+#: The raw store folder (files/ab/<sha256>.<ext> + manifest.jsonl + crawl_stats.json).
+RAW_STORE = "data/raw"
+#: fsync the manifest after every record (survives power loss, not only a killed process).
+RAW_STORE_FSYNC = True
+
+# -- identity and politeness -------------------------------------------------------------------
+#: Who to contact about this crawler; appears in the User-Agent. Set it to your address or URL.
+CONTACT = "https://github.com/pixelforge/pixelforge"
+USER_AGENT = f"pixelforge/0.1 (pixel-art dataset research crawler; +{CONTACT})"
 ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 0.5
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = 60
+DOWNLOAD_MAXSIZE = 50 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 20 * 1024 * 1024
+REDIRECT_MAX_TIMES = 5
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+
+# -- retries: 429 and 503 wait for Retry-After (capped), the others retry at once -----------------
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+#: Longest Retry-After we honour, in seconds; a longer one gives up on that request.
+RETRY_AFTER_MAX = 120.0
+
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.ConcurrentSafeRobotsTxtMiddleware": 100,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.RetryAfterMiddleware": 550,
+}
+
+# -- the raw store -----------------------------------------------------------------------------
+ITEM_PIPELINES = {"crawler.pipelines.RawStorePipeline": 300}
+#: File downloads follow redirects (some hosts redirect to a CDN); offsite redirects are still dropped.
+MEDIA_ALLOW_REDIRECTS = True
+
+# -- resumable crawls: JOBDIR keeps the queue for a clean pause; after a SIGKILL the manifest is the
+# -- truth, so the dupefilter is not persisted (a persisted one would hide pages whose queue entry died).
+DUPEFILTER_CLASS = "crawler.dupefilter.MemoryDupeFilter"
+
+# -- development: opt-in HTTP cache (-s HTTPCACHE_ENABLED=1) -----------------------------------
+HTTPCACHE_ENABLED = False
+HTTPCACHE_DIR = "httpcache"
+HTTPCACHE_EXPIRATION_SECS = 0
+HTTPCACHE_IGNORE_HTTP_CODES = [429, 500, 502, 503, 504]
+
+# -- scale: -s REDIS_URL=redis://host:6379/0 switches to scrapy-redis' shared scheduler and
+# -- dupefilter (see PixelForgeSpider.update_settings); these apply only then.
+REDIS_URL = None
+SCHEDULER_PERSIST = True
+
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = "INFO"

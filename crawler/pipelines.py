@@ -1,0 +1,418 @@
+"""The raw store: original bytes, content-addressed, with a crash-safe provenance manifest.
+
+Contract (``curate run`` reads this; change it only together with curation)::
+
+    <RAW_STORE>/
+      files/ab/<sha256>.<ext>   the downloaded bytes exactly as served (zip packs stay zipped);
+                                ab = first two hex digits of the sha256 of those bytes
+      manifest.jsonl            one JSON object per line, appended, never rewritten
+      crawl_stats.json          counts of the latest crawl (pages, files, bytes, skips and
+                                errors by reason, per source) plus totals of the store
+
+Each manifest line has exactly these keys:
+
+    sha256, path, bytes, content_type, url, page_url, source, title, author, license,
+    license_url, tags, fetched_at
+
+* ``path`` is relative to the store (``files/ab/<sha256>.<ext>``); ``bytes`` is its size;
+  ``content_type`` is sniffed from the bytes when recognised, else the server's header.
+* ``license`` is the licence the page states (e.g. ``"CC0"``, ``"CC-BY 4.0"``) or ``"unknown"``
+  when it states none; ``license_url`` is ``""`` then. Nothing is ever guessed.
+* ``tags`` is a list of strings; ``fetched_at`` is an ISO-8601 UTC timestamp.
+* A line is a *provenance* of a stored file: the same bytes found at two URLs (or the same URL on
+  two pages) are stored once and get two lines with the same ``sha256`` and ``path``. Readers
+  group by ``sha256``; the first line is where the file was first seen.
+* A (url, page_url) pair appears at most once, across re-runs and resumed crawls.
+* The last line may be torn only by a power loss mid-append; the next crawl truncates it away
+  before appending, and readers should ignore a final line without ``\\n``.
+
+Why FilesPipeline and not ImagesPipeline: ImagesPipeline re-encodes to JPEG and drops alpha,
+which destroys pixel art. We keep FilesPipeline's split of storage (``AtomicFSFilesStore``) and
+download logic, and replace its URL-hash path with the content hash.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mimetypes
+import os
+import re
+import tempfile
+from collections import Counter
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+from hashlib import sha256
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.http import Request, Response
+from scrapy.http.request import NO_CALLBACK
+from scrapy.pipelines.files import FilesPipeline, FSFilesStore
+from scrapy.pipelines.media import MediaPipeline
+from twisted.python.failure import Failure
+
+from crawler.items import ArtFile
+from crawler.reasons import SKIP_REASONS, UPSTREAM_COUNTED, CrawlError, reason_of
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_FILE = "manifest.jsonl"
+STATS_FILE = "crawl_stats.json"
+FILES_DIR = "files"
+
+
+@dataclass(frozen=True)
+class ManifestRecord:
+    """One manifest line: a stored file and one place it was found."""
+
+    sha256: str
+    path: str
+    bytes: int
+    content_type: str
+    url: str
+    page_url: str
+    source: str
+    title: str
+    author: str
+    license: str
+    license_url: str
+    tags: list[str]
+    fetched_at: str
+
+    def to_line(self) -> bytes:
+        return (json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+MANIFEST_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ManifestRecord))
+
+
+class Manifest:
+    """Append-only JSONL with whole-line writes: a killed process never leaves half a record.
+
+    Each record is one ``os.write`` on an ``O_APPEND`` descriptor (the kernel finishes a write
+    it has started even if the process is SIGKILLed), optionally followed by ``fsync`` for power
+    loss. On open, a torn final line (no newline) is cut off, so appends always start clean.
+    """
+
+    def __init__(self, path: Path, fsync: bool = True) -> None:
+        self.path = path
+        self.fsync = fsync
+        self._fd: int | None = None
+
+    def load(self) -> list[dict[str, Any]]:
+        """Read all complete records, repairing a torn tail; bad lines are logged and skipped."""
+        if not self.path.exists():
+            return []
+        data = self.path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            logger.warning("manifest %s: cutting a torn last line (%d bytes)", self.path, len(data) - end)
+            with self.path.open("r+b") as fh:
+                fh.truncate(end)
+            data = data[:end]
+        records = []
+        for n, line in enumerate(data.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                logger.warning("manifest %s: line %d is not JSON, ignored", self.path, n)
+                continue
+            if isinstance(rec, dict) and {"sha256", "path", "url", "page_url", "source"} <= rec.keys():
+                records.append(rec)
+        return records
+
+    def append(self, record: ManifestRecord) -> None:
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        data = record.to_line()
+        written = os.write(self._fd, data)
+        while written < len(data):  # regular files do not short-write in practice; be correct anyway
+            written += os.write(self._fd, data[written:])
+        if self.fsync:
+            os.fsync(self._fd)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class AtomicFSFilesStore(FSFilesStore):
+    """Local store that writes to a temporary file and renames, so a file is either whole or absent."""
+
+    def persist_file(self, path: str | os.PathLike[str], buf: BytesIO, info: MediaPipeline.SpiderInfo,
+                     meta: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> None:
+        target = Path(self.basedir, path)
+        if target.exists():
+            return  # content-addressed: same name, same bytes
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(buf.getvalue())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+_MAGIC: tuple[tuple[bytes, str, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "png", "image/png"),
+    (b"GIF87a", "gif", "image/gif"),
+    (b"GIF89a", "gif", "image/gif"),
+    (b"\xff\xd8\xff", "jpg", "image/jpeg"),
+    (b"BM", "bmp", "image/bmp"),
+    (b"PK\x03\x04", "zip", "application/zip"),
+    (b"PK\x05\x06", "zip", "application/zip"),
+)
+_SAFE_EXT = re.compile(r"^[a-z0-9]{1,8}$")
+
+
+def sniff(body: bytes) -> tuple[str, str] | None:
+    """(extension, MIME type) from the first bytes, or None when unrecognised."""
+    for magic, ext, mime in _MAGIC:
+        if body.startswith(magic):
+            return ext, mime
+    if body[:4] == b"RIFF" and body[8:12] == b"WEBP":
+        return "webp", "image/webp"
+    return None
+
+
+def looks_like_html(body: bytes) -> bool:
+    head = body[:512].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<?xml")) or b"<html" in head[:200]
+
+
+def extension_for(body: bytes, url_path: str, header_type: str) -> tuple[str, str]:
+    """File extension and content type: the bytes decide, then the URL, then the header."""
+    sniffed = sniff(body)
+    if sniffed:
+        return sniffed
+    suffix = Path(url_path).suffix.lower().lstrip(".")
+    if _SAFE_EXT.match(suffix):
+        return suffix, header_type or mimetypes.guess_type("x." + suffix)[0] or "application/octet-stream"
+    guessed = mimetypes.guess_extension(header_type) if header_type else None
+    return (guessed or ".bin").lstrip("."), header_type or "application/octet-stream"
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class RawStorePipeline(FilesPipeline):
+    """Download each ``ArtFile`` once, store it by content hash, and append its provenance.
+
+    Skips (with a counted reason): a (url, page_url) already in the manifest, a source already at
+    ``-a limit``. A URL already stored but found on a new page gets a provenance line without a
+    download. Failures (HTTP errors, timeouts, truncated or empty bodies, HTML served as a file)
+    are logged and counted under their reason; the crawl goes on.
+    """
+
+    STORE_SCHEMES = {**FilesPipeline.STORE_SCHEMES, "": AtomicFSFilesStore, "file": AtomicFSFilesStore}
+
+    def __init__(self, store_uri: str, *, crawler: Crawler) -> None:
+        super().__init__(store_uri, crawler=crawler)
+        self.root = Path(store_uri.removeprefix("file://"))
+        self.manifest = Manifest(self.root / MANIFEST_FILE, fsync=crawler.settings.getbool("RAW_STORE_FSYNC", True))
+        self.by_url: dict[str, dict[str, Any]] = {}
+        self.by_sha: dict[str, dict[str, Any]] = {}
+        self.provenances: set[tuple[str, str]] = set()
+        self.source_files: dict[str, set[str]] = {}
+        self.pending: Counter[str] = Counter()
+        self.started_at = utc_now()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RawStorePipeline:
+        pipeline = cls(str(crawler.settings.get("RAW_STORE") or "data/raw"), crawler=crawler)
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        return pipeline
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def open_spider(self, spider: Any = None) -> None:
+        super().open_spider()
+        for rec in self.manifest.load():
+            self._remember(rec)
+        logger.info("raw store %s: %d files, %d records", self.root, len(self.by_sha), len(self.provenances))
+
+    def close_spider(self, spider: Any = None) -> None:
+        self.manifest.close()
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        """Write crawl_stats.json once the finish reason is known, and log the summary."""
+        summary = write_crawl_stats(self.root / STATS_FILE, self.crawler, self.started_at, self._store_totals(),
+                                    reason)
+        logger.info(
+            "raw store %s: %d new files (%d bytes), %d extra provenances, %d pages; skips %s; errors %s",
+            self.root, summary["files"], summary["bytes"], summary["provenance_added"], summary["pages"],
+            summary["skips"] or "none", summary["errors"] or "none",
+        )
+
+    def _remember(self, rec: dict[str, Any]) -> None:
+        self.by_url.setdefault(rec["url"], rec)
+        self.by_sha.setdefault(rec["sha256"], rec)
+        self.provenances.add((rec["url"], rec["page_url"]))
+        files = self.source_files.setdefault(rec["source"], set())
+        files.add(rec["sha256"])
+        self.crawler.stats.set_value(f"pixelforge/source/{rec['source']}/in_store", len(files))
+
+    def _store_totals(self) -> dict[str, int]:
+        return {
+            "files": len(self.by_sha),
+            "records": len(self.provenances),
+            "bytes": sum(int(r.get("bytes", 0)) for r in self.by_sha.values()),
+        }
+
+    # -- counting ----------------------------------------------------------------------------
+    def _count(self, reason: str, source: str, url: str) -> None:
+        if reason in UPSTREAM_COUNTED:
+            return
+        kind = "skip" if reason in SKIP_REASONS else "error"
+        self.crawler.stats.inc_value(f"pixelforge/{kind}/{reason}")
+        self.crawler.stats.inc_value(f"pixelforge/source/{source}/{kind}")
+        if kind == "error":
+            logger.warning("file %s (%s): %s", url, source, reason)
+        else:
+            logger.debug("file %s (%s) skipped: %s", url, source, reason)
+
+    def _limit_reached(self, source: str) -> bool:
+        limit = getattr(self.crawler.spider, "limit", None)
+        if not limit:
+            return False
+        return len(self.source_files.get(source, ())) + self.pending[source] >= limit
+
+    # -- the item ----------------------------------------------------------------------------
+    async def process_item(self, item: Any, spider: Any = None) -> Any:
+        if not isinstance(item, ArtFile):
+            return item
+        if not item.url.startswith(("http://", "https://")):
+            self._count("bad_url", item.source, item.url)
+            return item
+        if (item.url, item.page_url) in self.provenances:
+            self._count("already_stored", item.source, item.url)
+            return item
+        known = self.by_url.get(item.url)
+        if known is not None:
+            self._append(item, known)
+            return item
+        if self._limit_reached(item.source):
+            self._count("limit", item.source, item.url)
+            return item
+        self.pending[item.source] += 1
+        try:
+            return await super().process_item(item)
+        finally:
+            self.pending[item.source] -= 1
+
+    def get_media_requests(self, item: ArtFile, info: MediaPipeline.SpiderInfo) -> list[Request]:
+        return [Request(item.url, callback=NO_CALLBACK, meta={"pf_source": item.source, "pf_file": True})]
+
+    def media_to_download(self, request: Request, info: MediaPipeline.SpiderInfo, *, item: Any = None) -> None:
+        return None  # the URL index in open_spider already decided; content paths need the body
+
+    def media_failed(self, failure: Failure, request: Request, info: MediaPipeline.SpiderInfo) -> None:
+        raise CrawlError(reason_of(failure), str(failure.value)[:200])
+
+    async def media_downloaded(
+        self, response: Response, request: Request, info: MediaPipeline.SpiderInfo, *, item: Any = None
+    ) -> dict[str, Any]:
+        if response.status != 200:
+            raise CrawlError(f"http_{response.status}")
+        body = response.body
+        if not body:
+            raise CrawlError("empty_body")
+        header_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1").split(";")[0].strip().lower()
+        if sniff(body) is None and (looks_like_html(body) or header_type == "text/html"):
+            raise CrawlError("html_not_file", f"served as {header_type or 'no type'}")
+        digest = sha256(body).hexdigest()
+        ext, content_type = extension_for(body, request.url.split("?", 1)[0], header_type)
+        path = f"{FILES_DIR}/{digest[:2]}/{digest}.{ext}"
+        self.store.persist_file(path, BytesIO(body), info)
+        self.crawler.stats.inc_value("pixelforge/downloaded")
+        return {"url": request.url, "path": path, "sha256": digest, "bytes": len(body),
+                "content_type": content_type, "status": "downloaded", "checksum": digest}
+
+    def file_path(self, request: Request, response: Response | None = None, info: Any = None, *,
+                  item: Any = None) -> str:
+        if response is None:
+            raise CrawlError("internal", "content-addressed paths need the response body")
+        digest = sha256(response.body).hexdigest()
+        ext, _ = extension_for(response.body, request.url.split("?", 1)[0], "")
+        return f"{FILES_DIR}/{digest[:2]}/{digest}.{ext}"
+
+    def item_completed(self, results: list[tuple[bool, Any]], item: ArtFile, info: MediaPipeline.SpiderInfo) -> Any:
+        for ok, value in results:
+            if not ok:
+                self._count(reason_of(value), item.source, item.url)
+                continue
+            if (item.url, item.page_url) in self.provenances:  # same file listed twice on a page
+                self._count("already_stored", item.source, item.url)
+                continue
+            stored = self.by_sha.get(value["sha256"])
+            if stored is not None:
+                self.crawler.stats.inc_value("pixelforge/skip/duplicate_bytes")
+                self._append(item, stored)
+            else:
+                self._append(item, value, new=True)
+        return item
+
+    def _append(self, item: ArtFile, file: dict[str, Any], new: bool = False) -> None:
+        record = ManifestRecord(
+            sha256=file["sha256"], path=file["path"], bytes=int(file["bytes"]), content_type=file["content_type"],
+            url=item.url, page_url=item.page_url, source=item.source, title=item.title, author=item.author,
+            license=item.license, license_url=item.license_url, tags=list(item.tags), fetched_at=utc_now(),
+        )
+        self.manifest.append(record)
+        self._remember(asdict(record))
+        stats = self.crawler.stats
+        if new:
+            stats.inc_value("pixelforge/files")
+            stats.inc_value("pixelforge/bytes", record.bytes)
+            stats.inc_value(f"pixelforge/source/{item.source}/files")
+            stats.inc_value(f"pixelforge/source/{item.source}/bytes", record.bytes)
+        else:
+            stats.inc_value("pixelforge/provenance_added")
+
+
+def write_crawl_stats(path: Path, crawler: Crawler, started_at: str, store: dict[str, int],
+                      finish_reason: str = "") -> dict[str, Any]:
+    """Summarise this crawl's counters into crawl_stats.json (atomically) and return the summary."""
+    raw = crawler.stats.get_stats()
+    summary: dict[str, Any] = {
+        "spider": getattr(crawler.spider, "name", ""),
+        "started_at": started_at,
+        "finished_at": utc_now(),
+        "finish_reason": finish_reason or raw.get("finish_reason", ""),
+        "pages": int(raw.get("pixelforge/pages", 0)),
+        "files": int(raw.get("pixelforge/files", 0)),
+        "bytes": int(raw.get("pixelforge/bytes", 0)),
+        "provenance_added": int(raw.get("pixelforge/provenance_added", 0)),
+        "skips": {},
+        "errors": {},
+        "sources": {},
+        "store": store,
+    }
+    for key, value in sorted(raw.items()):
+        parts = key.split("/")
+        if parts[0] != "pixelforge" or len(parts) < 3:
+            continue
+        if parts[1] == "skip":
+            summary["skips"]["/".join(parts[2:])] = int(value)
+        elif parts[1] == "error":
+            summary["errors"]["/".join(parts[2:])] = int(value)
+        elif parts[1] == "source" and len(parts) == 4:
+            summary["sources"].setdefault(parts[2], {})[parts[3]] = int(value)
+    for reason, key in UPSTREAM_COUNTED.items():
+        if raw.get(key):
+            summary["skips"][reason] = int(raw[key])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return summary

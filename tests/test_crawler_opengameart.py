@@ -1,0 +1,144 @@
+"""The OpenGameArt spider against a local Drupal-shaped site, bad inputs included; the raw store contract."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from crawler.pipelines import MANIFEST_FIELDS
+from tests.support.http_server import FixtureServer
+from tests.support.sites import build_opengameart_site, read_manifest, read_stats, run_crawl
+
+ISSUE_FIELDS = ["sha256", "path", "bytes", "content_type", "url", "page_url", "source", "title", "author",
+                "license", "license_url", "tags", "fetched_at"]
+
+
+@pytest.fixture(scope="module")
+def oga(tmp_path_factory, pixel_files):
+    """One crawl of a site with 6 good nodes, a zip pack and every bad input, shared by the tests below."""
+    root = tmp_path_factory.mktemp("oga-site")
+    raw = tmp_path_factory.mktemp("oga-raw")
+    site = build_opengameart_site(root, pixel_files[:6], bad=True, zip_pack=True)
+    with site.install(FixtureServer(root)) as srv:
+        log = run_crawl("opengameart", raw, {"base_url": srv.url})
+        stats = read_stats(raw)
+        first_requests = list(srv.requests)
+        srv.requests.clear()
+        rerun_log = run_crawl("opengameart", raw, {"base_url": srv.url})
+        second_requests = list(srv.requests)
+    return {"site": site, "raw": raw, "url": srv.url, "log": log, "first": first_requests,
+            "second": second_requests, "rerun_log": rerun_log, "stats": stats}
+
+
+def test_manifest_has_exactly_the_contract_fields(oga):
+    assert list(MANIFEST_FIELDS) == ISSUE_FIELDS
+    records = read_manifest(oga["raw"])
+    assert records
+    for rec in records:
+        assert list(rec) == ISSUE_FIELDS
+        assert isinstance(rec["tags"], list) and isinstance(rec["bytes"], int)
+        assert rec["source"] == "opengameart"
+
+
+def test_original_bytes_stored_untouched_and_content_addressed(oga):
+    records = read_manifest(oga["raw"])
+    site_root = oga["site"].root
+    for rec in records:
+        stored = oga["raw"] / rec["path"]
+        data = stored.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        assert rec["sha256"] == digest and rec["bytes"] == len(data)
+        assert rec["path"] == f"files/{digest[:2]}/{digest}.{stored.suffix.lstrip('.')}"
+        served = site_root / unquote(urlsplit(rec["url"]).path).lstrip("/")
+        assert served.read_bytes() == data  # byte for byte what the site served
+    stored_urls = {urlsplit(r["url"]).path for r in records}
+    assert {unquote(p) for p in stored_urls} == set(oga["site"].expected_files)
+    zip_rec = next(r for r in records if r["url"].endswith(".zip"))
+    assert zip_rec["content_type"] == "application/zip" and zip_rec["path"].endswith(".zip")
+    assert zip_rec["license"] == "CC-BY-SA 3.0"  # first of a dual licence
+    assert not list(oga["raw"].rglob(".part-*"))
+
+
+def test_provenance_licence_author_and_tags(oga):
+    records = read_manifest(oga["raw"])
+    by_page = {urlsplit(r["page_url"]).path: r for r in records}
+    first = by_page["/content/art-0000-cybercity-back-buildings"]
+    assert first["license"] == "CC0"
+    assert first["license_url"] == "http://creativecommons.org/publicdomain/zero/1.0/"
+    assert first["author"] == "artist0" and first["title"] == "Cybercity Back Buildings"
+    assert first["tags"] == ["pixel art"]
+    assert by_page["/content/art-0001-cybercity-far-buildings"]["license"] == "CC-BY 4.0"
+    unlicensed = by_page["/content/no-license"]
+    assert unlicensed["license"] == "unknown" and unlicensed["license_url"] == ""
+
+
+def test_same_bytes_stored_once_with_every_provenance(oga):
+    records = read_manifest(oga["raw"])
+    first = next(r for r in records if r["page_url"].endswith("/content/art-0000-cybercity-back-buildings"))
+    same = [r for r in records if r["sha256"] == first["sha256"]]
+    # the original page, a second page listing the same URL, and other bytes-identical file
+    assert {urlsplit(r["page_url"]).path for r in same} == {
+        "/content/art-0000-cybercity-back-buildings", "/content/same-file-again", "/content/duplicate-bytes"}
+    assert len({r["path"] for r in same}) == 1
+    assert len(list((oga["raw"] / "files").rglob(f"{first['sha256']}.*"))) == 1
+    pairs = [(r["url"], r["page_url"]) for r in records]
+    assert len(pairs) == len(set(pairs))
+
+
+def test_previews_never_fetched_and_offsite_redirect_not_followed(oga):
+    paths = [urlsplit(p).path for p in oga["first"]]
+    assert not [p for p in paths if "/styles/" in p]
+    assert "/content/moved-away" in paths
+    assert "/content/art-0000" not in paths  # the redirect target on "localhost", another domain
+    assert oga["stats"]["skips"]["offsite"] == 1
+    assert oga["stats"]["skips"]["thumbnail"] == 1
+
+
+def test_bad_inputs_counted_by_reason_and_crawl_goes_on(oga):
+    stats = oga["stats"]
+    records = read_manifest(oga["raw"])
+    assert stats["finish_reason"] == "finished"
+    assert stats["files"] == len({r["sha256"] for r in records}) == 8  # 6 art + zip + odd name
+    assert stats["bytes"] == sum({r["sha256"]: r["bytes"] for r in records}.values())
+    assert stats["provenance_added"] == 2
+    assert stats["pages"] >= 2 + 6 + 7
+    assert stats["errors"]["http_404"] == 2  # a file and a node page
+    for reason in ("http_500", "truncated", "html_not_file", "empty_body", "redirect_loop", "missing_fields"):
+        assert stats["errors"][reason] == 1, reason
+    assert stats["store"] == {"files": 8, "records": len(records), "bytes": stats["bytes"]}
+    assert stats["sources"]["opengameart"]["files"] == 8
+
+
+def test_rerun_skips_everything_already_stored(oga):
+    records = read_manifest(oga["raw"])
+    second_files = [p for p in oga["second"] if "/sites/default/files/" in p]
+    assert second_files == []  # nothing downloaded again
+    assert len(read_manifest(oga["raw"])) == len(records)
+    stats = read_stats(oga["raw"])
+    assert stats["files"] == 0 and stats["provenance_added"] == 0
+    assert stats["skips"]["already_stored"] == len(records)
+
+
+def test_licence_filter_and_limit(tmp_path, pixel_files):
+    root = tmp_path / "site"
+    site = build_opengameart_site(root, pixel_files[:8], per_page=2)
+    with site.install(FixtureServer(root)) as srv:
+        run_crawl("opengameart", tmp_path / "raw", {"base_url": srv.url, "licenses": "CC BY 4.0"})
+        run_crawl("opengameart", tmp_path / "limited", {"base_url": srv.url, "limit": "3"})
+    kept = read_manifest(tmp_path / "raw")
+    assert len(kept) == 4 and {r["license"] for r in kept} == {"CC-BY 4.0"}
+    assert read_stats(tmp_path / "raw")["skips"]["license_filtered"] == 4
+    limited = read_manifest(tmp_path / "limited")
+    assert len({r["sha256"] for r in limited}) == 3
+
+
+def test_scrapy_list_shows_every_spider():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "scrapy", "list"], cwd=Path(__file__).parents[1],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["gallery", "opengameart", "pixelart", "wikimedia"]
