@@ -45,10 +45,17 @@ class Grid:
         return min(self.x.confidence, self.y.confidence)
 
 
+#: per-channel steps up to this size are ignored: JPEG (q85) noise and ringing stay below it,
+#: while colours in a pixel-art palette differ by more
+NOISE_FLOOR = 8
+
+
 def _squared_steps(a: np.ndarray, b: np.ndarray, axis: int) -> np.ndarray:
-    """Sum over ``axis`` of squared uint8 differences, without widening the whole image first."""
+    """Sum over ``axis`` of squared uint8 steps above the noise floor, without widening copies."""
     d = np.maximum(a, b)
     d -= np.minimum(a, b)
+    np.maximum(d, np.uint8(NOISE_FLOOR), out=d)
+    d -= np.uint8(NOISE_FLOOR)
     f = d.astype(np.float32)
     return np.einsum("ij,ij->j", f, f) if axis == 0 else np.einsum("ij,ij->i", f, f)
 
@@ -57,8 +64,8 @@ def edge_profiles(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Change across every column boundary and every row boundary.
 
     ``ex[x]`` (length ``W+1``, zero at both ends) sums, over rows and channels, the squared
-    step between columns ``x-1`` and ``x``. Squaring lets a few true edges outweigh many small
-    JPEG ringing steps. Rows are read as flat ``W*3`` byte runs so every operation is contiguous.
+    step (less a small noise floor) between columns ``x-1`` and ``x``. The floor and the
+    squaring let a few true edges outweigh many small JPEG ringing steps. Rows are read as flat ``W*3`` byte runs so every operation is contiguous.
     """
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     h, w = rgb.shape[:2]
