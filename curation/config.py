@@ -1,0 +1,219 @@
+"""Typed curation config: dataclass defaults, a TOML file on top, ``--set key=value`` on top of that.
+
+Every key of every section can be set in TOML (``[filters] min_size = 8``) and overridden on the
+command line (``--set filters.min_size=8``). Values on the command line are parsed as TOML values,
+so ``--set decode.frames='"all"'`` and ``--set decode.frames=all`` both work (a bare word is a string).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from curation.imaging import DEFAULT_MAX_PIXELS
+from curation.stages.native import NativeConfig
+from curation.stages.sheets import SheetConfig
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class ConfigError(ValueError):
+    """A config file or override that cannot be applied; the message says which key and why."""
+
+
+@dataclass(frozen=True)
+class ExpandConfig:
+    """Zip packs are read in memory under these limits; nothing is ever written outside the output."""
+
+    max_members: int = 10_000  # members per archive
+    max_total_bytes: int = 1_000_000_000  # uncompressed bytes per archive
+    max_member_bytes: int = 200_000_000  # uncompressed bytes per member
+    max_ratio: float = 200.0  # uncompressed / compressed per member (zip bombs compress ~1000x)
+    max_depth: int = 1  # nested zips: a zip inside a zip is opened, one inside that is rejected
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    max_pixels: int = DEFAULT_MAX_PIXELS  # decode limit per frame: a bomb is a rejection
+    frames: str = "first"  # animated GIF/APNG/WebP: "first" frame or "all" frames
+    max_frames: int = 64  # with frames = "all", at most this many frames per file
+
+
+@dataclass(frozen=True)
+class BackgroundConfig:
+    """How the background becomes white (alpha is always composited, never dropped)."""
+
+    mode: str = "auto"  # "auto" (alpha, then border fill, then rembg if a model is set), "border", "rembg", "none"
+    tolerance: int = 24  # max per-channel difference from the border colour that still counts as background
+    min_border_share: float = 0.9  # share of border pixels that must match for a "uniform border"
+    rembg_model: str = ""  # a named rembg model already in U2NET_HOME (e.g. "u2netp"); "" = off
+    rembg_model_path: str = ""  # an .onnx file for new_session("u2net_custom", model_path=...)
+    rembg_threshold: int = 128  # mask value (0..255) above which a pixel is foreground
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    min_size: int = 8  # smallest side at native resolution (16x16 sprites are normal pixel art)
+    max_aspect: float = 8.0  # longest side / shortest side
+    min_ink: float = 0.01  # share of non-white pixels below which an image is near-blank
+    max_colors: int = 256  # distinct colours at native resolution for pixel art (domain B only)
+    pixel_art_threshold: float = 0.5  # reject domain-B images whose pixel-art score is below this
+    pixel_art_domains: tuple[str, ...] = ("B",)  # domains the colour and pixel-art tests apply to
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    enabled: bool = True
+    phash_distance: int = 8  # near duplicate: phash Hamming distance <= this ...
+    dhash_distance: int = 10  # ... and dhash Hamming distance <= this (both 64-bit hashes)
+
+
+@dataclass(frozen=True)
+class CanvasConfig:
+    size: int = 256  # white square canvas, integer nearest-neighbour scale only
+    too_large: str = "decimate"  # native larger than the canvas: "decimate" (every k-th pixel) or "reject"
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    test_fraction: float = 0.1
+    salt: str = ""  # change it to draw a different (still deterministic) split
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    shard_rows: int = 2000  # rows per Parquet shard
+    html_report: bool = True  # curation_report.html with rejected images and duplicate clusters
+
+
+@dataclass(frozen=True)
+class CurateConfig:
+    domain: str = "B"  # "A" = pictures (cartoons, photos), "B" = pixel art
+    workers: int = 0  # 0 = all cores
+    expand: ExpandConfig = field(default_factory=ExpandConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    native: NativeConfig = field(default_factory=NativeConfig)
+    sheets: SheetConfig = field(default_factory=SheetConfig)
+    background: BackgroundConfig = field(default_factory=BackgroundConfig)
+    filters: FilterConfig = field(default_factory=FilterConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    canvas: CanvasConfig = field(default_factory=CanvasConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (tuples become lists), as written into curation_report.json."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    def image_key(self) -> str:
+        """Hash of everything that changes a per-image result: the cache key next to the raw sha256."""
+        parts = {k: v for k, v in self.to_dict().items() if k not in ("workers", "dedup", "split", "output")}
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+    def validate(self) -> CurateConfig:
+        if self.domain not in ("A", "B"):
+            raise ConfigError(f"domain must be 'A' or 'B', got {self.domain!r}")
+        if self.decode.frames not in ("first", "all"):
+            raise ConfigError(f"decode.frames must be 'first' or 'all', got {self.decode.frames!r}")
+        if self.background.mode not in ("auto", "border", "rembg", "none"):
+            raise ConfigError(f"background.mode must be auto, border, rembg or none, got {self.background.mode!r}")
+        if self.background.mode == "rembg" and not (self.background.rembg_model or self.background.rembg_model_path):
+            raise ConfigError("background.mode = 'rembg' needs background.rembg_model or background.rembg_model_path")
+        if self.canvas.too_large not in ("decimate", "reject"):
+            raise ConfigError(f"canvas.too_large must be 'decimate' or 'reject', got {self.canvas.too_large!r}")
+        if not 0.0 <= self.split.test_fraction <= 1.0:
+            raise ConfigError("split.test_fraction must be within [0, 1]")
+        if self.canvas.size < 1 or self.output.shard_rows < 1 or self.workers < 0:
+            raise ConfigError("canvas.size and output.shard_rows must be positive, workers >= 0")
+        return self
+
+
+def _coerce(value: Any, current: Any, key: str) -> Any:
+    """Check a TOML value against the default's type (ints are accepted for floats)."""
+    if isinstance(current, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false, got {value!r}")
+        return value
+    if isinstance(current, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key} must be an integer, got {value!r}")
+        return value
+    if isinstance(current, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key} must be a number, got {value!r}")
+        return float(value)
+    if isinstance(current, str):
+        if not isinstance(value, str):
+            raise ConfigError(f"{key} must be a string, got {value!r}")
+        return value
+    if isinstance(current, tuple):
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise ConfigError(f"{key} must be a list, got {value!r}")
+        return tuple(value)
+    raise ConfigError(f"{key}: unsupported type")  # pragma: no cover
+
+
+def _apply(obj: Any, values: dict[str, Any], prefix: str = "") -> Any:
+    changes: dict[str, Any] = {}
+    names = {f.name for f in dataclasses.fields(obj)}
+    for name, value in values.items():
+        key = f"{prefix}{name}"
+        if name not in names:
+            raise ConfigError(f"unknown config key {key!r} (known: {', '.join(sorted(names))})")
+        current = getattr(obj, name)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{key} is a section; set its keys, e.g. {key}.<key>=...")
+            changes[name] = _apply(current, value, key + ".")
+        else:
+            changes[name] = _coerce(value, current, key)
+    return dataclasses.replace(obj, **changes)
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """``"filters.min_size=8"`` -> ``{"filters": {"min_size": 8}}``; values are TOML, bare words strings."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like section.key=value")
+    dotted, raw = text.split("=", 1)
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    out: dict[str, Any] = {}
+    node = out
+    parts = [p.strip() for p in dotted.strip().split(".")]
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> CurateConfig:
+    """Defaults, then the TOML file (if any), then each ``section.key=value`` override in order."""
+    config = CurateConfig()
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read config {path}: {exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config {path} is not valid TOML: {exc}") from exc
+        config = _apply(config, data)
+    for text in overrides:
+        config = _apply(config, parse_override(text))
+    return config.validate()
+
+
+def config_from_dict(data: dict[str, Any]) -> CurateConfig:
+    """Rebuild a config from :meth:`CurateConfig.to_dict` output (worker processes, reports)."""
+    return _apply(CurateConfig(), data).validate()

@@ -1,0 +1,208 @@
+"""Exact and near-duplicate detection that scales to millions of 64-bit perceptual hashes.
+
+Near-duplicate search is multi-index hashing (Norouzi et al.): split the 64 bits into 3 chunks;
+two hashes within Hamming distance ``d`` must agree within ``d // 3`` bits on at least one chunk
+(pigeonhole). Each chunk gets a bucket table (counting sort, no Python loops); each hash looks up
+its chunk's few hundred neighbouring keys, and only the candidates found there are checked with a
+vectorised XOR + popcount. Brute force (blocked, vectorised) is kept as the reference and for
+small inputs. Clusters are connected components by union-find.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+CHUNK_BITS = (22, 21, 21)
+BRUTE_FORCE_BELOW = 4096  # under this many hashes brute force is faster than building tables
+
+
+def image_hashes(rgb: Image.Image) -> tuple[str, str]:
+    """phash and dhash (64-bit, hex) of a white-composited native-resolution image."""
+    import imagehash
+
+    rgb = rgb.convert("RGB")
+    return str(imagehash.phash(rgb)), str(imagehash.dhash(rgb))
+
+
+def hex_to_u64(hexes: Sequence[str]) -> np.ndarray:
+    return np.array([int(h, 16) for h in hexes], dtype=np.uint64)
+
+
+def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Element-wise Hamming distance of uint64 arrays."""
+    return np.bitwise_count(np.bitwise_xor(a, b))
+
+
+def brute_force_pairs(hashes: np.ndarray, radius: int, block: int = 1024) -> np.ndarray:
+    """All pairs (i < j) with Hamming distance <= radius, by blocked all-against-all XOR."""
+    h = np.ascontiguousarray(hashes, dtype=np.uint64)
+    n = len(h)
+    found = []
+    for start in range(0, n, block):
+        rows = h[start : start + block]
+        dist = np.bitwise_count(rows[:, None] ^ h[None, start:])
+        i, j = np.nonzero(dist <= radius)
+        j = j + start
+        i = i + start
+        keep = j > i
+        found.append(np.stack([i[keep], j[keep]], axis=1))
+    if not found:
+        return np.zeros((0, 2), np.int64)
+    return _sorted_pairs(np.concatenate(found).astype(np.int64))
+
+
+def _sorted_pairs(pairs: np.ndarray) -> np.ndarray:
+    if len(pairs) == 0:
+        return np.zeros((0, 2), np.int64)
+    pairs = np.unique(pairs, axis=0)
+    return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+
+
+def _flip_masks(bits: int, radius: int) -> np.ndarray:
+    masks = [0]
+    for r in range(1, radius + 1):
+        for combo in itertools.combinations(range(bits), r):
+            masks.append(sum(1 << b for b in combo))
+    return np.array(masks, dtype=np.int32)
+
+
+def mih_pairs(hashes: np.ndarray, radius: int) -> np.ndarray:
+    """All pairs (i < j) within ``radius``, by multi-index hashing over three chunks.
+
+    Exact by construction (pigeonhole), so it returns the same pairs as brute force.
+    Queries run in bucket order, one flip mask at a time: XOR with a constant keeps sorted keys
+    nearly sorted, so every gather walks memory almost sequentially. The table stores hashes in
+    bucket order, so a candidate costs one gather, one XOR and one popcount.
+    """
+    h = np.ascontiguousarray(hashes, dtype=np.uint64)
+    n = len(h)
+    sub_radius = radius // len(CHUNK_BITS)
+    found = []
+    shift = 0
+    for bits in CHUNK_BITS:
+        keys = ((h >> np.uint64(shift)) & np.uint64((1 << bits) - 1)).astype(np.int32)
+        shift += bits
+        order = np.argsort(keys, kind="stable").astype(np.int32)
+        sorted_keys = keys[order]
+        table = h[order]  # hashes in bucket order; the queries walk them in the same order
+        counts = np.bincount(keys, minlength=1 << bits)
+        starts = (np.cumsum(counts) - counts).astype(np.int32)
+        counts = counts.astype(np.uint8 if counts.max() < 256 else np.int32)
+        for flip in _flip_masks(bits, sub_radius):
+            variants = sorted_keys ^ flip
+            hits = counts[variants]
+            qpos = np.flatnonzero(hits).astype(np.int32)
+            if len(qpos) == 0:
+                continue
+            sizes = hits[qpos]
+            first = starts[variants[qpos]]
+            single = sizes == 1
+            # most buckets hold one hash: no offset arithmetic for those
+            pos_parts, row_parts = [first[single]], [qpos[single]]
+            if not single.all():
+                multi = ~single
+                msz = sizes[multi].astype(np.int32)
+                ends = np.cumsum(msz)
+                pos_parts.append(np.repeat(first[multi] - (ends - msz), msz) + np.arange(int(ends[-1]), dtype=np.int32))
+                row_parts.append(np.repeat(qpos[multi], msz))
+            pos = np.concatenate(pos_parts)
+            row = np.concatenate(row_parts)
+            close = np.flatnonzero(np.bitwise_count(table[pos] ^ table[row]) <= radius)
+            query = order[row[close]].astype(np.int64)
+            cand = order[pos[close]].astype(np.int64)
+            keep = cand > query
+            found.append(query[keep] * n + cand[keep])
+    if not found:
+        return np.zeros((0, 2), np.int64)
+    flat = np.unique(np.concatenate(found))
+    return np.stack([flat // n, flat % n], axis=1)
+
+
+def pairs_within(hashes: np.ndarray, radius: int) -> np.ndarray:
+    """Pairs (i < j, sorted) within Hamming ``radius``: brute force for small inputs, else MIH."""
+    if len(hashes) < BRUTE_FORCE_BELOW or radius > 11:
+        return brute_force_pairs(hashes, radius)
+    return mih_pairs(hashes, radius)
+
+
+class UnionFind:
+    """Disjoint sets over 0..n-1 with path halving and union by size."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+        self.size = [1] * n
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return
+        if self.size[ra] < self.size[rb]:
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+        self.size[ra] += self.size[rb]
+
+    def groups(self) -> list[list[int]]:
+        """Every set as a sorted list, ordered by smallest member."""
+        out: dict[int, list[int]] = {}
+        for x in range(len(self.parent)):
+            out.setdefault(self.find(x), []).append(x)
+        return sorted(out.values(), key=lambda g: g[0])
+
+
+@dataclass(frozen=True)
+class DedupResult:
+    clusters: list[list[int]]  # every group of items, best member first
+    exact_duplicates: int  # items dropped because their pixels equal a kept item's
+    near_duplicates: int  # items dropped as near duplicates
+
+
+def deduplicate(
+    pixel_hashes: Sequence[str],
+    phashes: Sequence[str],
+    dhashes: Sequence[str],
+    rank: Callable[[int], tuple],
+    *,
+    phash_distance: int = 8,
+    dhash_distance: int = 10,
+    near: bool = True,
+) -> DedupResult:
+    """Group items: equal pixel hashes first, then near duplicates (phash AND dhash close).
+
+    ``rank(i)`` orders members; the smallest rank is kept (the pipeline ranks by native size,
+    known licence, metadata). Returns clusters with the kept member first.
+    """
+    n = len(pixel_hashes)
+    uf = UnionFind(n)
+    first_of: dict[str, int] = {}
+    for i, key in enumerate(pixel_hashes):
+        if key in first_of:
+            uf.union(first_of[key], i)
+        else:
+            first_of[key] = i
+    unique = sorted(first_of.values())
+    exact_groups = {uf.find(i) for i in range(n)}
+    exact_dups = n - len(exact_groups)
+    if near and len(unique) > 1:
+        ph = hex_to_u64([phashes[i] for i in unique])
+        dh = hex_to_u64([dhashes[i] for i in unique])
+        pairs = pairs_within(ph, phash_distance)
+        if len(pairs):
+            ok = hamming(dh[pairs[:, 0]], dh[pairs[:, 1]]) <= dhash_distance
+            for a, b in pairs[ok]:
+                uf.union(unique[int(a)], unique[int(b)])
+    clusters = [sorted(g, key=rank) for g in uf.groups()]
+    clusters.sort(key=lambda g: g[0])
+    near_dups = len(exact_groups) - len(clusters)
+    return DedupResult(clusters, exact_dups, near_dups)

@@ -1,0 +1,81 @@
+"""`curate inspect`: every per-image decision about one file, for debugging and for tests."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from curation.config import CurateConfig
+from curation.pipeline import needs_rembg
+from curation.process import process_bytes
+from curation.stages.background import load_rembg_session
+
+
+def inspect_file(path: Path, config: CurateConfig | None = None) -> dict[str, Any]:
+    """Run the per-image stages with tracing; dedup and split need the whole set, so they are not shown."""
+    config = (config or CurateConfig()).validate()
+    data = path.read_bytes()
+    session = load_rembg_session(config.background) if needs_rembg(config) else None
+    result = process_bytes(data, config, session, trace=True)
+    first = next((fr for fr in result.trace if fr["decode"]["ok"]), result.trace[0] if result.trace else {})
+    step = (first.get("items") or [{}])[0]
+    return {
+        # the first decoded frame's decisions, at the top level for quick reading ...
+        "decode": first.get("decode"),
+        "native": first.get("native"),
+        "pixel_art": first.get("pixel_art"),
+        "background": step.get("background"),
+        "hashes": step.get("hashes"),
+        "filters": step.get("filters"),
+        "canvas": step.get("canvas"),
+        "verdict": step.get("verdict") or ({"kept": False, "stage": "decode", "reason": first["decode"]["reason"]}
+                                           if first and not first["decode"]["ok"] else None),
+        # ... and everything, for every member, frame and sprite box
+        "file": str(path),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "bytes": len(data),
+        "domain": config.domain,
+        "frames": result.trace,
+        "rejected": [r.__dict__ for r in result.rejected],
+        "kept": len(result.items),
+        "stages": result.stages,
+    }
+
+
+def format_inspection(info: dict[str, Any]) -> str:
+    """A readable version of :func:`inspect_file`'s dict."""
+    out = [f"{info['file']}  sha256 {info['sha256'][:16]}…  {info['bytes']} bytes  domain {info['domain']}"]
+    for fr in info["frames"]:
+        name = fr.get("member") or "(whole file)"
+        dec = fr["decode"]
+        if not dec["ok"]:
+            out.append(f"- {name}: decode failed: {dec['reason']} ({dec['detail']})")
+            continue
+        out.append(f"- {name}: {dec['format']} {dec['mode']} {dec['size'][0]}x{dec['size'][1]}, frame {dec['frame']}/{dec['n_frames']}")
+        nat = fr.get("native")
+        if nat:
+            out.append(f"    native: scale {nat['scale']} phase {nat['phase']} -> {nat['native_size'][0]}x{nat['native_size'][1]}"
+                       f" (confidence {nat['confidence']:.2f}{', flagged' if nat['flagged'] else ''})")
+        pa = fr.get("pixel_art")
+        if pa:
+            comps = ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in pa["components"].items())
+            out.append(f"    pixel-art score {pa['score']:.2f} (threshold {pa['threshold']}) {comps}")
+        if "error" in fr:
+            out.append(f"    error: {fr['error']}")
+        for step in fr.get("items", []):
+            bg = step["background"]
+            out.append(f"    [{step['member'] or 'whole'}] background: {bg['kind']} (filled {bg['filled_pixels']} px)")
+            h = step["hashes"]
+            out.append(f"      phash {h['phash']} dhash {h['dhash']} pixels {h['pixel_sha256'][:16]}…")
+            for v in step["filters"]:
+                out.append(f"      {'ok  ' if v['passed'] else 'FAIL'} {v['name']}: {v['value']} (limit {v['limit']})")
+            if "canvas" in step:
+                c = step["canvas"]
+                out.append(f"      canvas {c['size'][0]}x{c['size'][1]} at scale {c['scale']}")
+            verdict = step["verdict"]
+            out.append("      -> kept" if verdict["kept"] else f"      -> rejected: {verdict['reason']}")
+    for r in info["rejected"]:
+        if r["stage"] == "expand":
+            out.append(f"- {r['member'] or '(archive)'}: {r['reason']} ({r['detail']})")
+    return "\n".join(out)

@@ -1,0 +1,203 @@
+"""One raw file through the per-image stages: expand, decode, native, sheets, background, filters, canvas.
+
+Pure with respect to its inputs (bytes + config + an optional rembg session): the pipeline runs
+it in worker processes and caches its :class:`FileResult` by the raw file's sha256, and
+``curate inspect`` runs it with ``trace=True`` to show every decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from curation.config import CurateConfig
+from curation.dedup import image_hashes
+from curation.imaging import ImageDecodeError, count_colors, pixel_sha256, png_bytes
+from curation.stages.background import to_white
+from curation.stages.canvas import to_canvas
+from curation.stages.decode import decode
+from curation.stages.expand import expand
+from curation.stages.filters import first_failure, run_filters
+from curation.stages.native import NativeResult, recover_native
+from curation.stages.pixelart import PixelArtScore, pixel_art_score
+from curation.stages.sheets import slice_sheet
+
+#: Per-image stages in pipeline order (dedup and split run over the whole set afterwards).
+IMAGE_STAGES = ("expand", "decode", "native", "sheets", "background", "filters", "canvas")
+
+
+@dataclass(frozen=True)
+class Item:
+    """An image that passed every per-image stage; dedup and split decide the rest."""
+
+    member: str  # zip member / frame / sprite box, "" for a whole file
+    pixel_sha256: str
+    phash: str
+    dhash: str
+    native_width: int
+    native_height: int
+    pixel_scale: float
+    grid_confidence: float
+    scale: int  # canvas scale
+    n_colors: int
+    background: str
+    pixel_art: float | None
+    native_png: bytes = field(repr=False)
+    canvas_png: bytes = field(repr=False)
+
+    def meta(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("native_png")
+        d.pop("canvas_png")
+        return d
+
+
+@dataclass(frozen=True)
+class Rejection:
+    member: str
+    stage: str
+    reason: str
+    detail: str
+
+
+@dataclass
+class FileResult:
+    items: list[Item] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    stages: dict[str, dict[str, int]] = field(default_factory=lambda: {s: {"in": 0, "out": 0, "rejected": 0} for s in IMAGE_STAGES})
+    trace: list[dict[str, Any]] = field(default_factory=list)  # filled only with trace=True
+
+    def reject(self, member: str, stage: str, reason: str, detail: str) -> None:
+        self.rejected.append(Rejection(member, stage, reason, detail))
+        self.stages.setdefault(stage, {"in": 0, "out": 0, "rejected": 0})["rejected"] += 1
+
+    def count(self, stage: str, n_in: int, n_out: int) -> None:
+        self.stages[stage]["in"] += n_in
+        self.stages[stage]["out"] += n_out
+
+
+def join_member(*parts: str) -> str:
+    return "#".join(p for p in parts if p)
+
+
+def _native(frame: Image.Image, config: CurateConfig) -> NativeResult:
+    if not config.native.enabled:
+        return NativeResult(image=frame, scale=(1.0, 1.0), phase=(0, 0), confidence=0.0, upscaled=False)
+    return recover_native(frame, config.native)
+
+
+def _native_trace(native: NativeResult) -> dict[str, Any]:
+    return {
+        "scale": list(native.scale),
+        "phase": list(native.phase),
+        "native_size": list(native.image.size),
+        "confidence": round(float(native.confidence), 4),
+        "upscaled": bool(native.upscaled),
+        "flagged": bool(native.flagged),
+        "n_colors_before": native.n_colors_before,
+        "n_colors_after": native.n_colors_after,
+    }
+
+
+def process_bytes(data: bytes, config: CurateConfig, session: Any = None, *, trace: bool = False) -> FileResult:
+    """Run every per-image stage on one raw file; one bad member never stops the others."""
+    result = FileResult()
+    members, member_rejections = expand(data, config.expand)
+    result.count("expand", 1, len(members))
+    for rej in member_rejections:
+        result.reject(rej.member, "expand", rej.reason, rej.detail)
+    for member in members:
+        result.stages["decode"]["in"] += 1
+        try:
+            frames = decode(member.data, config.decode)
+        except ImageDecodeError as exc:
+            result.reject(member.name, "decode", exc.reason, exc.detail)
+            if trace:
+                result.trace.append({"member": member.name, "decode": {"ok": False, "reason": exc.reason, "detail": exc.detail}})
+            continue
+        result.stages["decode"]["out"] += len(frames)
+        for frame in frames:
+            name = join_member(member.name, frame.member_suffix)
+            info: dict[str, Any] = {
+                "member": name,
+                "decode": {"ok": True, "format": frame.format, "mode": frame.source_mode, "size": list(frame.image.size),
+                           "n_frames": frame.n_frames, "frame": frame.frame},
+            }
+            try:
+                _process_frame(frame.image, name, config, session, result, info)
+            except Exception as exc:  # a bug or an odd image must not abort the batch
+                result.reject(name, "internal", "error", f"{type(exc).__name__}: {exc}")
+                info["error"] = f"{type(exc).__name__}: {exc}"
+            if trace:
+                result.trace.append(info)
+    return result
+
+
+def _process_frame(
+    frame: Image.Image, name: str, config: CurateConfig, session: Any, result: FileResult, info: dict[str, Any]
+) -> None:
+    result.count("native", 1, 1)
+    native = _native(frame, config)
+    info["native"] = _native_trace(native)
+    score: PixelArtScore | None = None
+    if config.domain in config.filters.pixel_art_domains:
+        score = pixel_art_score(frame, native)
+        info["pixel_art"] = {"score": round(float(score.score), 4), "components": score.components,
+                             "explanation": score.explanation, "threshold": config.filters.pixel_art_threshold}
+    crops: list[tuple[str, Image.Image]] = [(name, native.image)]
+    if config.sheets.enabled:
+        boxes = slice_sheet(native.image, config.sheets)
+        info["sheets"] = {"boxes": [b.as_member() for b in boxes]}
+        if boxes:
+            crops = [(join_member(name, b.as_member()), native.image.crop((b.x, b.y, b.x + b.width, b.y + b.height)))
+                     for b in boxes]
+    result.count("sheets", 1, len(crops))
+    info["items"] = []
+    for crop_name, crop in crops:
+        step: dict[str, Any] = {"member": crop_name}
+        info["items"].append(step)
+        result.stages["background"]["in"] += 1
+        bg = to_white(crop, config.background, session)
+        result.stages["background"]["out"] += 1
+        white = bg.image
+        step["background"] = {"kind": bg.kind, "border_color": list(bg.border_color) if bg.border_color else None,
+                              "border_share": round(bg.border_share, 4), "filled_pixels": bg.filled}
+        n_colors = count_colors(white)
+        result.stages["filters"]["in"] += 1
+        max_side = config.canvas.size if config.canvas.too_large == "reject" else None
+        verdicts = run_filters(white, n_colors, score, config.domain, config.filters, max_side=max_side)
+        step["filters"] = [asdict(v) for v in verdicts]
+        failed = first_failure(verdicts)
+        phash, dhash = image_hashes(white)
+        step["hashes"] = {"pixel_sha256": pixel_sha256(white), "phash": phash, "dhash": dhash}
+        if failed is not None:
+            result.reject(crop_name, "filters", failed.name, failed.detail)
+            step["verdict"] = {"kept": False, "stage": "filters", "reason": failed.name}
+            continue
+        result.stages["filters"]["out"] += 1
+        result.stages["canvas"]["in"] += 1
+        canvas = to_canvas(white, config.canvas)
+        result.stages["canvas"]["out"] += 1
+        step["canvas"] = {"size": list(canvas.image.size), "scale": canvas.scale}
+        step["verdict"] = {"kept": True}
+        sx, sy = native.scale
+        result.items.append(
+            Item(
+                member=crop_name,
+                pixel_sha256=step["hashes"]["pixel_sha256"],
+                phash=phash,
+                dhash=dhash,
+                native_width=white.width,
+                native_height=white.height,
+                pixel_scale=float(max(sx, sy)),
+                grid_confidence=float(native.confidence),
+                scale=int(canvas.scale),
+                n_colors=int(n_colors),
+                background=bg.kind,
+                pixel_art=None if score is None else float(score.score),
+                native_png=png_bytes(white),
+                canvas_png=png_bytes(canvas.image),
+            )
+        )

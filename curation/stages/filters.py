@@ -1,0 +1,74 @@
+"""Stage 4: filters on the white-background native image, each verdict with a reason.
+
+The colour and pixel-art tests only make sense for pixel art, so they apply to the domains in
+``FilterConfig.pixel_art_domains`` (domain B by default); size, aspect and blankness apply to all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from curation.config import FilterConfig
+from curation.stages.pixelart import PixelArtScore
+
+
+@dataclass(frozen=True)
+class Verdict:
+    name: str  # the filter, which is also the rejection reason when it fails
+    passed: bool
+    value: float
+    limit: float
+    detail: str
+
+
+def ink_share(rgb: Image.Image) -> float:
+    """Share of pixels that are not pure white."""
+    arr = np.asarray(rgb.convert("RGB"))
+    return float((arr != 255).any(axis=2).mean()) if arr.size else 0.0
+
+
+def run_filters(
+    rgb: Image.Image,
+    n_colors: int,
+    score: PixelArtScore | None,
+    domain: str,
+    config: FilterConfig | None = None,
+    *,
+    max_side: int | None = None,
+) -> list[Verdict]:
+    """Every verdict, in a fixed order; the first failing one is the rejection reason.
+
+    ``max_side`` is the canvas size when images larger than the canvas are to be rejected
+    rather than decimated (``canvas.too_large = "reject"``).
+    """
+    config = config or FilterConfig()
+    width, height = rgb.size
+    short, long = min(width, height), max(width, height)
+    aspect = long / max(short, 1)
+    ink = ink_share(rgb)
+    verdicts = [
+        Verdict("too-small", short >= config.min_size, short, config.min_size,
+                f"{width}x{height} native, smallest side must be >= {config.min_size}"),
+        Verdict("extreme-aspect", aspect <= config.max_aspect, round(aspect, 3), config.max_aspect,
+                f"aspect {aspect:.2f} > {config.max_aspect:g}"),
+        Verdict("near-blank", ink >= config.min_ink and n_colors > 1, round(ink, 4), config.min_ink,
+                f"{ink:.2%} non-white pixels, {n_colors} colour(s)"),
+    ]
+    if domain in config.pixel_art_domains:
+        verdicts.append(Verdict("too-many-colors", n_colors <= config.max_colors, n_colors, config.max_colors,
+                                f"{n_colors} colours at native resolution > {config.max_colors}"))
+        if score is not None:
+            verdicts.append(Verdict("not-pixel-art", score.score >= config.pixel_art_threshold, round(score.score, 4),
+                                    config.pixel_art_threshold,
+                                    f"pixel-art score {score.score:.2f} < {config.pixel_art_threshold:g}: {score.explanation}"))
+    if max_side is not None:
+        verdicts.append(Verdict("larger-than-canvas", long <= max_side, long, max_side,
+                                f"{width}x{height} native > {max_side} canvas"))
+    return verdicts
+
+
+def first_failure(verdicts: list[Verdict]) -> Verdict | None:
+    return next((v for v in verdicts if not v.passed), None)
