@@ -1,22 +1,150 @@
-"""`train`: CycleGAN training on curated datasets or image folders."""
+"""`train`: CycleGAN training on curated datasets, Hub datasets or image folders.
+
+Options come from, in rising priority: the defaults in :class:`training.config.TrainConfig`, a
+TOML file (``--config``), the saved ``config.json`` of the run being resumed, and the command line.
+``train export RUN --to DIR`` writes the run's latest weights in the reference's ``.pth`` format.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
+from pathlib import Path
+
+from training.config import ConfigError, TrainConfig, load_run_config, load_toml
+
+EPILOG = """\
+examples:
+  train --domain-a photos/ --domain-b data/pixelart --output runs/p2p --max-steps 2000
+  train --domain-a datasets/horse2zebra --output runs/h2z          (reference trainA/ trainB/ layout)
+  train --resume runs/p2p                                          (continue exactly where it stopped)
+  torchrun --nproc_per_node 4 -m training --config train.toml      (DDP; --batch-size is per process)
+  train export runs/p2p --to ref/                                  (latest_net_G_A.pth etc.)
+
+the run folder: config.json, losses.csv, loss.png, index.html, samples/, checkpoints/latest/
+(G_A.safetensors = pictures -> pixel art, used by `pixelate --model runs/NAME`).
+"""
+
+# option -> help; every option maps to the TrainConfig field of the same name (dashes -> underscores)
+HELP = {
+    "domain-a": "domain A (pictures): image folder, dataset folder from `curate run`, Hub id, or a folder with trainA/ trainB/",
+    "domain-b": "domain B (pixel art): same kinds; preprocessed with integer nearest-neighbour scaling only",
+    "output": "run folder to create, e.g. runs/NAME",
+    "split": "split to read from dataset folders and Hub datasets (default train)",
+    "size": "square training crop in pixels (default 256)",
+    "load-size": "domain A: shorter side is resized to this before the random crop (default 286)",
+    "ngf": "generator width (default 64)",
+    "n-blocks": "generator residual blocks (default 9)",
+    "ndf": "discriminator width (default 64)",
+    "n-layers": "discriminator conv layers; 3 = 70x70 PatchGAN (default 3)",
+    "batch-size": "images per step and per process (default 1)",
+    "epochs": "epochs at the initial learning rate (default 100)",
+    "epochs-decay": "further epochs with the learning rate decaying linearly to 0 (default 100)",
+    "lr": "Adam learning rate (default 2e-4)",
+    "lambda-a": "cycle loss weight A->B->A (default 10)",
+    "lambda-b": "cycle loss weight B->A->B (default 10)",
+    "lambda-identity": "identity loss weight relative to lambda (default 0.5; 0 disables)",
+    "pool-size": "past fakes kept per domain for the discriminators (default 50)",
+    "max-steps": "stop after N optimizer steps in total, counting steps before a resume",
+    "device": "auto | cpu | cuda | cuda:N (default auto)",
+    "amp-dtype": "bf16 (default) or fp16 (fp16 adds a gradient scaler)",
+    "workers": "DataLoader worker processes (default 2; 0 loads in the main process)",
+    "seed": "random seed: same seed, same data order, same initial weights (default 0)",
+    "save-epoch-freq": "keep checkpoints/epoch_NNNN every N epochs (default 5)",
+    "save-latest-steps": "refresh checkpoints/latest every N steps within an epoch (default 5000; 0 = off)",
+    "n-samples": "sample translations per epoch on index.html (default 4)",
+}
+FLAGS = {
+    "amp": "mixed precision (autocast) on CUDA",
+    "compile": "torch.compile the four networks (slow first steps, faster after)",
+    "channels-last": "channels_last memory format (default: on with CUDA)",
+    "flip": "random horizontal flips (default on)",
+    "tensorboard": "also log losses to runs/NAME/tensorboard (needs the tensorboard package)",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    return argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(
         prog="train",
-        description="Train a CycleGAN (ResnetGenerator + PatchGAN) that translates domain A to pixel art (B).",
+        description=(
+            "Train a CycleGAN (ResnetGenerator + 70x70 PatchGAN, the reference recipe) that turns pictures "
+            "(domain A) into pixel art (domain B). Checkpoints are safetensors; runs resume exactly."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    types = {f.name: f.type for f in fields(TrainConfig)}
+    for name, text in HELP.items():
+        kind = types[name.replace("-", "_")]
+        conv = float if "float" in str(kind) else int if "int" in str(kind) else str
+        parser.add_argument(f"--{name}", type=conv, default=None, help=text)
+    for name, text in FLAGS.items():
+        parser.add_argument(f"--{name}", action=argparse.BooleanOptionalAction, default=None, help=text)
+    parser.add_argument("--resume", metavar="RUN", help="continue the run in this folder (its config.json is the base)")
+    parser.add_argument("--config", metavar="TOML", help="TOML file with any of these options (dashes or underscores)")
+    return parser
+
+
+def resolve_config(args: argparse.Namespace) -> TrainConfig:
+    """defaults < --config TOML < the resumed run's config.json < command line."""
+    cfg = TrainConfig()
+    if args.config:
+        cfg = cfg.merged(load_toml(args.config), where=args.config)
+    if args.resume:
+        cfg = load_run_config(args.resume).merged({"resume": args.resume, "output": args.resume})
+        if args.config:
+            cfg = cfg.merged(load_toml(args.config), where=args.config)
+    given = {k: v for k, v in vars(args).items() if v is not None and k not in ("config", "resume")}
+    cfg = cfg.merged(given, where="command line")
+    if cfg.resume and cfg.output != cfg.resume:
+        raise ConfigError("--resume continues a run in place; --output must be the same folder or left out")
+    if cfg.domain_a and not cfg.domain_b and (Path(cfg.domain_a) / "trainB").is_dir():
+        cfg = cfg.merged({"domain_b": cfg.domain_a})
+    return cfg
+
+
+def export_main(argv: list[str]) -> int:
+    from training.checkpoint import CheckpointError, export_reference_pth, find_checkpoint_dir, read_network
+
+    parser = argparse.ArgumentParser(prog="train export", description="Write a run's latest weights as the reference's latest_net_{G_A,G_B,D_A,D_B}.pth.")
+    parser.add_argument("run", help="run folder or checkpoint folder")
+    parser.add_argument("--to", required=True, help="output folder")
+    args = parser.parse_args(argv)
+    try:
+        folder = find_checkpoint_dir(args.run)
+        for name in ("G_A", "G_B", "D_A", "D_B"):
+            path = folder / f"{name}.safetensors"
+            if path.exists():
+                state, _ = read_network(path)
+                out = export_reference_pth(state, Path(args.to) / f"latest_net_{name}.pth")
+                print(f"wrote {out}")
+    except CheckpointError as exc:
+        print(f"train export: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    build_parser().parse_args(argv)
-    print("train: not built yet (issue #7). Nothing was done.", file=sys.stderr)
-    return 2
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["export"]:
+        return export_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    from training.checkpoint import CheckpointError
+    from training.data import DataError
+    from training.loop import summary_lines, train
+
+    try:
+        result = train(resolve_config(args))
+    except (ConfigError, DataError, CheckpointError) as exc:
+        print(f"train: {exc}", file=sys.stderr)
+        return 2
+    for line in summary_lines(result):
+        print(line)
+    if result.status == "non_finite":
+        print(f"train: {result.message}", file=sys.stderr)
+        return 3
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,188 @@
+"""The typed training configuration: defaults < TOML file < command line.
+
+One frozen dataclass holds every knob (the reference's defaults), is written to
+``runs/NAME/config.json`` and read back on ``--resume``. Nothing else passes option bags around.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from training.networks import DiscriminatorSpec, GeneratorSpec
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+#: Fields that define the model and the data stream: a resume may not change them.
+ARCHITECTURE_FIELDS = ("ngf", "n_blocks", "ndf", "n_layers", "size", "batch_size", "seed")
+
+
+class ConfigError(ValueError):
+    """A configuration value or file that cannot be used."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # data
+    domain_a: str = ""  # Hub id, dataset folder (curation output), image folder, or reference root with trainA/
+    domain_b: str = ""  # same; pixel art (domain B) keeps its pixel grid
+    split: str = "train"  # split used from dataset folders and Hub datasets
+    output: str = ""  # run folder, e.g. runs/NAME
+    size: int = 256  # training crop (square)
+    load_size: int = 286  # domain A: shorter side resized to this, then a random size crop (reference: 286)
+    flip: bool = True  # random horizontal flips (both domains; a flip keeps the pixel grid)
+    workers: int = 2  # DataLoader worker processes (0 = load in the main process)
+    # model (reference defaults)
+    ngf: int = 64
+    n_blocks: int = 9
+    ndf: int = 64
+    n_layers: int = 3
+    init_gain: float = 0.02
+    # recipe
+    batch_size: int = 1  # per process
+    epochs: int = 100  # epochs at the initial learning rate
+    epochs_decay: int = 100  # epochs of linear decay to zero
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    lambda_a: float = 10.0  # cycle loss weight A -> B -> A
+    lambda_b: float = 10.0  # cycle loss weight B -> A -> B
+    lambda_identity: float = 0.5  # identity loss weight, relative to lambda_a/b
+    pool_size: int = 50  # past fakes per domain shown to the discriminators
+    max_steps: int | None = None  # stop after this many optimizer steps in total (resume included)
+    # speed
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: bool = False  # mixed precision on CUDA
+    amp_dtype: str = "bf16"  # bf16 | fp16 (fp16 uses a gradient scaler)
+    channels_last: bool | None = None  # None = on with CUDA, off on CPU
+    compile: bool = False  # torch.compile the four networks
+    # bookkeeping
+    seed: int = 0
+    save_epoch_freq: int = 5  # keep checkpoints/epoch_NNNN every this many epochs (latest is every epoch)
+    save_latest_steps: int = 5000  # also refresh checkpoints/latest every this many steps (0 = only per epoch)
+    n_samples: int = 4  # sample translations per epoch in index.html
+    tensorboard: bool = False
+    resume: str | None = None  # a run folder to continue (set by --resume)
+
+    # ----------------------------------------------------------------- derived
+
+    @property
+    def generator_spec(self) -> GeneratorSpec:
+        return GeneratorSpec(ngf=self.ngf, n_blocks=self.n_blocks)
+
+    @property
+    def discriminator_spec(self) -> DiscriminatorSpec:
+        return DiscriminatorSpec(ndf=self.ndf, n_layers=self.n_layers)
+
+    @property
+    def total_epochs(self) -> int:
+        return self.epochs + self.epochs_decay
+
+    def lr_at(self, epoch: int) -> float:
+        """The reference's ``lambda_rule`` (0-based epoch): constant, then linear towards zero."""
+        factor = 1.0 - max(0, epoch + 1 - self.epochs) / float(self.epochs_decay + 1)
+        return self.lr * factor
+
+    # ----------------------------------------------------------------- checks and I/O
+
+    def validate(self) -> TrainConfig:
+        """Raise ConfigError on values that would fail later, far from their cause."""
+        if not self.domain_a:
+            raise ConfigError("--domain-a is required (an image folder, dataset folder or Hub id)")
+        if not self.domain_b:
+            raise ConfigError("--domain-b is required (unless --domain-a is a folder with trainA/ and trainB/)")
+        if not self.output:
+            raise ConfigError("--output is required (the run folder, e.g. runs/NAME)")
+        positive = ("size", "load_size", "ngf", "ndf", "n_layers", "batch_size", "save_epoch_freq")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.size % 4:
+            raise ConfigError(f"size must be a multiple of 4 (two stride-2 convolutions), got {self.size}")
+        if self.load_size < self.size:
+            raise ConfigError(f"load_size ({self.load_size}) must be >= size ({self.size})")
+        for name in ("epochs", "epochs_decay", "n_blocks", "pool_size", "workers", "n_samples", "save_latest_steps"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.total_epochs < 1:
+            raise ConfigError("epochs + epochs_decay must be >= 1")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ConfigError(f"max_steps must be >= 1, got {self.max_steps}")
+        if self.amp_dtype not in ("bf16", "fp16"):
+            raise ConfigError(f"amp_dtype must be bf16 or fp16, got {self.amp_dtype!r}")
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json())
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any], *, where: str = "config") -> TrainConfig:
+        return cls().merged(values, where=where)
+
+    def merged(self, values: dict[str, Any], *, where: str = "config") -> TrainConfig:
+        """A copy with ``values`` applied (keys may use - or _); unknown keys and wrong types are errors."""
+        known = {f.name: f for f in fields(self)}
+        clean: dict[str, Any] = {}
+        for raw_key, value in values.items():
+            key = raw_key.replace("-", "_")
+            if key not in known:
+                raise ConfigError(f"{where}: unknown option {raw_key!r}")
+            clean[key] = _coerce(key, value, getattr(TrainConfig(), key), where)
+        return replace(self, **clean)
+
+
+def _coerce(key: str, value: Any, default: Any, where: str) -> Any:
+    """Check a TOML/JSON value against the field's default type (None-able fields accept None)."""
+    if value is None:
+        return None
+    if isinstance(default, bool) or key in ("channels_last", "amp", "compile", "flip", "tensorboard"):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: {key} must be true or false, got {value!r}")
+        return value
+    if isinstance(default, int) or key == "max_steps":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: {key} must be an integer, got {value!r}")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: {key} must be a number, got {value!r}")
+        return float(value)
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: {key} must be a string, got {value!r}")
+    return value
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a ``train.toml``; options may sit at top level or under a ``[train]`` table."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    if isinstance(data.get("train"), dict):
+        data = {**{k: v for k, v in data.items() if k != "train"}, **data["train"]}
+    return data
+
+
+def load_run_config(run: str | Path) -> TrainConfig:
+    """The resolved config a run folder was started with."""
+    path = Path(run) / "config.json"
+    if not path.is_file():
+        raise ConfigError(f"cannot resume: {path} not found (is {run} a run folder?)")
+    try:
+        values = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"cannot resume: {path} is not valid JSON: {exc}") from exc
+    return TrainConfig.from_mapping(values, where=str(path))

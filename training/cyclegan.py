@@ -1,0 +1,171 @@
+"""CycleGAN losses and one training step, readable top to bottom.
+
+The recipe is the reference's (junyanz/pytorch-CycleGAN-and-pix2pix, ``cycle_gan_model.py``):
+LSGAN, cycle L1 weighted by lambda_A/lambda_B, identity L1 at ``lambda_identity * lambda``,
+discriminator loss halved, a pool of past fakes, Adam(2e-4, (0.5, 0.999)). Naming follows it:
+``G_A: A -> B`` (pictures to pixel art), ``D_A`` judges domain B, ``G_B: B -> A``, ``D_B`` judges A.
+
+Speed without changing the maths:
+
+* both generators see two inputs each (translation and identity) in one batched call, and each
+  discriminator sees real and fake in one call. Instance norm is per sample, so the results are
+  the same as separate calls (up to float summation order);
+* mixed precision is an ``autocast`` context around the forward passes, with a ``GradScaler``
+  only for fp16; channels_last and torch.compile are applied to the networks by the caller;
+* under DDP the generators and the discriminator updates are wrapped; the discriminators used
+  inside the generator loss are the plain modules (their gradients are not wanted there).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from training.pool import ImagePool
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss became NaN or inf; raised before any optimizer step uses it."""
+
+    def __init__(self, losses: dict[str, float]) -> None:
+        bad = ", ".join(f"{k}={v}" for k, v in losses.items() if not math.isfinite(v))
+        super().__init__(f"non-finite loss ({bad})")
+        self.losses = losses
+
+
+def lsgan_loss(prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
+    """Least-squares GAN loss: MSE against an all-ones (real) or all-zeros (fake) patch map."""
+    target = torch.ones_like(prediction) if target_is_real else torch.zeros_like(prediction)
+    return F.mse_loss(prediction.float(), target.float())
+
+
+def l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return F.l1_loss(a.float(), b.float())
+
+
+@dataclass
+class Losses:
+    """One step's losses as plain floats (what goes to losses.csv)."""
+
+    D_A: float
+    G_A: float
+    cycle_A: float
+    idt_A: float
+    D_B: float
+    G_B: float
+    cycle_B: float
+    idt_B: float
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in self.names()}
+
+
+@dataclass
+class Weights:
+    lambda_a: float = 10.0
+    lambda_b: float = 10.0
+    lambda_identity: float = 0.5
+
+
+@dataclass
+class CycleGAN:
+    """The four networks as the step calls them (possibly DDP/compiled), plus optimizers and pools.
+
+    ``D_A_plain``/``D_B_plain`` are the same discriminators without the DDP wrapper (they may be
+    compiled); they score the fakes in the generator loss, where no gradient sync is wanted.
+    """
+
+    G_A: nn.Module
+    G_B: nn.Module
+    D_A: nn.Module
+    D_B: nn.Module
+    D_A_plain: nn.Module
+    D_B_plain: nn.Module
+    opt_G: torch.optim.Optimizer
+    opt_D: torch.optim.Optimizer
+    pool_A: ImagePool  # past fake A images, shown to D_B
+    pool_B: ImagePool  # past fake B images, shown to D_A
+    weights: Weights
+    scaler: torch.amp.GradScaler
+    autocast: contextlib.AbstractContextManager | None = None  # None: full precision
+
+    def _amp(self) -> contextlib.AbstractContextManager:
+        return self.autocast if self.autocast is not None else contextlib.nullcontext()
+
+
+def set_requires_grad(nets: list[nn.Module], flag: bool) -> None:
+    for net in nets:
+        for p in net.parameters():
+            p.requires_grad_(flag)
+
+
+def _check(losses: dict[str, torch.Tensor]) -> None:
+    """Stop before an optimizer step would write NaN/inf into the weights (one device sync)."""
+    values = dict(zip(losses, torch.stack([v.detach().float() for v in losses.values()]).tolist()))
+    if not all(math.isfinite(v) for v in values.values()):
+        raise NonFiniteLossError(values)
+
+
+def train_step(m: CycleGAN, real_A: torch.Tensor, real_B: torch.Tensor) -> Losses:
+    """One CycleGAN iteration: forward both generators, update G_A+G_B, then update D_A and D_B."""
+    w = m.weights
+    n = real_A.shape[0]
+    use_idt = w.lambda_identity > 0
+
+    # 1. Forward the generators. G_A(real_A) = fake_B and, for the identity loss, G_A(real_B) = idt_A.
+    with m._amp():
+        if use_idt:
+            fake_B, idt_A = m.G_A(torch.cat([real_A, real_B])).split([n, real_B.shape[0]])
+            fake_A, idt_B = m.G_B(torch.cat([real_B, real_A])).split([real_B.shape[0], n])
+        else:
+            fake_B, fake_A = m.G_A(real_A), m.G_B(real_B)
+        rec_A = m.G_B(fake_B)  # A -> B -> A
+        rec_B = m.G_A(fake_A)  # B -> A -> B
+
+        # 2. Generator losses; the discriminators are frozen for this part.
+        set_requires_grad([m.D_A_plain, m.D_B_plain], False)
+        loss_G_A = lsgan_loss(m.D_A_plain(fake_B), True)
+        loss_G_B = lsgan_loss(m.D_B_plain(fake_A), True)
+    loss_cycle_A = l1(rec_A, real_A) * w.lambda_a
+    loss_cycle_B = l1(rec_B, real_B) * w.lambda_b
+    if use_idt:
+        loss_idt_A = l1(idt_A, real_B) * w.lambda_b * w.lambda_identity
+        loss_idt_B = l1(idt_B, real_A) * w.lambda_a * w.lambda_identity
+    else:
+        loss_idt_A = loss_idt_B = torch.zeros((), device=real_A.device)
+    loss_G = loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B
+    _check({"G": loss_G})
+
+    # 3. Update both generators.
+    m.opt_G.zero_grad(set_to_none=True)
+    m.scaler.scale(loss_G).backward()
+    m.scaler.step(m.opt_G)
+
+    # 4. Discriminators: real vs a fake drawn from the pool, each loss halved (D learns slower than G).
+    set_requires_grad([m.D_A_plain, m.D_B_plain], True)
+    fake_B_seen = m.pool_B.query(fake_B.detach())
+    fake_A_seen = m.pool_A.query(fake_A.detach())
+    with m._amp():
+        pred_real_B, pred_fake_B = m.D_A(torch.cat([real_B, fake_B_seen.to(real_B.dtype)])).chunk(2)
+        pred_real_A, pred_fake_A = m.D_B(torch.cat([real_A, fake_A_seen.to(real_A.dtype)])).chunk(2)
+    loss_D_A = (lsgan_loss(pred_real_B, True) + lsgan_loss(pred_fake_B, False)) * 0.5
+    loss_D_B = (lsgan_loss(pred_real_A, True) + lsgan_loss(pred_fake_A, False)) * 0.5
+    _check({"D_A": loss_D_A, "D_B": loss_D_B})
+
+    # 5. Update both discriminators.
+    m.opt_D.zero_grad(set_to_none=True)
+    m.scaler.scale(loss_D_A + loss_D_B).backward()
+    m.scaler.step(m.opt_D)
+    m.scaler.update()
+
+    parts = [loss_D_A, loss_G_A, loss_cycle_A, loss_idt_A, loss_D_B, loss_G_B, loss_cycle_B, loss_idt_B]
+    return Losses(*torch.stack([p.detach().float() for p in parts]).tolist())

@@ -1,0 +1,367 @@
+"""Training data: the two unpaired domains, their preprocessing, and a resumable epoch order.
+
+A domain source is one of
+
+* a local dataset folder written by ``curate run`` (Parquet shards under ``data/``, see
+  :mod:`curation.schema`); domain B reads the ``native`` column (one pixel per art pixel);
+* a Hugging Face Hub dataset id (``owner/name``), loaded with ``datasets.load_dataset``;
+* a plain folder of images (searched recursively);
+* the reference layout: a folder holding ``trainA/`` and ``trainB/``.
+
+Preprocessing differs per domain, because pixel art is fragile:
+
+* **A (pictures):** the reference's standard jitter: shorter side resized to ``load_size``
+  (bicubic, aspect kept, so non-square pictures are not squashed), a random ``size`` crop, a flip;
+* **B (pixel art):** back to native resolution if the file is an exact integer upscale, then
+  the largest integer nearest-neighbour scale that fits ``size``, placed on white at a random
+  offset that is a multiple of the scale (so the pixel grid stays aligned with the crop); art
+  larger than ``size`` at native resolution gets a random ``size`` window at scale 1. No resampling
+  ever blends two art pixels.
+
+Every random choice comes from ``(seed, epoch, index)``, so the data stream is identical with any
+number of workers and after a resume. A file that fails to decode is replaced by the next good
+one in the epoch and reported; a domain with no usable image is an error before training starts.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from curation.imaging import ImageDecodeError, composite_on_white, fit_scale, open_image, scale_nearest
+from curation.schema import DATA_DIR
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+class DataError(ValueError):
+    """A domain that cannot be trained on (missing, empty, unreadable)."""
+
+
+@dataclass(frozen=True)
+class Rejected:
+    item: str
+    reason: str
+
+
+# --------------------------------------------------------------------------- domains
+
+
+class Domain:
+    """An indexable collection of images; ``load`` returns RGB (alpha composited on white)."""
+
+    kind = "?"
+
+    def __init__(self, source: str, role: str) -> None:
+        self.source = source
+        self.role = role
+        self.rejected: list[Rejected] = []
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def name(self, index: int) -> str:
+        raise NotImplementedError
+
+    def load(self, index: int) -> Image.Image:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return f"domain {self.role}: {len(self)} images from {self.kind} {self.source}"
+
+
+class FolderDomain(Domain):
+    kind = "image folder"
+
+    def __init__(self, folder: Path, source: str, role: str, *, max_pixels: int) -> None:
+        super().__init__(source, role)
+        self.max_pixels = max_pixels
+        candidates = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        self.files: list[Path] = []
+        for path in candidates:
+            reason = _quick_check(path, max_pixels)
+            if reason:
+                self.rejected.append(Rejected(str(path), reason))
+            else:
+                self.files.append(path)
+        self.ignored = sum(1 for p in folder.rglob("*") if p.is_file()) - len(candidates)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def name(self, index: int) -> str:
+        return str(self.files[index])
+
+    def load(self, index: int) -> Image.Image:
+        return composite_on_white(open_image(self.files[index], max_pixels=self.max_pixels).image)
+
+
+def _quick_check(path: Path, max_pixels: int) -> str:
+    """Header, size limit and container integrity, without decoding pixels (fast for big folders)."""
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+            if width * height > max_pixels:
+                return f"too-large: {width}x{height} exceeds {max_pixels} pixels"
+            img.verify()
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is a rejection with its reason
+        return f"unreadable: {type(exc).__name__}: {exc}"[:300]
+    return ""
+
+
+class TableDomain(Domain):
+    """Rows of a ``datasets.Dataset`` (dataset folder or Hub); images decoded here, size-limited."""
+
+    def __init__(self, table, column: str, source: str, role: str, kind: str, *, max_pixels: int) -> None:  # noqa: ANN001
+        super().__init__(source, role)
+        from datasets import Image as ImageFeature
+
+        self.kind = kind
+        self.column = column
+        self.max_pixels = max_pixels
+        self.table = table.select_columns([column]).cast_column(column, ImageFeature(decode=False))
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def name(self, index: int) -> str:
+        return f"{self.source}[{index}]"
+
+    def load(self, index: int) -> Image.Image:
+        cell = self.table[index][self.column]
+        data = cell.get("bytes") if isinstance(cell, dict) else None
+        if not data:
+            path = cell.get("path") if isinstance(cell, dict) else None
+            if not path:
+                raise ImageDecodeError("empty", f"row {index} has no image")
+            data = Path(path).read_bytes()
+        return composite_on_white(open_image(data, max_pixels=self.max_pixels).image)
+
+
+def _pick_column(features: dict, role: str) -> str:
+    from datasets import Image as ImageFeature
+
+    image_columns = [k for k, v in features.items() if isinstance(v, ImageFeature)]
+    preferred = ("native", "image") if role == "B" else ("image",)
+    for name in preferred:
+        if name in image_columns:
+            return name
+    if image_columns:
+        return image_columns[0]
+    raise DataError(f"no image column in {sorted(features)}")
+
+
+def open_domain(source: str, role: str, *, split: str = "train", max_pixels: int = 64_000_000) -> Domain:
+    """Resolve ``source`` (folder, dataset folder, reference root or Hub id) to a non-empty Domain."""
+    path = Path(source)
+    if path.is_dir():
+        if (path / f"train{role}").is_dir():  # reference layout: datasets/NAME/trainA, trainB
+            path = path / f"train{role}"
+        shards = sorted((path / DATA_DIR).glob("*.parquet")) if (path / DATA_DIR).is_dir() else []
+        if shards:
+            domain: Domain = _dataset_folder(path, shards, source, role, split, max_pixels)
+        else:
+            domain = FolderDomain(path, source, role, max_pixels=max_pixels)
+    elif path.exists():
+        raise DataError(f"domain {role}: {source} is a file; expected a folder of images, a dataset folder or a Hub id")
+    elif _HUB_ID.match(source) and not source.startswith((".", "~")):
+        domain = _hub_dataset(source, role, split, max_pixels)
+    else:
+        raise DataError(f"domain {role}: {source} not found (expected a folder of images, a dataset folder or a Hub id)")
+    if len(domain) == 0:
+        detail = ""
+        if domain.rejected:
+            reasons = sorted({r.reason.split(":")[0] for r in domain.rejected})
+            detail = f"; {len(domain.rejected)} files rejected ({', '.join(reasons)}), e.g. {domain.rejected[0].item}"
+        raise DataError(f"domain {role}: no usable images in {domain.kind} {source}{detail}")
+    return domain
+
+
+def _dataset_folder(path: Path, shards: list[Path], source: str, role: str, split: str, max_pixels: int) -> Domain:
+    from datasets import load_dataset
+
+    files = [p for p in shards if p.name.startswith(f"{split}-")]
+    if not files:
+        found = sorted({p.name.split("-")[0] for p in shards})
+        raise DataError(f"domain {role}: dataset folder {source} has no {split!r} split (found {found})")
+    table = load_dataset("parquet", data_files={split: [str(p) for p in files]}, split=split)
+    column = _pick_column(table.features, role)
+    return TableDomain(table, column, source, role, f"dataset folder ({split}, column {column!r})", max_pixels=max_pixels)
+
+
+def _hub_dataset(source: str, role: str, split: str, max_pixels: int) -> Domain:
+    from datasets import load_dataset
+
+    try:
+        table = load_dataset(source, split=split)
+    except Exception as exc:  # noqa: BLE001 - the Hub raises many types; the user needs the message
+        raise DataError(f"domain {role}: cannot load Hub dataset {source!r} (split {split!r}): {exc}") from exc
+    column = _pick_column(table.features, role)
+    return TableDomain(table, column, source, role, f"Hub dataset ({split}, column {column!r})", max_pixels=max_pixels)
+
+
+# --------------------------------------------------------------------------- preprocessing (pure)
+
+
+def native_pixels(img: Image.Image, max_scale: int = 32) -> tuple[Image.Image, int]:
+    """Undo an exact integer nearest-neighbour upscale (every k x k block one colour); else k = 1."""
+    arr = np.asarray(img)
+    height, width = arr.shape[:2]
+    g = math.gcd(width, height)
+    for k in sorted((d for d in range(2, min(g, max_scale) + 1) if g % d == 0), reverse=True):
+        small = arr[::k, ::k]
+        if np.array_equal(np.repeat(np.repeat(small, k, axis=0), k, axis=1), arr):
+            return Image.fromarray(np.ascontiguousarray(small), img.mode), k
+    return img, 1
+
+
+def pixel_art_crop(img: Image.Image, size: int, rng: np.random.Generator | None, flip: bool) -> Image.Image:
+    """Domain B: integer NN fit onto a white ``size`` square, offset aligned to the pixel grid.
+
+    ``rng=None`` gives the deterministic centred version (samples, evaluation).
+    """
+    native, _ = native_pixels(img.convert("RGB"))
+    width, height = native.size
+    canvas = Image.new("RGB", (size, size), (255, 255, 255))
+    k = fit_scale(width, height, size)
+    if k >= 1:
+        scaled = scale_nearest(native, k)
+        slack_x, slack_y = size - scaled.width, size - scaled.height
+        if rng is None:
+            x, y = (slack_x // 2) // k * k, (slack_y // 2) // k * k
+        else:
+            x, y = k * int(rng.integers(0, slack_x // k + 1)), k * int(rng.integers(0, slack_y // k + 1))
+        canvas.paste(scaled, (x, y))
+    else:  # bigger than the crop at native resolution: a window at scale 1, white where it runs out
+        over_x, over_y = max(width - size, 0), max(height - size, 0)
+        if rng is None:
+            x0, y0 = over_x // 2, over_y // 2
+        else:
+            x0, y0 = int(rng.integers(0, over_x + 1)), int(rng.integers(0, over_y + 1))
+        window = native.crop((x0, y0, min(x0 + size, width), min(y0 + size, height)))
+        canvas.paste(window, ((size - window.width) // 2, (size - window.height) // 2))
+    if flip and rng is not None and rng.random() < 0.5:
+        canvas = canvas.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    return canvas
+
+
+def picture_crop(
+    img: Image.Image, size: int, load_size: int, rng: np.random.Generator | None, flip: bool
+) -> Image.Image:
+    """Domain A: shorter side to ``load_size`` (bicubic, aspect kept), random ``size`` crop, flip."""
+    img = img.convert("RGB")
+    width, height = img.size
+    ratio = load_size / min(width, height)
+    new_w, new_h = max(size, round(width * ratio)), max(size, round(height * ratio))
+    if (new_w, new_h) != (width, height):
+        img = img.resize((new_w, new_h), Image.Resampling.BICUBIC)
+    if rng is None:
+        x, y = (new_w - size) // 2, (new_h - size) // 2
+    else:
+        x, y = int(rng.integers(0, new_w - size + 1)), int(rng.integers(0, new_h - size + 1))
+    img = img.crop((x, y, x + size, y + size))
+    if flip and rng is not None and rng.random() < 0.5:
+        img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    return img
+
+
+def to_tensor(img: Image.Image) -> torch.Tensor:
+    """uint8 RGB -> float CHW in [-1, 1] (the reference's Normalize(0.5, 0.5))."""
+    arr = torch.from_numpy(np.array(img, dtype=np.uint8, copy=True)).permute(2, 0, 1)
+    return arr.float().div_(127.5).sub_(1.0)
+
+
+def to_image(t: torch.Tensor) -> Image.Image:
+    """float CHW in [-1, 1] -> uint8 RGB (for samples)."""
+    arr = ((t.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray(np.ascontiguousarray(arr), "RGB")
+
+
+# --------------------------------------------------------------------------- the epoch stream
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    size: int
+    load_size: int
+    flip: bool = True
+
+    def a(self, img: Image.Image, rng: np.random.Generator | None) -> Image.Image:
+        return picture_crop(img, self.size, self.load_size, rng, self.flip)
+
+    def b(self, img: Image.Image, rng: np.random.Generator | None) -> Image.Image:
+        return pixel_art_crop(img, self.size, rng, self.flip)
+
+
+def epoch_pairs(len_a: int, len_b: int, seed: int, epoch: int, rank: int = 0, world: int = 1) -> np.ndarray:
+    """This rank's (index_a, index_b) pairs for ``epoch``: A shuffled, B drawn at random (the reference's
+    unaligned dataset). Padded by wrapping so every rank gets the same number of pairs (DDP needs it)."""
+    n = max(len_a, len_b)
+    rng = np.random.default_rng([seed, epoch])
+    ia = rng.permutation(n) % len_a
+    ib = rng.integers(0, len_b, size=n)
+    per_rank = -(-n // world)
+    pairs = np.stack([ia, ib], axis=1)
+    pairs = np.concatenate([pairs, pairs[: per_rank * world - n]]) if per_rank * world > n else pairs
+    return pairs[rank::world]
+
+
+@dataclass
+class UnpairedEpoch(torch.utils.data.Dataset):
+    """One epoch of (A, B) pairs for one rank, starting ``start`` samples in (for resume)."""
+
+    a: Domain
+    b: Domain
+    pre: Preprocess
+    seed: int
+    epoch: int
+    rank: int = 0
+    world: int = 1
+    start: int = 0
+    pairs: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pairs = epoch_pairs(len(self.a), len(self.b), self.seed, self.epoch, self.rank, self.world)[self.start :]
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, i: int) -> dict:
+        ia, ib = (int(v) for v in self.pairs[i])
+        position = self.start + i
+        img_a, bad_a = _load_or_next(self.a, ia)
+        img_b, bad_b = _load_or_next(self.b, ib)
+        rng = np.random.default_rng([self.seed, self.epoch, self.rank, position])
+        return {
+            "A": to_tensor(self.pre.a(img_a, rng)),
+            "B": to_tensor(self.pre.b(img_b, rng)),
+            "bad": "\n".join(bad_a + bad_b),
+        }
+
+
+def _load_or_next(domain: Domain, index: int) -> tuple[Image.Image, list[str]]:
+    """Load ``index``; if it fails, the next index that loads (every failure reported, none fatal)."""
+    bad: list[str] = []
+    for k in range(len(domain)):
+        j = (index + k) % len(domain)
+        try:
+            return domain.load(j), bad
+        except (ImageDecodeError, OSError) as exc:
+            bad.append(f"{domain.name(j)}\t{exc}")
+    raise DataError(f"domain {domain.role}: none of the {len(domain)} images in {domain.source} decodes")
+
+
+def sample_batch(domain: Domain, pre: Preprocess, n: int) -> torch.Tensor:
+    """The first ``n`` loadable images, centred and unflipped: the fixed per-epoch samples."""
+    images = []
+    for i in range(min(n, len(domain))):
+        img, _ = _load_or_next(domain, i)
+        images.append(to_tensor(pre.a(img, None) if domain.role == "A" else pre.b(img, None)))
+    return torch.stack(images)

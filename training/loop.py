@@ -1,0 +1,398 @@
+"""The training loop, visible in one function: data, step, log, checkpoint, samples.
+
+Where things plug in (read :func:`train` top to bottom):
+
+* **data** - :func:`training.data.open_domain` fails before any training on a missing, empty or
+  unreadable domain; each epoch is a fresh :class:`UnpairedEpoch` started at the saved iteration;
+* **AMP / channels_last / compile / DDP** - :func:`build_model`;
+* **the step** - :func:`training.cyclegan.train_step` (raises on NaN/inf before an update);
+* **resume** - :func:`restore` loads weights, optimizers, pools, RNGs and counters from
+  ``checkpoints/latest``; :func:`snapshot` is its mirror image;
+* **outputs** - :mod:`training.report` (losses.csv, loss.png, samples/, index.html).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from training import ddp
+from training.checkpoint import (
+    CHECKPOINTS_DIR,
+    LATEST,
+    NETWORKS,
+    discriminator_metadata,
+    find_checkpoint_dir,
+    generator_metadata,
+    load_network_into,
+    load_state,
+    save_checkpoint,
+)
+from training.config import ARCHITECTURE_FIELDS, ConfigError, TrainConfig, load_run_config
+from training.cyclegan import CycleGAN, Losses, NonFiniteLossError, Weights, train_step
+from training.data import Domain, Preprocess, UnpairedEpoch, epoch_pairs, open_domain, sample_batch, to_image
+from training.networks import init_weights
+from training.pool import ImagePool
+from training.report import LossLog, plot_losses, read_losses, sample_grid, write_index
+
+
+@dataclass
+class Counters:
+    epoch: int = 0  # current epoch, 0-based
+    iteration: int = 0  # batches done in the current epoch
+    step: int = 0  # optimizer steps in total (what --max-steps counts)
+
+
+@dataclass
+class RunResult:
+    run: Path
+    status: str  # finished | max_steps | non_finite
+    counters: Counters
+    seconds: float
+    steps_this_session: int
+    last_losses: dict[str, float] = field(default_factory=dict)
+    rejected: list[str] = field(default_factory=list)
+    message: str = ""
+
+
+def resolve_device(cfg: TrainConfig) -> torch.device:
+    if cfg.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {cfg.device} requested but CUDA is not available")
+    return torch.device(cfg.device)
+
+
+def build_model(cfg: TrainConfig, device: torch.device, d: ddp.Dist) -> tuple[dict[str, torch.nn.Module], CycleGAN]:
+    """The four networks (reference init), optimizers and pools, plus the speed options.
+
+    Returns the plain modules (what checkpoints hold) and the CycleGAN the step calls.
+    """
+    torch.manual_seed(cfg.seed)
+    nets = {
+        "G_A": init_weights(cfg.generator_spec.build(), cfg.init_gain),
+        "G_B": init_weights(cfg.generator_spec.build(), cfg.init_gain),
+        "D_A": init_weights(cfg.discriminator_spec.build(), cfg.init_gain),
+        "D_B": init_weights(cfg.discriminator_spec.build(), cfg.init_gain),
+    }
+    channels_last = cfg.channels_last if cfg.channels_last is not None else device.type == "cuda"
+    for net in nets.values():
+        net.to(device)
+        if channels_last:
+            net.to(memory_format=torch.channels_last)
+    betas = (cfg.beta1, cfg.beta2)
+    opt_G = torch.optim.Adam(itertools.chain(nets["G_A"].parameters(), nets["G_B"].parameters()), lr=cfg.lr, betas=betas)
+    opt_D = torch.optim.Adam(itertools.chain(nets["D_A"].parameters(), nets["D_B"].parameters()), lr=cfg.lr, betas=betas)
+
+    def fast(net: torch.nn.Module) -> torch.nn.Module:
+        return torch.compile(net) if cfg.compile else net
+
+    amp_dtype = torch.bfloat16 if cfg.amp_dtype == "bf16" else torch.float16
+    model = CycleGAN(
+        G_A=fast(ddp.wrap(nets["G_A"], d, device)),
+        G_B=fast(ddp.wrap(nets["G_B"], d, device)),
+        D_A=fast(ddp.wrap(nets["D_A"], d, device)),
+        D_B=fast(ddp.wrap(nets["D_B"], d, device)),
+        D_A_plain=fast(nets["D_A"]) if d.enabled else None,  # filled below when not distributed
+        D_B_plain=fast(nets["D_B"]) if d.enabled else None,
+        opt_G=opt_G,
+        opt_D=opt_D,
+        pool_A=ImagePool(cfg.pool_size, seed=cfg.seed * 1000 + 2 * d.rank),
+        pool_B=ImagePool(cfg.pool_size, seed=cfg.seed * 1000 + 2 * d.rank + 1),
+        weights=Weights(cfg.lambda_a, cfg.lambda_b, cfg.lambda_identity),
+        scaler=torch.amp.GradScaler(device.type, enabled=cfg.amp and cfg.amp_dtype == "fp16"),
+        autocast=torch.autocast(device.type, dtype=amp_dtype) if cfg.amp else None,
+    )
+    if not d.enabled:
+        model.D_A_plain, model.D_B_plain = model.D_A, model.D_B
+    return nets, model
+
+
+# --------------------------------------------------------------------------- resume
+
+
+def _rng_state(device: torch.device) -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict[str, Any], device: torch.device) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def snapshot(model: CycleGAN, c: Counters, lr: float, device: torch.device, pools: list[dict]) -> dict[str, Any]:
+    """Everything besides the weights that a resume needs to continue bit-for-bit."""
+    return {
+        "counters": asdict(c),
+        "lr": lr,
+        "opt_G": model.opt_G.state_dict(),
+        "opt_D": model.opt_D.state_dict(),
+        "scaler": model.scaler.state_dict(),
+        "pools": pools,  # one {"A": ..., "B": ...} per rank
+        "rng": _rng_state(device),
+    }
+
+
+def _gather_pools(model: CycleGAN, d: ddp.Dist) -> list[dict]:
+    mine = {"A": _cpu(model.pool_A.state_dict()), "B": _cpu(model.pool_B.state_dict())}
+    if not d.enabled:
+        return [mine]
+    everyone: list[Any] = [None] * d.world
+    torch.distributed.all_gather_object(everyone, mine)
+    return everyone
+
+
+def _cpu(pool_state: dict[str, Any]) -> dict[str, Any]:
+    return {**pool_state, "images": [t.cpu() for t in pool_state["images"]]}
+
+
+def restore(run: Path, nets: dict[str, torch.nn.Module], model: CycleGAN, device: torch.device, d: ddp.Dist) -> tuple[Counters, str]:
+    folder = find_checkpoint_dir(run)
+    for name in NETWORKS:
+        load_network_into(nets[name], folder / f"{name}.safetensors")
+    state = load_state(folder)
+    model.opt_G.load_state_dict(state["opt_G"])
+    model.opt_D.load_state_dict(state["opt_D"])
+    model.scaler.load_state_dict(state["scaler"])
+    pools = state["pools"]
+    if d.rank < len(pools):
+        model.pool_A.load_state_dict(pools[d.rank]["A"], device)
+        model.pool_B.load_state_dict(pools[d.rank]["B"], device)
+    if d.rank == 0:
+        _set_rng_state(state["rng"], device)
+    note = "" if len(pools) == d.world else f" (saved with {len(pools)} processes, now {d.world}: pools of new ranks start empty)"
+    return Counters(**state["counters"]), f"resumed from {folder} at step {state['counters']['step']}{note}"
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def _metadata(cfg: TrainConfig) -> dict[str, dict[str, str]]:
+    return {
+        "G_A": generator_metadata(cfg.generator_spec, "AtoB", cfg.size),
+        "G_B": generator_metadata(cfg.generator_spec, "BtoA", cfg.size),
+        "D_A": discriminator_metadata(cfg.discriminator_spec, cfg.size),
+        "D_B": discriminator_metadata(cfg.discriminator_spec, cfg.size),
+    }
+
+
+@torch.no_grad()
+def write_samples(run: Path, label: str, nets: dict[str, torch.nn.Module], real_A: torch.Tensor, real_B: torch.Tensor) -> None:
+    """samples/<label>_A.png (real A, fake B, rec A per row) and _B.png (real B, fake A, rec B)."""
+    device = next(nets["G_A"].parameters()).device
+    out = run / "samples"
+    out.mkdir(exist_ok=True)
+    for real, g, back, suffix in ((real_A, nets["G_A"], nets["G_B"], "A"), (real_B, nets["G_B"], nets["G_A"], "B")):
+        x = real.to(device)
+        fake = g(x)
+        rec = back(fake)
+        rows = [[to_image(x[i]), to_image(fake[i]), to_image(rec[i])] for i in range(x.shape[0])]
+        sample_grid(rows, out / f"{label}_{suffix}.png")
+
+
+def _labels(run: Path) -> list[str]:
+    return sorted({p.name.rsplit("_", 1)[0] for p in (run / "samples").glob("*_A.png")}) if (run / "samples").is_dir() else []
+
+
+def _page(run: Path, cfg: TrainConfig, c: Counters, status: str, dom_a: Domain, dom_b: Domain) -> None:
+    rows = read_losses(run / "losses.csv") if (run / "losses.csv").exists() else []
+    plot_losses(rows, Losses.names(), run / "loss.png")
+    summary = {
+        "status": status,
+        "step": str(c.step),
+        "epoch": f"{c.epoch} of {cfg.total_epochs} (iteration {c.iteration})",
+        "domain A": dom_a.describe(),
+        "domain B": dom_b.describe(),
+        "model": f"ResnetGenerator ngf={cfg.ngf} n_blocks={cfg.n_blocks}, PatchGAN ndf={cfg.ndf} n_layers={cfg.n_layers}",
+        "size / batch": f"{cfg.size} px / {cfg.batch_size}",
+        "config": "config.json",
+    }
+    write_index(run, title=f"pixelforge run {run.name}", summary=summary, labels=_labels(run),
+                note="G_A turns pictures (A) into pixel art (B); G_B goes back. Checkpoints: checkpoints/latest.")
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def prepare_config(cfg: TrainConfig) -> TrainConfig:
+    """Check a resume against the run's saved config (architecture and data stream must not change)."""
+    if not cfg.resume:
+        return cfg.validate()
+    saved = load_run_config(cfg.resume)
+    changed = [f"{k}: {getattr(saved, k)} -> {getattr(cfg, k)}" for k in ARCHITECTURE_FIELDS if getattr(saved, k) != getattr(cfg, k)]
+    if changed:
+        raise ConfigError(f"cannot resume {cfg.resume} with a different " + "; ".join(changed))
+    return cfg.validate()
+
+
+def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  # noqa: ANN001
+    """Train (or resume) a CycleGAN run as ``cfg`` says; returns how it ended."""
+    cfg = prepare_config(cfg)
+    started = time.perf_counter()
+    device = resolve_device(cfg)
+    d = ddp.init_from_env(device.type)
+    if d.enabled and device.type == "cuda":
+        device = torch.device("cuda", d.local_rank)
+        torch.cuda.set_device(device)
+    run = Path(cfg.output)
+    if not cfg.resume and (run / CHECKPOINTS_DIR / LATEST).exists():
+        raise ConfigError(f"{run} already holds a run; continue it with --resume {run} or pick another --output")
+
+    # 1. Data: every domain problem surfaces here, before a single step.
+    pre = Preprocess(cfg.size, cfg.load_size, cfg.flip)
+    dom_a = open_domain(cfg.domain_a, "A", split=cfg.split)
+    dom_b = open_domain(cfg.domain_b, "B", split=cfg.split)
+    rejected = [f"{r.item}\t{r.reason}" for r in dom_a.rejected + dom_b.rejected]
+    samples_A, samples_B = sample_batch(dom_a, pre, cfg.n_samples), sample_batch(dom_b, pre, cfg.n_samples)
+    steps_per_epoch = -(-len(epoch_pairs(len(dom_a), len(dom_b), cfg.seed, 0, d.rank, d.world)) // cfg.batch_size)
+
+    # 2. Model, then the saved state if resuming.
+    nets, model = build_model(cfg, device, d)
+    c = Counters()
+    if cfg.resume:
+        c, note = restore(run, nets, model, device, d)
+        if d.is_main:
+            log(note)
+    if d.is_main:
+        run.mkdir(parents=True, exist_ok=True)
+        cfg.save(run / "config.json")
+        if rejected:
+            log(f"{len(rejected)} files rejected before training (see {run / 'rejected.tsv'})")
+    losses_log = LossLog(run / "losses.csv", Losses.names(), resume_step=c.step) if d.is_main else None
+    board = _tensorboard(run) if cfg.tensorboard and d.is_main else None
+    channels_last = cfg.channels_last if cfg.channels_last is not None else device.type == "cuda"
+    mem_format = torch.channels_last if channels_last else torch.contiguous_format
+    total = cfg.max_steps or cfg.total_epochs * steps_per_epoch
+    bar = tqdm(total=total, initial=min(c.step, total), unit="step", disable=not (progress and d.is_main),
+               dynamic_ncols=True, file=sys.stderr)
+    lr = cfg.lr_at(c.epoch)
+    last: dict[str, float] = {}
+    saved_step = c.step if cfg.resume else -1
+    session_start = c.step
+
+    def checkpoint(also_as: str | None, label: str, status: str) -> None:
+        """Write checkpoints/latest (+ epoch folder), the samples and the page (rank 0 writes)."""
+        nonlocal saved_step
+        pools = _gather_pools(model, d)
+        if d.is_main:
+            save_checkpoint(run / CHECKPOINTS_DIR, nets, _metadata(cfg), snapshot(model, c, lr, device, pools), also_as=also_as)
+            _write_rejected(run, rejected)
+            losses_log.flush()
+            write_samples(run, label, nets, samples_A, samples_B)
+            _page(run, cfg, c, status, dom_a, dom_b)
+        saved_step = c.step
+        ddp.barrier(d)
+
+    status, message = "finished", ""
+    try:
+        while c.epoch < cfg.total_epochs and not (cfg.max_steps and c.step >= cfg.max_steps):
+            lr = cfg.lr_at(c.epoch)
+            for opt in (model.opt_G, model.opt_D):
+                for group in opt.param_groups:
+                    group["lr"] = lr
+            epoch_data = UnpairedEpoch(dom_a, dom_b, pre, cfg.seed, c.epoch, d.rank, d.world, start=c.iteration * cfg.batch_size)
+            loader = torch.utils.data.DataLoader(
+                epoch_data, batch_size=cfg.batch_size, shuffle=False, num_workers=cfg.workers,
+                pin_memory=device.type == "cuda", persistent_workers=False,
+            )
+            for batch in loader:
+                real_A = batch["A"].to(device, non_blocking=True).contiguous(memory_format=mem_format)
+                real_B = batch["B"].to(device, non_blocking=True).contiguous(memory_format=mem_format)
+                rejected += [line for text in batch["bad"] for line in text.split("\n") if line]
+                losses = train_step(model, real_A, real_B)
+                c.step += 1
+                c.iteration += 1
+                last = losses.as_dict()
+                if losses_log:
+                    losses_log.append(c.step, c.epoch, c.iteration, lr, last)
+                if board:
+                    for k, v in last.items():
+                        board.add_scalar(f"loss/{k}", v, c.step)
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.3f}" for k, v in last.items() if k in ("D_A", "G_A", "cycle_A", "D_B")}, refresh=False)
+                if cfg.save_latest_steps and c.step % cfg.save_latest_steps == 0:
+                    checkpoint(None, f"epoch_{c.epoch + 1:04d}_step_{c.step:07d}", "running")
+                if cfg.max_steps and c.step >= cfg.max_steps:
+                    break
+            else:
+                c.epoch += 1
+                c.iteration = 0
+                keep = c.epoch % cfg.save_epoch_freq == 0 or c.epoch == cfg.total_epochs
+                checkpoint(f"epoch_{c.epoch:04d}" if keep else None, f"epoch_{c.epoch:04d}", "running")
+                continue
+            break
+        if cfg.max_steps and c.step >= cfg.max_steps and c.epoch < cfg.total_epochs:
+            status = "max_steps"
+        if saved_step != c.step:
+            checkpoint(None, f"epoch_{c.epoch + 1:04d}_step_{c.step:07d}", status)
+        elif d.is_main:
+            _page(run, cfg, c, status, dom_a, dom_b)
+    except NonFiniteLossError as exc:
+        status = "non_finite"
+        kept = f"the last good checkpoint is {run / CHECKPOINTS_DIR / LATEST} (step {saved_step})" if saved_step >= 0 else "no checkpoint had been written yet"
+        message = (
+            f"stopped: {exc} at epoch {c.epoch} iteration {c.iteration} (step {c.step + 1}); weights were not updated "
+            f"with it and {kept}. Lower --lr, or try without --amp / with --amp-dtype bf16."
+        )
+        if d.is_main:
+            _write_rejected(run, rejected)
+            _page(run, cfg, c, f"stopped: non-finite loss at step {c.step + 1}", dom_a, dom_b)
+    finally:
+        bar.close()
+        if losses_log:
+            losses_log.close()
+        if board:
+            board.close()
+    ddp.shutdown(d)
+    return RunResult(run, status, c, time.perf_counter() - started, c.step - session_start, last, rejected, message)
+
+
+def _write_rejected(run: Path, rejected: list[str]) -> None:
+    if rejected:
+        (run / "rejected.tsv").write_text("item\treason\n" + "\n".join(dict.fromkeys(rejected)) + "\n")
+
+
+def _tensorboard(run: Path):  # noqa: ANN202
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as exc:
+        raise ConfigError("--tensorboard needs the tensorboard package (pip install tensorboard)") from exc
+    return SummaryWriter(str(run / "tensorboard"))
+
+
+def summary_lines(result: RunResult) -> list[str]:
+    c = result.counters
+    rate = result.steps_this_session / result.seconds if result.seconds > 0 else math.nan
+    lines = [
+        f"run          {result.run}",
+        f"status       {result.status}",
+        f"steps        {c.step} total, {result.steps_this_session} this session ({rate:.2f} steps/s, {result.seconds:.1f} s)",
+        f"epoch        {c.epoch} (+{c.iteration} iterations)",
+        f"checkpoint   {result.run / CHECKPOINTS_DIR / LATEST}",
+        f"page         {result.run / 'index.html'}",
+    ]
+    if result.last_losses:
+        lines.append("last losses  " + "  ".join(f"{k}={v:.4f}" for k, v in result.last_losses.items()))
+    if result.rejected:
+        lines.append(f"rejected     {len(set(result.rejected))} files (see {result.run / 'rejected.tsv'})")
+    return lines
