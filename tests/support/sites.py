@@ -70,6 +70,8 @@ class Site:
     arts: list[Art] = field(default_factory=list)
     #: file URL paths a crawl must store (good files), for assertions
     expected_files: list[str] = field(default_factory=list)
+    #: expected files a crawl cannot reach because a bad input hides them (malformed API page)
+    unreachable: list[str] = field(default_factory=list)
 
     def install(self, server: FixtureServer) -> FixtureServer:
         for path, fn in self.routes.items():
@@ -297,6 +299,8 @@ def build_wikimedia_site(root: str | Path, files: Sequence[Path | Art], *, page_
             category = deep
         members[category].append(_wm_page(1000 + i, name, art))
         site.expected_files.append(art.url_path)
+    if bad and subs:
+        site.unreachable = [p["imageinfo"][0]["url"] for p in members[subs[-1]][page_size:]]
     if bad:
         members[top].append({"pageid": 9001, "ns": 6, "title": "File:No info.png"})  # missing imageinfo
         no_license = Art(file=None, title="Unlicensed", author='<span class="x">Anon</span>', licenses=())
