@@ -3,20 +3,236 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+from tqdm import tqdm
+
+from curation.imaging import DEFAULT_MAX_PIXELS, ImageDecodeError, open_image, png_bytes
+from inference.dither import METHODS
+from inference.inputs import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_TIMEOUT,
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    InputError,
+    InputItem,
+    collect_inputs,
+    read_input,
+)
+from inference.palette import NAMED_PALETTES, PaletteError
+from inference.pixelator import ModelOptions, Pixelator
+from inference.video import pixelate_gif, pixelate_video
+from training.checkpoint import CheckpointError
+from training.networks import GeneratorSpec
+
+EPILOG = """\
+examples:
+  pixelate photo.jpg -o out/                          classical method, 4x4 cells, 16 colours
+  pixelate photos/ -o out/ --checkpoint runs/demo     CycleGAN model from a run folder
+  pixelate cat.png -o cat_px.png --palette pico8 --dither ordered --native
+  pixelate clip.mp4 anim.gif -o out/ --palette gameboy
+  pixelate https://example.org/a.png -o out/ --checkpoint latest_net_G_A.pth --ngf 64 --n-blocks 9
+
+Still images are written as PNG (never JPEG), GIFs as GIFs, videos in their own container.
+Existing outputs are skipped, so an interrupted run resumes; --overwrite redoes them.
+The exit status is 1 if any input failed (each failure is listed with its reason), 2 on bad usage.
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    return argparse.ArgumentParser(
+    p = argparse.ArgumentParser(
         prog="pixelate",
-        description="Turn pictures into pixel art, with a trained CycleGAN checkpoint or a classical method.",
+        description=(
+            "Turn pictures into pixel art: every NxN cell one colour, a small perceptual palette, optional "
+            "dithering. Uses a trained CycleGAN checkpoint when given one, else a classical method (no ML)."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image/GIF/video files, folders (searched recursively) or http(s) URLs")
+    p.add_argument("-o", "--output", required=True, type=Path, help="output folder (or a file name when there is one input)")
+
+    art = p.add_argument_group("pixel-art rules")
+    art.add_argument("--cell-size", type=int, default=4, metavar="N", help="each output cell is NxN pixels of one colour (default 4)")
+    art.add_argument(
+        "--palette",
+        default="16",
+        help=f"number of colours fitted by k-means in OKLab (default 16), a named palette "
+        f"({', '.join(sorted(NAMED_PALETTES))}) or a Lospec .hex / GIMP .gpl file",
+    )
+    art.add_argument("--dither", choices=METHODS, default="none", help="none, ordered (Bayer 8x8) or floyd (Floyd-Steinberg)")
+    art.add_argument("--native", action="store_true", help="write one pixel per cell instead of NxN blocks at the input size")
+
+    model = p.add_argument_group("model (CycleGAN generator)")
+    model.add_argument("--checkpoint", help="run folder, checkpoint folder, G_A.safetensors or a reference latest_net_G_A.pth")
+    model.add_argument("--which", choices=("G_A", "G_B"), default="G_A", help="generator to use (G_A: pictures -> pixel art)")
+    model.add_argument("--ngf", type=int, help="generator width, for reference .pth files (default 64)")
+    model.add_argument("--n-blocks", type=int, help="residual blocks, for reference .pth files (default 9)")
+    model.add_argument(
+        "--pixels-per-cell",
+        type=int,
+        default=ModelOptions.pixels_per_cell,
+        help="generator resolution: this many generator pixels per cell side (default 2; 0 = full resolution, slowest)",
+    )
+    model.add_argument("--tile", type=int, default=ModelOptions.tile, help="tile side in generator pixels for large inputs (default 1024)")
+    model.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
+    model.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto", help="auto: bf16/fp16 on GPU, fp32 on CPU")
+    model.add_argument("--threads", type=int, default=0, help="CPU threads for the generator (default: all cores)")
+
+    io_ = p.add_argument_group("inputs and outputs")
+    io_.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds to wait for a URL (default 20)")
+    io_.add_argument("--max-download-mb", type=float, default=DEFAULT_MAX_BYTES / 2**20, help="largest URL download (default 100)")
+    io_.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="largest image or frame to decode (default 64 megapixels)")
+    io_.add_argument("--video-crf", type=int, default=0, help="H.264 quality: 0 = lossless, cells stay pure (default); ~15 plays everywhere")
+    io_.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
+    io_.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+@dataclass
+class Summary:
+    written: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    frames: int = 0
+
+    def report(self, seconds: float) -> str:
+        lines = [
+            f"pixelate: {len(self.written)} written, {len(self.skipped)} skipped (already there; --overwrite redoes them), "
+            f"{len(self.failed)} failed, in {seconds:.1f} s" + (f" ({self.frames} animation frames)" if self.frames else "")
+        ]
+        lines += [f"  FAILED {source}: {reason}" for source, reason in self.failed]
+        return "\n".join(lines)
+
+
+def output_path(item: InputItem, out: Path, single_file: bool) -> Path:
+    """Where ``item``'s result goes: PNG for stills, GIF for GIFs, the same container for videos."""
+    suffix = item.suffix if item.is_video or item.is_gif else ".png"
+    if single_file:
+        return out
+    return out / item.name.with_suffix(suffix)
+
+
+def single_output_problem(item: InputItem, out: Path) -> str | None:
+    """Why ``-o FILE`` cannot hold this input's result (stills are PNG, GIFs GIF, videos a video container)."""
+    suffix = out.suffix.lower()
+    if item.is_video:
+        return None if suffix in VIDEO_SUFFIXES else f"{item.source} is a video: name the output .mp4, .mkv, .webm, ..."
+    if suffix == ".png" or (suffix == ".gif" and item.is_gif):
+        return None
+    return f"pixel art is written as PNG (never JPEG or other lossy formats): name the output {out.stem}.png"
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def process(item: InputItem, pixelator: Pixelator, args: argparse.Namespace, single_file: bool, summary: Summary) -> None:
+    """Pixelate one input; raises InputError/ImageDecodeError for the caller to record."""
+    out = output_path(item, args.output, single_file)
+    if item.url is None and out.exists() and not args.overwrite:
+        summary.skipped.append(out)
+        return
+    animated = item.is_video or item.is_gif or item.url is not None
+    frames_bar = None if args.quiet or not animated else tqdm(desc=item.name.name, unit="frame", leave=False)
+    progress = frames_bar.update if frames_bar is not None else None
+    try:
+        if item.is_video and item.path is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            result = pixelate_video(item.path, out, pixelator, crf=args.video_crf, max_pixels=args.max_pixels, progress=progress)
+            summary.frames += result.frames
+            summary.written.append(out)
+            return
+        data, item = read_input(item, timeout=args.timeout, max_bytes=int(args.max_download_mb * 2**20))
+        out = output_path(item, args.output, single_file)
+        if out.exists() and not args.overwrite:
+            summary.skipped.append(out)
+            return
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if item.is_video:  # a video fetched from a URL: PyAV reads files
+            with tempfile.NamedTemporaryFile(suffix=item.suffix) as fh:
+                fh.write(data)
+                fh.flush()
+                result = pixelate_video(Path(fh.name), out, pixelator, crf=args.video_crf, max_pixels=args.max_pixels, progress=progress)
+            summary.frames += result.frames
+        elif item.is_gif and getattr(open_image(data, max_pixels=args.max_pixels), "n_frames", 1) > 1:
+            result = pixelate_gif(data, out, pixelator, max_pixels=args.max_pixels, progress=progress)
+            summary.frames += result.frames
+        else:
+            decoded = open_image(data, max_pixels=args.max_pixels)
+            img = pixelator.pixelate(decoded.image)
+            if out.suffix.lower() == ".gif":
+                img.save(out.with_name(out.name + ".part"), format="GIF")
+                os.replace(out.with_name(out.name + ".part"), out)
+            else:
+                _write_atomic(out, png_bytes(img))
+        summary.written.append(out)
+    finally:
+        if frames_bar is not None:
+            frames_bar.close()
+
+
+def make_pixelator(args: argparse.Namespace) -> Pixelator:
+    options = dict(
+        cell_size=args.cell_size,
+        palette=args.palette,
+        dither=args.dither,
+        native=args.native,
+        pixels_per_cell=args.pixels_per_cell,
+        tile=args.tile,
+        device=args.device,
+        precision=args.precision,
+        threads=args.threads,
+    )
+    if not args.checkpoint:
+        if args.ngf or args.n_blocks:
+            raise ValueError("--ngf/--n-blocks describe a checkpoint; give --checkpoint too")
+        return Pixelator.classic(**options)
+    spec = None
+    if args.ngf or args.n_blocks:
+        spec = GeneratorSpec(ngf=args.ngf or 64, n_blocks=args.n_blocks if args.n_blocks is not None else 9)
+    return Pixelator.from_checkpoint(args.checkpoint, which=args.which, spec=spec, **options)
 
 
 def main(argv: list[str] | None = None) -> int:
-    build_parser().parse_args(argv)
-    print("pixelate: not built yet (issue #8). Nothing was done.", file=sys.stderr)
-    return 2
+    args = build_parser().parse_args(argv)
+    try:
+        pixelator = make_pixelator(args)
+    except (CheckpointError, PaletteError, ValueError) as exc:
+        print(f"pixelate: error: {exc}", file=sys.stderr)
+        return 2
+    if pixelator.is_classic:
+        print("pixelate: no --checkpoint given, using the classical method (no ML).", file=sys.stderr)
+    else:
+        print(f"pixelate: {pixelator.describe()}", file=sys.stderr)
+    items, failures = collect_inputs(args.inputs)
+    summary = Summary(failed=[(src, str(err)) for src, err in failures])
+    known = IMAGE_SUFFIXES | VIDEO_SUFFIXES
+    single_file = len(items) == 1 and not failures and args.output.suffix.lower() in known and not Path(args.inputs[0]).is_dir()
+    if single_file and items[0].url is None:
+        problem = single_output_problem(items[0], args.output)
+        if problem:
+            print(f"pixelate: error: {problem}", file=sys.stderr)
+            return 2
+    start = time.perf_counter()
+    for item in tqdm(items, desc="pixelate", unit="input", disable=args.quiet or len(items) < 2):
+        try:
+            process(item, pixelator, args, single_file, summary)
+        except (InputError, ImageDecodeError, PaletteError) as exc:
+            summary.failed.append((item.source, str(exc)))
+        except (av.error.FFmpegError, OSError) as exc:
+            summary.failed.append((item.source, f"unreadable: {exc}"))
+    print(summary.report(time.perf_counter() - start), file=sys.stderr)
+    return 1 if summary.failed else 0
 
 
 if __name__ == "__main__":

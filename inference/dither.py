@@ -1,0 +1,89 @@
+"""Dithering onto a palette, done at the cell grid (one decision per cell, so cells stay pure).
+
+* ``none``: nearest palette colour in OKLab.
+* ``ordered``: an 8x8 Bayer threshold anchored to the grid's top-left; the pattern is the same in
+  every frame, so animations do not shimmer.
+* ``floyd``: Floyd-Steinberg error diffusion in OKLab, serpentine scan.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from curation.color import nearest, srgb_to_oklab
+
+METHODS = ("none", "ordered", "floyd")
+
+
+def bayer_matrix(n: int = 8) -> np.ndarray:
+    """Normalised Bayer threshold matrix with values in (-0.5, 0.5), mean 0."""
+    m = np.zeros((1, 1), dtype=np.float64)
+    while m.shape[0] < n:
+        m = np.block([[4 * m, 4 * m + 2], [4 * m + 3, 4 * m + 1]])
+    return (m + 0.5) / m.size - 0.5
+
+
+def palette_spread(palette: np.ndarray) -> float:
+    """Typical sRGB distance between neighbouring palette colours: how hard ordered dither pushes."""
+    pal = palette.astype(np.float64)
+    if len(pal) < 2:
+        return 0.0
+    d = np.sqrt(((pal[:, None] - pal[None]) ** 2).sum(-1))
+    np.fill_diagonal(d, np.inf)
+    return float(np.median(d.min(1)))
+
+
+def dither(cells: np.ndarray, palette: np.ndarray, method: str = "none", mask: np.ndarray | None = None) -> np.ndarray:
+    """Map ``(rows, cols, 3)`` cell colours (0..255) to palette colours; returns uint8 cells.
+
+    ``mask`` marks opaque cells; transparent cells neither take nor pass on diffusion error.
+    """
+    if method not in METHODS:
+        raise ValueError(f"dither must be one of {', '.join(METHODS)}, got {method!r}")
+    cells = np.asarray(cells, dtype=np.float64)
+    rows, cols = cells.shape[:2]
+    pal_lab = srgb_to_oklab(palette)
+    if method == "none" or len(palette) == 1:
+        idx = nearest(srgb_to_oklab(np.clip(cells, 0, 255)).reshape(-1, 3), pal_lab)
+    elif method == "ordered":
+        m = bayer_matrix(8)
+        tile = np.tile(m, (-(-rows // 8), -(-cols // 8)))[:rows, :cols]
+        pushed = np.clip(cells + tile[..., None] * palette_spread(palette), 0, 255)
+        idx = nearest(srgb_to_oklab(pushed).reshape(-1, 3), pal_lab)
+    else:
+        idx = _floyd_steinberg(srgb_to_oklab(np.clip(cells, 0, 255)), pal_lab, mask).reshape(-1)
+    return palette[idx].reshape(rows, cols, 3)
+
+
+def _floyd_steinberg(lab: np.ndarray, pal_lab: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """Serpentine Floyd-Steinberg over an OKLab grid; returns palette indices ``(rows, cols)``."""
+    rows, cols = lab.shape[:2]
+    work = lab.copy()
+    out = np.zeros((rows, cols), dtype=np.int64)
+    opaque = np.ones((rows, cols), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    pal = pal_lab
+    for y in range(rows):
+        forward = y % 2 == 0
+        xs = range(cols) if forward else range(cols - 1, -1, -1)
+        step = 1 if forward else -1
+        row, below = work[y], work[y + 1] if y + 1 < rows else None
+        # One vectorised nearest per row would ignore the error carried along the row, so the
+        # scan is sequential; each step is a 3-vector against the (small) palette.
+        for x in xs:
+            if not opaque[y, x]:
+                continue
+            px = row[x]
+            i = int(((pal - px) ** 2).sum(1).argmin())
+            out[y, x] = i
+            err = px - pal[i]
+            nx = x + step
+            if 0 <= nx < cols:
+                row[nx] += err * (7 / 16)
+            if below is not None:
+                below[x] += err * (5 / 16)
+                if 0 <= nx < cols:
+                    below[nx] += err * (1 / 16)
+                px_prev = x - step
+                if 0 <= px_prev < cols:
+                    below[px_prev] += err * (3 / 16)
+    return out

@@ -1,0 +1,84 @@
+"""The cell grid: every output cell is exactly one colour.
+
+Cells are ``N``x``N`` blocks aligned to the top-left corner of the input. When the size is not
+a multiple of ``N`` the last column/row of cells is narrower, so the output keeps the input's
+exact size and aspect ratio. The grid is computed here once and shared by the classical path,
+the model path and every frame of a video, which is what keeps animations from flickering.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from curation.imaging import composite_on_white
+
+
+def grid_shape(width: int, height: int, cell: int) -> tuple[int, int]:
+    """(columns, rows) of cells covering a ``width``x``height`` image."""
+    if cell < 1:
+        raise ValueError(f"cell size must be >= 1, got {cell}")
+    return -(-width // cell), -(-height // cell)
+
+
+def _block_sum(arr: np.ndarray, cell: int) -> np.ndarray:
+    """Sum over ``cell``x``cell`` blocks of an ``(H, W, C)`` array, zero-padding the ragged edge."""
+    h, w = arr.shape[:2]
+    rows, cols = -(-h // cell), -(-w // cell)
+    if (rows * cell, cols * cell) != (h, w):
+        padded = np.zeros((rows * cell, cols * cell) + arr.shape[2:], dtype=arr.dtype)
+        padded[:h, :w] = arr
+        arr = padded
+    return arr.reshape(rows, cell, cols, cell, *arr.shape[2:]).sum(axis=(1, 3))
+
+
+def cell_means(
+    rgb: np.ndarray, cell: int, alpha: np.ndarray | None = None, threshold: int = 128
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Average colour of every cell, and which cells are opaque.
+
+    ``rgb`` is ``(H, W, 3)`` (uint8 or float, 0..255); ``alpha`` an optional ``(H, W)`` uint8.
+    Colours are alpha-weighted, so the arbitrary RGB under transparent pixels never leaks into a
+    visible cell. A cell is opaque when its mean alpha reaches ``threshold``: the output has a
+    binary alpha, as pixel art does.
+    """
+    rgb = np.asarray(rgb, dtype=np.float32)
+    h, w = rgb.shape[:2]
+    ones = np.ones((h, w, 1), dtype=np.float32)
+    count = _block_sum(ones, cell)
+    if alpha is None:
+        return _block_sum(rgb, cell) / count, None
+    weight = np.asarray(alpha, dtype=np.float32)[..., None] / 255.0
+    wsum = _block_sum(weight, cell)
+    colour = _block_sum(rgb * weight, cell) / np.maximum(wsum, 1e-6)
+    plain = _block_sum(rgb, cell) / count
+    colour = np.where(wsum > 1e-6, colour, plain)
+    opaque = (wsum[..., 0] / count[..., 0]) * 255.0 >= threshold
+    return colour, opaque
+
+
+def expand_cells(cells: np.ndarray, cell: int, size: tuple[int, int]) -> np.ndarray:
+    """Blow ``(rows, cols, C)`` cells up to a ``size`` = (width, height) array, cropping the ragged edge."""
+    width, height = size
+    out = np.repeat(np.repeat(cells, cell, axis=0), cell, axis=1)
+    return np.ascontiguousarray(out[:height, :width])
+
+
+def cell_purity(img: Image.Image | np.ndarray, cell: int) -> float:
+    """Fraction of cells whose pixels are all one colour (1.0 is the rule we enforce)."""
+    arr = np.asarray(img)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    h, w = arr.shape[:2]
+    rows, cols = -(-h // cell), -(-w // cell)
+    # Compare every pixel with its cell's top-left pixel, which exists even in ragged cells.
+    anchor = arr[::cell, ::cell]
+    ref = np.repeat(np.repeat(anchor, cell, axis=0), cell, axis=1)[:h, :w]
+    differs = np.any(arr != ref, axis=-1)
+    bad = _block_sum(differs[..., None].astype(np.int32), cell)[..., 0] > 0
+    return 1.0 - float(bad.sum()) / float(rows * cols)
+
+
+def downsample_to_grid(img: Image.Image, cell: int) -> np.ndarray:
+    """The picture as seen at the cell grid (cell means of the RGB composite), for quality checks."""
+    return cell_means(np.asarray(composite_on_white(img)), cell)[0]

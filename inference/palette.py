@@ -1,0 +1,186 @@
+"""Palettes: k colours fitted by k-means in OKLab, a named retro palette, or a Lospec file.
+
+A palette is always a small ``(n, 3)`` uint8 array. Fitting and mapping happen in OKLab
+(:mod:`curation.color`) because distance there tracks what people see: a 16-colour palette
+fitted in sRGB wastes entries on dark blues nobody can tell apart.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from curation.color import kmeans, nearest, oklab_to_srgb, srgb_to_oklab
+
+#: The article's rule: 16 colours unless told otherwise.
+DEFAULT_COLORS = 16
+MAX_COLORS = 256
+
+
+class PaletteError(ValueError):
+    """A palette argument or file that cannot be used; the message says why."""
+
+
+def _hex_list(text: str) -> np.ndarray:
+    return np.array([[int(h[i : i + 2], 16) for i in (0, 2, 4)] for h in text.split()], dtype=np.uint8)
+
+
+# The 16 RGBI colours of CGA, which EGA uses as its default 16-colour palette.
+_EGA = "000000 0000AA 00AA00 00AAAA AA0000 AA00AA AA5500 AAAAAA 555555 5555FF 55FF55 55FFFF FF5555 FF55FF FFFF55 FFFFFF"
+_PICO8 = "000000 1D2B53 7E2553 008751 AB5236 5F574F C2C3C7 FFF1E8 FF004D FFA300 FFEC27 00E436 29ADFF 83769C FF77A8 FFCCAA"
+# The original DMG screen's four greens, darkest first.
+_GAMEBOY = "0F380F 306230 8BAC0F 9BBC0F"
+# The widely used NES (2C02) palette; the repeated blacks of the 64-entry table are dropped.
+_NES = """
+7C7C7C 0000FC 0000BC 4428BC 940084 A80020 A81000 881400 503000 007800 006800 005800 004058 000000
+BCBCBC 0078F8 0058F8 6844FC D800CC E40058 F83800 E45C10 AC7C00 00B800 00A800 00A844 008888
+F8F8F8 3CBCFC 6888FC 9878F8 F878F8 F85898 F87858 FCA044 F8B800 B8F818 58D854 58F898 00E8D8 787878
+FCFCFC A4E4FC B8B8F8 D8B8F8 F8B8F8 F8A4C0 F0D0B0 FCE0A8 F8D878 D8F878 B8F8B8 B8F8D8 00FCFC F8D8F8
+"""
+
+NAMED_PALETTES: dict[str, np.ndarray] = {
+    "ega": _hex_list(_EGA),
+    "cga": _hex_list(_EGA),
+    "pico8": _hex_list(_PICO8),
+    "gameboy": _hex_list(_GAMEBOY),
+    "nes": _hex_list(_NES),
+}
+_ALIASES = {"cga16": "cga", "ega16": "ega", "pico-8": "pico8", "gb": "gameboy", "game-boy": "gameboy", "dmg": "gameboy"}
+
+
+@dataclass(frozen=True)
+class PaletteSpec:
+    """What ``--palette`` asked for: ``k`` colours to fit per image/video, or fixed ``colors``."""
+
+    name: str
+    k: int | None = None
+    colors: np.ndarray | None = None
+
+    @property
+    def fixed(self) -> bool:
+        return self.colors is not None
+
+    def describe(self) -> str:
+        if self.colors is not None:
+            return f"{self.name} ({len(self.colors)} colours)"
+        return f"{self.k} colours fitted by k-means in OKLab"
+
+
+def parse_hex(text: str, *, source: str = "palette") -> np.ndarray:
+    """Lospec ``.hex``: one ``RRGGBB`` (optionally ``#RRGGBB``) per line; blank lines and ``;``/``//`` comments ignored."""
+    colors = []
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.split(";")[0].split("//")[0].strip().lstrip("#")
+        if not line:
+            continue
+        if not re.fullmatch(r"[0-9a-fA-F]{6}([0-9a-fA-F]{2})?", line):
+            raise PaletteError(f"{source}: line {lineno}: expected RRGGBB, got {raw.strip()!r}")
+        colors.append([int(line[i : i + 2], 16) for i in (0, 2, 4)])
+    return _validated(colors, source)
+
+
+def parse_gpl(text: str, *, source: str = "palette") -> np.ndarray:
+    """GIMP ``.gpl``: a ``GIMP Palette`` header, optional ``Name:``/``Columns:``, then ``R G B [name]`` rows."""
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "GIMP Palette":
+        raise PaletteError(f"{source}: not a GIMP palette (first line must be 'GIMP Palette')")
+    colors = []
+    for lineno, raw in enumerate(lines[1:], 2):
+        line = raw.strip()
+        if not line or line.startswith("#") or re.match(r"^(Name|Columns)\s*:", line):
+            continue
+        parts = line.split()
+        try:
+            rgb = [int(p) for p in parts[:3]]
+        except ValueError:
+            raise PaletteError(f"{source}: line {lineno}: expected 'R G B name', got {line!r}") from None
+        if len(rgb) != 3 or not all(0 <= c <= 255 for c in rgb):
+            raise PaletteError(f"{source}: line {lineno}: expected three values 0-255, got {line!r}")
+        colors.append(rgb)
+    return _validated(colors, source)
+
+
+def _validated(colors: list[list[int]], source: str) -> np.ndarray:
+    if not colors:
+        raise PaletteError(f"{source}: no colours found")
+    arr = np.array(colors, dtype=np.uint8)
+    # Keep the file's order but drop repeats: duplicates only slow nearest-colour search.
+    _, first = np.unique(arr, axis=0, return_index=True)
+    return arr[np.sort(first)]
+
+
+def load_palette_file(path: str | Path) -> np.ndarray:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise PaletteError(f"cannot read palette file {path}: {exc.strerror or exc}") from exc
+    if path.suffix.lower() == ".gpl":
+        return parse_gpl(text, source=str(path))
+    return parse_hex(text, source=str(path))
+
+
+def resolve_palette(spec: str | int) -> PaletteSpec:
+    """Turn ``--palette`` (``16``, ``pico8``, ``my.hex``, ``my.gpl``) into a :class:`PaletteSpec`."""
+    text = str(spec).strip()
+    if text.isdigit():
+        k = int(text)
+        if not 2 <= k <= MAX_COLORS:
+            raise PaletteError(f"--palette {k}: the number of colours must be between 2 and {MAX_COLORS}")
+        return PaletteSpec(name=f"{k} colours", k=k)
+    key = _ALIASES.get(text.lower(), text.lower())
+    if key in NAMED_PALETTES:
+        return PaletteSpec(name=key, colors=NAMED_PALETTES[key])
+    if text.lower().endswith((".hex", ".gpl", ".txt")) or Path(text).exists():
+        return PaletteSpec(name=Path(text).name, colors=load_palette_file(text))
+    names = ", ".join(sorted(NAMED_PALETTES))
+    raise PaletteError(f"--palette {text!r}: expected a number of colours, one of {names}, or a .hex/.gpl file")
+
+
+def fit_palette(rgb: np.ndarray, k: int, *, weights: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
+    """``k`` representative colours of ``(..., 3)`` pixels, by weighted k-means in OKLab.
+
+    Colours are binned first and the bins clustered with their pixel counts as weights, so the
+    cost depends on how many distinct colours there are, not on the image size. ``weights`` (same leading shape as ``rgb``)
+    lets transparent cells count for nothing.
+    """
+    flat = np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8).reshape(-1, 3))
+    w = None if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
+    if w is not None:
+        flat = flat[w > 0]
+        w = w[w > 0]
+    if len(flat) == 0:
+        return np.array([[255, 255, 255]], dtype=np.uint8)
+    points, mass = _binned_colors(flat, w)
+    centers = kmeans(srgb_to_oklab(points), k, weights=mass, seed=seed)
+    palette = oklab_to_srgb(centers)
+    # Two centres can round to the same sRGB triple; keep each colour once, in fitted order.
+    _, first = np.unique(palette, axis=0, return_index=True)
+    return palette[np.sort(first)]
+
+
+def _binned_colors(rgb: np.ndarray, weights: np.ndarray | None, bits: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Mean colour and total weight of each occupied ``bits``-per-channel bin of ``(n, 3)`` uint8 pixels.
+
+    A photo has ~10^5 distinct colours; ~10^4 bins carry the same information for a 16-colour fit
+    (each bin keeps its exact mean, not its corner), which makes k-means several times faster.
+    """
+    shift = 8 - bits
+    q = rgb.astype(np.int64) >> shift
+    key = (q[:, 0] << (2 * bits)) | (q[:, 1] << bits) | q[:, 2]
+    keys, inverse = np.unique(key, return_inverse=True)
+    w = np.ones(len(rgb)) if weights is None else weights
+    mass = np.bincount(inverse, weights=w, minlength=len(keys))
+    sums = np.stack([np.bincount(inverse, weights=w * rgb[:, c], minlength=len(keys)) for c in range(3)], axis=1)
+    return sums / mass[:, None], mass
+
+
+def map_to_palette(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """Replace every colour of ``(..., 3)`` ``rgb`` with its perceptually nearest palette entry."""
+    arr = np.asarray(rgb)
+    lab = srgb_to_oklab(arr.reshape(-1, 3))
+    idx = nearest(lab, srgb_to_oklab(palette))
+    return palette[idx].reshape(arr.shape[:-1] + (3,))

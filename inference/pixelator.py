@@ -1,0 +1,346 @@
+"""The model path: a trained CycleGAN generator, run only as finely as the output grid needs.
+
+The output is ``N``x``N`` single-colour cells, so a generator pass at full resolution computes
+detail that the cell averaging then throws away. :class:`Pixelator` box-averages the picture
+down to ``pixels_per_cell`` generator pixels per cell (default 2 for cell size 4), runs the
+generator there, and averages its output per cell: at 1024² with cell size 4 that is a 512²
+pass instead of 1024², a quarter of the work. ``pixels_per_cell=0`` runs at full resolution.
+
+Large inputs are cut into overlapping tiles that are batched through the generator and
+blended with linear ramps. InstanceNorm normalises with statistics of whatever it sees, so
+tiles normalised on their own would each get their own tone and show seams; instead a first
+pass pools every norm layer's statistics over all tiles and a second pass shares them.
+
+Weights load only through :func:`training.checkpoint.load_generator` (safetensors, or
+``torch.load(weights_only=True)`` for reference ``.pth`` files).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from torch.nn import functional as F
+
+from curation.imaging import composite_on_white, has_alpha
+from inference.classic import classic_cells
+from inference.grid import cell_means
+from inference.postprocess import Cells, PixelArtOptions, image_cells, render
+from training.checkpoint import load_generator
+from training.networks import GeneratorSpec
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """How the generator runs. ``pixels_per_cell=0`` means full resolution (the slow reference)."""
+
+    pixels_per_cell: int = 2
+    tile: int = 1024  # largest tile side, in generator pixels (1024² needs ~1.5 GB at ngf 64)
+    overlap: int = 64  # blended band between tiles, in generator pixels
+    batch_pixels: int = 1 << 20  # generator pixels per forward pass: tiles are batched up to this
+    device: str = "auto"  # auto, cpu, cuda, cuda:1, mps
+    precision: str = "auto"  # auto (bf16/fp16 on GPU, fp32 on CPU), fp32, bf16, fp16
+    threads: int = 0  # torch intra-op threads on CPU; 0 keeps torch's default (all cores)
+
+    def __post_init__(self) -> None:
+        if self.pixels_per_cell < 0:
+            raise ValueError("pixels_per_cell must be >= 0 (0 = full resolution)")
+        if self.tile < 64 or self.tile % 4:
+            raise ValueError("tile must be a multiple of 4 and at least 64")
+        if not 0 <= self.overlap < self.tile // 2:
+            raise ValueError("overlap must be between 0 and half the tile")
+        if self.precision not in ("auto", "fp32", "bf16", "fp16"):
+            raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """fp32 on CPU (bf16 there is slower without AMX); bf16 where the GPU has it, else fp16."""
+    if precision == "fp32" or (precision == "auto" and device.type == "cpu"):
+        return torch.float32
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
+        return torch.bfloat16
+    return torch.float16
+
+
+class SharedStatsNorm(nn.Module):
+    """InstanceNorm (no affine) whose statistics can be pooled over many tiles and then shared.
+
+    ``mode`` is ``"live"`` (ordinary InstanceNorm), ``"gather"`` (ordinary, and pool the
+    pixel-weighted first and second moments of everything seen) or ``"replay"`` (normalise with
+    the pooled statistics). Statistics are kept in fp32 whatever the compute dtype.
+    """
+
+    def __init__(self, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.mode = "live"
+        self.reset()
+
+    def reset(self) -> None:
+        self.count = 0
+        self.sum: torch.Tensor | float = 0.0
+        self.sum_sq: torch.Tensor | float = 0.0
+
+    def pooled(self) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = self.sum / self.count
+        return mean, (self.sum_sq / self.count - mean * mean).clamp_min(0.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mode == "live":
+            return F.instance_norm(x, eps=self.eps)
+        xf = x.float()
+        if self.mode == "replay" and self.count:
+            mean, var = self.pooled()
+        else:
+            var, mean = torch.var_mean(xf, dim=(2, 3), keepdim=True, correction=0)
+            if self.mode == "gather":
+                n = x.shape[2] * x.shape[3]
+                self.sum = self.sum + n * mean.sum(0, keepdim=True)
+                self.sum_sq = self.sum_sq + n * (var + mean * mean).sum(0, keepdim=True)
+                self.count += n * x.shape[0]
+        return ((xf - mean) * torch.rsqrt(var + self.eps)).to(x.dtype)
+
+
+def with_shared_stats_norm(net: nn.Module) -> nn.Module:
+    """A copy of ``net`` with every InstanceNorm2d swapped for :class:`SharedStatsNorm` (same maths)."""
+    net = copy.deepcopy(net)
+    for module in list(net.modules()):
+        for name, child in list(module.named_children()):
+            if isinstance(child, nn.InstanceNorm2d):
+                if child.affine or child.track_running_stats:
+                    raise ValueError("only the reference's InstanceNorm (no affine, no running stats) is supported")
+                setattr(module, name, SharedStatsNorm(child.eps))
+    return net
+
+
+def _ramp(length: int, overlap: int, start_edge: bool, end_edge: bool) -> np.ndarray:
+    """Blend weights along one tile axis: linear ramps over ``overlap`` except at the image border."""
+    w = np.ones(length, dtype=np.float32)
+    if overlap > 0:
+        ramp = (np.arange(overlap, dtype=np.float32) + 0.5) / overlap
+        if not start_edge:
+            w[:overlap] = np.minimum(w[:overlap], ramp)
+        if not end_edge:
+            w[-overlap:] = np.minimum(w[-overlap:], ramp[::-1])
+    return w
+
+
+def tile_starts(size: int, tile: int, overlap: int) -> list[int]:
+    """Top-left offsets of tiles covering ``size`` with at least ``overlap`` shared pixels."""
+    if size <= tile:
+        return [0]
+    step = tile - overlap
+    starts = list(range(0, size - tile, step))
+    starts.append(size - tile)
+    return starts
+
+
+class Pixelator:
+    """Pictures in, pixel art out: ``Pixelator.from_checkpoint(path).pixelate(image)``.
+
+    Without a generator it runs the classical method. Options are the CLI's defaults; pass
+    ``cell_size=``, ``palette=``, ``dither=``, ``native=`` or any :class:`ModelOptions` field
+    as keyword arguments to change them.
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module | None = None,
+        spec: GeneratorSpec | None = None,
+        options: PixelArtOptions | None = None,
+        model: ModelOptions | None = None,
+        source: str | None = None,
+    ) -> None:
+        self.options = options or PixelArtOptions()
+        self.model = model or ModelOptions()
+        self.spec = spec
+        self.source = source
+        self.device = resolve_device(self.model.device)
+        self.dtype = resolve_dtype(self.model.precision, self.device)
+        self.generator: nn.Module | None = None
+        if generator is not None:
+            if self.device.type == "cpu" and self.model.threads:
+                torch.set_num_threads(self.model.threads)
+            net = with_shared_stats_norm(generator).eval().to(self.device)
+            self.generator = net.to(memory_format=torch.channels_last) if self.device.type != "cpu" else net
+
+    # -- construction ------------------------------------------------------------------
+    @staticmethod
+    def _split(kwargs: dict) -> tuple[PixelArtOptions, ModelOptions]:
+        art = {f.name for f in fields(PixelArtOptions)}
+        mod = {f.name for f in fields(ModelOptions)}
+        unknown = set(kwargs) - art - mod
+        if unknown:
+            raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
+        return (
+            PixelArtOptions(**{k: v for k, v in kwargs.items() if k in art}),
+            ModelOptions(**{k: v for k, v in kwargs.items() if k in mod}),
+        )
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | Path, *, which: str = "G_A", spec: GeneratorSpec | None = None, **options: object
+    ) -> Pixelator:
+        """Load a run folder, checkpoint folder, ``G_A.safetensors`` or reference ``latest_net_G_A.pth``.
+
+        A ``.pth`` without ``spec`` is read with the reference defaults (ngf 64, 9 blocks).
+        Raises :class:`training.checkpoint.CheckpointError` with a clear message otherwise.
+        """
+        art, model = cls._split(dict(options))
+        net, spec = load_generator(path, which=which, spec=spec, map_location="cpu")
+        return cls(net, spec, art, model, source=str(path))
+
+    @classmethod
+    def classic(cls, **options: object) -> Pixelator:
+        """The no-ML method with the same options and API."""
+        art, model = cls._split(dict(options))
+        return cls(None, None, art, model)
+
+    def with_options(self, **changes: object) -> Pixelator:
+        """The same loaded model with other output options (cell size, palette, ...), no reload."""
+        clone = copy.copy(self)
+        clone.options = replace(self.options, **changes)
+        return clone
+
+    @property
+    def is_classic(self) -> bool:
+        return self.generator is None
+
+    def describe(self) -> str:
+        if self.generator is None:
+            return "classical method (no ML)"
+        ppc = self.effective_pixels_per_cell()
+        res = "full resolution" if ppc == 0 else f"{ppc}x{ppc} generator pixels per cell"
+        return f"CycleGAN generator {self.spec} from {self.source} on {self.device} ({self.dtype}), {res}"
+
+    # -- pipeline ----------------------------------------------------------------------
+    def effective_pixels_per_cell(self) -> int:
+        """Generator pixels per cell side: the largest divisor of the cell size not above the request (0 = full)."""
+        ppc, cell = self.model.pixels_per_cell, self.options.cell_size
+        if ppc == 0 or ppc >= cell:
+            return 0
+        return max(d for d in range(1, ppc + 1) if cell % d == 0)
+
+    def cells(self, img: Image.Image) -> Cells:
+        """One colour per cell (before palette and dither), from the model or the classical method."""
+        if self.generator is None:
+            return classic_cells(img, self.options)
+        cell = self.options.cell_size
+        opaque = image_cells(img, cell, self.options.alpha_threshold).opaque if has_alpha(img) else None
+        rgb = np.asarray(composite_on_white(img), dtype=np.float32)
+        ppc = self.effective_pixels_per_cell()
+        if ppc == 0:
+            colors = cell_means(self.translate(rgb), cell)[0]
+        else:
+            working = cell_means(rgb, cell // ppc)[0]
+            colors = cell_means(self.translate(working), ppc)[0]
+        return Cells(colors, opaque, img.size, cell)
+
+    def pixelate(self, img: Image.Image, palette: np.ndarray | None = None) -> Image.Image:
+        """Pixel art from one picture; ``palette`` fixes the colours (the video path shares one across frames)."""
+        return render(self.cells(img), self.options, palette)
+
+    # -- the generator -----------------------------------------------------------------
+    def _norms(self) -> list[SharedStatsNorm]:
+        assert self.generator is not None
+        return [m for m in self.generator.modules() if isinstance(m, SharedStatsNorm)]
+
+    @contextmanager
+    def _norm_mode(self, mode: str) -> Iterator[None]:
+        norms = self._norms()
+        for m in norms:
+            m.mode = mode
+            if mode == "gather":
+                m.reset()
+        try:
+            yield
+        finally:
+            for m in norms:
+                m.mode = "live"
+                if mode == "replay":
+                    m.reset()
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        """Generator on a ``(B, H, W, 3)`` float 0..255 batch (H, W multiples of 4) -> same shape."""
+        assert self.generator is not None
+        x = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).to(self.device)
+        x = x / 127.5 - 1.0
+        if self.device.type != "cpu":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            if self.dtype != torch.float32:
+                with torch.autocast(device_type=self.device.type, dtype=self.dtype):
+                    y = self.generator(x)
+            else:
+                y = self.generator(x)
+        y = (y.float().clamp(-1, 1) + 1.0) * 127.5
+        return y.permute(0, 2, 3, 1).cpu().numpy()
+
+    def translate(self, rgb: np.ndarray) -> np.ndarray:
+        """The generator applied to an ``(H, W, 3)`` float 0..255 picture of any size; same shape out.
+
+        Inputs are reflect-padded to a multiple of 4 (and cropped back), so size and aspect
+        ratio are kept; inputs larger than one tile go through overlapping, blended tiles.
+        """
+        h, w = rgb.shape[:2]
+        hp, wp = -(-h // 4) * 4, -(-w // 4) * 4
+        padded = _pad_to(rgb, hp, wp)
+        tile = self.model.tile
+        if hp <= tile and wp <= tile:
+            return self._run(padded[None])[0, :h, :w]
+        return self._translate_tiled(padded)[:h, :w]
+
+    def _translate_tiled(self, rgb: np.ndarray) -> np.ndarray:
+        """Two passes over overlapping tiles: gather InstanceNorm statistics, then replay them.
+
+        Pass 1 runs each tile with its own statistics and pools them (pixel-weighted) into one
+        estimate per layer of what the whole picture would give; pass 2 normalises every tile
+        with that shared estimate, so no tile gets its own tone and the seams disappear.
+        """
+        h, w = rgb.shape[:2]
+        tile, overlap = self.model.tile, self.model.overlap
+        th, tw = min(tile, h), min(tile, w)
+        boxes = [(y, x) for y in tile_starts(h, th, overlap) for x in tile_starts(w, tw, overlap)]
+        per_batch = max(1, self.model.batch_pixels // (th * tw))
+        batches = [boxes[i : i + per_batch] for i in range(0, len(boxes), per_batch)]
+        with self._norm_mode("gather"):
+            for chunk in batches:
+                self._run(np.stack([rgb[y : y + th, x : x + tw] for y, x in chunk]))
+        out = np.zeros((h, w, 3), dtype=np.float32)
+        weight = np.zeros((h, w, 1), dtype=np.float32)
+        with self._norm_mode("replay"):
+            for chunk in batches:
+                result = self._run(np.stack([rgb[y : y + th, x : x + tw] for y, x in chunk]))
+                for (y, x), tile_out in zip(chunk, result):
+                    wy = _ramp(th, overlap, y == 0, y + th == h)
+                    wx = _ramp(tw, overlap, x == 0, x + tw == w)
+                    wt = (wy[:, None] * wx[None, :])[..., None]
+                    out[y : y + th, x : x + tw] += tile_out * wt
+                    weight[y : y + th, x : x + tw] += wt
+        return out / weight
+
+
+def _pad_to(arr: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Reflect-pad the bottom/right of an ``(H, W, C)`` array (edge-pad when it is too small to reflect)."""
+    dh, dw = h - arr.shape[0], w - arr.shape[1]
+    if dh == 0 and dw == 0:
+        return arr
+    mode = "reflect" if dh < arr.shape[0] and dw < arr.shape[1] else "edge"
+    return np.pad(arr, ((0, dh), (0, dw), (0, 0)), mode=mode)

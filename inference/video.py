@@ -1,0 +1,207 @@
+"""Animated GIFs and videos: one palette and one grid for every frame, timing and audio kept.
+
+A palette fitted per frame makes colours jump from frame to frame (flicker), so the palette is
+fitted once on cells sampled across the whole clip and every frame is mapped onto it. The grid
+is anchored to the top-left corner for every frame, and ordered dithering uses a fixed pattern.
+
+GIFs go through Pillow (per-frame durations, loop count and binary transparency are kept).
+Videos go through PyAV: frames keep their timestamps; the audio stream is copied untouched when
+the output container accepts it ("when simple"), otherwise it is dropped and the result says so.
+By default video is written as lossless H.264 (``crf 0``), which keeps every cell one colour; a
+positive ``crf`` gives smaller files that more players accept, at the cost of exact purity.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+from curation.imaging import ImageDecodeError, open_image
+from inference.pixelator import Pixelator
+from inference.postprocess import choose_palette, render
+
+#: Frames sampled across a clip to fit its shared palette.
+PALETTE_SAMPLES = 16
+_CODEC_FOR_SUFFIX = {".webm": "libvpx-vp9"}
+DEFAULT_CODEC = "libx264"
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class AnimationResult:
+    frames: int
+    palette: np.ndarray
+    audio: str  # "none", "copied", or "dropped (<why>)"
+    duration_s: float
+
+
+def _sample_indices(n: int, k: int = PALETTE_SAMPLES) -> list[int]:
+    if n <= k:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})
+
+
+# --------------------------------------------------------------------------- GIF
+
+
+def pixelate_gif(
+    data: bytes, dst: Path, pixelator: Pixelator, *, max_pixels: int, progress: Progress | None = None
+) -> AnimationResult:
+    """Pixelate every frame of an animated GIF with one shared palette; write ``dst`` (a GIF)."""
+    first = open_image(data, max_pixels=max_pixels)  # size limit and a clear error for broken files
+    src = Image.open(io.BytesIO(data))
+    n = getattr(src, "n_frames", 1)
+    if n * first.image.width * first.image.height > 8 * max_pixels:
+        raise ImageDecodeError("too-large", f"{n} frames of {first.image.width}x{first.image.height} is too much")
+    cells, durations = [], []
+    try:
+        for i in range(n):
+            src.seek(i)
+            durations.append(int(src.info.get("duration", 100) or 100))
+            cells.append(pixelator.cells(src.convert("RGBA")))
+            if progress:
+                progress(1)
+    except (OSError, EOFError, ValueError) as exc:
+        raise ImageDecodeError("truncated", f"GIF frame {len(cells)}: {exc}") from exc
+    loop = src.info.get("loop", 0)
+    palette = choose_palette([cells[i] for i in _sample_indices(len(cells))], pixelator.options.palette_spec)
+    frames = [render(c, pixelator.options, palette) for c in cells]
+    frames = [f.convert("RGBA") for f in frames]
+    tmp = dst.with_name(dst.name + ".part")
+    frames[0].save(
+        tmp,
+        format="GIF",
+        save_all=True,
+        append_images=frames[1:],
+        duration=durations,
+        loop=loop,
+        disposal=2,
+        optimize=False,
+    )
+    os.replace(tmp, dst)
+    return AnimationResult(len(frames), palette, "none", sum(durations) / 1000.0)
+
+
+# --------------------------------------------------------------------------- video
+
+
+def _even(n: int) -> int:
+    return n + (n % 2)
+
+
+def pixelate_video(
+    src: Path,
+    dst: Path,
+    pixelator: Pixelator,
+    *,
+    crf: int = 0,
+    max_pixels: int,
+    progress: Progress | None = None,
+) -> AnimationResult:
+    """Pixelate a video file with PyAV; ``dst``'s suffix picks the container (same as the input's)."""
+    try:
+        probe = av.open(str(src))
+    except (av.error.FFmpegError, OSError) as exc:
+        raise ImageDecodeError("unreadable", f"not a video PyAV can open: {exc}") from exc
+    with probe:
+        if not probe.streams.video:
+            raise ImageDecodeError("unreadable", "no video stream")
+        vs = probe.streams.video[0]
+        if vs.codec_context.width * vs.codec_context.height > max_pixels:
+            raise ImageDecodeError("too-large", f"{vs.codec_context.width}x{vs.codec_context.height} frames")
+        total = vs.frames or 0
+        if not total and vs.duration and vs.average_rate:
+            total = int(float(vs.duration * vs.time_base) * float(vs.average_rate))
+        wanted = set(_sample_indices(total)) if total else set(range(PALETTE_SAMPLES))
+        samples = []
+        # pass 1: fit the shared palette on frames spread over the clip
+        for i, frame in enumerate(probe.decode(vs)):
+            if i in wanted:
+                samples.append(pixelator.cells(frame.to_image()))
+            if total == 0 and i >= PALETTE_SAMPLES:
+                break
+    if not samples:
+        raise ImageDecodeError("unreadable", "the video has no decodable frames")
+    palette = choose_palette(samples, pixelator.options.palette_spec)
+    tmp = dst.with_name(dst.name + ".part" + dst.suffix)
+    try:
+        result = _encode(src, tmp, pixelator, palette, crf, progress)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, dst)
+    return result
+
+
+def _encode(
+    src: Path, dst: Path, pixelator: Pixelator, palette: np.ndarray, crf: int, progress: Progress | None
+) -> AnimationResult:
+    """Pass 2: decode, pixelate with the shared palette, encode with the input's timestamps, copy audio."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        vs = inp.streams.video[0]
+        codec = _CODEC_FOR_SUFFIX.get(dst.suffix.lower(), DEFAULT_CODEC)
+        ostream = out.add_stream(codec, rate=vs.average_rate or 25)
+        ostream.time_base = vs.time_base
+        ostream.codec_context.time_base = vs.time_base
+        width, height = vs.codec_context.width, vs.codec_context.height
+        if pixelator.options.native:
+            cell = pixelator.options.cell_size
+            width, height = -(-width // cell), -(-height // cell)
+        ostream.width, ostream.height = _even(width), _even(height)
+        if codec == DEFAULT_CODEC:
+            ostream.pix_fmt = "yuv444p" if crf == 0 else "yuv420p"
+            ostream.options = {"crf": str(crf), "preset": "medium"}
+        else:
+            ostream.pix_fmt = "yuv420p"
+            ostream.options = {"crf": str(max(crf, 4)), "b:v": "0"}
+        audio_in = inp.streams.audio[0] if inp.streams.audio else None
+        audio_out, audio = None, "none"
+        if audio_in is not None:
+            try:
+                audio_out = out.add_stream_from_template(audio_in)
+                audio = "copied"
+            except (ValueError, av.error.FFmpegError) as exc:
+                audio = f"dropped ({exc})"
+        streams = [vs] + ([audio_in] if audio_out is not None else [])
+        frames, last_time = 0, 0.0
+        for packet in inp.demux(*streams):
+            if packet.stream.type == "audio":
+                if packet.dts is None or audio_out is None:
+                    continue
+                packet.stream = audio_out
+                try:
+                    out.mux(packet)
+                except av.error.FFmpegError as exc:
+                    audio_out, audio = None, f"dropped ({exc})"
+                continue
+            for frame in packet.decode():
+                img = pixelator.pixelate(frame.to_image(), palette).convert("RGB")
+                arr = np.asarray(img)
+                if arr.shape[:2] != (ostream.height, ostream.width):
+                    arr = np.pad(arr, ((0, ostream.height - arr.shape[0]), (0, ostream.width - arr.shape[1]), (0, 0)), mode="edge")
+                new = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
+                new.pts = frame.pts
+                new.time_base = frame.time_base
+                if frame.time is not None:
+                    last_time = max(last_time, float(frame.time))
+                for out_packet in ostream.encode(new):
+                    out.mux(out_packet)
+                frames += 1
+                if progress:
+                    progress(1)
+        for out_packet in ostream.encode():
+            out.mux(out_packet)
+    if frames == 0:
+        raise ImageDecodeError("unreadable", "the video has no decodable frames")
+    rate = float(vs.average_rate) if vs.average_rate else 0.0
+    duration = last_time + (1.0 / rate if rate else 0.0)
+    return AnimationResult(frames, palette, audio, math.floor(duration * 1000) / 1000)
