@@ -1,0 +1,305 @@
+"""The training loop end to end on tiny configs (ngf 8, 2 blocks, 32 px, CPU)."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+import training.cyclegan as cyclegan
+from tests.support.sprites import make_sprite
+from training.checkpoint import load_generator, load_state
+from training.cli import build_parser, main, resolve_config
+from training.config import ConfigError, TrainConfig
+from training.cyclegan import CycleGAN, Weights, train_step
+from training.loop import build_model, train
+from training.networks import GeneratorSpec
+from training.pool import ImagePool
+
+NETS = ("G_A", "G_B", "D_A", "D_B")
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    torch.set_num_threads(1)
+
+
+def make_domains(root: Path, n_a: int = 3, n_b: int = 3) -> tuple[Path, Path]:
+    """A: small non-square RGB/grey/RGBA pictures; B: procedural sprites, some upscaled x2."""
+    a, b = root / "A", root / "B"
+    a.mkdir(parents=True)
+    b.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    modes = ["RGB", "L", "RGBA"]
+    for i in range(n_a):
+        arr = rng.integers(0, 256, (36, 44, 4), dtype=np.uint8)
+        img = Image.fromarray(arr, "RGBA").convert(modes[i % 3])
+        img.save(a / f"pic{i}.png")
+    for i in range(n_b):
+        sprite = make_sprite(seed=i, size=(12, 12), n_colors=4).on_white()
+        factor = 2 if i % 2 else 1
+        sprite.resize((12 * factor, 12 * factor), Image.Resampling.NEAREST).save(b / f"sprite{i}.png")
+    return a, b
+
+
+def tiny(root: Path, **kw) -> TrainConfig:
+    a, b = (root / "A", root / "B") if (root / "A").exists() else make_domains(root)
+    base = TrainConfig(
+        domain_a=str(a), domain_b=str(b), output=str(root / "run"), size=32, load_size=36, ngf=8, n_blocks=2,
+        ndf=8, epochs=1, epochs_decay=1, workers=0, device="cpu", pool_size=2, n_samples=2, save_epoch_freq=1,
+    )
+    return replace(base, **kw)
+
+
+def weights(run: Path) -> dict[str, dict[str, torch.Tensor]]:
+    from safetensors.torch import load_file
+
+    return {n: load_file(str(run / "checkpoints/latest" / f"{n}.safetensors")) for n in NETS}
+
+
+def test_few_iterations_have_finite_losses_and_a_complete_run_folder(tmp_path):
+    result = train(tiny(tmp_path, max_steps=4), progress=False)
+    run = tmp_path / "run"
+    assert result.status == "max_steps" and result.counters.step == 4
+    with (run / "losses.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    assert all(math.isfinite(float(r[k])) for r in rows for k in ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B"))
+    assert float(rows[0]["cycle_A"]) > 0 and float(rows[0]["D_A"]) > 0
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["ngf"] == 8 and saved["max_steps"] == 4
+    # 3 pairs per epoch: epoch 1 ended at step 3 (epoch_0001 kept), step 4 is in epoch 2
+    assert load_state(run / "checkpoints/latest")["counters"] == {"epoch": 1, "iteration": 1, "step": 4}
+    assert (run / "checkpoints/epoch_0001/G_A.safetensors").is_file()
+    html = (run / "index.html").read_text()
+    for src in ("loss.png", "samples/epoch_0001_A.png", "samples/epoch_0001_B.png"):
+        assert src in html and (run / src).is_file()
+    sample = Image.open(run / "samples/epoch_0001_A.png")
+    assert sample.size == (3 * 32, 2 * 32)  # real, fake, reconstruction x n_samples
+    net, spec = load_generator(run)
+    assert spec == GeneratorSpec(ngf=8, n_blocks=2)
+    with torch.no_grad():
+        assert torch.isfinite(net(torch.zeros(1, 3, 32, 32))).all()
+
+
+def test_resume_equals_an_uninterrupted_run_bitwise(tmp_path):
+    """Interrupted at step 2 (mid epoch 1), resumed to step 5 (mid epoch 2, after the lr decay started).
+
+    Also loads with 2 worker processes in the resumed half: the data stream does not depend on workers.
+    """
+    straight = tmp_path / "straight"
+    train(tiny(straight, max_steps=5), progress=False)
+    parts = tmp_path / "parts"
+    make_domains(parts)
+    train(tiny(parts, max_steps=2), progress=False)
+    first_half = weights(parts / "run")
+    cfg = replace(tiny(parts, max_steps=5, workers=2), resume=str(parts / "run"))
+    result = train(cfg, progress=False)
+    assert result.counters.step == 5 and result.steps_this_session == 3
+    a, b = weights(straight / "run"), weights(parts / "run")
+    for name in NETS:
+        for key in a[name]:
+            assert torch.equal(a[name][key], b[name][key]), f"{name}.{key}"
+            assert not torch.equal(first_half[name][key], b[name][key]) or "bias" in key
+    sa, sb = load_state(straight / "run/checkpoints/latest"), load_state(parts / "run/checkpoints/latest")
+    assert sa["counters"] == sb["counters"] == {"epoch": 1, "iteration": 2, "step": 5}
+    assert sa["lr"] == sb["lr"] == pytest.approx(2e-4 * (1 - 1 / 2))
+    for opt in ("opt_G", "opt_D"):
+        for s1, s2 in zip(sa[opt]["state"].values(), sb[opt]["state"].values()):
+            assert all(torch.equal(s1[k], s2[k]) for k in ("step", "exp_avg", "exp_avg_sq"))
+    pa, pb = sa["pools"][0], sb["pools"][0]
+    assert len(pa["A"]["images"]) == 2 and all(torch.equal(x, y) for x, y in zip(pa["A"]["images"], pb["A"]["images"]))
+    # the loss log reads as one run
+    la = (straight / "run/losses.csv").read_text().splitlines()
+    lb = (parts / "run/losses.csv").read_text().splitlines()
+    assert la == lb
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
+    real = cyclegan.lsgan_loss
+    calls = {"n": 0}
+
+    def poisoned(prediction, target_is_real):
+        calls["n"] += 1
+        loss = real(prediction, target_is_real)
+        # 6 calls per step (2 in the G loss, 4 in the D loss): step 4 is the first of epoch 2
+        return loss * float("nan") if calls["n"] > 3 * 6 else loss
+
+    monkeypatch.setattr(cyclegan, "lsgan_loss", poisoned)
+    cfg = tiny(tmp_path)
+    args = ["--domain-a", cfg.domain_a, "--domain-b", cfg.domain_b, "--output", cfg.output, "--size", "32",
+            "--load-size", "36", "--ngf", "8", "--n-blocks", "2", "--ndf", "8", "--epochs", "1", "--epochs-decay", "1",
+            "--workers", "0", "--device", "cpu", "--pool-size", "2", "--n-samples", "1"]
+    good = tmp_path / "epoch1"
+    code = main(args)
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "non-finite loss (G=nan)" in err and "step 4" in err and "last good checkpoint" in err and "(step 3)" in err
+    run = Path(cfg.output)
+    assert load_state(run / "checkpoints/latest")["counters"]["step"] == 3
+    for tensors in weights(run).values():
+        assert all(torch.isfinite(t).all() for t in tensors.values())
+    assert not good.exists()
+    assert "non-finite" in (run / "index.html").read_text()
+
+
+def test_empty_or_unreadable_domain_fails_before_training(tmp_path, capsys):
+    a, b = make_domains(tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "x.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    (bad / "y.jpg").write_bytes(b"")
+    for domain_b, expected in ((empty, "no usable images"), (bad, "2 files rejected"), (tmp_path / "missing", "not found")):
+        out = tmp_path / f"run-{domain_b.name}"
+        code = main(["--domain-a", str(a), "--domain-b", str(domain_b), "--output", str(out), "--device", "cpu"])
+        err = capsys.readouterr().err
+        assert code == 2 and expected in err and "domain B" in err, err
+        assert not (out / "checkpoints").exists()
+
+
+def test_existing_run_needs_resume_and_resume_keeps_architecture(tmp_path):
+    cfg = tiny(tmp_path, max_steps=1)
+    train(cfg, progress=False)
+    with pytest.raises(ConfigError, match="--resume"):
+        train(cfg, progress=False)
+    with pytest.raises(ConfigError, match="ngf: 8 -> 16"):
+        train(replace(cfg, ngf=16, resume=cfg.output), progress=False)
+
+
+def test_config_precedence_toml_then_resume_then_command_line(tmp_path):
+    toml = tmp_path / "train.toml"
+    toml.write_text('[train]\nngf = 16\nlr = 0.001\nepochs-decay = 3\ndomain_a = "pics"\ndomain_b = "art"\n')
+    args = build_parser().parse_args(["--config", str(toml), "--lr", "0.0005", "--output", "runs/x", "--amp"])
+    cfg = resolve_config(args)
+    assert (cfg.ngf, cfg.lr, cfg.epochs_decay, cfg.amp, cfg.n_blocks) == (16, 0.0005, 3, True, 9)
+    assert cfg.domain_a == "pics" and cfg.output == "runs/x"
+    toml.write_text("ngf = 'wide'\n")
+    with pytest.raises(ConfigError, match="ngf must be an integer"):
+        resolve_config(build_parser().parse_args(["--config", str(toml)]))
+    toml.write_text("learning_rate = 1\n")
+    with pytest.raises(ConfigError, match="unknown option"):
+        resolve_config(build_parser().parse_args(["--config", str(toml)]))
+    # reference layout: --domain-a root/ with trainA/ and trainB/ fills in domain B
+    (tmp_path / "h2z/trainA").mkdir(parents=True)
+    (tmp_path / "h2z/trainB").mkdir(parents=True)
+    cfg = resolve_config(build_parser().parse_args(["--domain-a", str(tmp_path / "h2z"), "--output", "o"]))
+    assert cfg.domain_b == str(tmp_path / "h2z")
+
+
+def test_learning_rate_schedule_is_the_reference_lambda_rule():
+    cfg = TrainConfig(epochs=100, epochs_decay=100)
+    assert cfg.lr_at(0) == cfg.lr_at(99) == 2e-4
+    assert cfg.lr_at(100) == pytest.approx(2e-4 * (1 - 1 / 101))
+    assert cfg.lr_at(199) == pytest.approx(2e-4 * (1 - 100 / 101))
+
+
+def _reference_step(nets, opt_G, opt_D, real_A, real_B, w: Weights):
+    """The reference's optimize_parameters, one network call at a time (no batching)."""
+    G_A, G_B, D_A, D_B = (nets[n] for n in NETS)
+    mse = F.mse_loss
+    fake_B, fake_A = G_A(real_A), G_B(real_B)
+    rec_A, rec_B = G_B(fake_B), G_A(fake_A)
+    for p in list(D_A.parameters()) + list(D_B.parameters()):
+        p.requires_grad_(False)
+    opt_G.zero_grad()
+    idt_A, idt_B = G_A(real_B), G_B(real_A)
+    loss_idt_A = F.l1_loss(idt_A, real_B) * w.lambda_b * w.lambda_identity
+    loss_idt_B = F.l1_loss(idt_B, real_A) * w.lambda_a * w.lambda_identity
+    pa, pb = D_A(fake_B), D_B(fake_A)
+    loss_G_A, loss_G_B = mse(pa, torch.ones_like(pa)), mse(pb, torch.ones_like(pb))
+    loss_cycle_A = F.l1_loss(rec_A, real_A) * w.lambda_a
+    loss_cycle_B = F.l1_loss(rec_B, real_B) * w.lambda_b
+    (loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B).backward()
+    opt_G.step()
+    for p in list(D_A.parameters()) + list(D_B.parameters()):
+        p.requires_grad_(True)
+    opt_D.zero_grad()
+
+    def d_loss(D, real, fake):
+        pr, pf = D(real), D(fake.detach())
+        return (mse(pr, torch.ones_like(pr)) + mse(pf, torch.zeros_like(pf))) * 0.5
+
+    loss_D_A = d_loss(D_A, real_B, fake_B)
+    loss_D_B = d_loss(D_B, real_A, fake_A)
+    loss_D_A.backward()
+    loss_D_B.backward()
+    opt_D.step()
+    return [loss_D_A, loss_G_A, loss_cycle_A, loss_idt_A, loss_D_B, loss_G_B, loss_cycle_B, loss_idt_B]
+
+
+def test_batched_step_matches_the_reference_step(tmp_path):
+    from training import ddp
+
+    cfg = tiny(tmp_path, pool_size=0)
+    nets, model = build_model(cfg, torch.device("cpu"), ddp.Dist())
+    ref = {n: copy.deepcopy(nets[n]) for n in NETS}
+    betas = (0.5, 0.999)
+    opt_G = torch.optim.Adam(list(ref["G_A"].parameters()) + list(ref["G_B"].parameters()), lr=2e-4, betas=betas)
+    opt_D = torch.optim.Adam(list(ref["D_A"].parameters()) + list(ref["D_B"].parameters()), lr=2e-4, betas=betas)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(2):
+        real_A, real_B = torch.rand(2, 3, 32, 32, generator=g) * 2 - 1, torch.rand(2, 3, 32, 32, generator=g) * 2 - 1
+        ours = train_step(model, real_A, real_B).as_dict()
+        theirs = [v.item() for v in _reference_step(ref, opt_G, opt_D, real_A, real_B, model.weights)]
+        assert list(ours.values()) == pytest.approx(theirs, rel=1e-4, abs=1e-6)
+    # Conv biases right before an InstanceNorm get a gradient that is zero up to float noise, which Adam
+    # turns into +-lr steps of random sign: they differ, and cannot matter. Compare weights and outputs.
+    x = torch.rand(2, 3, 32, 32, generator=g) * 2 - 1
+    for n in NETS:
+        for (k, a), b in zip(nets[n].state_dict().items(), ref[n].state_dict().values()):
+            if k.endswith("weight"):
+                torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-5, msg=f"{n}.{k}")
+        with torch.no_grad():
+            torch.testing.assert_close(nets[n](x), ref[n](x), rtol=1e-3, atol=1e-4, msg=n)
+
+
+def test_image_pool_follows_the_reference_and_round_trips():
+    pool = ImagePool(2, seed=1)
+    imgs = [torch.full((1, 3, 2, 2), float(i)) for i in range(12)]
+    out = [pool.query(x) for x in imgs[:2]]
+    assert all(torch.equal(o, x) for o, x in zip(out, imgs[:2]))  # filling: returned as is
+    state = pool.state_dict()
+    seen = [float(pool.query(x)[0, 0, 0, 0]) for x in imgs[2:]]
+    assert set(seen) - {float(i) for i in range(2, 12)}  # some queries returned an older image
+    twin = ImagePool(0)
+    twin.load_state_dict(copy.deepcopy(state))
+    assert [float(twin.query(x)[0, 0, 0, 0]) for x in imgs[2:]] == seen
+    assert torch.equal(ImagePool(0).query(imgs[0]), imgs[0])
+
+
+def test_export_command_writes_reference_files(tmp_path, capsys):
+    cfg = tiny(tmp_path, max_steps=1)
+    train(cfg, progress=False)
+    assert main(["export", cfg.output, "--to", str(tmp_path / "ref")]) == 0
+    names = sorted(p.name for p in (tmp_path / "ref").iterdir())
+    assert names == ["latest_net_D_A.pth", "latest_net_D_B.pth", "latest_net_G_A.pth", "latest_net_G_B.pth"]
+    spec = GeneratorSpec(ngf=8, n_blocks=2)
+    a, _ = load_generator(tmp_path / "ref/latest_net_G_A.pth", spec=spec)
+    b, _ = load_generator(cfg.output)
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(a(x), b(x))
+    assert main(["export", str(tmp_path / "nowhere"), "--to", str(tmp_path / "x")]) == 2
+
+
+def test_step_runs_under_bf16_autocast_on_cpu(tmp_path):
+    from training import ddp
+
+    nets, model = build_model(tiny(tmp_path, amp=True), torch.device("cpu"), ddp.Dist())
+    assert isinstance(model, CycleGAN) and model.autocast is not None and not model.scaler.is_enabled()
+    losses = train_step(model, torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(1, 3, 32, 32) * 2 - 1)
+    assert all(math.isfinite(v) for v in losses.as_dict().values())
+    assert all(p.dtype == torch.float32 for p in nets["G_A"].parameters())
