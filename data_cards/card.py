@@ -16,6 +16,7 @@ from datasets import DatasetInfo, SplitDict, SplitInfo
 from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from curation.imaging import open_image
 from curation.schema import CARD_FILE, DATA_DIR, FEATURES
 from data_cards.attribution import write_attribution
 from data_cards.folder import DatasetFolder
@@ -100,7 +101,19 @@ def card_data(stats: CardStats, *, pretty_name: str, domain: str) -> DatasetCard
     return data
 
 
+def _canvas_note(folder: DatasetFolder) -> str:
+    """Size of the training canvas, read from the first row's ``image``."""
+    for split in folder.splits:
+        if folder.num_rows(split):
+            value = folder.column(split, "image", [0])[0]
+            width, height = open_image(value["bytes"] if isinstance(value, dict) else value).image.size
+            return f"{width}x{height} canvas"
+    return "square canvas"
+
+
 def _license_summary(stats: CardStats, license_id: str) -> str:
+    if stats.single_license is not None and stats.single_license.hub_id == "unknown":
+        return f"None of the {stats.total} images has a licence stated by its source (Hub id `unknown`)."
     if stats.single_license is not None:
         lic = stats.single_license
         return f"All {lic.images} images are under **{lic.stated}** (Hub id `{license_id}`)."
@@ -138,15 +151,15 @@ def render_card(
     report = folder.report or {}
     domain = (domain or report.get("domain") or "B").upper()
     kind = "pixel art" if domain == "B" else "pictures (domain A)"
+    noun = "pixel-art images" if domain == "B" else "pictures (domain A)"
     pretty_name = pretty_name or f"{folder.path.name} ({kind}, pixelforge)"
     data = card_data(stats, pretty_name=pretty_name, domain=domain)
-    canvas = report.get("config", {}).get("canvas") if isinstance(report.get("config"), dict) else None
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
     env.filters["filesize"] = _filesize
     env.filters["bar"] = _bar
     n_sources = len([s for s in stats.sources if s.images])
     summary = (
-        f"{stats.total} {kind} images from {n_sources} source{'s' if n_sources != 1 else ''}, "
+        f"{stats.total} {noun} from {n_sources} source{'s' if n_sources != 1 else ''}, "
         f"curated by pixelforge into white-background PNGs with full provenance: "
         + ", ".join(f"{s.rows} {s.name}" for s in stats.splits)
         + "."
@@ -157,7 +170,7 @@ def render_card(
         summary=summary,
         repo_id=repo_id or f"<user>/{folder.path.name}",
         folder_name=folder.path.name,
-        canvas_note=f"{canvas}x{canvas} canvas" if canvas else "square canvas",
+        canvas_note=_canvas_note(folder),
         stats=stats,
         columns=[(name, _feature_kind(f)) for name, f in FEATURES.items()],
         samples=pick_samples(folder, 16),

@@ -72,16 +72,21 @@ class DatasetFolder:
             tables.append(pq.read_table(shard, columns=[n for n in names if n not in IMAGE_COLUMNS]))
         return pa.concat_tables(tables)
 
+    def scan(self, split: str) -> tuple[pa.Table, int]:
+        """One pass over a split: its metadata columns and its size once decoded into Arrow."""
+        tables, nbytes = [], 0
+        for shard in self.shards[split]:
+            table = pq.read_table(shard)
+            nbytes += table.nbytes
+            tables.append(table.drop_columns([c for c in IMAGE_COLUMNS if c in table.column_names]))
+        return pa.concat_tables(tables), nbytes
+
     def num_rows(self, split: str) -> int:
         return sum(pq.ParquetFile(shard).metadata.num_rows for shard in self.shards[split])
 
     def download_size(self, split: str) -> int:
         """Bytes of the split's Parquet files, what the Hub serves."""
         return sum(shard.stat().st_size for shard in self.shards[split])
-
-    def arrow_size(self, split: str) -> int:
-        """Bytes of the split once decoded into Arrow (``num_bytes`` in ``dataset_info``)."""
-        return sum(pq.read_table(shard).nbytes for shard in self.shards[split])
 
     def column(self, split: str, name: str, rows: list[int]) -> list:
         """Values of one column at the given row positions of a split (reads only that column)."""

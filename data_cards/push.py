@@ -71,6 +71,12 @@ def _filter_known(shards: list[Path], split: str, out_dir: Path) -> tuple[list[P
     """Rewrite a split's shards without unknown-licence rows; shard order and schema are kept."""
     tables = []
     excluded = 0
+    meta = pq.ParquetFile(shards[0]).metadata
+    options = {"compression": "none", "row_group_size": None}
+    if meta.num_row_groups and meta.num_columns:  # write like the source shards were written
+        codec = meta.row_group(0).column(0).compression.lower()
+        options = {"compression": "none" if codec == "uncompressed" else codec,
+                   "row_group_size": meta.row_group(0).num_rows or None}
     for shard in shards:
         table = pq.read_table(shard)
         licenses = table.column("license").to_pylist()
@@ -83,7 +89,7 @@ def _filter_known(shards: list[Path], split: str, out_dir: Path) -> tuple[list[P
     for i, table in enumerate(tables):
         path = out_dir / shard_name(split, i, len(tables))
         path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, path)
+        pq.write_table(table, path, **options)
         paths.append(path)
     return paths, excluded
 
@@ -115,6 +121,8 @@ def prepare_push(
                 shards[split] = kept
         else:
             shards[split] = files
+    if not any(source.num_rows(split) for split in source.splits):
+        raise PushError(f"nothing to publish: {source.path} has no rows.", exit_code=2)
     if not shards:
         raise PushError(
             f"nothing to publish: all {unknown_in_folder} images in {source.path} have licence "
@@ -129,6 +137,7 @@ def prepare_push(
     files += [
         UploadFile(name, staging / name, (staging / name).stat().st_size)
         for name in (CARD_FILE, SAMPLES_FILE, ATTRIBUTION_FILE)
+        if (staging / name).exists()
     ]
     plan = PushPlan(
         repo_id=repo_id,

@@ -16,6 +16,8 @@ from curation.schema import SAMPLES_FILE
 from data_cards.folder import DatasetFolder
 
 GUTTER = 4
+#: Side of one grid cell in pixels; each sample is scaled by a whole factor to fit it.
+CELL = 128
 
 
 def pick_samples(folder: DatasetFolder, count: int) -> list[tuple[str, int]]:
@@ -30,7 +32,7 @@ def pick_samples(folder: DatasetFolder, count: int) -> list[tuple[str, int]]:
     return picked
 
 
-def sample_grid(images: list[Image.Image], *, cell: int = 96, columns: int = 4) -> Image.Image:
+def sample_grid(images: list[Image.Image], *, cell: int = CELL, columns: int = 4) -> Image.Image:
     """Lay images out on a white grid; each is integer-scaled to fit its ``cell`` square."""
     if not images:
         raise ValueError("no images to put in a sample grid")
@@ -45,9 +47,12 @@ def sample_grid(images: list[Image.Image], *, cell: int = 96, columns: int = 4) 
 
 
 def write_samples(
-    folder: DatasetFolder, out_dir: str | Path | None = None, *, count: int = 16, cell: int = 96, columns: int = 4
-) -> Path:
-    """Write ``samples.png`` from the rows' native images (deterministic PNG bytes)."""
+    folder: DatasetFolder, out_dir: str | Path | None = None, *, count: int = 16, cell: int = CELL, columns: int = 4
+) -> Path | None:
+    """Write ``samples.png`` from the rows' native images (deterministic PNG bytes).
+
+    A dataset with no rows gets no grid (and loses a stale one): returns ``None``.
+    """
     images = []
     by_split: dict[str, list[int]] = {}
     for split, row in pick_samples(folder, count):
@@ -57,5 +62,8 @@ def write_samples(
             data = value["bytes"] if isinstance(value, dict) else value
             images.append(open_image(data).image)
     path = Path(out_dir or folder.path) / SAMPLES_FILE
+    if not images:
+        path.unlink(missing_ok=True)
+        return None
     path.write_bytes(png_bytes(sample_grid(images, cell=cell, columns=columns)))
     return path

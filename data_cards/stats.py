@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from tqdm import tqdm
+
 from curation.schema import UNKNOWN_LICENSE
 from data_cards.folder import DatasetFolder
 from data_cards.licenses import hub_license_id
@@ -99,15 +101,15 @@ def compute_stats(folder: DatasetFolder, *, excluded_unknown: int = 0) -> CardSt
     """Read the metadata columns of every split once and count what the card reports."""
     splits, licenses, urls, sources, authors = [], Counter(), {}, Counter(), set()
     scales, colors, canvas, widths, heights = [], [], [], [], []
-    for split in folder.splits:
-        table = folder.metadata(split)
+    for split in tqdm(folder.splits, desc="card: reading splits", unit="split", disable=None, leave=False):
+        table, nbytes = folder.scan(split)
         cols = table.to_pydict()
         splits.append(
             SplitRow(
                 name=split,
                 rows=table.num_rows,
                 download_size=folder.download_size(split),
-                num_bytes=folder.arrow_size(split),
+                num_bytes=nbytes,
                 shards=len(folder.shards[split]),
             )
         )

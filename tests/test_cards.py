@@ -22,7 +22,7 @@ from curation.schema import ATTRIBUTION_FILE, CARD_FILE, COLUMNS, FEATURES, SAMP
 from data_cards.card import write_card
 from data_cards.folder import DatasetFolder, FolderError
 from data_cards.licenses import hub_license_id
-from data_cards.samples import GUTTER, pick_samples
+from data_cards.samples import CELL, GUTTER, pick_samples
 from tests.support.dataset_folder import build_dataset_folder, n_colors_bucket
 from tests.support.fake_hub import FakeHub, validate_card_metadata
 
@@ -125,7 +125,7 @@ def test_every_number_in_the_body_comes_from_the_files(mixed):
         assert f"| {name} | {s['in']} | {s['out']} | {s['rejected']} |" in text
     assert f"{report['counts']['duplicates_exact']} exact duplicates" in text
     assert f"{report['counts']['duplicates_near']} near duplicates" in text
-    assert f"{len(report['clusters'])} near-duplicate clusters" in text
+    assert f"{len(report['clusters'])} near-duplicate cluster(s)" in text
     assert json.dumps(report["config"], indent=2, sort_keys=True) in text
     # histograms computed from the rows
     for scale, n in Counter(int(r["pixel_scale"]) for r in rows).items():
@@ -162,7 +162,7 @@ def test_sample_grid_is_integer_nearest_neighbour(mixed):
     folder = DatasetFolder.read(mixed.path)
     picked = pick_samples(folder, 16)
     assert len(picked) == 9
-    cell = 96
+    cell = CELL
     for i, (split, row) in enumerate(picked):
         native = Image.open(io.BytesIO(mixed.rows[split][row]["native"]["bytes"])).convert("RGB")
         want, scale = place_on_canvas(native, cell)
@@ -227,3 +227,23 @@ def test_card_without_report_and_bad_folders(tmp_path, capsys):
         write_card(tmp_path / "empty")
     assert curate(["card", str(tmp_path / "empty")]) == 2
     assert "no Parquet shards" in capsys.readouterr().err
+
+
+def test_empty_dataset_gets_an_honest_card(tmp_path, capsys):
+    """`curate run` writes an empty train shard when every input was rejected; the card must not crash."""
+    import pyarrow.parquet as pq
+
+    built = build_dataset_folder(tmp_path / "none", n_train=2, n_test=0)
+    for shard in (built.path / "data").glob("*.parquet"):
+        shard.unlink()
+    pq.write_table(FEATURES.arrow_schema.empty_table(), built.path / "data/train-00000-of-00001.parquet")
+    (built.path / SAMPLES_FILE).write_bytes(b"stale")
+    text = write_card(built.path).read_text()
+    assert "No samples: this dataset has no rows." in text and not (built.path / SAMPLES_FILE).exists()
+    assert "| **total** | **0** |" in text and validate_card_metadata(text) == []
+    assert curate(["push", str(built.path), "--repo-id", "u/x", "--dry-run"]) == 2
+    assert "nothing to publish" in capsys.readouterr().err
+
+
+def test_canvas_size_is_read_from_the_data(mixed):
+    assert '# PIL image, 64x64 canvas' in (mixed.path / CARD_FILE).read_text()

@@ -13,10 +13,11 @@ from pathlib import Path
 import huggingface_hub.constants as hf_constants
 import pytest
 import yaml
-from datasets import load_dataset
+from datasets import Image, load_dataset
 
 from curation.cli import main as curate
 from curation.schema import COLUMNS, FEATURES
+from data_cards.card import write_card
 from tests.support.dataset_folder import build_dataset_folder
 from tests.support.fake_hub import FakeHub, validate_card_metadata
 
@@ -105,6 +106,9 @@ def test_push_creates_repo_and_commits_everything_once(hub, folder, tmp_path, ca
     assert ds["train"].features == FEATURES and list(ds["train"].features) == list(COLUMNS)
     assert ds["train"]["sha256"] == [r["sha256"] for r in want["train"]]
     assert ds["test"]["pixel_sha256"] == [r["pixel_sha256"] for r in want["test"]]
+    raw = ds["train"].cast_column("image", Image(decode=False)).cast_column("native", Image(decode=False))
+    assert [r["image"]["bytes"] for r in raw] == [r["image"]["bytes"] for r in want["train"]]
+    assert [r["native"]["bytes"] for r in raw] == [r["native"]["bytes"] for r in want["train"]]
     # the token went nowhere but the header
     assert_no_token(out.out + out.err, folder.path, served, hub=hub)
     assert "README.md" not in {p.name for p in folder.path.iterdir()}  # the local folder was not touched
@@ -217,6 +221,8 @@ def test_all_unknown_has_nothing_to_publish(hub, tmp_path, capsys):
     built = build_dataset_folder(tmp_path / "anon", n_train=2, n_test=1, licenses=("unknown",))
     assert curate(["push", str(built.path), "--repo-id", REPO]) == 2
     assert "nothing to publish" in capsys.readouterr().err and hub.requests == []
+    card = write_card(built.path).read_text()
+    assert "None of the 3 images has a licence stated by its source" in card and "license: unknown" in card
 
 
 def test_cli_end_to_end_in_a_subprocess(folder, tmp_path):
