@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image
 
 from curation.color import kmeans, nearest, srgb_to_oklab, unique_colors
-from curation.imaging import composite_on_white
+from curation.imaging import composite_on_white, count_colors
 from curation.stages.grid import GridAxis, detect_grid, sample_cells
 
 
@@ -42,7 +42,7 @@ class NativeConfig:
     snap_colors: bool = False  # JPEG colour cleanup
     snap_max_colors: int = 64
     suspect_confidence: float = 0.25  # a grid this good (but below min_confidence) flags the image
-    snap_distance: float = 0.06  # OKLab distance under which two colours count as one (JND ~0.02)
+    snap_distance: float = 0.04  # OKLab distance under which two colours count as one (JND ~0.02)
     fractional: bool = True  # also look for non-integer scale factors (cells of uneven width)
 
 
@@ -126,24 +126,38 @@ class SnapResult:
     n_colors_after: int
 
 
-def snap_colors(img: Image.Image, *, max_colors: int = 64, distance: float = 0.06, seed: int = 0) -> SnapResult:
+def snap_colors(img: Image.Image, *, max_colors: int = 64, distance: float = 0.04, seed: int = 0) -> SnapResult:
     """Merge near-identical colours (JPEG noise) into a small palette, clustering in OKLab.
 
     Weighted k-means over the unique colours finds up to ``max_colors`` centres; centres closer
     than ``distance`` are merged (heaviest first), and every pixel takes the most frequent real
     colour of its cluster, so flat areas keep a colour that actually occurred. Alpha is kept.
     """
-    mode = img.mode
-    work = img if mode in ("RGB", "RGBA") else img.convert("RGBA" if "A" in mode or "transparency" in img.info else "RGB")
+    if img.mode not in ("RGB", "RGBA"):
+        # palette and grey images are lossless: nothing to clean, and the mode must not change
+        n = count_colors(img)
+        return SnapResult(image=img, palette=np.zeros((0, 3), np.uint8), n_colors_before=n, n_colors_after=n)
+    work = img
     arr = np.asarray(work)
-    rgb = arr[..., :3]
-    colors, counts, inverse = unique_colors(rgb)
+    # transparent pixels hold arbitrary RGB: they neither vote nor change
+    opaque = arr[..., 3] >= 128 if arr.shape[-1] == 4 else np.ones(arr.shape[:2], bool)
+    rgb = arr[..., :3][opaque]
+    if len(rgb) == 0:
+        return SnapResult(image=img, palette=np.zeros((0, 3), np.uint8), n_colors_before=0, n_colors_after=0)
+    colors, counts, inverse = unique_colors(rgb[None])
     before = len(colors)
     if before <= 1:
         return SnapResult(image=img, palette=colors, n_colors_before=before, n_colors_after=before)
     lab = srgb_to_oklab(colors)
-    centres = kmeans(lab, min(max_colors, before), weights=counts.astype(np.float64), seed=seed)
-    label = nearest(lab, centres)
+    # pool colours into small OKLab bins first: JPEG noise makes thousands of colours that
+    # fall into a few hundred bins, so k-means stays cheap
+    key = np.floor(lab / (distance / 3.0)).astype(np.int64)
+    _, bin_of = np.unique(key, axis=0, return_inverse=True)
+    bin_of = bin_of.reshape(-1)
+    bin_mass = np.bincount(bin_of, weights=counts)
+    bin_lab = np.stack([np.bincount(bin_of, weights=lab[:, i] * counts) for i in range(3)], axis=1) / bin_mass[:, None]
+    centres = kmeans(bin_lab, min(max_colors, len(bin_lab)), weights=bin_mass, seed=seed)
+    label = nearest(bin_lab, centres)[bin_of]
     mass = np.bincount(label, weights=counts, minlength=len(centres))
     # merge centres closer than `distance`, heaviest first
     order = np.argsort(-mass, kind="stable")
@@ -167,9 +181,9 @@ def snap_colors(img: Image.Image, *, max_colors: int = 64, distance: float = 0.0
         members = np.flatnonzero(cluster == c)
         best[c] = members[np.argmax(counts[members])]
         rep[c] = colors[best[c]]
-    new_rgb = rep[cluster][inverse].reshape(rgb.shape)
-    out = np.concatenate([new_rgb, arr[..., 3:]], axis=-1) if arr.shape[-1] == 4 else new_rgb
-    snapped = Image.fromarray(np.ascontiguousarray(out), work.mode)
+    out = arr.copy()
+    out[..., :3][opaque] = rep[cluster][inverse]
+    snapped = Image.fromarray(out, work.mode)
     palette = rep[keep]
     return SnapResult(image=snapped, palette=palette, n_colors_before=before, n_colors_after=len(keep))
 
