@@ -7,6 +7,7 @@ Licences such as CC-BY require credit per work; a CSV beside the card is the one
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 from curation.schema import ATTRIBUTION_FILE
@@ -22,11 +23,13 @@ ATTRIBUTION_COLUMNS: tuple[str, ...] = (
 def write_attribution(folder: DatasetFolder, out_dir: str | Path | None = None) -> Path:
     """Write ``attribution.csv`` (one line per image) into ``out_dir`` (default: the folder itself)."""
     path = Path(out_dir or folder.path) / ATTRIBUTION_FILE
-    with path.open("w", newline="", encoding="utf-8") as fh:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(ATTRIBUTION_COLUMNS)
         for split in folder.splits:
             cols = folder.metadata(split).to_pydict()
             for i in range(len(cols["sha256"])):
                 writer.writerow([split, i] + [cols[name][i] for name in ATTRIBUTION_COLUMNS[2:]])
+    os.replace(tmp, path)  # an interrupted run never leaves half a file
     return path

@@ -9,6 +9,7 @@ the card links to, ``attribution.csv`` and ``samples.png``. ``curate run`` calls
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import jinja2
@@ -16,7 +17,7 @@ from datasets import DatasetInfo, SplitDict, SplitInfo
 from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from curation.imaging import open_image
+from curation.imaging import ImageDecodeError, open_image
 from curation.schema import CARD_FILE, DATA_DIR, FEATURES
 from data_cards.attribution import write_attribution
 from data_cards.folder import DatasetFolder
@@ -106,7 +107,10 @@ def _canvas_note(folder: DatasetFolder) -> str:
     for split in folder.splits:
         if folder.num_rows(split):
             value = folder.column(split, "image", [0])[0]
-            width, height = open_image(value["bytes"] if isinstance(value, dict) else value).image.size
+            try:
+                width, height = open_image((value.get("bytes") if isinstance(value, dict) else value) or b"").image.size
+            except ImageDecodeError:
+                return "square canvas"
             return f"{width}x{height} canvas"
     return "square canvas"
 
@@ -123,9 +127,14 @@ def _license_summary(stats: CardStats, license_id: str) -> str:
     )
 
 
-def _unknown_note(stats: CardStats) -> str:
+def _unknown_note(stats: CardStats, unknown_included: bool) -> str:
     notes = []
-    if stats.unknown_license:
+    if stats.unknown_license and unknown_included:
+        notes.append(
+            f"{stats.unknown_license} images have no licence stated by their source (`unknown`); this copy "
+            "includes them because it was published with `--include-unknown-license`."
+        )
+    elif stats.unknown_license:
         notes.append(
             f"{stats.unknown_license} images have no licence stated by their source (`unknown`). "
             "`curate push` leaves them out unless it is given `--include-unknown-license`."
@@ -144,9 +153,11 @@ def render_card(
     domain: str | None = None,
     repo_id: str | None = None,
     excluded_unknown: int = 0,
+    unknown_included: bool = False,
     pretty_name: str | None = None,
+    samples: list[tuple[str, int]] | None = None,
 ) -> DatasetCard:
-    """Build the card for ``folder`` (no files written)."""
+    """Build the card for ``folder`` (no files written); ``samples`` are the rows in samples.png."""
     stats = compute_stats(folder, excluded_unknown=excluded_unknown)
     report = folder.report or {}
     domain = (domain or report.get("domain") or "B").upper()
@@ -173,9 +184,9 @@ def render_card(
         canvas_note=_canvas_note(folder),
         stats=stats,
         columns=[(name, _feature_kind(f)) for name, f in FEATURES.items()],
-        samples=pick_samples(folder, 16),
+        samples=pick_samples(folder, 16) if samples is None else samples,
         license_summary=_license_summary(stats, data.license),
-        unknown_note=_unknown_note(stats),
+        unknown_note=_unknown_note(stats, unknown_included),
         report=report or None,
         domain=domain,
         counts=list(report.get("counts", {}).items()),
@@ -186,9 +197,12 @@ def render_card(
     return DatasetCard(body)
 
 
-def write_card(folder: str | Path, *, domain: str | None = None) -> Path:
-    """Write ``README.md``, ``attribution.csv`` and ``samples.png`` into a dataset folder; return the card path."""
-    return write_card_files(DatasetFolder.read(folder), domain=domain)
+def write_card(folder: str | Path, *, domain: str | None = None, repo_id: str | None = None) -> Path:
+    """Write ``README.md``, ``attribution.csv`` and ``samples.png`` into a dataset folder; return the card path.
+
+    ``repo_id`` only changes the ``load_dataset("...")`` line; without it the card shows ``<user>/<folder>``.
+    """
+    return write_card_files(DatasetFolder.read(folder), domain=domain, repo_id=repo_id)
 
 
 def write_card_files(
@@ -198,12 +212,22 @@ def write_card_files(
     domain: str | None = None,
     repo_id: str | None = None,
     excluded_unknown: int = 0,
+    unknown_included: bool = False,
 ) -> Path:
     """Write the card and the files it links to into ``out_dir`` (default: the folder itself)."""
     out = Path(out_dir or folder.path)
     write_attribution(folder, out)
-    write_samples(folder, out)
-    card = render_card(folder, domain=domain, repo_id=repo_id, excluded_unknown=excluded_unknown)
+    shown = write_samples(folder, out)
+    card = render_card(
+        folder,
+        domain=domain,
+        repo_id=repo_id,
+        excluded_unknown=excluded_unknown,
+        unknown_included=unknown_included,
+        samples=shown,
+    )
     path = out / CARD_FILE
-    path.write_text(str(card), encoding="utf-8")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(str(card), encoding="utf-8")
+    os.replace(tmp, path)  # the card is replaced whole or not at all
     return path

@@ -26,6 +26,9 @@ def add_card_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="A = pictures, B = pixel art; default: the `domain` in curation_report.json, else B",
     )
+    p.add_argument(
+        "--repo-id", default=None, help="Hub id shown in the card's `load_dataset(...)` line (default: <user>/<folder>)"
+    )
     p.set_defaults(func=run_card)
 
 
@@ -61,7 +64,7 @@ def run_card(args: argparse.Namespace) -> int:
     from data_cards.card import write_card
 
     try:
-        path = write_card(args.folder, domain=args.domain)
+        path = write_card(args.folder, domain=args.domain, repo_id=args.repo_id)
     except FolderError as exc:
         print(f"curate card: {exc}", file=sys.stderr)
         return 2

@@ -14,13 +14,31 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation.schema import DATA_DIR, IMAGE_COLUMNS, REPORT_FILE, SPLITS
+from curation.schema import COLUMNS, DATA_DIR, IMAGE_COLUMNS, REPORT_FILE, SPLITS
 
 _SHARD_RE = re.compile(r"^(?P<split>[A-Za-z0-9_]+)-(?P<index>\d{5})-of-(?P<total>\d{5})\.parquet$")
 
 
 class FolderError(ValueError):
     """The folder does not follow the dataset contract (no shards, unreadable report, ...)."""
+
+
+def _check_shard(shard: Path) -> None:
+    """A shard must be readable Parquet with the contract's columns, in order."""
+    try:
+        names = pq.read_schema(shard).names
+        pq.ParquetFile(shard).metadata  # noqa: B018 - reads the footer: a truncated file fails here
+    except (pa.ArrowException, OSError) as exc:
+        raise FolderError(f"{shard} is not a readable Parquet file: {exc}") from exc
+    if tuple(names) != COLUMNS:
+        missing = [c for c in COLUMNS if c not in names]
+        extra = [c for c in names if c not in COLUMNS]
+        raise FolderError(
+            f"{shard} does not follow curation/schema.py: "
+            + (f"missing {missing} " if missing else "")
+            + (f"unexpected {extra} " if extra else "")
+            + ("" if missing or extra else "columns out of order")
+        )
 
 
 @dataclass(frozen=True)
@@ -49,6 +67,9 @@ class DatasetFolder:
             totals = {int(_SHARD_RE.match(f.name)["total"]) for f in files}
             if totals != {len(files)}:
                 raise FolderError(f"split {split!r}: expected {sorted(totals)} shards, found {len(files)}")
+        for files in shards.values():
+            for shard in files:
+                _check_shard(shard)
         ordered = {s: shards[s] for s in SPLITS if s in shards}
         ordered.update({s: f for s, f in sorted(shards.items()) if s not in ordered})
         report = None

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, get_token
 from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
+from huggingface_hub.utils import validate_repo_id
 
 from curation.schema import ATTRIBUTION_FILE, CARD_FILE, DATA_DIR, SAMPLES_FILE, UNKNOWN_LICENSE, shard_name
 from data_cards.card import write_card_files
@@ -104,6 +105,10 @@ def prepare_push(
     domain: str | None = None,
 ) -> PushPlan:
     """Stage everything a push uploads into ``staging`` and return the plan (no network)."""
+    try:
+        validate_repo_id(repo_id)
+    except ValueError as exc:
+        raise PushError(f"bad --repo-id: {exc}", exit_code=2) from None
     source = DatasetFolder.read(folder)
     staging = Path(staging)
     staging.mkdir(parents=True, exist_ok=True)
@@ -130,7 +135,14 @@ def prepare_push(
             exit_code=2,
         )
     staged = DatasetFolder(path=source.path, shards=shards, report=source.report)
-    write_card_files(staged, staging, domain=domain, repo_id=repo_id, excluded_unknown=excluded)
+    write_card_files(
+        staged,
+        staging,
+        domain=domain,
+        repo_id=repo_id,
+        excluded_unknown=excluded,
+        unknown_included=include_unknown_license and unknown_in_folder > 0,
+    )
     files = [
         UploadFile(f"{DATA_DIR}/{p.name}", p, p.stat().st_size) for split in shards for p in shards[split]
     ]

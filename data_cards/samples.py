@@ -7,11 +7,13 @@ grid never shows a smoothed pixel.
 
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 
 from PIL import Image
 
-from curation.imaging import composite_on_white, open_image, place_on_canvas, png_bytes
+from curation.imaging import ImageDecodeError, composite_on_white, open_image, place_on_canvas, png_bytes
 from curation.schema import SAMPLES_FILE
 from data_cards.folder import DatasetFolder
 
@@ -48,22 +50,31 @@ def sample_grid(images: list[Image.Image], *, cell: int = CELL, columns: int = 4
 
 def write_samples(
     folder: DatasetFolder, out_dir: str | Path | None = None, *, count: int = 16, cell: int = CELL, columns: int = 4
-) -> Path | None:
+) -> list[tuple[str, int]]:
     """Write ``samples.png`` from the rows' native images (deterministic PNG bytes).
 
-    A dataset with no rows gets no grid (and loses a stale one): returns ``None``.
+    Returns the (split, row) pairs shown. A row whose image cannot be decoded is skipped (and
+    named in a warning), not fatal; a dataset with no decodable rows gets no grid and loses a
+    stale one.
     """
-    images = []
     by_split: dict[str, list[int]] = {}
     for split, row in pick_samples(folder, count):
         by_split.setdefault(split, []).append(row)
+    images, shown = [], []
     for split, rows in by_split.items():
-        for value in folder.column(split, "native", rows):
-            data = value["bytes"] if isinstance(value, dict) else value
-            images.append(open_image(data).image)
+        for row, value in zip(rows, folder.column(split, "native", rows)):
+            data = value.get("bytes") if isinstance(value, dict) else value
+            try:
+                images.append(open_image(data or b"").image)
+            except ImageDecodeError as exc:
+                warnings.warn(f"samples.png: skipped {split} row {row}: {exc}", stacklevel=2)
+                continue
+            shown.append((split, row))
     path = Path(out_dir or folder.path) / SAMPLES_FILE
     if not images:
         path.unlink(missing_ok=True)
-        return None
-    path.write_bytes(png_bytes(sample_grid(images, cell=cell, columns=columns)))
-    return path
+        return []
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(png_bytes(sample_grid(images, cell=cell, columns=columns)))
+    os.replace(tmp, path)
+    return shown

@@ -247,3 +247,38 @@ def test_empty_dataset_gets_an_honest_card(tmp_path, capsys):
 
 def test_canvas_size_is_read_from_the_data(mixed):
     assert '# PIL image, 64x64 canvas' in (mixed.path / CARD_FILE).read_text()
+
+
+def test_bad_shards_are_clear_errors(tmp_path, capsys):
+    built = build_dataset_folder(tmp_path / "broken", n_train=2, n_test=1)
+    shard = built.path / "data/test-00000-of-00001.parquet"
+    shard.write_bytes(shard.read_bytes()[:200])  # truncated
+    assert curate(["card", str(built.path)]) == 2
+    assert "not a readable Parquet file" in capsys.readouterr().err
+    assert curate(["push", str(built.path), "--repo-id", "u/x", "--dry-run"]) == 2
+    assert "not a readable Parquet file" in capsys.readouterr().err
+
+    import pyarrow.parquet as pq
+
+    other = build_dataset_folder(tmp_path / "cols", n_train=2, n_test=1)
+    shard = other.path / "data/test-00000-of-00001.parquet"
+    pq.write_table(pq.read_table(shard).drop_columns(["author"]), shard)
+    with pytest.raises(FolderError, match=r"missing \['author'\]"):
+        write_card(other.path)
+
+
+def test_undecodable_sample_is_skipped_not_fatal(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    built = build_dataset_folder(tmp_path / "bad-image", n_train=3, n_test=1)
+    shard = built.path / "data/test-00000-of-00001.parquet"
+    table = pq.read_table(shard)
+    native = table.column("native").to_pylist()
+    native[0] = {"bytes": b"\x89PNG\r\n\x1a\n garbage", "path": None}
+    column = pa.array(native, type=table.schema.field("native").type)
+    pq.write_table(table.set_column(table.schema.get_field_index("native"), "native", column), shard)
+    with pytest.warns(UserWarning, match="skipped test row 0"):
+        text = write_card(built.path).read_text()
+    assert "![3 samples" in text and (built.path / SAMPLES_FILE).exists()
+    assert "| **total** | **4** |" in text

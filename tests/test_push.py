@@ -122,6 +122,12 @@ def test_include_unknown_license_publishes_every_row(hub, folder, tmp_path, caps
     assert not hub.repos[REPO].private
     card = hub.repos[REPO].files["README.md"].decode()
     assert "2 images have no licence stated" in card and "published without" not in card
+    assert "includes them because it was published with `--include-unknown-license`" in card
+
+
+def test_bad_repo_id_is_refused_before_any_request(hub, folder, capsys):
+    assert curate(["push", str(folder.path), "--repo-id", "a/b/c"]) == 2
+    assert "bad --repo-id" in capsys.readouterr().err and hub.requests == []
 
 
 def test_repush_replaces_stale_shards_in_the_same_commit(hub, tmp_path, capsys):
