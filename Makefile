@@ -25,5 +25,9 @@ bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) benchmarks/run_all.py
 
+# The whole pipeline on the bundled sample; DEMO_FAST=1 is the reduced mode the tests run.
+demo: $(STAMP)
+	$(PY) -m tests.support.demo $(if $(filter 1,$(DEMO_FAST)),--fast,)
+
 clean:
 	rm -rf build *.egg-info .pytest_cache .ruff_cache
