@@ -1,8 +1,8 @@
 """Dithering onto a palette, done at the cell grid (one decision per cell, so cells stay pure).
 
 * ``none``: nearest palette colour in OKLab.
-* ``ordered``: an 8x8 Bayer threshold anchored to the grid's top-left; the pattern is the same in
-  every frame, so animations do not shimmer.
+* ``ordered``: an 8x8 Bayer threshold on OKLab lightness, anchored to the grid's top-left; the
+  pattern is the same in every frame, so animations do not shimmer.
 * ``floyd``: Floyd-Steinberg error diffusion in OKLab, serpentine scan.
 """
 
@@ -23,12 +23,11 @@ def bayer_matrix(n: int = 8) -> np.ndarray:
     return (m + 0.5) / m.size - 0.5
 
 
-def palette_spread(palette: np.ndarray) -> float:
-    """Typical sRGB distance between neighbouring palette colours: how hard ordered dither pushes."""
-    pal = palette.astype(np.float64)
-    if len(pal) < 2:
+def palette_spread(pal_lab: np.ndarray) -> float:
+    """Typical OKLab distance between neighbouring palette colours: how hard ordered dither pushes."""
+    if len(pal_lab) < 2:
         return 0.0
-    d = np.sqrt(((pal[:, None] - pal[None]) ** 2).sum(-1))
+    d = np.sqrt(((pal_lab[:, None] - pal_lab[None]) ** 2).sum(-1))
     np.fill_diagonal(d, np.inf)
     return float(np.median(d.min(1)))
 
@@ -48,8 +47,11 @@ def dither(cells: np.ndarray, palette: np.ndarray, method: str = "none", mask: n
     elif method == "ordered":
         m = bayer_matrix(8)
         tile = np.tile(m, (-(-rows // 8), -(-cols // 8)))[:rows, :cols]
-        pushed = np.clip(cells + tile[..., None] * palette_spread(palette), 0, 255)
-        idx = nearest(srgb_to_oklab(pushed).reshape(-1, 3), pal_lab)
+        # The threshold moves perceptual lightness only, so a grey dithers between darker and
+        # lighter neighbours in proportion to how light it looks, not to its sRGB code value.
+        lab = srgb_to_oklab(np.clip(cells, 0, 255))
+        lab[..., 0] += tile * palette_spread(pal_lab)
+        idx = nearest(lab.reshape(-1, 3), pal_lab)
     else:
         idx = _floyd_steinberg(srgb_to_oklab(np.clip(cells, 0, 255)), pal_lab, mask).reshape(-1)
     return palette[idx].reshape(rows, cols, 3)
