@@ -383,3 +383,32 @@ class FakeHub:
         repo.files = files  # applied only once every line was valid: commits are atomic
         repo.commits.append({"oid": oid, "header": lines[0]["value"], "operations": lines[1:]})
         return 200, {"commitUrl": f"{self.url}/datasets/{repo.repo_id}/commit/{oid}", "commitOid": oid, "success": True}, {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve a fake Hub by hand: ``python -m tests.support.fake_hub --user demo --token hf_demo``."""
+    import argparse
+    import signal
+    import time
+
+    parser = argparse.ArgumentParser(description="A local fake Hugging Face Hub for trying `curate push` offline.")
+    parser.add_argument("--user", default="demo", help="user name the token belongs to")
+    parser.add_argument("--token", default="hf_demo", help="the one token it accepts")
+    parser.add_argument("--export", type=Path, default=None, help="on exit, write every repo's files here")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))  # stop like Ctrl-C
+    with FakeHub({args.token: args.user}) as hub:
+        print(f"fake Hub at {hub.url} (user {args.user}); run with HF_ENDPOINT={hub.url} HF_HUB_DISABLE_XET=1", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+        if args.export:
+            for repo_id in hub.repos:
+                hub.export(repo_id, args.export / repo_id)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
