@@ -35,7 +35,7 @@ from curation.stages.native import NativeResult, snap_colors
 
 EDGE = 48.0  # RGB distance across two pixels that makes an edge
 BLEND_MIN = 24.0  # a blend pixel differs from both sides by at least this (JPEG noise stays below)
-LOSSY_RESIDUAL = 0.05  # lossless upscales have exactly 0; JPEG noise leaves more even on flat art
+LOSSY_RESIDUAL = 0.0  # lossless upscales reproduce exactly; any JPEG noise leaves a residual
 
 
 @dataclass(frozen=True)

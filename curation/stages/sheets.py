@@ -1,14 +1,44 @@
-"""Optional stage: slice sprite sheets into single sprites (filled in by issue #5).
+"""Optional stage: slice sprite sheets into single sprites.
 
 Interface contract: ``slice_sheet(img, config) -> list[SpriteBox]``; an empty list means
-"not a sheet, keep the image whole". Boxes are in the native image's pixel coordinates.
+"not a sheet, keep the image whole". Boxes are in the native image's pixel coordinates; the
+pipeline keeps the sheet's provenance and records each sprite's box (``SpriteBox.as_member``).
+
+How a sheet is cut:
+
+1. **Background.** Transparent pixels, or else the colour that fills most of the border
+   (a few levels of tolerance, for JPEG). No background: go to step 4.
+2. **Parts.** Connected components (8-neighbourhood) of the non-background pixels. Parts whose
+   boxes overlap or lie at most ``merge_gap`` pixels apart are one sprite (a sword beside its
+   knight, a detached shadow); this is repeated until nothing more merges. Parts smaller than
+   ``min_sprite_size`` on both sides are specks and dropped.
+3. **Uniform grid.** If every sprite lies inside one cell of a grid whose cells divide the sheet
+   (the finest such grid), no cell holds two sprites, and the sprites sit alike in their cells
+   (same start, centre or end, within 15% of a cell), the sheet is a frame or tile grid and is
+   cut on the grid: every frame keeps the same size and alignment.
+4. **Opaque tilesets.** A sheet with no background (or one part covering it) is tested for tile
+   sizes that divide it: the tile size whose boundary lines show clearly more colour change than
+   the lines inside tiles wins, and every tile that is not a single flat colour is a sprite.
+
+Fewer than ``min_sprites`` sprites: not a sheet.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image
+from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from curation.imaging import to_rgba
+
+#: colour distance (max channel) within which a pixel counts as the border background colour
+BACKGROUND_TOLERANCE = 8
+#: tile boundary lines must change this many times more than lines inside tiles
+TILE_CONTRAST = 2.0
 
 
 @dataclass(frozen=True)
@@ -17,6 +47,7 @@ class SheetConfig:
     min_sprites: int = 2
     merge_gap: int = 1  # components closer than this many pixels belong to one sprite
     min_sprite_size: int = 8
+    detect_grid: bool = True  # cut frame/tile grids on the grid
 
 
 @dataclass(frozen=True)
@@ -25,11 +56,149 @@ class SpriteBox:
     y: int
     width: int
     height: int
+    kind: str = "component"  # "component" (tight box of one sprite), "grid" (frame cell), "tile"
 
     def as_member(self) -> str:
         return f"box:{self.x},{self.y},{self.width},{self.height}"
 
+    def crop(self, img: Image.Image) -> Image.Image:
+        """This sprite cut out of its sheet (same mode, no resampling)."""
+        return img.crop((self.x, self.y, self.x + self.width, self.y + self.height))
+
+
+def background_mask(img: Image.Image) -> np.ndarray | None:
+    """True where the sheet shows background; ``None`` if it has no clear background."""
+    rgba = np.asarray(to_rgba(img))
+    alpha = rgba[..., 3]
+    if (alpha < 128).any():
+        return alpha < 128
+    rgb = rgba[..., :3].astype(np.int16)
+    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+    keys, counts = np.unique(border, axis=0, return_counts=True)
+    colour = keys[int(np.argmax(counts))]
+    if counts.max() < 0.5 * len(border):
+        return None
+    return np.abs(rgb - colour).max(axis=-1) <= BACKGROUND_TOLERANCE
+
+
+def _merge_boxes(boxes: np.ndarray, gap: int) -> np.ndarray:
+    """Union boxes (x0, y0, x1, y1; end exclusive) that overlap or are at most ``gap`` apart."""
+    while len(boxes) > 1:
+        x0, y0, x1, y1 = (boxes[:, i] for i in range(4))
+        dx = np.maximum(x0[:, None] - x1[None, :], x0[None, :] - x1[:, None])  # pixels between, <=0 overlap
+        dy = np.maximum(y0[:, None] - y1[None, :], y0[None, :] - y1[:, None])
+        near = (dx <= gap) & (dy <= gap)
+        n, label = connected_components(coo_matrix(near), directed=False)
+        if n == len(boxes):
+            break
+        merged = np.empty((n, 4), dtype=boxes.dtype)
+        merged[:, 0] = np.full(n, np.iinfo(boxes.dtype).max)
+        merged[:, 1] = merged[:, 0]
+        merged[:, 2:] = np.iinfo(boxes.dtype).min
+        np.minimum.at(merged[:, 0], label, x0)
+        np.minimum.at(merged[:, 1], label, y0)
+        np.maximum.at(merged[:, 2], label, x1)
+        np.maximum.at(merged[:, 3], label, y1)
+        boxes = merged
+    return boxes
+
+
+def component_boxes(fg: np.ndarray, merge_gap: int, min_size: int) -> np.ndarray:
+    """Merged, speck-free sprite boxes (x0, y0, x1, y1) of a foreground mask, in reading order."""
+    labels, n = ndimage.label(fg, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return np.zeros((0, 4), np.int64)
+    slices = ndimage.find_objects(labels)
+    boxes = np.array([[s[1].start, s[0].start, s[1].stop, s[0].stop] for s in slices], np.int64)
+    boxes = _merge_boxes(boxes, merge_gap)
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    boxes = boxes[(w >= min_size) | (h >= min_size)]
+    order = np.lexsort((boxes[:, 0], boxes[:, 1]))
+    return boxes[order]
+
+
+def _finest_cell(lo: np.ndarray, hi: np.ndarray, n: int, min_size: int) -> int | None:
+    """Smallest cell size dividing ``n`` such that no span [lo, hi) crosses a cell boundary."""
+    for cell in range(min_size, n + 1):
+        if n % cell == 0 and np.all(lo // cell == (hi - 1) // cell):
+            return cell
+    return None
+
+
+def _aligned(offset: np.ndarray, extent: np.ndarray, cell: int) -> bool:
+    """Sprites share a placement inside their cells: same start, centre or end (within 15%)."""
+    tol = max(2.0, 0.15 * cell)
+    for anchor in (offset, offset + extent / 2.0, offset + extent):
+        if np.abs(anchor - np.median(anchor)).max() <= tol:
+            return True
+    return False
+
+
+def grid_cells(boxes: np.ndarray, size: tuple[int, int], min_size: int) -> list[SpriteBox] | None:
+    """Cut on a frame grid when every sprite sits alone inside one cell of a grid dividing the sheet."""
+    width, height = size
+    cw = _finest_cell(boxes[:, 0], boxes[:, 2], width, min_size)
+    ch = _finest_cell(boxes[:, 1], boxes[:, 3], height, min_size)
+    if cw is None or ch is None or (cw == width and ch == height):
+        return None
+    cells = (boxes[:, 1] // ch) * (width // cw) + boxes[:, 0] // cw
+    if len(np.unique(cells)) != len(cells):
+        return None  # two sprites share a cell: the grid does not describe this sheet
+    if not (_aligned(boxes[:, 0] % cw, boxes[:, 2] - boxes[:, 0], cw) and _aligned(boxes[:, 1] % ch, boxes[:, 3] - boxes[:, 1], ch)):
+        return None  # sprites sit anywhere in their cells: a chance grid, not a frame grid
+    return [SpriteBox(int(c % (width // cw)) * cw, int(c // (width // cw)) * ch, cw, ch, "grid") for c in np.sort(cells)]
+
+
+def tile_grid(img: Image.Image, min_size: int) -> list[SpriteBox]:
+    """Tiles of an opaque tileset: the tile size whose boundaries stand out, flat tiles skipped."""
+    rgb = np.asarray(to_rgba(img))[..., :3].astype(np.int16)
+    height, width = rgb.shape[:2]
+    col_step = np.abs(np.diff(rgb, axis=1)).max(-1).mean(0)  # change across boundary x+1
+    row_step = np.abs(np.diff(rgb, axis=0)).max(-1).mean(1)
+    best: tuple[float, int] | None = None
+    for tile in range(min_size, min(width, height) // 2 + 1):
+        if width % tile or height % tile:
+            continue
+        on_x = np.zeros(width - 1, bool)
+        on_x[tile - 1 :: tile] = True
+        on_y = np.zeros(height - 1, bool)
+        on_y[tile - 1 :: tile] = True
+        inside = np.r_[col_step[~on_x], row_step[~on_y]].mean() + 1e-6
+        contrast = min(col_step[on_x].mean(), row_step[on_y].mean()) / inside
+        if contrast >= TILE_CONTRAST and (best is None or contrast > best[0] * 1.05):
+            best = (contrast, tile)
+    if best is None:
+        return []
+    tile = best[1]
+    out = []
+    for ty in range(0, height, tile):
+        for tx in range(0, width, tile):
+            block = rgb[ty : ty + tile, tx : tx + tile].reshape(-1, 3)
+            if (block != block[0]).any():
+                out.append(SpriteBox(tx, ty, tile, tile, "tile"))
+    return out
+
 
 def slice_sheet(img: Image.Image, config: SheetConfig | None = None) -> list[SpriteBox]:
-    """Not built yet (issue #5): every image is kept whole."""
+    """Sprites on a sheet, in reading order; ``[]`` when the image is a single picture."""
+    config = config or SheetConfig()
+    bg = background_mask(img)
+    boxes = np.zeros((0, 4), np.int64)
+    if bg is not None:
+        boxes = component_boxes(~bg, config.merge_gap, config.min_sprite_size)
+    if config.detect_grid and len(boxes) >= config.min_sprites:
+        cells = grid_cells(boxes, img.size, config.min_sprite_size)
+        if cells is not None and len(cells) >= config.min_sprites:
+            return cells
+    if len(boxes) >= config.min_sprites:
+        return [SpriteBox(int(x0), int(y0), int(x1 - x0), int(y1 - y0)) for x0, y0, x1, y1 in boxes]
+    covered = bg is None or (len(boxes) == 1 and _area(boxes[0]) >= 0.9 * img.width * img.height)
+    if config.detect_grid and covered:
+        tiles = tile_grid(img, config.min_sprite_size)
+        if len(tiles) >= config.min_sprites:
+            return tiles
     return []
+
+
+def _area(box: np.ndarray) -> int:
+    return int((box[2] - box[0]) * (box[3] - box[1]))
