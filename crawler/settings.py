@@ -69,6 +69,8 @@ HTTPCACHE_IGNORE_HTTP_CODES = [429, 500, 502, 503, 504]
 # -- dupefilter (see PixelForgeSpider.update_settings); these apply only then.
 REDIS_URL = None
 SCHEDULER_PERSIST = True
+#: A worker closes after its shared queue has stayed empty this long (others may still add pages).
+REDIS_IDLE_CLOSE_AFTER = 10.0
 
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"

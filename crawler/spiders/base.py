@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import scrapy
-from scrapy.exceptions import CloseSpider
+from scrapy import signals
+from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.http import Request, Response
 from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
@@ -149,6 +151,23 @@ class PixelForgeSpider(scrapy.Spider):
             settings.set("USER_AGENT", f"pixelforge/0.1 (pixel-art dataset research crawler; +{contact})",
                          priority="spider")
 
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> PixelForgeSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        if crawler.settings.get("REDIS_URL"):
+            spider._idle_since = None
+            spider._idle_grace = crawler.settings.getfloat("REDIS_IDLE_CLOSE_AFTER", 10.0)
+            crawler.signals.connect(spider._redis_idle, signal=signals.spider_idle)
+        return spider
+
+    def _redis_idle(self) -> None:
+        """A worker on a shared queue waits a while before closing: the others may still be producing."""
+        now = time.monotonic()
+        if self._idle_since is None:
+            self._idle_since = now
+        if now - self._idle_since < self._idle_grace:
+            raise DontCloseSpider
+
     # -- running -----------------------------------------------------------------------------
     async def start(self) -> Any:
         for source in self.sources.values():
@@ -163,6 +182,7 @@ class PixelForgeSpider(scrapy.Spider):
         if source is None or handler is None:
             self.count("error", "no_handler", response.meta.get("pf_source", "?"))
             return
+        self._idle_since = None
         self.crawler.stats.inc_value("pixelforge/pages")
         self.crawler.stats.inc_value(f"pixelforge/source/{source.name}/pages")
         try:
