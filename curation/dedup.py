@@ -174,14 +174,17 @@ def deduplicate(
     dhashes: Sequence[str],
     rank: Callable[[int], tuple],
     *,
-    phash_distance: int = 8,
-    dhash_distance: int = 10,
+    sizes: Sequence[tuple[int, int]] | None = None,
+    dhash_distance: int = 6,
+    phash_distance: int = 16,
+    max_aspect_change: float = 1.1,
     near: bool = True,
 ) -> DedupResult:
-    """Group items: equal pixel hashes first, then near duplicates (phash AND dhash close).
+    """Group items: equal pixel hashes first, then near duplicates.
 
-    ``rank(i)`` orders members; the smallest rank is kept (the pipeline ranks by native size,
-    known licence, metadata). Returns clusters with the kept member first.
+    Near duplicates are searched by dhash (the index), then confirmed by phash and, when
+    ``sizes`` are given, by aspect ratio. ``rank(i)`` orders members; the smallest rank is kept
+    (the pipeline ranks by native size, known licence, metadata). Clusters list the kept member first.
     """
     n = len(pixel_hashes)
     uf = UnionFind(n)
@@ -192,17 +195,20 @@ def deduplicate(
         else:
             first_of[key] = i
     unique = sorted(first_of.values())
-    exact_groups = {uf.find(i) for i in range(n)}
-    exact_dups = n - len(exact_groups)
+    exact_dups = n - len(unique)
     if near and len(unique) > 1:
         ph = hex_to_u64([phashes[i] for i in unique])
         dh = hex_to_u64([dhashes[i] for i in unique])
-        pairs = pairs_within(ph, phash_distance)
+        pairs = pairs_within(dh, dhash_distance)
         if len(pairs):
-            ok = hamming(dh[pairs[:, 0]], dh[pairs[:, 1]]) <= dhash_distance
-            for a, b in pairs[ok]:
-                uf.union(unique[int(a)], unique[int(b)])
+            ok = hamming(ph[pairs[:, 0]], ph[pairs[:, 1]]) <= phash_distance
+            if sizes is not None:
+                aspect = np.array([sizes[i][0] / max(sizes[i][1], 1) for i in unique])
+                a, b = aspect[pairs[:, 0]], aspect[pairs[:, 1]]
+                ok &= np.maximum(a / b, b / a) <= max_aspect_change
+            for a_idx, b_idx in pairs[ok]:
+                uf.union(unique[int(a_idx)], unique[int(b_idx)])
     clusters = [sorted(g, key=rank) for g in uf.groups()]
     clusters.sort(key=lambda g: g[0])
-    near_dups = len(exact_groups) - len(clusters)
+    near_dups = len(unique) - len(clusters)
     return DedupResult(clusters, exact_dups, near_dups)

@@ -345,8 +345,10 @@ def _assemble(inputs: Inputs, input_dir: Path, output_dir: Path, config: CurateC
         [e["item"]["phash"] for e in entries],
         [e["item"]["dhash"] for e in entries],
         rank=lambda i: _rank(entries[i]),
-        phash_distance=dd.phash_distance,
+        sizes=[(e["item"]["native_width"], e["item"]["native_height"]) for e in entries],
         dhash_distance=dd.dhash_distance,
+        phash_distance=dd.phash_distance,
+        max_aspect_change=dd.max_aspect_change,
         near=dd.enabled,
     )
     # exact duplicates are always merged: two rows with equal pixels would leak between splits

@@ -51,7 +51,10 @@ def dominant_border_color(arr: np.ndarray, tolerance: int) -> tuple[tuple[int, i
     packed = (ring[:, 0] << 16) | (ring[:, 1] << 8) | ring[:, 2]
     keys, counts = np.unique(packed, return_counts=True)
     key = int(keys[np.argmax(counts)])
-    color = ((key >> 16) & 255, (key >> 8) & 255, key & 255)
+    mode = np.array([(key >> 16) & 255, (key >> 8) & 255, key & 255])
+    # with noise (JPEG, dithering) the most frequent value is an outlier of the cloud: use its median
+    near = ring[np.abs(ring - mode).max(axis=1) <= 2 * tolerance]
+    color = tuple(int(v) for v in np.median(near, axis=0).round())
     close = np.abs(ring - np.array(color)).max(axis=1) <= tolerance
     return color, float(close.mean())
 
