@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import jinja2
@@ -50,6 +51,11 @@ def _filesize(n: int) -> str:
     return f"{n} B"
 
 
+def _cell(value: object) -> str:
+    """Text from the web inside a Markdown table cell: no pipes or line breaks that would break the row."""
+    return " ".join(str(value).split()).replace("|", "\\|")
+
+
 def _bar(n: int, total: int, width: int = 20) -> str:
     return "█" * round(width * n / total) if total else ""
 
@@ -67,12 +73,14 @@ def card_data(stats: CardStats, *, pretty_name: str, domain: str) -> DatasetCard
     """The YAML header: licence, task, size, tags, data files per split and dataset_info."""
     single = stats.single_license
     extra: dict[str, str] = {}
-    if single is not None and single.hub_id is not None:
+    if not stats.licenses:  # no rows at all
+        license_id = "unknown"
+    elif single is not None and single.hub_id is not None:
         license_id = single.hub_id
     else:
         license_id = "other"
         if single is not None:  # one licence the Hub has no id for: name it and link it
-            extra["license_name"] = "".join(c if c.isalnum() else "-" for c in single.stated.lower()).strip("-")
+            extra["license_name"] = re.sub(r"[^a-z0-9]+", "-", single.stated.lower()).strip("-") or "other"
             if single.url:
                 extra["license_link"] = single.url
         else:
@@ -168,6 +176,7 @@ def render_card(
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
     env.filters["filesize"] = _filesize
     env.filters["bar"] = _bar
+    env.filters["cell"] = _cell
     n_sources = len([s for s in stats.sources if s.images])
     summary = (
         f"{stats.total} {noun} from {n_sources} source{'s' if n_sources != 1 else ''}, "

@@ -282,3 +282,11 @@ def test_undecodable_sample_is_skipped_not_fatal(tmp_path):
         text = write_card(built.path).read_text()
     assert "![3 samples" in text and (built.path / SAMPLES_FILE).exists()
     assert "| **total** | **4** |" in text
+
+
+def test_web_text_cannot_break_the_tables(tmp_path):
+    built = build_dataset_folder(tmp_path / "pipes", n_train=2, n_test=1, licenses=("Free | no\nwarranty",))
+    path = write_card(built.path)
+    text = path.read_text()
+    assert "| Free \\| no warranty | other | 3 |" in text
+    assert header(path)["license_name"] == "free-no-warranty" and validate_card_metadata(text) == []
