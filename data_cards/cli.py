@@ -79,15 +79,21 @@ def _size(n: int) -> str:
 
 
 def run_push(args: argparse.Namespace) -> int:
-    from data_cards.push import PushError, prepare_push, redact, resolve_token, upload
+    from data_cards.push import PushError, prepare_push, redact, resolve_repo_id, resolve_token, upload
 
     token = None
     try:
+        repo_id = args.repo_id
+        if not args.dry_run:  # a real push needs the token first, and the full id for the card
+            token = resolve_token()
+            if "/" not in repo_id:
+                DatasetFolder.read(args.folder)  # bad input is reported before any request
+                repo_id = resolve_repo_id(repo_id, token=token)
         with tempfile.TemporaryDirectory(prefix="pixelforge-push-") as staging:
             plan = prepare_push(
                 args.folder,
                 staging,
-                repo_id=args.repo_id,
+                repo_id=repo_id,
                 include_unknown_license=args.include_unknown_license,
                 private=args.private,
                 domain=args.domain,
@@ -111,9 +117,10 @@ def run_push(args: argparse.Namespace) -> int:
             elif plan.unknown_in_folder:
                 print(f"  included: {plan.unknown_in_folder} images with unknown licence (--include-unknown-license)")
             if args.dry_run:
+                if "/" not in repo_id:
+                    print(f"  repo: {repo_id} goes under the token's own user, resolved at push time")
                 print("dry run: nothing was sent; no network was touched.")
                 return 0
-            token = resolve_token()
             result = upload(plan, token=token)
     except FolderError as exc:
         print(f"curate push: {exc}", file=sys.stderr)

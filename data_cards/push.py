@@ -205,6 +205,16 @@ def endpoint_url() -> str | None:
     return value.rstrip("/") if value else None
 
 
+def resolve_repo_id(repo_id: str, *, token: str, endpoint: str | None = None) -> str:
+    """``name`` -> ``<token's user>/name`` (asks the Hub who owns the token); ``user/name`` unchanged."""
+    if "/" in repo_id:
+        return repo_id
+    try:
+        return f"{HfApi(endpoint=endpoint or endpoint_url(), token=token).whoami()['name']}/{repo_id}"
+    except Exception as exc:  # noqa: BLE001 - translated into one clear message
+        raise PushError(_explain(exc, token, repo_id, endpoint or endpoint_url(), [], 1)) from None
+
+
 def upload(plan: PushPlan, *, token: str, endpoint: str | None = None) -> PushResult:
     """Create the repo if needed and commit the plan's files; errors become :class:`PushError`."""
     api = HfApi(endpoint=endpoint or endpoint_url(), token=token)

@@ -180,6 +180,7 @@ def test_token_from_login_cache(hub, folder, monkeypatch, tmp_path, capsys):
     assert curate(["push", str(folder.path), "--repo-id", "sprites"]) == 0  # namespace from whoami
     out = capsys.readouterr()
     assert REPO in hub.repos and f"published 6 images to {hub.url}/datasets/{REPO}" in out.out
+    assert f'load_dataset("{REPO}")' in hub.repos[REPO].files["README.md"].decode()
     assert_no_token(out.out + out.err, folder.path, hub=hub)
 
 
