@@ -43,7 +43,7 @@ class ModelOptions:
 
     pixels_per_cell: int = 2
     tile: int = 1024  # largest tile side, in generator pixels (1024² needs ~1.5 GB at ngf 64)
-    overlap: int = 64  # blended band between tiles, in generator pixels
+    overlap: int = 64  # blended band between tiles, in generator pixels (at most a quarter tile)
     batch_pixels: int = 1 << 20  # generator pixels per forward pass: tiles are batched up to this
     device: str = "auto"  # auto, cpu, cuda, cuda:1, mps
     precision: str = "auto"  # auto (bf16/fp16 on GPU, fp32 on CPU), fp32, bf16, fp16
@@ -54,8 +54,8 @@ class ModelOptions:
             raise ValueError("pixels_per_cell must be >= 0 (0 = full resolution)")
         if self.tile < 64 or self.tile % 4:
             raise ValueError("tile must be a multiple of 4 and at least 64")
-        if not 0 <= self.overlap < self.tile // 2:
-            raise ValueError("overlap must be between 0 and half the tile")
+        if self.overlap < 0:
+            raise ValueError("overlap must be >= 0")
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
             raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
 
@@ -300,7 +300,9 @@ class Pixelator:
         ratio are kept; inputs larger than one tile go through overlapping, blended tiles.
         """
         h, w = rgb.shape[:2]
-        hp, wp = -(-h // 4) * 4, -(-w // 4) * 4
+        # multiples of 4 for the two stride-2 convolutions, and at least 16 so the bottleneck
+        # keeps more than one pixel for InstanceNorm
+        hp, wp = max(16, -(-h // 4) * 4), max(16, -(-w // 4) * 4)
         padded = _pad_to(rgb, hp, wp)
         tile = self.model.tile
         if hp <= tile and wp <= tile:
@@ -315,7 +317,8 @@ class Pixelator:
         with that shared estimate, so no tile gets its own tone and the seams disappear.
         """
         h, w = rgb.shape[:2]
-        tile, overlap = self.model.tile, self.model.overlap
+        tile = self.model.tile
+        overlap = min(self.model.overlap, tile // 4)
         th, tw = min(tile, h), min(tile, w)
         boxes = [(y, x) for y in tile_starts(h, th, overlap) for x in tile_starts(w, tw, overlap)]
         per_batch = max(1, self.model.batch_pixels // (th * tw))

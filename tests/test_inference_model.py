@@ -1,0 +1,215 @@
+"""The model path of `pixelate`: checkpoint forms, safety, grid-aware inference, tiling."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from curation.imaging import count_colors
+from inference.cli import main
+from inference.grid import cell_means, cell_purity
+from inference.pixelator import ModelOptions, Pixelator, tile_starts
+from training.checkpoint import CheckpointError, generator_metadata, save_network
+from training.networks import GeneratorSpec, init_weights
+
+TINY = GeneratorSpec(ngf=8, n_blocks=2)
+
+
+@pytest.fixture(scope="module")
+def tiny_net():
+    torch.manual_seed(0)
+    return init_weights(TINY.build()).eval()
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory, tiny_net):
+    """A run folder as `train` writes it: runs/NAME/checkpoints/latest/G_A.safetensors with metadata."""
+    root = tmp_path_factory.mktemp("runs") / "tiny"
+    latest = root / "checkpoints" / "latest"
+    latest.mkdir(parents=True)
+    save_network(tiny_net, latest / "G_A.safetensors", generator_metadata(TINY, "AtoB", 64))
+    save_network(tiny_net, latest / "G_B.safetensors", generator_metadata(TINY, "BtoA", 64))
+    return root
+
+
+def photo(width, height, seed=0):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    arr = np.stack([x / width * 255, y / height * 255, 128 + 100 * np.sin(x / 7) * np.cos(y / 11)], -1)
+    arr = arr + rng.normal(0, 10, arr.shape)
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
+
+
+def reference_forward(net, rgb):
+    """What the reference test script computes: the generator on [-1, 1] input, back to 0..255."""
+    x = torch.from_numpy(rgb.astype(np.float32) / 127.5 - 1.0).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        y = net(x)
+    return ((y[0].permute(1, 2, 0).numpy() + 1.0) * 127.5).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def test_every_checkpoint_form_loads(run_folder, tiny_net, tmp_path):
+    for path in (run_folder, run_folder / "checkpoints" / "latest", run_folder / "checkpoints" / "latest" / "G_A.safetensors"):
+        px = Pixelator.from_checkpoint(path)
+        assert px.spec == TINY and not px.is_classic
+    # a reference .pth: torch.save of a state dict, DataParallel prefix and InstanceNorm leftovers included
+    state = {f"module.{k}": v.clone() for k, v in tiny_net.state_dict().items()}
+    state["module.model.2.running_mean"] = torch.zeros(8)
+    pth = tmp_path / "latest_net_G_A.pth"
+    torch.save(state, pth)
+    px = Pixelator.from_checkpoint(pth, spec=TINY)
+    img = photo(32, 24)
+    assert np.array_equal(np.asarray(px.pixelate(img)), np.asarray(Pixelator.from_checkpoint(run_folder).pixelate(img)))
+    # without a spec the reference defaults (ngf 64, 9 blocks) apply, and the mismatch is explained
+    with pytest.raises(CheckpointError, match="ngf=8"):
+        Pixelator.from_checkpoint(pth)
+
+
+def test_reference_defaults_for_pth(tmp_path):
+    torch.manual_seed(1)
+    net = GeneratorSpec().build()
+    pth = tmp_path / "latest_net_G_A.pth"
+    torch.save(net.state_dict(), pth)
+    assert Pixelator.from_checkpoint(pth).spec == GeneratorSpec(ngf=64, n_blocks=9)
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_pickle_carrying_code_is_refused(tmp_path, capsys):
+    marker = tmp_path / "pwned"
+    pth = tmp_path / "latest_net_G_A.pth"
+    with open(pth, "wb") as fh:
+        pickle.dump({"model.1.weight": _Evil(marker)}, fh)
+    torch.save({"model.1.weight": _Evil(marker)}, tmp_path / "evil_zip.pth")
+    for path in (pth, tmp_path / "evil_zip.pth"):
+        with pytest.raises(CheckpointError, match="refused"):
+            Pixelator.from_checkpoint(path)
+    img = tmp_path / "a.png"
+    photo(16, 16).save(img)
+    assert main([str(img), "-o", str(tmp_path / "out"), "--checkpoint", str(pth)]) == 2
+    assert "refused" in capsys.readouterr().err
+    assert not marker.exists()
+
+
+def test_missing_or_wrong_checkpoints_are_clear(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        Pixelator.from_checkpoint(tmp_path / "nothing")
+    bad = tmp_path / "G_A.safetensors"
+    bad.write_bytes(b"not safetensors at all")
+    with pytest.raises(CheckpointError):
+        Pixelator.from_checkpoint(bad)
+
+
+# --------------------------------------------------------------------------- the model path
+
+
+def test_full_resolution_path_is_the_reference_forward_pass(tiny_net):
+    img = photo(48, 40)
+    px = Pixelator(tiny_net, TINY, model=ModelOptions(pixels_per_cell=0))
+    expected = cell_means(reference_forward(tiny_net, np.asarray(img)), 4)[0]
+    np.testing.assert_allclose(px.cells(img).colors, expected, atol=1e-3)
+
+
+def test_reduced_resolution_runs_the_generator_on_the_box_averaged_picture(tiny_net):
+    img = photo(48, 40)
+    px = Pixelator(tiny_net, TINY, model=ModelOptions(pixels_per_cell=2))
+    assert px.effective_pixels_per_cell() == 2
+    working = cell_means(np.asarray(img), 2)[0]  # 24x20: 2x2 generator pixels per 4x4 cell
+    expected = cell_means(reference_forward(tiny_net, working), 2)[0]
+    np.testing.assert_allclose(px.cells(img).colors, expected, atol=1e-3)
+
+
+@pytest.mark.parametrize("size", [(50, 30), (33, 47), (7, 5)])
+def test_model_output_keeps_size_grid_and_palette(run_folder, size):
+    px = Pixelator.from_checkpoint(run_folder)
+    out = px.pixelate(photo(*size))
+    assert out.size == size  # aspect ratio and size kept, no padding to multiples of 4 left over
+    assert cell_purity(out, 4) == 1.0 and count_colors(out) <= 16
+    native = Pixelator.from_checkpoint(run_folder, native=True, cell_size=5, palette="gameboy").pixelate(photo(*size))
+    assert native.size == (-(-size[0] // 5), -(-size[1] // 5)) and count_colors(native) <= 4
+
+
+def test_model_path_differs_from_classical_and_keeps_alpha(run_folder, cartoon_files):
+    img = Image.open(cartoon_files[0])
+    img.load()
+    model = Pixelator.from_checkpoint(run_folder).pixelate(img)
+    classic = Pixelator.classic().pixelate(img)
+    assert model.mode == "RGBA" and set(np.unique(np.asarray(model)[..., 3]).tolist()) <= {0, 255}
+    assert np.array_equal(np.asarray(model)[..., 3], np.asarray(classic)[..., 3])
+    assert not np.array_equal(np.asarray(model), np.asarray(classic))
+
+
+def test_cli_with_checkpoint(run_folder, tmp_path, capsys):
+    src = tmp_path / "in.png"
+    photo(40, 28).save(src)
+    out = tmp_path / "out.png"
+    assert main([str(src), "-o", str(out), "--checkpoint", str(run_folder), "--which", "G_B", "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "CycleGAN generator" in err and "classical" not in err
+    assert Image.open(out).size == (40, 28)
+
+
+# --------------------------------------------------------------------------- tiling
+
+
+def test_tile_starts_cover_everything_with_overlap():
+    assert tile_starts(100, 128, 16) == [0]
+    starts = tile_starts(300, 128, 32)
+    assert starts[0] == 0 and starts[-1] == 300 - 128
+    assert all(b - a <= 128 - 32 for a, b in zip(starts, starts[1:]))
+
+
+def test_tiled_inference_blends_without_seams(tiny_net):
+    rgb = np.asarray(photo(232, 168, seed=3), dtype=np.float32)
+    whole = Pixelator(tiny_net, TINY, model=ModelOptions(tile=1024)).translate(rgb)
+    tiled = Pixelator(tiny_net, TINY, model=ModelOptions(tile=96, overlap=24, batch_pixels=96 * 96 * 3)).translate(rgb)
+    assert tiled.shape == whole.shape == rgb.shape
+    # the tiles share InstanceNorm statistics: far closer to the untiled result than tiles on their own
+    assert np.abs(tiled - whole).mean() < 0.5 * np.abs(whole - whole.mean((0, 1))).mean()
+    # no seams: the jump across a tile border is no larger than between ordinary neighbouring columns
+    steps = np.abs(np.diff(tiled, axis=1)).mean(axis=(0, 2))
+    borders = [s - 1 for s in tile_starts(232, 96, 24)[1:]] + [s + 96 - 1 for s in tile_starts(232, 96, 24)[:-1]]
+    assert steps[borders].max() < 1.5 * np.median(steps) + 2.0
+
+
+def test_tiled_inference_bounds_memory(tmp_path):
+    """Peak RSS of a picture through small tiles stays far below one untiled pass (the 4096² check is in the benchmark)."""
+    torch.manual_seed(0)
+    spec = GeneratorSpec(ngf=16, n_blocks=1)
+    weights = tmp_path / "G_A.safetensors"
+    save_network(init_weights(spec.build()), weights, generator_metadata(spec, "AtoB", 256))
+    script = f"""
+import resource, sys, numpy as np, torch
+from PIL import Image
+from inference.pixelator import Pixelator
+torch.set_num_threads(1)
+img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (512, 512, 3), dtype=np.uint8))
+tile = int(sys.argv[1])
+px = Pixelator.from_checkpoint({str(weights)!r}, pixels_per_cell=0, tile=tile, overlap=16, batch_pixels=tile * tile)
+px.pixelate(Image.new("RGB", (16, 16)))  # warm up allocators and thread pools
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+px.pixelate(img)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024)
+"""
+    peaks = {}
+    for tile in (128, 1024):
+        out = subprocess.run([sys.executable, "-c", script, str(tile)], capture_output=True, text=True, timeout=240)
+        assert out.returncode == 0, out.stderr
+        peaks[tile] = int(out.stdout.strip().splitlines()[-1])
+    assert peaks[128] < 0.5 * peaks[1024], peaks
