@@ -246,3 +246,11 @@ def test_cli_end_to_end_in_a_subprocess(folder, tmp_path):
         assert_no_token(proc.stdout + proc.stderr, folder.path, tmp_path, hub=hub)
         meta = yaml.safe_load(hub.repos[REPO].files["README.md"].decode().split("---\n")[1])
         assert {s["name"]: s["num_examples"] for s in meta["dataset_info"]["splits"]} == {"train": 4, "test": 2}
+
+
+def test_hub_refusing_the_card_metadata_publishes_nothing(hub, folder, capsys):
+    hub.fail_on("validate", 400)
+    assert curate(["push", str(folder.path), "--repo-id", REPO]) == 1
+    err = capsys.readouterr().err
+    assert "refused the upload" in err and "Invalid metadata in README.md" in err and "Nothing was published" in err
+    assert hub.calls("preupload") == [] and hub.calls("commit") == []
