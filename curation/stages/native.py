@@ -42,7 +42,8 @@ class NativeConfig:
     snap_colors: bool = False  # JPEG colour cleanup
     snap_max_colors: int = 64
     suspect_confidence: float = 0.25  # a grid this good (but below min_confidence) flags the image
-    snap_distance: float = 0.04  # OKLab distance under which two colours count as one (JND ~0.02)
+    snap_distance: float = 0.05  # OKLab distance under which two colours count as one (JND ~0.02)
+    snap_min_share: float = 0.01  # rarer clusters join a near common colour (JPEG bleed)
     fractional: bool = True  # also look for non-integer scale factors (cells of uneven width)
 
 
@@ -126,12 +127,20 @@ class SnapResult:
     n_colors_after: int
 
 
-def snap_colors(img: Image.Image, *, max_colors: int = 64, distance: float = 0.04, seed: int = 0) -> SnapResult:
+#: a rare cluster joins a common colour up to this many times ``distance`` away
+RARE_REACH = 2.0
+
+
+def snap_colors(
+    img: Image.Image, *, max_colors: int = 64, distance: float = 0.05, min_share: float = 0.01, seed: int = 0
+) -> SnapResult:
     """Merge near-identical colours (JPEG noise) into a small palette, clustering in OKLab.
 
     Weighted k-means over the unique colours finds up to ``max_colors`` centres; centres closer
-    than ``distance`` are merged (heaviest first), and every pixel takes the most frequent real
-    colour of its cluster, so flat areas keep a colour that actually occurred. Alpha is kept.
+    than ``distance`` are merged (heaviest first); clusters holding less than ``min_share`` of the
+    pixels join the nearest common cluster within ``RARE_REACH * distance``. Every pixel then
+    takes its cluster's pixel-weighted median colour (the dominant colour itself when one colour
+    holds most of the cluster). Alpha is kept; transparent pixels are left alone.
     """
     if img.mode not in ("RGB", "RGBA"):
         # palette and grey images are lossless: nothing to clean, and the mode must not change
@@ -173,14 +182,30 @@ def snap_colors(img: Image.Image, *, max_colors: int = 64, distance: float = 0.0
                 remap[i] = keep[j]
                 continue
         keep.append(int(i))
+    # rare clusters (JPEG bleed at cell edges, a few pixels each) join the nearest common colour
+    # when it is not far; a rare colour far from everything (an eye highlight) survives
+    total = float(mass.sum())
+    kept_mass = np.array([mass[remap == c].sum() for c in keep])
+    common = [c for c, m in zip(keep, kept_mass) if m >= min_share * total]
+    if common:
+        for c, m in zip(list(keep), kept_mass):
+            if m >= min_share * total:
+                continue
+            d = np.sqrt(((centres[common] - centres[c]) ** 2).sum(1))
+            j = int(np.argmin(d))
+            if d[j] < RARE_REACH * distance:
+                remap[remap == c] = common[j]
+                keep.remove(c)
     cluster = remap[label]
-    # representative: the most frequent member colour of each cluster
+    # representative: the pixel-weighted per-channel median of the cluster's colours, which is
+    # the dominant colour itself whenever one colour holds most of the cluster
     rep = np.zeros((len(centres), 3), np.uint8)
-    best = np.full(len(centres), -1)
     for c in keep:
         members = np.flatnonzero(cluster == c)
-        best[c] = members[np.argmax(counts[members])]
-        rep[c] = colors[best[c]]
+        for ch in range(3):
+            order = members[np.argsort(colors[members, ch], kind="stable")]
+            cum = np.cumsum(counts[order])
+            rep[c, ch] = colors[order[np.searchsorted(cum, cum[-1] / 2.0)], ch]
     out = arr.copy()
     out[..., :3][opaque] = rep[cluster][inverse]
     snapped = Image.fromarray(out, work.mode)
@@ -190,7 +215,9 @@ def snap_colors(img: Image.Image, *, max_colors: int = 64, distance: float = 0.0
 
 def snap_result(result: NativeResult, config: NativeConfig) -> NativeResult:
     """Apply colour cleanup to a recovered image and record the colour counts."""
-    snapped = snap_colors(result.image, max_colors=config.snap_max_colors, distance=config.snap_distance)
+    snapped = snap_colors(
+        result.image, max_colors=config.snap_max_colors, distance=config.snap_distance, min_share=config.snap_min_share
+    )
     return replace(
         result,
         image=snapped.image,
