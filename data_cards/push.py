@@ -164,14 +164,12 @@ def prepare_push(
 
 
 def split_commits(files: list[UploadFile], limit: int = MAX_FILES_PER_COMMIT) -> list[list[UploadFile]]:
-    """As few commits as the Hub allows; the card and its files go in the last one."""
-    data = [f for f in files if f.path_in_repo.startswith(f"{DATA_DIR}/")]
-    card = [f for f in files if not f.path_in_repo.startswith(f"{DATA_DIR}/")]
-    commits = [data[i : i + limit] for i in range(0, len(data), limit)] or [[]]
-    if len(commits[-1]) + len(card) > limit:
-        commits.append([])
-    commits[-1] = commits[-1] + card
-    return commits
+    """As few commits of at most ``limit`` files as possible; README.md is in the last one.
+
+    The card goes last so it never describes shards that have not landed yet.
+    """
+    ordered = sorted(files, key=lambda f: (f.path_in_repo == CARD_FILE, not f.path_in_repo.startswith(f"{DATA_DIR}/")))
+    return [ordered[i : i + limit] for i in range(0, len(ordered), limit)]
 
 
 def resolve_token() -> str:

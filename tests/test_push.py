@@ -254,3 +254,32 @@ def test_hub_refusing_the_card_metadata_publishes_nothing(hub, folder, capsys):
     err = capsys.readouterr().err
     assert "refused the upload" in err and "Invalid metadata in README.md" in err and "Nothing was published" in err
     assert hub.calls("preupload") == [] and hub.calls("commit") == []
+
+
+def test_split_commits_puts_the_card_last():
+    from data_cards.push import UploadFile, split_commits
+
+    files = [UploadFile(name, Path("x"), 1) for name in ("README.md", "samples.png", "attribution.csv")]
+    files += [UploadFile(f"data/train-{i:05d}-of-00005.parquet", Path("x"), 1) for i in range(5)]
+    assert [len(c) for c in split_commits(files, limit=10)] == [8]
+    commits = split_commits(files, limit=3)
+    assert [len(c) for c in commits] == [3, 3, 2]
+    assert [f.path_in_repo for f in commits[-1]][-1] == "README.md"
+    assert all(f.path_in_repo.startswith("data/") for f in commits[0])
+
+
+def test_partial_multi_commit_upload_is_not_called_published(hub, folder, tmp_path):
+    from data_cards.push import PushError, prepare_push, split_commits, upload
+
+    plan = prepare_push(folder.path, tmp_path / "stage", repo_id=REPO)
+    plan.commits = split_commits(plan.files, limit=2)  # as if the Hub allowed 2 files per commit
+    hub.fail_on("commit", 500, after=1)
+    with pytest.raises(PushError) as info:
+        upload(plan, token=TOKEN)
+    message = str(info.value)
+    assert f"Only 1 of {len(plan.commits)} commits landed" in message and "INCOMPLETE (not published)" in message
+    assert "Nothing was published" not in message
+    assert len(hub.repos[REPO].commits) == 1 and "README.md" not in hub.repos[REPO].files  # card goes last
+    del hub.failures["commit"]
+    result = upload(plan, token=TOKEN)  # running it again finishes the job
+    assert len(result.commit_urls) == len(plan.commits) and "README.md" in hub.repos[REPO].files

@@ -198,6 +198,7 @@ class FakeHub:
         self.lfs: dict[str, bytes] = {}
         self.requests: list[HubRequest] = []
         self.failures: dict[str, tuple[int, dict[str, str], int | None]] = {}
+        self._fail_after: dict[str, int] = {}
         self.lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.hub = self
@@ -217,10 +218,13 @@ class FakeHub:
         self._server.server_close()
 
     # -- test helpers -------------------------------------------------------------------------
-    def fail_on(self, endpoint: str, status: int, headers: dict[str, str] | None = None, times: int | None = None) -> None:
+    def fail_on(
+        self, endpoint: str, status: int, headers: dict[str, str] | None = None, times: int | None = None, after: int = 0
+    ) -> None:
         """Answer ``status`` on an endpoint (whoami, create, tree, validate, preupload, lfs-batch,
-        lfs-upload, commit), ``times`` times or forever."""
+        lfs-upload, commit), ``times`` times or forever, once ``after`` calls have succeeded."""
         self.failures[endpoint] = (status, headers or {}, times)
+        self._fail_after[endpoint] = after
 
     def calls(self, endpoint: str) -> list[HubRequest]:
         return [r for r in self.requests if self._endpoint(r)[0] == endpoint]
@@ -261,6 +265,9 @@ class FakeHub:
         name, args = self._endpoint(req)
         with self.lock:
             failure = self.failures.get(name)
+            if failure is not None and self._fail_after.get(name, 0) > 0:
+                self._fail_after[name] -= 1
+                failure = None
             if failure is not None:
                 status, headers, times = failure
                 if times is not None:
