@@ -43,6 +43,34 @@ _INTENDED_USE = {
 }
 
 
+def _limitations(domain: str, input_kind: str | None) -> list[str]:
+    """What a user must know before using the data; depends on where it came from."""
+    if input_kind == "folder":
+        origin = (
+            "The images were curated from a local folder; where they came from before that is not recorded, "
+            "and their licences are whatever the folder's owner stated (`unknown` when nothing was stated)."
+        )
+    else:
+        origin = (
+            "The images were scraped from the web. Licences are **as stated by the sources**; pixelforge did not "
+            "verify them. Check [attribution.csv](attribution.csv) and the source page before reusing an image, "
+            "and give credit where the licence asks for it."
+        )
+    if domain == "A":
+        mistakes = (
+            "Automatic curation makes mistakes: a few pictures may be near-duplicates the perceptual hash "
+            "missed, or may have had a background removed wrongly."
+        )
+        coverage = "The pictures reflect what was curated, not pictures in general."
+    else:
+        mistakes = (
+            "Automatic curation makes mistakes: a few images may not be pixel art, may be near-duplicates the "
+            "perceptual hash missed, or may have had a background removed wrongly."
+        )
+        coverage = "Sources over-represent game sprites and tiles; the data does not represent pixel art as a whole."
+    return [origin, mistakes, coverage]
+
+
 def _filesize(n: int) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
@@ -169,9 +197,9 @@ def render_card(
     stats = compute_stats(folder, excluded_unknown=excluded_unknown)
     report = folder.report or {}
     domain = (domain or report.get("domain") or "B").upper()
-    kind = "pixel art" if domain == "B" else "pictures (domain A)"
     noun = "pixel-art images" if domain == "B" else "pictures (domain A)"
-    pretty_name = pretty_name or f"{folder.path.name} ({kind}, pixelforge)"
+    kind = "pixel art" if domain == "B" else "pictures, domain A"
+    pretty_name = pretty_name or f"{folder.path.name}: {kind} (pixelforge)"
     data = card_data(stats, pretty_name=pretty_name, domain=domain)
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
     env.filters["filesize"] = _filesize
@@ -202,6 +230,7 @@ def render_card(
         stages=list(report.get("stages", {}).items()),
         config_json=json.dumps(report.get("config", {}), indent=2, sort_keys=True),
         intended_use=_INTENDED_USE.get(domain, _INTENDED_USE["B"]),
+        limitations=_limitations(domain, report.get("input_kind")),
     )
     return DatasetCard(body)
 
