@@ -11,7 +11,8 @@ How a sheet is cut:
 2. **Parts.** Connected components (8-neighbourhood) of the non-background pixels. Parts whose
    boxes overlap or lie at most ``merge_gap`` pixels apart are one sprite (a sword beside its
    knight, a detached shadow); this is repeated until nothing more merges. Parts smaller than
-   ``min_sprite_size`` on both sides are specks and dropped.
+   ``min_sprite_size`` on both sides are specks and dropped. On a coloured background each box
+   is then trimmed to pixels that differ clearly from it, so JPEG ringing does not widen it.
 3. **Uniform grid.** If every sprite lies inside one cell of a grid whose cells divide the sheet
    (the finest such grid), no cell holds two sprites, and the sprites sit alike in their cells
    (same start, centre or end, within 15% of a cell), the sheet is a frame or tile grid and is
@@ -36,7 +37,7 @@ from scipy.sparse.csgraph import connected_components
 from curation.imaging import to_rgba
 
 #: colour distance (max channel) within which a pixel counts as the border background colour
-BACKGROUND_TOLERANCE = 8
+BACKGROUND_TOLERANCE = 12
 #: tile boundary lines must change this many times more than lines inside tiles
 TILE_CONTRAST = 2.0
 
@@ -72,13 +73,35 @@ def background_mask(img: Image.Image) -> np.ndarray | None:
     alpha = rgba[..., 3]
     if (alpha < 128).any():
         return alpha < 128
-    rgb = rgba[..., :3].astype(np.int16)
-    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
-    keys, counts = np.unique(border, axis=0, return_counts=True)
-    colour = keys[int(np.argmax(counts))]
-    if counts.max() < 0.5 * len(border):
+    dist = _distance_from_background(img)
+    if dist is None:
         return None
-    return np.abs(rgb - colour).max(axis=-1) <= BACKGROUND_TOLERANCE
+    return dist <= BACKGROUND_TOLERANCE
+
+
+def _distance_from_background(img: Image.Image) -> np.ndarray | None:
+    """Per pixel, the largest channel difference from the border colour (None: no such colour)."""
+    rgb = np.asarray(to_rgba(img))[..., :3].astype(np.int16)
+    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+    # the commonest border colour, found in coarse bins so JPEG noise does not split it
+    bins = border // (2 * BACKGROUND_TOLERANCE)
+    keys, inverse, counts = np.unique(bins, axis=0, return_inverse=True, return_counts=True)
+    colour = np.median(border[inverse.reshape(-1) == int(np.argmax(counts))], axis=0)
+    near = np.abs(border - colour).max(axis=-1) <= BACKGROUND_TOLERANCE
+    if near.mean() < 0.5:
+        return None
+    return np.abs(rgb - colour).max(axis=-1)
+
+
+def _trim(boxes: np.ndarray, strong: np.ndarray) -> np.ndarray:
+    """Shrink each box to the pixels that differ clearly from the background (JPEG ringing
+    around a sprite on a solid colour spreads up to a DCT block and would widen its box)."""
+    out = boxes.copy()
+    for i, (x0, y0, x1, y1) in enumerate(boxes):
+        ys, xs = np.nonzero(strong[y0:y1, x0:x1])
+        if len(xs):
+            out[i] = (x0 + xs.min(), y0 + ys.min(), x0 + xs.max() + 1, y0 + ys.max() + 1)
+    return out
 
 
 def _merge_boxes(boxes: np.ndarray, gap: int) -> np.ndarray:
@@ -186,6 +209,9 @@ def slice_sheet(img: Image.Image, config: SheetConfig | None = None) -> list[Spr
     boxes = np.zeros((0, 4), np.int64)
     if bg is not None:
         boxes = component_boxes(~bg, config.merge_gap, config.min_sprite_size)
+        dist = None if (np.asarray(to_rgba(img))[..., 3] < 128).any() else _distance_from_background(img)
+        if dist is not None:  # background is a colour, not transparency
+            boxes = _trim(boxes, dist > 3 * BACKGROUND_TOLERANCE)
     if config.detect_grid and len(boxes) >= config.min_sprites:
         cells = grid_cells(boxes, img.size, config.min_sprite_size)
         if cells is not None and len(cells) >= config.min_sprites:
