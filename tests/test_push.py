@@ -30,11 +30,14 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def hub(monkeypatch, tmp_path):
     """A fresh fake Hub; huggingface_hub pointed at it, token in HF_TOKEN, no login cache."""
+    for name in ("HUGGING_FACE_HUB_TOKEN", "HF_OIDC_RESOURCE", "HF_HUB_OFFLINE"):  # no token from elsewhere
+        monkeypatch.delenv(name, raising=False)
     with FakeHub({TOKEN: USER}) as server:
         monkeypatch.setenv("HF_ENDPOINT", server.url)
         monkeypatch.setenv("HF_TOKEN", TOKEN)
         monkeypatch.setattr(hf_constants, "ENDPOINT", server.url)
         monkeypatch.setattr(hf_constants, "HF_HUB_DISABLE_XET", True)
+        monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
         monkeypatch.setattr(hf_constants, "HF_TOKEN_PATH", str(tmp_path / "no-login" / "token"))
         yield server
 
@@ -217,6 +220,7 @@ def test_network_failure(folder, monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     monkeypatch.setattr(hf_constants, "ENDPOINT", f"http://127.0.0.1:{port}")  # nothing may reach the real Hub
     monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.delenv("HF_OIDC_RESOURCE", raising=False)
     monkeypatch.setattr(hf_constants, "HF_TOKEN_PATH", str(tmp_path / "none"))
     assert curate(["push", str(folder.path), "--repo-id", REPO]) == 1
     out = capsys.readouterr()
@@ -235,7 +239,8 @@ def test_all_unknown_has_nothing_to_publish(hub, tmp_path, capsys):
 def test_cli_end_to_end_in_a_subprocess(folder, tmp_path):
     """As a user runs it: env read at import time, progress bars on, nothing leaks the token."""
     with FakeHub({TOKEN: USER}) as hub:
-        env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN, "HF_HUB_DISABLE_XET": "1",
+        env = {k: v for k, v in os.environ.items() if k not in ("HUGGING_FACE_HUB_TOKEN", "HF_OIDC_RESOURCE", "HF_HUB_OFFLINE")}
+        env = {**env, "HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN, "HF_HUB_DISABLE_XET": "1",
                "HF_HOME": str(tmp_path / "hf-home"), "HF_HUB_VERBOSITY": "debug", "PYTHONPATH": str(ROOT)}
         proc = subprocess.run(
             [sys.executable, "-m", "curation", "push", str(folder.path), "--repo-id", REPO],
