@@ -1,8 +1,8 @@
 """Exact and near-duplicate detection that scales to millions of 64-bit perceptual hashes.
 
-Near-duplicate search is multi-index hashing (Norouzi et al.): split the 64 bits into 3 chunks;
-two hashes within Hamming distance ``d`` must agree within ``d // 3`` bits on at least one chunk
-(pigeonhole). Each chunk gets a bucket table (counting sort, no Python loops); each hash looks up
+Near-duplicate search is multi-index hashing (Norouzi et al.): split the 64 bits into m chunks
+(3 up to distance 8); two hashes within Hamming distance ``d`` must agree within ``d // m`` bits on
+at least one chunk (pigeonhole). Each chunk gets a bucket table (counting sort, no Python loops); each hash looks up
 its chunk's few hundred neighbouring keys, and only the candidates found there are checked with a
 vectorised XOR + popcount. Brute force (blocked, vectorised) is kept as the reference and for
 small inputs. Clusters are connected components by union-find.
@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-CHUNK_BITS = (22, 21, 21)
 BRUTE_FORCE_BELOW = 4096  # under this many hashes brute force is faster than building tables
 
 
@@ -71,6 +70,17 @@ def _flip_masks(bits: int, radius: int) -> np.ndarray:
     return np.array(masks, dtype=np.int32)
 
 
+def chunk_bits(radius: int) -> tuple[int, ...]:
+    """Split 64 bits into m >= 3 chunks so that each chunk is searched within radius // m <= 2.
+
+    Pigeonhole: if two hashes differ in at most ``radius`` bits, some chunk differs in at most
+    ``radius // m`` bits. Three chunks (22/21/21 bits) up to distance 8, four (16 bits) up to 11, ...
+    """
+    m = max(3, radius // 3 + 1)
+    base, extra = divmod(64, m)
+    return tuple(base + 1 if i < extra else base for i in range(m))
+
+
 def mih_pairs(hashes: np.ndarray, radius: int) -> np.ndarray:
     """All pairs (i < j) within ``radius``, by multi-index hashing over three chunks.
 
@@ -81,10 +91,11 @@ def mih_pairs(hashes: np.ndarray, radius: int) -> np.ndarray:
     """
     h = np.ascontiguousarray(hashes, dtype=np.uint64)
     n = len(h)
-    sub_radius = radius // len(CHUNK_BITS)
+    bits_per_chunk = chunk_bits(radius)
+    sub_radius = radius // len(bits_per_chunk)
     found = []
     shift = 0
-    for bits in CHUNK_BITS:
+    for bits in bits_per_chunk:
         keys = ((h >> np.uint64(shift)) & np.uint64((1 << bits) - 1)).astype(np.int32)
         shift += bits
         order = np.argsort(keys, kind="stable").astype(np.int32)
@@ -125,7 +136,7 @@ def mih_pairs(hashes: np.ndarray, radius: int) -> np.ndarray:
 
 def pairs_within(hashes: np.ndarray, radius: int) -> np.ndarray:
     """Pairs (i < j, sorted) within Hamming ``radius``: brute force for small inputs, else MIH."""
-    if len(hashes) < BRUTE_FORCE_BELOW or radius > 11:
+    if len(hashes) < BRUTE_FORCE_BELOW or radius > 20:
         return brute_force_pairs(hashes, radius)
     return mih_pairs(hashes, radius)
 

@@ -24,6 +24,10 @@ from curation.stages.native import NativeResult, recover_native
 from curation.stages.pixelart import PixelArtScore, pixel_art_score
 from curation.stages.sheets import slice_sheet
 
+#: zlib level for the PNGs in the dataset: 3 encodes ~40% faster than 6 for ~1.5x the bytes on
+#: canvases (mostly flat white); PNG stays lossless either way.
+PNG_LEVEL = 3
+
 #: Per-image stages in pipeline order (dedup and split run over the whole set afterwards).
 IMAGE_STAGES = ("expand", "decode", "native", "sheets", "background", "filters", "canvas")
 
@@ -197,7 +201,7 @@ def _process_frame(
                 n_colors=int(n_colors),
                 background=bg.kind,
                 pixel_art=None if score is None else float(score.score),
-                native_png=png_bytes(white),
-                canvas_png=png_bytes(canvas.image),
+                native_png=png_bytes(white, PNG_LEVEL),
+                canvas_png=png_bytes(canvas.image, PNG_LEVEL),
             )
         )
