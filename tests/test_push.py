@@ -21,6 +21,9 @@ from data_cards.card import write_card
 from tests.support.dataset_folder import build_dataset_folder
 from tests.support.fake_hub import FakeHub, validate_card_metadata
 
+# huggingface_hub's LFS upload passes a file object as `data=`; httpx2 deprecates that. Not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
+
 TOKEN = "hf_pixelforgeTESTtoken0123456789abcdef"
 USER = "pixeluser"
 REPO = f"{USER}/sprites"
