@@ -212,3 +212,21 @@ def test_png_bytes_of_rgba_stay_exact():
     img = Image.open(io.BytesIO(r.encoded()))
     res = recover_native(img)
     assert np.array_equal(np.asarray(composite_on_white(res.image)), r.native_truth)
+
+
+@pytest.mark.parametrize("sx,sy", [(2, 3), (3, 2), (4, 6), (5, 3)])
+def test_non_square_cells(sx, sy):
+    src = Image.open(PIXEL_ART / "synth-car-idle.png").convert("RGBA")
+    big = src.resize((src.width * sx, src.height * sy), Image.Resampling.NEAREST).crop((1, 1, src.width * sx, src.height * sy))
+    res = recover_native(big)
+    assert res.scale == (float(sx), float(sy))
+    assert np.array_equal(np.asarray(composite_on_white(res.image)), np.asarray(composite_on_white(src)))
+
+
+def test_two_to_one_cells_fall_back_to_the_smaller_square_cell():
+    """8x4 cells could be 4x4 cells whose x edges happen to fall on every other boundary; the
+    square reading keeps every pixel (columns come back doubled), the other would drop half."""
+    src = Image.open(PIXEL_ART / "synth-car-idle.png").convert("RGBA")
+    big = src.resize((src.width * 8, src.height * 4), Image.Resampling.NEAREST)
+    res = recover_native(big)
+    assert res.scale == (4.0, 4.0) and res.image.size == (src.width * 2, src.height)

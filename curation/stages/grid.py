@@ -194,8 +194,9 @@ def fractional_axis(profile: np.ndarray, max_scale: int) -> GridAxis | None:
 def detect_grid(rgb: np.ndarray, max_scale: int = 16, fractional: bool = True) -> Grid | None:
     """Best cell grid of an RGB image (composited on white), or ``None`` if it has no edges.
 
-    Square cells are preferred: when one cell size fits both axes nearly as well as the best
-    per-axis sizes, it is used for both, so a coincidence on one axis cannot double its cell.
+    Square cells are preferred: when one axis's best cell also fits the other axis nearly as well
+    as that axis's own best, it is used for both, so a coincidence on one axis cannot double its
+    cell. Otherwise each axis keeps its own cell (non-square pixels, e.g. 4x6).
     """
     ex, ey = edge_profiles(rgb)
     fx, fy = integer_fits(ex, max_scale), integer_fits(ey, max_scale)
@@ -220,7 +221,9 @@ def detect_grid(rgb: np.ndarray, max_scale: int = 16, fractional: bool = True) -
     s_x = _largest_good(fx.fit, np.arange(2, len(fx.fit)))
     s_y = _largest_good(fy.fit, np.arange(2, len(fy.fit)))
     per_axis = min(fx.fit[s_x], fy.fit[s_y])
-    if joint[s_sq] >= HARMONIC_TOLERANCE * per_axis:
+    # square cells win when one axis's own choice agrees with them (the other axis then only
+    # fitted a multiple by coincidence); a common divisor of two different cells does not
+    if s_sq in (s_x, s_y) and joint[s_sq] >= HARMONIC_TOLERANCE * per_axis:
         grid = Grid(x=_integer_axis(fx, s_sq), y=_integer_axis(fy, s_sq))
     else:
         grid = Grid(x=_integer_axis(fx, s_x), y=_integer_axis(fy, s_y))
