@@ -40,7 +40,7 @@ import os
 import re
 import tempfile
 from collections import Counter
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from hashlib import sha256
 from io import BytesIO
@@ -83,8 +83,11 @@ class ManifestRecord:
     tags: list[str]
     fetched_at: str
 
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))  # flat fields: cheaper than dataclasses.asdict's deep copy
+
     def to_line(self) -> bytes:
-        return (json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        return (json.dumps(vars(self), ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 MANIFEST_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ManifestRecord))
@@ -147,12 +150,18 @@ class Manifest:
 class AtomicFSFilesStore(FSFilesStore):
     """Local store that writes to a temporary file and renames, so a file is either whole or absent."""
 
+    def __init__(self, basedir: str | os.PathLike[str]) -> None:
+        super().__init__(basedir)
+        self._made: set[Path] = set()
+
     def persist_file(self, path: str | os.PathLike[str], buf: BytesIO, info: MediaPipeline.SpiderInfo,
                      meta: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> None:
         target = Path(self.basedir, path)
         if target.exists():
             return  # content-addressed: same name, same bytes
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent not in self._made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(target.parent)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -369,7 +378,7 @@ class RawStorePipeline(FilesPipeline):
             license=item.license, license_url=item.license_url, tags=list(item.tags), fetched_at=utc_now(),
         )
         self.manifest.append(record)
-        self._remember(asdict(record))
+        self._remember(record.to_dict())
         stats = self.crawler.stats
         if new:
             stats.inc_value("pixelforge/files")

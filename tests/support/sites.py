@@ -404,14 +404,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("images", type=Path, nargs="+", help="image files or folders of images")
     parser.add_argument("--root", type=Path, required=True, help="folder to build the site in (emptied)")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--per-page", type=int, default=None, help="listing page size (opengameart, gallery)")
+    parser.add_argument("--files-per-node", type=int, default=1, help="files per node page (opengameart)")
     args = parser.parse_args(argv)
     images: list[Path] = []
     for p in args.images:
         images.extend(sorted(q for q in p.iterdir() if q.is_file()) if p.is_dir() else [p])
     shutil.rmtree(args.root, ignore_errors=True)
-    builder = {"opengameart": build_opengameart_site, "wikimedia": build_wikimedia_site,
-               "gallery": build_gallery_site}[args.kind]
-    site = builder(args.root, images)
+    if args.kind == "opengameart":
+        site = build_opengameart_site(args.root, images, per_page=args.per_page or 4,
+                                      files_per_node=args.files_per_node)
+    elif args.kind == "gallery":
+        site = build_gallery_site(args.root, images, per_page=args.per_page or 3)
+    else:
+        site = build_wikimedia_site(args.root, images)
     server = site.install(FixtureServer(args.root, port=args.port))
     print(server.url, flush=True)
     server._httpd.serve_forever()
