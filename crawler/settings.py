@@ -53,6 +53,10 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.RetryAfterMiddleware": 550,
 }
 
+# -- what the user sees: a tqdm line on a terminal ("auto"), 1 to force, 0 to hide ------------------
+PROGRESS_BAR = "auto"
+EXTENSIONS = {"crawler.progress.ProgressBar": 500}
+
 # -- the raw store -----------------------------------------------------------------------------
 ITEM_PIPELINES = {"crawler.pipelines.RawStorePipeline": 300}
 #: File downloads follow redirects (some hosts redirect to a CDN); offsite redirects are still dropped.
