@@ -86,14 +86,19 @@ def real_cases(n_per_file: int, seed: int = 0, max_side: int = 1024) -> list[Cas
             s = int(rng.integers(2, 9))
             px, py = (int(v) for v in rng.integers(0, s, 2))
             big = scale_nearest(src, s)
-            # crop the phase, then at most max_side around the centre on a cell boundary
+            # crop the phase, then at most max_side on a cell boundary: around the centre, or
+            # elsewhere when the centre shows no change along an axis (a flat crop has no grid)
             w, h = big.width - px, big.height - py
-            cx = max(0, (w - max_side) // 2 // s * s)
-            cy = max(0, (h - max_side) // 2 // s * s)
             cw, ch = min(w, max_side), min(h, max_side)
-            img = big.crop((px + cx, py + cy, px + cx + cw, py + cy + ch))
             nx, ny = -(-(cw + px) // s), -(-(ch + py) // s)
-            truth = native[cy // s : cy // s + ny, cx // s : cx // s + nx]
+            cx, cy = max(0, (w - max_side) // 2 // s * s), max(0, (h - max_side) // 2 // s * s)
+            for _ in range(20):
+                truth = native[cy // s : cy // s + ny, cx // s : cx // s + nx]
+                if (truth[:, 1:] != truth[:, :-1]).any() and (truth[1:] != truth[:-1]).any():
+                    break
+                cx = int(rng.integers(0, (w - cw) // s + 1)) * s
+                cy = int(rng.integers(0, (h - ch) // s + 1)) * s
+            img = big.crop((px + cx, py + cy, px + cx + cw, py + cy + ch))
             phase = ((s - px) % s, (s - py) % s)
             art = np.ones(truth.shape[:2], bool)
             cases.append(Case(f"{path.stem}#{k}", img, s, phase, truth, art, False))
