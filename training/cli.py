@@ -48,6 +48,7 @@ HELP = {
     "pool-size": "past fakes kept per domain for the discriminators (default 50)",
     "max-steps": "stop after N optimizer steps in total, counting steps before a resume",
     "device": "auto | cpu | cuda | cuda:N (default auto)",
+    "compile-mode": "with --compile: default, reduce-overhead (CUDA graphs, fastest at batch 1) or max-autotune",
     "amp-dtype": "bf16 (default) or fp16 (fp16 adds a gradient scaler)",
     "workers": "DataLoader worker processes (default 2; 0 loads in the main process)",
     "seed": "random seed: same seed, same data order, same initial weights (default 0)",

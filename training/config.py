@@ -61,6 +61,7 @@ class TrainConfig:
     amp_dtype: str = "bf16"  # bf16 | fp16 (fp16 uses a gradient scaler)
     channels_last: bool | None = None  # None = on with CUDA, off on CPU
     compile: bool = False  # torch.compile the four networks
+    compile_mode: str = "default"  # torch.compile mode: default | reduce-overhead (CUDA graphs) | max-autotune
     # bookkeeping
     seed: int = 0
     save_epoch_freq: int = 5  # keep checkpoints/epoch_NNNN every this many epochs (latest is every epoch)
@@ -113,6 +114,8 @@ class TrainConfig:
             raise ConfigError("epochs + epochs_decay must be >= 1")
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(f"max_steps must be >= 1, got {self.max_steps}")
+        if self.compile_mode not in ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"):
+            raise ConfigError(f"compile_mode must be default, reduce-overhead or max-autotune, got {self.compile_mode!r}")
         if self.amp_dtype not in ("bf16", "fp16"):
             raise ConfigError(f"amp_dtype must be bf16 or fp16, got {self.amp_dtype!r}")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):

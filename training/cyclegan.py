@@ -19,6 +19,7 @@ Speed without changing the maths:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 from dataclasses import dataclass, fields
 
@@ -26,6 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from training import ddp
+from training.config import TrainConfig
+from training.networks import init_weights
 from training.pool import ImagePool
 
 
@@ -97,6 +101,7 @@ class CycleGAN:
     weights: Weights
     scaler: torch.amp.GradScaler
     autocast: contextlib.AbstractContextManager | None = None  # None: full precision
+    cudagraphs: bool = False  # compiled with mode="reduce-overhead": each step starts a new graph generation
 
     def _amp(self) -> contextlib.AbstractContextManager:
         return self.autocast if self.autocast is not None else contextlib.nullcontext()
@@ -117,6 +122,8 @@ def _check(losses: dict[str, torch.Tensor]) -> None:
 
 def train_step(m: CycleGAN, real_A: torch.Tensor, real_B: torch.Tensor) -> Losses:
     """One CycleGAN iteration: forward both generators, update G_A+G_B, then update D_A and D_B."""
+    if m.cudagraphs:
+        torch.compiler.cudagraph_mark_step_begin()
     w = m.weights
     n = real_A.shape[0]
     use_idt = w.lambda_identity > 0
@@ -169,3 +176,54 @@ def train_step(m: CycleGAN, real_A: torch.Tensor, real_B: torch.Tensor) -> Losse
 
     parts = [loss_D_A, loss_G_A, loss_cycle_A, loss_idt_A, loss_D_B, loss_G_B, loss_cycle_B, loss_idt_B]
     return Losses(*torch.stack([p.detach().float() for p in parts]).tolist())
+
+
+def build_model(cfg: TrainConfig, device: torch.device, d: ddp.Dist) -> tuple[dict[str, torch.nn.Module], CycleGAN]:
+    """The four networks (reference init), optimizers and pools, plus the speed options.
+
+    Returns the plain modules (what checkpoints hold) and the CycleGAN the step calls.
+    """
+    torch.manual_seed(cfg.seed)
+    nets = {
+        "G_A": init_weights(cfg.generator_spec.build(), cfg.init_gain),
+        "G_B": init_weights(cfg.generator_spec.build(), cfg.init_gain),
+        "D_A": init_weights(cfg.discriminator_spec.build(), cfg.init_gain),
+        "D_B": init_weights(cfg.discriminator_spec.build(), cfg.init_gain),
+    }
+    channels_last = cfg.channels_last if cfg.channels_last is not None else device.type == "cuda"
+    for net in nets.values():
+        net.to(device)
+        if channels_last:
+            net.to(memory_format=torch.channels_last)
+    betas = (cfg.beta1, cfg.beta2)
+    fused = device.type == "cuda"  # one kernel per parameter group instead of a few per tensor
+    opt_G = torch.optim.Adam(
+        itertools.chain(nets["G_A"].parameters(), nets["G_B"].parameters()), lr=cfg.lr, betas=betas, fused=fused
+    )
+    opt_D = torch.optim.Adam(
+        itertools.chain(nets["D_A"].parameters(), nets["D_B"].parameters()), lr=cfg.lr, betas=betas, fused=fused
+    )
+
+    def fast(net: torch.nn.Module) -> torch.nn.Module:
+        return torch.compile(net, mode=cfg.compile_mode) if cfg.compile else net
+
+    amp_dtype = torch.bfloat16 if cfg.amp_dtype == "bf16" else torch.float16
+    model = CycleGAN(
+        G_A=fast(ddp.wrap(nets["G_A"], d, device)),
+        G_B=fast(ddp.wrap(nets["G_B"], d, device)),
+        D_A=fast(ddp.wrap(nets["D_A"], d, device)),
+        D_B=fast(ddp.wrap(nets["D_B"], d, device)),
+        D_A_plain=fast(nets["D_A"]) if d.enabled else None,  # filled below when not distributed
+        D_B_plain=fast(nets["D_B"]) if d.enabled else None,
+        opt_G=opt_G,
+        opt_D=opt_D,
+        pool_A=ImagePool(cfg.pool_size, seed=cfg.seed * 1000 + 2 * d.rank),
+        pool_B=ImagePool(cfg.pool_size, seed=cfg.seed * 1000 + 2 * d.rank + 1),
+        weights=Weights(cfg.lambda_a, cfg.lambda_b, cfg.lambda_identity),
+        scaler=torch.amp.GradScaler(device.type, enabled=cfg.amp and cfg.amp_dtype == "fp16"),
+        autocast=torch.autocast(device.type, dtype=amp_dtype) if cfg.amp else None,
+        cudagraphs=cfg.compile and cfg.compile_mode == "reduce-overhead",
+    )
+    if not d.enabled:
+        model.D_A_plain, model.D_B_plain = model.D_A, model.D_B
+    return nets, model

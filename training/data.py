@@ -35,7 +35,6 @@ import torch
 from PIL import Image
 
 from curation.imaging import ImageDecodeError, composite_on_white, fit_scale, open_image, scale_nearest
-from curation.schema import DATA_DIR
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
@@ -160,6 +159,8 @@ def _pick_column(features: dict, role: str) -> str:
 
 def open_domain(source: str, role: str, *, split: str = "train", max_pixels: int = 64_000_000) -> Domain:
     """Resolve ``source`` (folder, dataset folder, reference root or Hub id) to a non-empty Domain."""
+    from curation.schema import DATA_DIR  # imports `datasets`: only when a domain is opened
+
     path = Path(source)
     if path.is_dir():
         if (path / f"train{role}").is_dir():  # reference layout: datasets/NAME/trainA, trainB

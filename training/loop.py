@@ -4,7 +4,7 @@ Where things plug in (read :func:`train` top to bottom):
 
 * **data** - :func:`training.data.open_domain` fails before any training on a missing, empty or
   unreadable domain; each epoch is a fresh :class:`UnpairedEpoch` started at the saved iteration;
-* **AMP / channels_last / compile / DDP** - :func:`build_model`;
+* **AMP / channels_last / compile / DDP** - :func:`training.cyclegan.build_model`;
 * **the step** - :func:`training.cyclegan.train_step` (raises on NaN/inf before an update);
 * **resume** - :func:`restore` loads weights, optimizers, pools, RNGs and counters from
   ``checkpoints/latest``; :func:`snapshot` is its mirror image;
@@ -13,7 +13,6 @@ Where things plug in (read :func:`train` top to bottom):
 
 from __future__ import annotations
 
-import itertools
 import math
 import random
 import sys
@@ -39,10 +38,8 @@ from training.checkpoint import (
     save_checkpoint,
 )
 from training.config import ARCHITECTURE_FIELDS, ConfigError, TrainConfig, load_run_config
-from training.cyclegan import CycleGAN, Losses, NonFiniteLossError, Weights, train_step
+from training.cyclegan import CycleGAN, Losses, NonFiniteLossError, build_model, train_step
 from training.data import Domain, Preprocess, UnpairedEpoch, epoch_pairs, open_domain, sample_batch, to_image
-from training.networks import init_weights
-from training.pool import ImagePool
 from training.report import LossLog, plot_losses, read_losses, sample_grid, write_index
 
 
@@ -71,51 +68,6 @@ def resolve_device(cfg: TrainConfig) -> torch.device:
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"--device {cfg.device} requested but CUDA is not available")
     return torch.device(cfg.device)
-
-
-def build_model(cfg: TrainConfig, device: torch.device, d: ddp.Dist) -> tuple[dict[str, torch.nn.Module], CycleGAN]:
-    """The four networks (reference init), optimizers and pools, plus the speed options.
-
-    Returns the plain modules (what checkpoints hold) and the CycleGAN the step calls.
-    """
-    torch.manual_seed(cfg.seed)
-    nets = {
-        "G_A": init_weights(cfg.generator_spec.build(), cfg.init_gain),
-        "G_B": init_weights(cfg.generator_spec.build(), cfg.init_gain),
-        "D_A": init_weights(cfg.discriminator_spec.build(), cfg.init_gain),
-        "D_B": init_weights(cfg.discriminator_spec.build(), cfg.init_gain),
-    }
-    channels_last = cfg.channels_last if cfg.channels_last is not None else device.type == "cuda"
-    for net in nets.values():
-        net.to(device)
-        if channels_last:
-            net.to(memory_format=torch.channels_last)
-    betas = (cfg.beta1, cfg.beta2)
-    opt_G = torch.optim.Adam(itertools.chain(nets["G_A"].parameters(), nets["G_B"].parameters()), lr=cfg.lr, betas=betas)
-    opt_D = torch.optim.Adam(itertools.chain(nets["D_A"].parameters(), nets["D_B"].parameters()), lr=cfg.lr, betas=betas)
-
-    def fast(net: torch.nn.Module) -> torch.nn.Module:
-        return torch.compile(net) if cfg.compile else net
-
-    amp_dtype = torch.bfloat16 if cfg.amp_dtype == "bf16" else torch.float16
-    model = CycleGAN(
-        G_A=fast(ddp.wrap(nets["G_A"], d, device)),
-        G_B=fast(ddp.wrap(nets["G_B"], d, device)),
-        D_A=fast(ddp.wrap(nets["D_A"], d, device)),
-        D_B=fast(ddp.wrap(nets["D_B"], d, device)),
-        D_A_plain=fast(nets["D_A"]) if d.enabled else None,  # filled below when not distributed
-        D_B_plain=fast(nets["D_B"]) if d.enabled else None,
-        opt_G=opt_G,
-        opt_D=opt_D,
-        pool_A=ImagePool(cfg.pool_size, seed=cfg.seed * 1000 + 2 * d.rank),
-        pool_B=ImagePool(cfg.pool_size, seed=cfg.seed * 1000 + 2 * d.rank + 1),
-        weights=Weights(cfg.lambda_a, cfg.lambda_b, cfg.lambda_identity),
-        scaler=torch.amp.GradScaler(device.type, enabled=cfg.amp and cfg.amp_dtype == "fp16"),
-        autocast=torch.autocast(device.type, dtype=amp_dtype) if cfg.amp else None,
-    )
-    if not d.enabled:
-        model.D_A_plain, model.D_B_plain = model.D_A, model.D_B
-    return nets, model
 
 
 # --------------------------------------------------------------------------- resume
