@@ -43,6 +43,13 @@ from curation.stages.native import recover_native  # noqa: E402
 from curation.stages.pixelart import pixel_art_score  # noqa: E402
 from tests.support.sprites import BACKGROUNDS, make_sprite, render  # noqa: E402
 
+
+def add(rows: list[tuple[str, str, str, str]], row: tuple[str, str, str, str]) -> None:
+    """Keep a result row and print it at once (the full table follows at the end)."""
+    rows.append(row)
+    print(" | ".join(x for x in row if x), flush=True)
+
+
 TARGET_PER_CORE = 100.0  # images/s/core, from the issue
 IMAGEDEDUP_ISSUE_S = 41.0  # the issue's measurement at 20k hashes on this machine
 
@@ -111,8 +118,8 @@ def stage_breakdown(store: Path) -> list[tuple[str, str, str, str]]:
     total = sum(totals.values())
     rows = []
     for name, seconds in totals.items():
-        rows.append((f"  stage: {name}", f"{seconds / len(datas) * 1000:.2f} ms/img", f"{seconds / total:.0%} of worker time", ""))
-    rows.append(("  stages together (1 core, no pipeline)", f"{total / len(datas) * 1000:.2f} ms/img",
+        add(rows, (f"  stage: {name}", f"{seconds / len(datas) * 1000:.2f} ms/img", f"{seconds / total:.0%} of worker time", ""))
+    add(rows, ("  stages together (1 core, no pipeline)", f"{total / len(datas) * 1000:.2f} ms/img",
                  f"{len(datas) / total:.0f} img/s/core", f"{len(datas) / total / TARGET_PER_CORE:.2f}x target"))
     return rows
 
@@ -133,7 +140,7 @@ def throughput(n_images: int) -> list[tuple[str, str, str, str]]:
             result = run(store, out, config, progress=False, write_card=False)
             seconds = time.perf_counter() - start
             per_core = n_images / seconds / workers
-            rows.append((f"curate run, {workers} worker(s)", f"{seconds:.2f} s",
+            add(rows, (f"curate run, {workers} worker(s)", f"{seconds:.2f} s",
                          f"{n_images / seconds:.0f} img/s = {per_core:.0f} img/s/core",
                          f"{per_core / TARGET_PER_CORE:.2f}x target (100/s/core)"))
             print(f"  kept {result.report['counts']['kept']}, rejected {result.report['counts']['rejected']}", flush=True)
@@ -172,7 +179,7 @@ def dedup(n: int, subset: int, radius: int, skip_imagededup: bool) -> list[tuple
     res = queue.get()
     proc.join()
     ok = res["seconds"] <= 30 and res["peak_mib"] <= 2048
-    rows.append((f"MIH search, {n:,} hashes, d<={radius}", f"{res['seconds']:.1f} s",
+    add(rows, (f"MIH search, {n:,} hashes, d<={radius}", f"{res['seconds']:.1f} s",
                  f"peak RSS {res['peak_mib']:.0f} MiB, {res['pairs']:,} pairs, planted recall {res['planted_recall']:.4f}",
                  f"{'within' if ok else 'OVER'} 30 s / 2 GB"))
 
@@ -186,18 +193,18 @@ def dedup(n: int, subset: int, radius: int, skip_imagededup: bool) -> list[tuple
         t_mih = time.perf_counter() - start
         both = len({tuple(p) for p in brute.tolist()} & {tuple(p) for p in mih.tolist()})
         recall = both / max(len(brute), 1)
-        rows.append((f"{subset:,} hashes, d<={d}: numpy brute force", f"{t_brute:.2f} s", f"{len(brute)} pairs", "reference"))
-        rows.append((f"{subset:,} hashes, d<={d}: MIH", f"{t_mih:.2f} s", f"{len(mih)} pairs, recall vs brute {recall:.4f}",
+        add(rows, (f"{subset:,} hashes, d<={d}: numpy brute force", f"{t_brute:.2f} s", f"{len(brute)} pairs", "reference"))
+        add(rows, (f"{subset:,} hashes, d<={d}: MIH", f"{t_mih:.2f} s", f"{len(mih)} pairs, recall vs brute {recall:.4f}",
                      f"{t_brute / t_mih:.1f}x faster than brute force"))
         if d == 10:
             t_mih10, mih10 = t_mih, {tuple(p) for p in mih.tolist()}
     if skip_imagededup:
-        rows.append(("imagededup find_duplicates", "skipped", "--skip-imagededup", ""))
+        add(rows, ("imagededup find_duplicates", "skipped", "--skip-imagededup", ""))
         return rows
     try:
         from imagededup.methods import PHash
     except ImportError as exc:
-        rows.append(("imagededup find_duplicates", "not installed", f"{exc}: pip install '.[bench]'", ""))
+        add(rows, ("imagededup find_duplicates", "not installed", f"{exc}: pip install '.[bench]'", ""))
         return rows
     encodings = {f"{i}": f"{int(v):016x}" for i, v in enumerate(h)}
     start = time.perf_counter()
@@ -206,7 +213,7 @@ def dedup(n: int, subset: int, radius: int, skip_imagededup: bool) -> list[tuple
     t_ref = time.perf_counter() - start
     ref_pairs = {(int(a), int(b)) for a, dups in found.items() for b in dups if int(a) < int(b)}
     agree = len(ref_pairs & mih10) / max(len(ref_pairs), 1)
-    rows.append((f"imagededup brute_force_cython, {subset:,} hashes, d<=10", f"{t_ref:.2f} s",
+    add(rows, (f"imagededup brute_force_cython, {subset:,} hashes, d<=10", f"{t_ref:.2f} s",
                  f"{len(ref_pairs)} pairs; MIH finds {agree:.4f} of them",
                  f"MIH {t_ref / t_mih10:.0f}x faster (issue measured {IMAGEDEDUP_ISSUE_S:.0f} s)"))
     return rows

@@ -11,7 +11,9 @@ small inputs. Clusters are connected components by union-find.
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,53 +83,77 @@ def chunk_bits(radius: int) -> tuple[int, ...]:
     return tuple(base + 1 if i < extra else base for i in range(m))
 
 
-def mih_pairs(hashes: np.ndarray, radius: int) -> np.ndarray:
-    """All pairs (i < j) within ``radius``, by multi-index hashing over three chunks.
+def _chunk_pairs(h: np.ndarray, shift: int, bits: int, sub_radius: int, radius: int) -> list[np.ndarray]:
+    """Pairs (as ``i * n + j``, i < j) whose ``bits``-wide chunk at ``shift`` is within ``sub_radius``."""
+    n = len(h)
+    keys = ((h >> np.uint64(shift)) & np.uint64((1 << bits) - 1)).astype(np.int32)
+    order = np.argsort(keys, kind="stable").astype(np.int32)
+    sorted_keys = keys[order]
+    table = h[order]  # hashes in bucket order; the queries walk them in the same order
+    counts = np.bincount(keys, minlength=1 << bits)
+    starts = (np.cumsum(counts) - counts).astype(np.int32)
+    counts = counts.astype(np.uint8 if counts.max() < 256 else np.int32)
+    clear: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # bit -> (positions, keys) with that bit clear
+    found = []
+    for flip in _flip_masks(bits, sub_radius):
+        flip = int(flip)
+        if flip:
+            top = flip.bit_length() - 1
+            if top not in clear:
+                where = np.flatnonzero((sorted_keys & (1 << top)) == 0).astype(np.int32)
+                clear[top] = (where, sorted_keys[where])
+            qpos, qkeys = clear[top]
+            variants = qkeys ^ flip
+        else:
+            qpos = None
+            variants = sorted_keys
+        hits = counts[variants]
+        nz = np.flatnonzero(hits).astype(np.int32)
+        if len(nz) == 0:
+            continue
+        sizes = hits[nz]
+        first = starts[variants[nz]]
+        rows = nz if qpos is None else qpos[nz]
+        single = sizes == 1
+        # most buckets hold one hash: no offset arithmetic for those
+        parts = [(first[single], rows[single])]
+        if not single.all():
+            multi = ~single
+            msz = sizes[multi].astype(np.int32)
+            ends = np.cumsum(msz)
+            pos = np.repeat(first[multi] - (ends - msz), msz) + np.arange(int(ends[-1]), dtype=np.int32)
+            parts.append((pos, np.repeat(rows[multi], msz)))
+        for pos, row in parts:
+            close = np.flatnonzero(np.bitwise_count(table[pos] ^ table[row]) <= radius)
+            if len(close) == 0:
+                continue
+            a = order[row[close]].astype(np.int64)
+            b = order[pos[close]].astype(np.int64)
+            keep = a != b
+            a, b = a[keep], b[keep]
+            found.append(np.minimum(a, b) * n + np.maximum(a, b))
+    return found
 
-    Exact by construction (pigeonhole), so it returns the same pairs as brute force.
-    Queries run in bucket order, one flip mask at a time: XOR with a constant keeps sorted keys
-    nearly sorted, so every gather walks memory almost sequentially. The table stores hashes in
-    bucket order, so a candidate costs one gather, one XOR and one popcount.
+
+def mih_pairs(hashes: np.ndarray, radius: int, threads: int | None = None) -> np.ndarray:
+    """All pairs (i < j) within ``radius``, by multi-index hashing; exact, like brute force.
+
+    For each chunk: hashes are sorted by chunk key into a bucket table that stores the hashes
+    themselves, so a candidate costs one gather, one XOR and one popcount. Queries walk the
+    table in key order, one flip mask at a time (XOR with a constant keeps sorted keys nearly
+    sorted, so gathers are almost sequential). A pair whose keys differ by a mask ``f`` is found
+    from both ends; only the end whose key has the highest bit of ``f`` clear asks, which halves
+    the work. Chunks are independent and run in threads (numpy releases the GIL).
     """
     h = np.ascontiguousarray(hashes, dtype=np.uint64)
     n = len(h)
     bits_per_chunk = chunk_bits(radius)
     sub_radius = radius // len(bits_per_chunk)
-    found = []
-    shift = 0
-    for bits in bits_per_chunk:
-        keys = ((h >> np.uint64(shift)) & np.uint64((1 << bits) - 1)).astype(np.int32)
-        shift += bits
-        order = np.argsort(keys, kind="stable").astype(np.int32)
-        sorted_keys = keys[order]
-        table = h[order]  # hashes in bucket order; the queries walk them in the same order
-        counts = np.bincount(keys, minlength=1 << bits)
-        starts = (np.cumsum(counts) - counts).astype(np.int32)
-        counts = counts.astype(np.uint8 if counts.max() < 256 else np.int32)
-        for flip in _flip_masks(bits, sub_radius):
-            variants = sorted_keys ^ flip
-            hits = counts[variants]
-            qpos = np.flatnonzero(hits).astype(np.int32)
-            if len(qpos) == 0:
-                continue
-            sizes = hits[qpos]
-            first = starts[variants[qpos]]
-            single = sizes == 1
-            # most buckets hold one hash: no offset arithmetic for those
-            pos_parts, row_parts = [first[single]], [qpos[single]]
-            if not single.all():
-                multi = ~single
-                msz = sizes[multi].astype(np.int32)
-                ends = np.cumsum(msz)
-                pos_parts.append(np.repeat(first[multi] - (ends - msz), msz) + np.arange(int(ends[-1]), dtype=np.int32))
-                row_parts.append(np.repeat(qpos[multi], msz))
-            pos = np.concatenate(pos_parts)
-            row = np.concatenate(row_parts)
-            close = np.flatnonzero(np.bitwise_count(table[pos] ^ table[row]) <= radius)
-            query = order[row[close]].astype(np.int64)
-            cand = order[pos[close]].astype(np.int64)
-            keep = cand > query
-            found.append(query[keep] * n + cand[keep])
+    shifts = np.cumsum((0, *bits_per_chunk[:-1])).tolist()
+    threads = threads or min(len(bits_per_chunk), os.cpu_count() or 1)
+    with ThreadPoolExecutor(threads) as pool:
+        parts = pool.map(lambda sb: _chunk_pairs(h, sb[0], sb[1], sub_radius, radius), zip(shifts, bits_per_chunk))
+        found = [arr for chunk in parts for arr in chunk]
     if not found:
         return np.zeros((0, 2), np.int64)
     flat = np.unique(np.concatenate(found))

@@ -105,6 +105,7 @@ def store(tmp_path_factory):
     s.add(sprite_png(32), write=False, url="https://example.org/missing.png")
     with (s.root / "manifest.jsonl").open("a") as fh:
         fh.write("{not json\n")
+        fh.write(json.dumps({"sha256": "0" * 64, "path": "../../etc/passwd", "url": "https://evil.example/x"}) + "\n")
     return s
 
 
@@ -142,7 +143,7 @@ def test_dataset_loads_back_with_the_schema(curated):
 def test_report_lists_every_rejection_with_its_reason(curated):
     report = json.loads((curated[0] / "curation_report.json").read_text())
     reasons = {(r["stage"], r["reason"]) for r in report["rejected"]}
-    assert {("input", "bad-manifest-line"), ("input", "missing-file"), ("expand", "zip-slip"),
+    assert {("input", "bad-manifest-line"), ("input", "missing-file"), ("input", "path-escape"), ("expand", "zip-slip"),
             ("decode", "svg"), ("decode", "unreadable"), ("decode", "too-large"), ("filters", "too-small")} <= reasons
     assert any(r["reason"] in ("truncated", "unreadable") and r["input"].endswith("truncated.png") for r in report["rejected"])
     assert any(r["member"] == "pack/LICENSE.txt" for r in report["rejected"])
