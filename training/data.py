@@ -229,6 +229,8 @@ def pixel_art_crop(img: Image.Image, size: int, rng: np.random.Generator | None,
     ``rng=None`` gives the deterministic centred version (samples, evaluation).
     """
     native, _ = native_pixels(img.convert("RGB"))
+    if flip and rng is not None and rng.random() < 0.5:  # flip the art, not the canvas: the grid stays aligned
+        native = native.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     width, height = native.size
     canvas = Image.new("RGB", (size, size), (255, 255, 255))
     k = fit_scale(width, height, size)
@@ -248,8 +250,6 @@ def pixel_art_crop(img: Image.Image, size: int, rng: np.random.Generator | None,
             x0, y0 = int(rng.integers(0, over_x + 1)), int(rng.integers(0, over_y + 1))
         window = native.crop((x0, y0, min(x0 + size, width), min(y0 + size, height)))
         canvas.paste(window, ((size - window.width) // 2, (size - window.height) // 2))
-    if flip and rng is not None and rng.random() < 0.5:
-        canvas = canvas.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     return canvas
 
 

@@ -1,0 +1,243 @@
+"""Training data: domain sources, pixel-art-safe preprocessing, rejections, a resumable epoch order."""
+
+from __future__ import annotations
+
+import io
+
+import datasets
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from curation.imaging import png_bytes, scale_nearest
+from tests.support.dataset_folder import build_dataset_folder
+from tests.support.sprites import make_sprite
+from training.data import (
+    DataError,
+    FolderDomain,
+    Preprocess,
+    UnpairedEpoch,
+    epoch_pairs,
+    native_pixels,
+    open_domain,
+    picture_crop,
+    pixel_art_crop,
+    sample_batch,
+)
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+
+
+def _colors(img: Image.Image) -> set[tuple[int, ...]]:
+    return {tuple(c) for c in np.asarray(img.convert("RGB")).reshape(-1, 3)}
+
+
+def test_native_pixels_undoes_exact_integer_upscales_only():
+    sprite = make_sprite(seed=4, size=(10, 14), n_colors=5).on_white()
+    for k in (1, 2, 3, 5):
+        native, found = native_pixels(scale_nearest(sprite, k))
+        assert found == k and np.array_equal(np.asarray(native), np.asarray(sprite))
+    smooth = sprite.resize((30, 42), Image.Resampling.BILINEAR)
+    assert native_pixels(smooth)[1] == 1
+
+
+def _find_placement(canvas: np.ndarray, art: np.ndarray) -> list[tuple[int, int]]:
+    h, w = art.shape[:2]
+    hits = []
+    for y in range(canvas.shape[0] - h + 1):
+        for x in range(canvas.shape[1] - w + 1):
+            if np.array_equal(canvas[y : y + h, x : x + w], art):
+                rest = canvas.copy()
+                rest[y : y + h, x : x + w] = 255
+                if (rest == 255).all():
+                    hits.append((x, y))
+    return hits
+
+
+@pytest.mark.parametrize("upscale", [1, 3])
+def test_pixel_art_crop_scales_by_integers_and_aligns_to_the_grid(upscale):
+    art = np.array(make_sprite(seed=7, size=(8, 12), n_colors=4).pixels)
+    art[0, 0] = (1, 2, 3)  # sprites are often mirror-symmetric; a marker makes flips visible
+    sprite = Image.fromarray(art)
+    size, k = 64, 5  # 8x12 fits 64 at most 5x: 40x60, with 24 px of slack across
+    expected = np.asarray(scale_nearest(sprite, k))
+    offsets, flips = set(), set()
+    for seed in range(12):
+        out = pixel_art_crop(scale_nearest(sprite, upscale), size, np.random.default_rng(seed), flip=True)
+        assert out.size == (size, size) and out.mode == "RGB"
+        assert _colors(out) <= _colors(sprite) | {(255, 255, 255)}
+        canvas = np.asarray(out)
+        hits = _find_placement(canvas, expected) or _find_placement(canvas, expected[:, ::-1])  # art may be flipped
+        assert len(hits) == 1, hits
+        x, y = hits[0]
+        assert x % k == 0 and y % k == 0  # the art's pixel grid lines up with the crop
+        offsets.add(x)
+        flips.add(bool(_find_placement(canvas, expected[:, ::-1])))
+    assert len(offsets) > 1 and flips == {True, False}  # the offset is random (augmentation), not always centred
+    centred = np.asarray(pixel_art_crop(sprite, size, None, flip=True))
+    assert _find_placement(centred, expected) == [(10, 0)]
+    assert art.shape == (12, 8, 3)
+
+
+def test_pixel_art_larger_than_the_crop_gets_a_window_at_scale_one():
+    rng = np.random.default_rng(0)
+    big = Image.fromarray(rng.integers(0, 4, (80, 100, 3), dtype=np.uint8) * 60)
+    out = np.asarray(pixel_art_crop(big, 32, np.random.default_rng(3), flip=False))
+    src = np.asarray(big)
+    assert any(
+        np.array_equal(src[y : y + 32, x : x + 32], out) for y in range(80 - 31) for x in range(100 - 31)
+    )
+    strip = Image.fromarray(rng.integers(0, 255, (10, 100, 3), dtype=np.uint8))  # too wide to fit even at 1x
+    out = np.asarray(pixel_art_crop(strip, 32, np.random.default_rng(1), flip=False))
+    assert (out[:11] == 255).all() and (out[21:] == 255).all()  # centred vertically on white
+
+
+def test_picture_crop_handles_non_square_and_grayscale():
+    grey = Image.fromarray(np.tile(np.arange(60, dtype=np.uint8), (40, 1)), "L")
+    out = picture_crop(grey, 32, 36, np.random.default_rng(0), flip=True)
+    assert out.size == (32, 32) and out.mode == "RGB"
+    again = picture_crop(grey, 32, 36, np.random.default_rng(0), flip=True)
+    assert np.array_equal(np.asarray(out), np.asarray(again))  # same rng, same crop
+    tall = Image.new("RGB", (20, 90), (10, 20, 30))
+    assert picture_crop(tall, 32, 36, None, flip=False).size == (32, 32)
+
+
+def _png(path, arr: np.ndarray) -> None:
+    Image.fromarray(arr).save(path)
+
+
+def test_folder_domain_reports_rejections_and_loads_on_white(tmp_path):
+    folder = tmp_path / "pics"
+    (folder / "sub").mkdir(parents=True)
+    rgba = np.zeros((6, 6, 4), dtype=np.uint8)
+    rgba[:3, :, :] = (255, 0, 0, 255)  # top half opaque red, bottom half transparent black
+    Image.fromarray(rgba, "RGBA").save(folder / "sub" / "half.png")
+    _png(folder / "ok.png", np.full((5, 7, 3), 9, dtype=np.uint8))
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "notes.txt").write_text("not an image")
+    good = png_bytes(Image.new("RGB", (8, 8)))
+    (folder / "cut.png").write_bytes(good[: len(good) // 2])
+    _png(folder / "big.png", np.zeros((50, 50, 3), dtype=np.uint8))
+    domain = open_domain(str(folder), "A", max_pixels=1000)
+    assert isinstance(domain, FolderDomain) and len(domain) == 2
+    reasons = {r.item.rsplit("/", 1)[-1]: r.reason for r in domain.rejected}
+    assert set(reasons) == {"empty.png", "cut.png", "big.png"}
+    assert reasons["big.png"].startswith("too-large") and reasons["empty.png"].startswith("unreadable")
+    half = np.asarray(domain.load([i for i in range(2) if "half" in domain.name(i)][0]))
+    assert (half[:3] == (255, 0, 0)).all() and (half[3:] == 255).all()  # alpha composited on white, not black
+    assert "2 images from image folder" in domain.describe()
+
+
+def test_missing_empty_and_all_bad_domains_are_clear_errors(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        open_domain(str(tmp_path / "nope"), "A")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="domain B: no usable images"):
+        open_domain(str(tmp_path / "empty"), "B")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "a.png").write_bytes(b"garbage")
+    with pytest.raises(DataError, match="1 files rejected"):
+        open_domain(str(tmp_path / "bad"), "A")
+    (tmp_path / "file.png").write_bytes(b"x")
+    with pytest.raises(DataError, match="is a file"):
+        open_domain(str(tmp_path / "file.png"), "A")
+
+
+def test_dataset_folder_from_curation_uses_native_for_pixel_art(tmp_path):
+    built = build_dataset_folder(tmp_path / "ds", n_train=5, n_test=2, canvas=64)
+    b = open_domain(str(built.path), "B")
+    assert len(b) == 5 and b.column == "native" and "dataset folder" in b.describe()
+    for i, row in enumerate(built.rows["train"]):
+        want = Image.open(io.BytesIO(row["native"]["bytes"])).convert("RGB")
+        assert np.array_equal(np.asarray(b.load(i)), np.asarray(want))
+    a = open_domain(str(built.path), "A", split="test")
+    assert len(a) == 2 and a.column == "image" and a.load(0).size == (64, 64)
+    with pytest.raises(DataError, match=r"no 'validation' split \(found \['test', 'train'\]\)"):
+        open_domain(str(built.path), "B", split="validation")
+    # the same rows through datasets.load_dataset: the folder really is the contract
+    loaded = datasets.load_dataset(str(built.path), split="train")
+    assert len(loaded) == 5
+
+
+def test_hub_ids_go_through_load_dataset(monkeypatch):
+    table = datasets.Dataset.from_dict(
+        {"picture": [{"bytes": png_bytes(Image.new("RGB", (4, 4), (1, 2, 3))), "path": None}], "label": [0]},
+        features=datasets.Features({"picture": datasets.Image(), "label": datasets.Value("int32")}),
+    )
+    calls = []
+
+    def fake_load_dataset(name, split=None, **kw):
+        calls.append((name, split))
+        if name == "someone/missing":
+            raise FileNotFoundError("Dataset 'someone/missing' doesn't exist on the Hub")
+        return table
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    domain = open_domain("someone/photos", "A")
+    assert calls == [("someone/photos", "train")] and domain.column == "picture"
+    assert np.asarray(domain.load(0))[0, 0].tolist() == [1, 2, 3]
+    with pytest.raises(DataError, match="cannot load Hub dataset 'someone/missing'.*doesn't exist"):
+        open_domain("someone/missing", "A")
+
+
+def test_reference_layout_root(tmp_path):
+    for role in "AB":
+        (tmp_path / f"train{role}").mkdir()
+        _png(tmp_path / f"train{role}" / "x.png", np.zeros((4, 4, 3), dtype=np.uint8))
+    (tmp_path / "trainB" / "y.png").write_bytes(png_bytes(Image.new("RGB", (4, 4))))
+    assert len(open_domain(str(tmp_path), "A")) == 1
+    assert len(open_domain(str(tmp_path), "B")) == 2
+
+
+def test_epoch_pairs_are_deterministic_and_split_evenly_across_ranks():
+    full = epoch_pairs(7, 3, seed=1, epoch=2)
+    assert np.array_equal(full, epoch_pairs(7, 3, seed=1, epoch=2))
+    assert not np.array_equal(full, epoch_pairs(7, 3, seed=1, epoch=3))
+    assert sorted(full[:, 0]) == list(range(7)) and full[:, 1].max() < 3  # every A once, B at random
+    ranks = [epoch_pairs(7, 3, seed=1, epoch=2, rank=r, world=3) for r in range(3)]
+    assert [len(r) for r in ranks] == [3, 3, 3]  # padded by wrapping: DDP ranks take equal steps
+    assert {int(i) for r in ranks for i in r[:, 0]} == set(range(7))
+
+
+def _domains(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        _png(a / f"{i}.png", rng.integers(0, 255, (30, 40, 3), dtype=np.uint8))
+        make_sprite(seed=i, size=(8, 8), n_colors=3).on_white().save(b / f"{i}.png")
+    return open_domain(str(a), "A"), open_domain(str(b), "B")
+
+
+def test_epoch_resumes_mid_way_and_replaces_files_that_broke_since_the_scan(tmp_path):
+    dom_a, dom_b = _domains(tmp_path)
+    pre = Preprocess(size=32, load_size=36)
+    full = UnpairedEpoch(dom_a, dom_b, pre, seed=0, epoch=1)
+    tail = UnpairedEpoch(dom_a, dom_b, pre, seed=0, epoch=1, start=2)
+    assert len(full) == 4 and len(tail) == 2
+    for i in range(2):
+        assert torch.equal(full[2 + i]["A"], tail[i]["A"]) and torch.equal(full[2 + i]["B"], tail[i]["B"])
+    item = full[0]
+    assert item["A"].shape == (3, 32, 32) and item["A"].min() >= -1 and item["A"].max() <= 1 and item["bad"] == ""
+    # a file corrupted after the scan: the next image stands in and the failure is reported
+    broken = int(full.pairs[0][0])
+    (tmp_path / "a" / f"{broken}.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    item = full[0]
+    assert f"{broken}.png" in item["bad"] and item["A"].shape == (3, 32, 32)
+    loader = torch.utils.data.DataLoader(full, batch_size=2, num_workers=0)
+    batches = list(loader)
+    assert [b["A"].shape[0] for b in batches] == [2, 2] and any(b["bad"][0] for b in batches)
+
+
+def test_samples_are_centred_and_fixed(tmp_path):
+    dom_a, dom_b = _domains(tmp_path)
+    pre = Preprocess(size=32, load_size=36)
+    s1, s2 = sample_batch(dom_b, pre, 3), sample_batch(dom_b, pre, 3)
+    assert s1.shape == (3, 3, 32, 32) and torch.equal(s1, s2)
+    assert sample_batch(dom_a, pre, 10).shape[0] == 4
