@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from tests.support.http_server import FixtureServer, Response
+from tests.support.http_server import FixtureServer, Response, tiny_png
 from tests.support.redis_server import redis_server
 from tests.support.sites import REPO, build_opengameart_site, crawl_command, read_manifest
 
@@ -23,17 +23,24 @@ def redis_url(tmp_path):
         pytest.fail(str(exc))
 
 
-def test_two_processes_share_one_queue_and_fetch_nothing_twice(tmp_path, redis_url, pixel_files, cartoon_files):
-    files = (pixel_files + cartoon_files)[:24]
+def test_two_processes_share_one_queue_and_fetch_nothing_twice(tmp_path, redis_url):
+    """40 slow node pages: one worker alone needs ~8 s, an idle worker re-polls the shared queue
+    every 5 s (Scrapy's heartbeat), so both take part."""
+    (tmp_path / "art").mkdir()
+    files = []
+    for i in range(40):
+        files.append(tmp_path / "art" / f"sprite-{i:02d}.png")
+        files[-1].write_bytes(tiny_png((i * 6, 90, 200 - i), size=6))
     root = tmp_path / "site"
-    site = build_opengameart_site(root, files, per_page=4)
+    site = build_opengameart_site(root, files, per_page=10)
     with site.install(FixtureServer(root)) as srv:
         def slow_node(handler) -> Response:  # long enough that the second worker joins in
             time.sleep(0.4)
             return srv.serve_file(unquote(urlsplit(handler.path).path))
 
         srv.route("/content/", slow_node)
-        settings = {"REDIS_URL": redis_url, "REDIS_IDLE_CLOSE_AFTER": "1", "CONCURRENT_REQUESTS_PER_DOMAIN": "2"}
+        settings = {"REDIS_URL": redis_url, "REDIS_IDLE_CLOSE_AFTER": "1", "CONCURRENT_REQUESTS_PER_DOMAIN": "2",
+                    "CONCURRENT_REQUESTS": "2"}  # take 2 at a time: the rest stays in the shared queue
         procs = [subprocess.Popen(crawl_command("opengameart", tmp_path / f"raw{i}", {"base_url": srv.url}, settings),
                                   cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                  for i in range(2)]
