@@ -308,3 +308,24 @@ def test_native_recovery_and_pixel_art_score_are_wired(tmp_path, monkeypatch):
     off = pipeline.run(store.root, tmp_path / "off", config("native.enabled=false", "filters.pixel_art_threshold=0"),
                        progress=False, write_card=False)
     assert off.report["counts"]["kept"] == 2
+
+
+def test_sheet_slicing_is_wired_and_off_by_default(tmp_path, monkeypatch):
+    """Slicing belongs to issue #5; a stand-in proves that boxes become rows with their member names."""
+    from curation import process
+    from curation.stages.sheets import SpriteBox
+
+    sheet = np.full((24, 56, 3), 255, np.uint8)
+    sheet[:, :24] = np.asarray(make_sprite(500, (20, 20)).on_white().resize((24, 24), Image.Resampling.NEAREST))
+    sheet[:, 32:] = np.asarray(make_sprite(501, (20, 20)).on_white().resize((24, 24), Image.Resampling.NEAREST))
+    monkeypatch.setattr(process, "slice_sheet", lambda img, cfg: [SpriteBox(0, 0, 24, 24), SpriteBox(32, 0, 24, 24)])
+    store = RawStore(tmp_path / "raw")
+    store.add(png(Image.fromarray(sheet)))
+    whole = pipeline.run(store.root, tmp_path / "whole", config("native.enabled=false"), progress=False, write_card=False)
+    assert whole.report["counts"]["kept"] == 1
+    sliced = pipeline.run(store.root, tmp_path / "sliced", config("native.enabled=false", "sheets.enabled=true"),
+                          progress=False, write_card=False)
+    rows = [r for rows in _splits(tmp_path / "sliced").values() for r in rows]
+    assert sorted(r["member"] for r in rows) == ["box:0,0,24,24", "box:32,0,24,24"]
+    assert {(r["native_width"], r["native_height"]) for r in rows} == {(24, 24)}
+    assert sliced.report["stages"]["sheets"] == {"in": 1, "out": 2, "rejected": 0}
