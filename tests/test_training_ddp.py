@@ -17,8 +17,7 @@ from PIL import Image
 from training import ddp
 from training.checkpoint import load_generator, load_state
 from training.config import TrainConfig
-from training.cyclegan import train_step
-from training.loop import build_model
+from training.cyclegan import build_model, train_step
 
 CFG = TrainConfig(domain_a="x", domain_b="y", output="z", size=32, ngf=8, n_blocks=2, ndf=8, device="cpu", seed=3)
 NAMES = ("G_A", "G_B", "D_A", "D_B")
@@ -60,7 +59,8 @@ def _worker(rank: int, world: int, port: int, folder: str) -> None:
 
 def test_ddp_gradients_are_averaged_and_weights_identical(tmp_path):
     port = _free_port()
-    mp.spawn(_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True)
+    # fork: no re-import of torch in the children (CPU only, so fork is safe)
+    mp.start_processes(_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True, start_method="fork")
     r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     # single-process steps on each rank's batch, from the same initial weights
