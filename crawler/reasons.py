@@ -31,6 +31,17 @@ class CrawlError(_QuietMediaError):
         self.detail = detail
 
 
+_BY_NAME = {
+    "DownloadTimeoutError": "timeout",
+    "ResponseDataLossError": "truncated",
+    "DownloadCancelledError": "too_large",
+    "DownloadConnectionRefusedError": "connection_refused",
+    "CannotResolveHostError": "dns",
+    "DownloadFailedError": "download_failed",
+    "UnsupportedURLSchemeError": "bad_url",
+}
+
+
 def reason_of(failure: Failure | BaseException) -> str:
     """A short reason for a failed request, page or file."""
     exc = failure.value if isinstance(failure, Failure) else failure
@@ -47,14 +58,17 @@ def reason_of(failure: Failure | BaseException) -> str:
         if "offsite" in text:
             return "offsite"
         return "ignored"
-    if isinstance(exc, (net_error.TimeoutError, net_error.TCPTimedOutError)) or type(exc).__name__ == "TimeoutError":
+    name = type(exc).__name__
+    if name in _BY_NAME:  # Scrapy's own download exceptions (2.13+), matched by name across versions
+        if name == "DownloadCancelledError" and "max size" not in str(exc).lower() and "maxsize" not in str(exc).lower():
+            return "cancelled"
+        return _BY_NAME[name]
+    if isinstance(exc, (net_error.TimeoutError, net_error.TCPTimedOutError)) or name == "TimeoutError":
         return "timeout"
     if isinstance(exc, net_error.DNSLookupError):
         return "dns"
     if isinstance(exc, (net_error.ConnectionRefusedError, net_error.ConnectError)):
         return "connection_refused"
-    if type(exc).__name__ == "ResponseDataLossError":
-        return "truncated"
     if isinstance(exc, ResponseFailed):
         if any("PotentialDataLoss" in repr(r) or "_DataLoss" in repr(r) for r in exc.reasons):
             return "truncated"

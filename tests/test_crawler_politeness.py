@@ -133,3 +133,22 @@ def test_politeness_defaults():
     mws = settings.getdict("DOWNLOADER_MIDDLEWARES")
     assert mws["scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware"] is None
     assert "crawler.middlewares.ConcurrentSafeRobotsTxtMiddleware" in mws
+
+
+def test_timeouts_and_oversized_files_are_counted(tmp_path):
+    """A file slower than DOWNLOAD_TIMEOUT and one over DOWNLOAD_MAXSIZE: both counted, the rest stored."""
+    root = tmp_path / "site"
+    (root / "gallery").mkdir(parents=True)
+    (root / "media").mkdir()
+    (root / "media" / "ok.png").write_bytes(tiny_png((1, 2, 3)))
+    (root / "media" / "huge.png").write_bytes(tiny_png((4, 5, 6), size=8) + b"\0" * 5000)
+    (root / "gallery" / "index.html").write_text(
+        '<a class="download" href="/__slow/2.5">slow</a><a class="download" href="/media/huge.png">big</a>'
+        '<a class="download" href="/media/ok.png">ok</a><a class="download" href="/__status/403">no</a>')
+    with FixtureServer(root) as srv:
+        config = _gallery_config(tmp_path / "g.toml", srv, ["/gallery/"])
+        run_crawl("gallery", tmp_path / "raw", {"config": str(config)},
+                  {"DOWNLOAD_TIMEOUT": "1", "DOWNLOAD_MAXSIZE": "2000", "DOWNLOAD_WARNSIZE": "1000", "RETRY_TIMES": "0"})
+    stats = read_stats(tmp_path / "raw")
+    assert stats["errors"] == {"timeout": 1, "too_large": 1, "http_403": 1}
+    assert [r["url"].rsplit("/", 1)[-1] for r in read_manifest(tmp_path / "raw")] == ["ok.png"]
