@@ -9,7 +9,7 @@ and atomic: shards go to a temporary folder that replaces ``data/`` only when co
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,17 @@ def to_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     return pa.Table.from_pydict(columns, schema=FEATURES.arrow_schema)
 
 
-def write_shards(folder: str | Path, splits: Mapping[str, Sequence[Mapping[str, Any]]], shard_rows: int = 2000) -> list[Path]:
-    """Replace ``<folder>/data/`` with shards for every non-empty split (train always exists)."""
+def write_shards(
+    folder: str | Path,
+    splits: Mapping[str, Sequence[Mapping[str, Any]]],
+    shard_rows: int = 2000,
+    fill: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
+) -> list[Path]:
+    """Replace ``<folder>/data/`` with shards for every non-empty split (train always exists).
+
+    ``fill(row)`` (optional) returns the row with its image columns loaded; it is called one
+    shard at a time, so only one shard's PNGs are ever in memory.
+    """
     folder = Path(folder)
     tmp = folder / f".{DATA_DIR}.tmp"
     if tmp.exists():
@@ -48,6 +57,8 @@ def write_shards(folder: str | Path, splits: Mapping[str, Sequence[Mapping[str, 
         total = max(1, -(-len(rows) // shard_rows))
         for index in range(total):
             chunk = rows[index * shard_rows : (index + 1) * shard_rows]
+            if fill is not None:
+                chunk = [fill(r) for r in chunk]
             rel = shard_name(split, index, total)
             path = tmp / Path(rel).relative_to(DATA_DIR)
             path.parent.mkdir(parents=True, exist_ok=True)

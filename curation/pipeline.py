@@ -355,12 +355,16 @@ def _assemble(inputs: Inputs, input_dir: Path, output_dir: Path, config: CurateC
     splits: dict[str, list[dict[str, Any]]] = {"train": [], "test": []}
     for cluster in result.clusters:
         best = entries[cluster[0]]
-        native, canvas = cache.image(best["item"]["pixel_sha256"])
         split = split_of(best["item"]["pixel_sha256"], config.split.test_fraction, config.split.salt)
-        splits[split].append(_row(best, len(cluster), native, canvas))
+        splits[split].append(_row(best, len(cluster), b"", b""))
     for rows in splits.values():
         rows.sort(key=lambda r: r["pixel_sha256"])
-    write_shards(output_dir, splits, config.output.shard_rows)
+
+    def fill(row: dict[str, Any]) -> dict[str, Any]:
+        native, canvas = cache.image(row["pixel_sha256"])
+        return {**row, "image": canvas, "native": native}
+
+    write_shards(output_dir, splits, config.output.shard_rows, fill=fill)
     n_items = len(entries)
     stages["dedup"] = {"in": n_items, "out": len(result.clusters), "rejected": 0}
     stages["split"] = {"in": len(result.clusters), "out": len(result.clusters), "rejected": 0}

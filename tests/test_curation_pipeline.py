@@ -329,3 +329,17 @@ def test_sheet_slicing_is_wired_and_off_by_default(tmp_path, monkeypatch):
     assert sorted(r["member"] for r in rows) == ["box:0,0,24,24", "box:32,0,24,24"]
     assert {(r["native_width"], r["native_height"]) for r in rows} == {(24, 24)}
     assert sliced.report["stages"]["sheets"] == {"in": 1, "out": 2, "rejected": 0}
+
+
+def test_rows_are_sharded_with_hub_names(store, tmp_path):
+    out = tmp_path / "sharded"
+    res = pipeline.run(store.root, out, config("decode.max_pixels=50000000", "output.shard_rows=4",
+                                               "split.test_fraction=0.3"), progress=False, write_card=False)
+    names = sorted(p.name for p in (out / "data").iterdir())
+    n_train, n_test = res.report["counts"]["train"], res.report["counts"]["test"]
+    assert n_test > 0
+    t_train, t_test = -(-n_train // 4), -(-n_test // 4)
+    assert names == sorted([f"train-{i:05d}-of-{t_train:05d}.parquet" for i in range(t_train)]
+                           + [f"test-{i:05d}-of-{t_test:05d}.parquet" for i in range(t_test)])
+    ds = datasets.load_dataset(str(out))
+    assert (len(ds["train"]), len(ds["test"])) == (n_train, n_test)
