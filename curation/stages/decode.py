@@ -32,6 +32,8 @@ class Frame:
 
 def normalize_mode(img: Image.Image) -> Image.Image:
     """RGBA if any pixel is not fully opaque, else RGB; never drops alpha that matters."""
+    if img.mode == "RGB":
+        return img
     rgba = to_rgba(img)
     if has_alpha(img) or img.mode == "RGBA":
         alpha = np.asarray(rgba)[..., 3]
