@@ -280,8 +280,8 @@ def run(
     """Curate ``input_dir`` into the dataset folder ``output_dir``; see the module docstring."""
     config = (config or CurateConfig()).validate()
     input_dir, output_dir = Path(input_dir), Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     inputs = read_inputs(input_dir, output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
     if needs_rembg(config):
         load_rembg_session(config.background)  # fail now, with the file to download, not in every worker
     workers = config.workers or os.cpu_count() or 1
