@@ -230,3 +230,13 @@ def test_two_to_one_cells_fall_back_to_the_smaller_square_cell():
     big = src.resize((src.width * 8, src.height * 4), Image.Resampling.NEAREST)
     res = recover_native(big)
     assert res.scale == (4.0, 4.0) and res.image.size == (src.width * 2, src.height)
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "PA", "I", "F", "I;16", "CMYK", "RGBX"])
+def test_every_pillow_mode_keeps_its_mode(mode):
+    src = Image.open(PIXEL_ART / "synth-car-idle.png").convert("RGBA")
+    img = src.convert("L").convert("I;16") if mode == "I;16" else src.convert(mode)
+    big = img.resize((img.width * 3, img.height * 3), Image.Resampling.NEAREST).crop((1, 1, img.width * 3, img.height * 3))
+    res = recover_native(big)
+    assert res.image.mode == mode and res.image.size == src.size and res.scale == (3.0, 3.0)
+    assert np.array_equal(np.asarray(res.image), np.asarray(img))

@@ -104,7 +104,8 @@ def _sample_image(img: Image.Image, rgb: np.ndarray, gx: GridAxis, gy: GridAxis)
     arr = rgb if img.mode == "RGB" else np.asarray(img)
     if img.mode in _MEDIAN_MODES:
         out = sample_cells(arr, gx.bounds, gy.bounds)
-        return Image.fromarray(out, img.mode)
+        native = Image.fromarray(out)  # Pillow infers the mode from shape and dtype
+        return native if native.mode == img.mode else Image.fromarray(out, img.mode)
     # indexed or packed modes: a median of palette indices means nothing, take each cell's centre
     cx = (gx.bounds[:-1] + gx.bounds[1:]) // 2
     cy = (gy.bounds[:-1] + gy.bounds[1:]) // 2
