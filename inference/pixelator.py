@@ -2,9 +2,11 @@
 
 The output is ``N``x``N`` single-colour cells, so a generator pass at full resolution computes
 detail that the cell averaging then throws away. :class:`Pixelator` box-averages the picture
-down to ``pixels_per_cell`` generator pixels per cell (default 2 for cell size 4), runs the
-generator there, and averages its output per cell: at 1024² with cell size 4 that is a 512²
-pass instead of 1024², a quarter of the work. ``pixels_per_cell=0`` runs at full resolution.
+down to ``pixels_per_cell`` generator pixels per cell side (default 1), runs the generator
+there, and averages its output per cell: at 1024² with cell size 4 that is a 256² pass instead
+of 1024², a sixteenth of the work. ``pixels_per_cell=2`` is a 512² pass (a quarter), and
+``pixels_per_cell=0`` the full-resolution reference. ``benchmarks/pixelate.py`` measures the
+time and the difference to full resolution for each.
 
 Large inputs are cut into overlapping tiles that are batched through the generator and
 blended with linear ramps. InstanceNorm normalises with statistics of whatever it sees, so
@@ -18,7 +20,7 @@ Weights load only through :func:`training.checkpoint.load_generator` (safetensor
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -41,7 +43,7 @@ from training.networks import GeneratorSpec
 class ModelOptions:
     """How the generator runs. ``pixels_per_cell=0`` means full resolution (the slow reference)."""
 
-    pixels_per_cell: int = 2
+    pixels_per_cell: int = 1
     tile: int = 1024  # largest tile side, in generator pixels (1024² needs ~1.5 GB at ngf 64)
     overlap: int = 64  # blended band between tiles, in generator pixels (at most a quarter tile)
     batch_pixels: int = 1 << 20  # generator pixels per forward pass: tiles are batched up to this
@@ -240,22 +242,32 @@ class Pixelator:
 
     def cells(self, img: Image.Image) -> Cells:
         """One colour per cell (before palette and dither), from the model or the classical method."""
+        return self.cells_many([img])[0]
+
+    def cells_many(self, images: Sequence[Image.Image]) -> list[Cells]:
+        """Cells of several pictures; same-sized ones (video frames, tiles) share batched generator passes."""
         if self.generator is None:
-            return classic_cells(img, self.options)
+            return [classic_cells(img, self.options) for img in images]
         cell = self.options.cell_size
-        opaque = image_cells(img, cell, self.options.alpha_threshold).opaque if has_alpha(img) else None
-        rgb = np.asarray(composite_on_white(img), dtype=np.float32)
         ppc = self.effective_pixels_per_cell()
-        if ppc == 0:
-            colors = cell_means(self.translate(rgb), cell)[0]
-        else:
-            working = cell_means(rgb, cell // ppc)[0]
-            colors = cell_means(self.translate(working), ppc)[0]
-        return Cells(colors, opaque, img.size, cell)
+        working, opaque = [], []
+        for img in images:
+            opaque.append(image_cells(img, cell, self.options.alpha_threshold).opaque if has_alpha(img) else None)
+            rgb = np.asarray(composite_on_white(img), dtype=np.float32)
+            working.append(rgb if ppc == 0 else cell_means(rgb, cell // ppc)[0])
+        translated = self.translate_many(working)
+        return [
+            Cells(cell_means(out, ppc or cell)[0], alpha, img.size, cell)
+            for out, alpha, img in zip(translated, opaque, images)
+        ]
 
     def pixelate(self, img: Image.Image, palette: np.ndarray | None = None) -> Image.Image:
         """Pixel art from one picture; ``palette`` fixes the colours (the video path shares one across frames)."""
         return render(self.cells(img), self.options, palette)
+
+    def pixelate_many(self, images: Sequence[Image.Image], palette: np.ndarray | None = None) -> list[Image.Image]:
+        """Pixel art from several pictures, batched through the generator where sizes match."""
+        return [render(c, self.options, palette) for c in self.cells_many(images)]
 
     # -- the generator -----------------------------------------------------------------
     def _norms(self) -> list[SharedStatsNorm]:
@@ -294,20 +306,36 @@ class Pixelator:
         return y.permute(0, 2, 3, 1).cpu().numpy()
 
     def translate(self, rgb: np.ndarray) -> np.ndarray:
-        """The generator applied to an ``(H, W, 3)`` float 0..255 picture of any size; same shape out.
+        """The generator applied to an ``(H, W, 3)`` float 0..255 picture of any size; same shape out."""
+        return self.translate_many([rgb])[0]
 
-        Inputs are reflect-padded to a multiple of 4 (and cropped back), so size and aspect
-        ratio are kept; inputs larger than one tile go through overlapping, blended tiles.
+    def translate_many(self, pictures: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The generator on several ``(H, W, 3)`` float 0..255 pictures; each comes back at its own size.
+
+        Inputs are reflect-padded to a multiple of 4 (and cropped back), so size and aspect ratio
+        are kept. Pictures that fit one tile are batched with others of the same size, up to
+        ``batch_pixels`` generator pixels per pass; larger ones go through blended tiles.
         """
-        h, w = rgb.shape[:2]
-        # multiples of 4 for the two stride-2 convolutions, and at least 16 so the bottleneck
-        # keeps more than one pixel for InstanceNorm
-        hp, wp = max(16, -(-h // 4) * 4), max(16, -(-w // 4) * 4)
-        padded = _pad_to(rgb, hp, wp)
+        results: list[np.ndarray | None] = [None] * len(pictures)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, rgb in enumerate(pictures):
+            groups.setdefault(rgb.shape[:2], []).append(i)
         tile = self.model.tile
-        if hp <= tile and wp <= tile:
-            return self._run(padded[None])[0, :h, :w]
-        return self._translate_tiled(padded)[:h, :w]
+        for (h, w), members in groups.items():
+            # multiples of 4 for the two stride-2 convolutions, and at least 16 so the bottleneck
+            # keeps more than one pixel for InstanceNorm
+            hp, wp = max(16, -(-h // 4) * 4), max(16, -(-w // 4) * 4)
+            if hp > tile or wp > tile:
+                for i in members:
+                    results[i] = self._translate_tiled(_pad_to(pictures[i], hp, wp))[:h, :w]
+                continue
+            per_batch = max(1, self.model.batch_pixels // (hp * wp))
+            for start in range(0, len(members), per_batch):
+                chunk = members[start : start + per_batch]
+                out = self._run(np.stack([_pad_to(pictures[i], hp, wp) for i in chunk]))
+                for i, item in zip(chunk, out):
+                    results[i] = item[:h, :w]
+        return [r for r in results if r is not None]
 
     def _translate_tiled(self, rgb: np.ndarray) -> np.ndarray:
         """Two passes over overlapping tiles: gather InstanceNorm statistics, then replay them.

@@ -30,6 +30,8 @@ from inference.postprocess import choose_palette, render
 
 #: Frames sampled across a clip to fit its shared palette.
 PALETTE_SAMPLES = 16
+#: Video frames sent through the generator together (the model path only).
+FRAME_BATCH = 4
 _CODEC_FOR_SUFFIX = {".webm": "libvpx-vp9"}
 DEFAULT_CODEC = "libx264"
 
@@ -62,16 +64,19 @@ def pixelate_gif(
     n = getattr(src, "n_frames", 1)
     if n * first.image.width * first.image.height > 8 * max_pixels:
         raise ImageDecodeError("too-large", f"{n} frames of {first.image.width}x{first.image.height} is too much")
-    cells, durations = [], []
+    images, durations = [], []
     try:
         for i in range(n):
             src.seek(i)
             durations.append(int(src.info.get("duration", 100) or 100))
-            cells.append(pixelator.cells(src.convert("RGBA")))
-            if progress:
-                progress(1)
+            images.append(src.convert("RGBA"))  # Pillow applies each frame's disposal here
     except (OSError, EOFError, ValueError) as exc:
-        raise ImageDecodeError("truncated", f"GIF frame {len(cells)}: {exc}") from exc
+        raise ImageDecodeError("truncated", f"GIF frame {len(images)}: {exc}") from exc
+    cells = []
+    for start in range(0, len(images), FRAME_BATCH):
+        cells += pixelator.cells_many(images[start : start + FRAME_BATCH])
+        if progress:
+            progress(len(images[start : start + FRAME_BATCH]))
     loop = src.info.get("loop", 0)
     palette = choose_palette([cells[i] for i in _sample_indices(len(cells))], pixelator.options.palette_spec)
     frames = [render(c, pixelator.options, palette) for c in cells]
@@ -173,6 +178,31 @@ def _encode(
                 audio = f"dropped ({exc})"
         streams = [vs] + ([audio_in] if audio_out is not None else [])
         frames, last_time = 0, 0.0
+        # the model path batches frames through the generator; the classical path gains nothing
+        batch = 1 if pixelator.is_classic else FRAME_BATCH
+        pending: list[av.VideoFrame] = []
+
+        def flush() -> int:
+            nonlocal last_time
+            images = pixelator.pixelate_many([f.to_image() for f in pending], palette)
+            for frame, img in zip(pending, images):
+                arr = np.asarray(img.convert("RGB"))
+                if arr.shape[:2] != (ostream.height, ostream.width):
+                    pad = ((0, ostream.height - arr.shape[0]), (0, ostream.width - arr.shape[1]), (0, 0))
+                    arr = np.pad(arr, pad, mode="edge")
+                new = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
+                new.pts = frame.pts
+                new.time_base = frame.time_base
+                if frame.time is not None:
+                    last_time = max(last_time, float(frame.time))
+                for out_packet in ostream.encode(new):
+                    out.mux(out_packet)
+                if progress:
+                    progress(1)
+            done = len(pending)
+            pending.clear()
+            return done
+
         for packet in inp.demux(*streams):
             if packet.stream.type == "audio":
                 if packet.dts is None or audio_out is None:
@@ -184,20 +214,10 @@ def _encode(
                     audio_out, audio = None, f"dropped ({exc})"
                 continue
             for frame in packet.decode():
-                img = pixelator.pixelate(frame.to_image(), palette).convert("RGB")
-                arr = np.asarray(img)
-                if arr.shape[:2] != (ostream.height, ostream.width):
-                    arr = np.pad(arr, ((0, ostream.height - arr.shape[0]), (0, ostream.width - arr.shape[1]), (0, 0)), mode="edge")
-                new = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
-                new.pts = frame.pts
-                new.time_base = frame.time_base
-                if frame.time is not None:
-                    last_time = max(last_time, float(frame.time))
-                for out_packet in ostream.encode(new):
-                    out.mux(out_packet)
-                frames += 1
-                if progress:
-                    progress(1)
+                pending.append(frame)
+                if len(pending) >= batch:
+                    frames += flush()
+        frames += flush()
         for out_packet in ostream.encode():
             out.mux(out_packet)
     if frames == 0:

@@ -75,6 +75,18 @@ def test_every_checkpoint_form_loads(run_folder, tiny_net, tmp_path):
         Pixelator.from_checkpoint(pth)
 
 
+def test_public_api_has_the_cli_defaults(run_folder):
+    from inference import Pixelator as Public
+
+    px = Public.from_checkpoint(run_folder)
+    assert (px.options.cell_size, px.options.palette, px.options.dither, px.options.native) == (4, "16", "none", False)
+    assert px.model.pixels_per_cell == 1
+    out = px.pixelate(photo(24, 20))
+    assert isinstance(out, Image.Image) and out.size == (24, 20)
+    with pytest.raises(TypeError, match="unknown option"):
+        Public.from_checkpoint(run_folder, colour=3)
+
+
 def test_reference_defaults_for_pth(tmp_path):
     torch.manual_seed(1)
     net = GeneratorSpec().build()

@@ -130,3 +130,24 @@ def test_lossy_video_option(tmp_path):
     with av.open(str(dst)) as c:
         assert c.streams.video[0].codec_context.pix_fmt == "yuv420p"
         assert len(list(c.decode(video=0))) == 4
+
+
+def test_model_path_video_is_batched_and_keeps_every_frame(tmp_path):
+    import torch
+
+    from training.networks import GeneratorSpec, init_weights
+
+    torch.manual_seed(0)
+    spec = GeneratorSpec(ngf=8, n_blocks=1)
+    px = Pixelator(init_weights(spec.build()).eval(), spec)
+    src, dst = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    make_video(src, n=6)
+    result = pixelate_video(src, dst, px, max_pixels=10**7)
+    assert result.frames == 6 and result.audio == "copied"
+    frames = [Image.fromarray(frame_rgb(i, 64, 48)) for i in range(3)]
+    # batching changes nothing: three frames together equal three frames one by one
+    together = px.pixelate_many(frames, result.palette)
+    for img, batched in zip(frames, together):
+        assert np.array_equal(np.asarray(px.pixelate(img, result.palette)), np.asarray(batched))
+    with av.open(str(dst)) as c:
+        assert len(list(c.decode(video=0))) == 6
