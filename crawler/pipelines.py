@@ -33,6 +33,7 @@ download logic, and replace its URL-hash path with the content hash.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import mimetypes
@@ -98,7 +99,8 @@ class Manifest:
 
     Each record is one ``os.write`` on an ``O_APPEND`` descriptor (the kernel finishes a write
     it has started even if the process is SIGKILLed), optionally followed by ``fsync`` for power
-    loss. On open, a torn final line (no newline) is cut off, so appends always start clean.
+    loss. On open, a torn final line (no newline) is cut off, so appends always start clean. An
+    advisory ``flock`` around each append and the repair keeps several crawlers on one store safe.
     """
 
     def __init__(self, path: Path, fsync: bool = True) -> None:
@@ -110,13 +112,15 @@ class Manifest:
         """Read all complete records, repairing a torn tail; bad lines are logged and skipped."""
         if not self.path.exists():
             return []
-        data = self.path.read_bytes()
-        end = data.rfind(b"\n") + 1
-        if end < len(data):
-            logger.warning("manifest %s: cutting a torn last line (%d bytes)", self.path, len(data) - end)
-            with self.path.open("r+b") as fh:
+        with self.path.open("r+b") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)  # another crawler sharing this store may be appending
+            data = fh.read()
+            end = data.rfind(b"\n") + 1
+            if end < len(data):
+                logger.warning("manifest %s: cutting a torn last line (%d bytes)", self.path, len(data) - end)
                 fh.truncate(end)
-            data = data[:end]
+                data = data[:end]
+            fcntl.flock(fh, fcntl.LOCK_UN)
         records = []
         for n, line in enumerate(data.splitlines(), 1):
             if not line.strip():
@@ -135,11 +139,15 @@ class Manifest:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         data = record.to_line()
-        written = os.write(self._fd, data)
-        while written < len(data):  # regular files do not short-write in practice; be correct anyway
-            written += os.write(self._fd, data[written:])
-        if self.fsync:
-            os.fsync(self._fd)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)  # whole lines even with several writers on one store
+        try:
+            written = os.write(self._fd, data)
+            while written < len(data):  # regular files do not short-write in practice; be correct anyway
+                written += os.write(self._fd, data[written:])
+            if self.fsync:
+                os.fsync(self._fd)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
         if self._fd is not None:
@@ -196,7 +204,7 @@ def sniff(body: bytes) -> tuple[str, str] | None:
 
 def looks_like_html(body: bytes) -> bool:
     head = body[:512].lstrip().lower()
-    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<?xml")) or b"<html" in head[:200]
+    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in head[:200]
 
 
 def extension_for(body: bytes, url_path: str, header_type: str) -> tuple[str, str]:
