@@ -8,10 +8,10 @@ How a sheet is cut:
 
 1. **Background.** Transparent pixels, or else the colour that fills most of the border
    (a few levels of tolerance, for JPEG). No background: go to step 4.
-2. **Parts.** Connected components (8-neighbourhood) of the non-background pixels. Parts whose
-   boxes overlap or lie at most ``merge_gap`` pixels apart are one sprite (a sword beside its
-   knight, a detached shadow); this is repeated until nothing more merges. Parts smaller than
-   ``min_sprite_size`` on both sides are specks and dropped. On a coloured background each box
+2. **Parts.** Connected components (8-neighbourhood) of the non-background pixels; parts about
+   ``merge_gap`` pixels apart or closer are one sprite (a sword beside its knight, a detached
+   shadow). Parts smaller than ``min_sprite_size`` on both sides are specks and dropped; then
+   boxes that overlap or lie within ``merge_gap`` are united until nothing more merges. On a coloured background each box
    is then trimmed to pixels that differ clearly from it, so JPEG ringing does not widen it.
 3. **Uniform grid.** If every sprite lies inside one cell of a grid whose cells divide the sheet
    (the finest such grid), no cell holds two sprites, and the sprites sit alike in their cells
@@ -40,6 +40,8 @@ from curation.imaging import to_rgba
 BACKGROUND_TOLERANCE = 12
 #: tile boundary lines must change this many times more than lines inside tiles
 TILE_CONTRAST = 2.0
+#: more separate parts than this is noise, not a sheet (and would make merging quadratic)
+MAX_PARTS = 20_000
 
 
 @dataclass(frozen=True)
@@ -104,38 +106,57 @@ def _trim(boxes: np.ndarray, strong: np.ndarray) -> np.ndarray:
     return out
 
 
+def _near_pairs(boxes: np.ndarray, gap: int, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs of boxes that overlap or lie at most ``gap`` pixels apart (bounded memory)."""
+    x0, y0, x1, y1 = (boxes[:, i].astype(np.int32) for i in range(4))
+    rows, cols = [], []
+    for start in range(0, len(boxes), chunk):
+        sl = slice(start, start + chunk)
+        dx = np.maximum(x0[sl, None] - x1[None, :], x0[None, :] - x1[sl, None])  # pixels between; <= 0 overlap
+        dy = np.maximum(y0[sl, None] - y1[None, :], y0[None, :] - y1[sl, None])
+        r, c = np.nonzero((dx <= gap) & (dy <= gap))
+        rows.append(r + start)
+        cols.append(c)
+    return np.concatenate(rows), np.concatenate(cols)
+
+
 def _merge_boxes(boxes: np.ndarray, gap: int) -> np.ndarray:
-    """Union boxes (x0, y0, x1, y1; end exclusive) that overlap or are at most ``gap`` apart."""
+    """Union boxes (x0, y0, x1, y1; end exclusive) that overlap or are at most ``gap`` apart,
+    repeatedly, since a merged box can reach boxes its parts did not."""
     while len(boxes) > 1:
-        x0, y0, x1, y1 = (boxes[:, i] for i in range(4))
-        dx = np.maximum(x0[:, None] - x1[None, :], x0[None, :] - x1[:, None])  # pixels between, <=0 overlap
-        dy = np.maximum(y0[:, None] - y1[None, :], y0[None, :] - y1[:, None])
-        near = (dx <= gap) & (dy <= gap)
-        n, label = connected_components(coo_matrix(near), directed=False)
+        r, c = _near_pairs(boxes, gap)
+        graph = coo_matrix((np.ones(len(r), bool), (r, c)), shape=(len(boxes), len(boxes)))
+        n, label = connected_components(graph, directed=False)
         if n == len(boxes):
             break
         merged = np.empty((n, 4), dtype=boxes.dtype)
-        merged[:, 0] = np.full(n, np.iinfo(boxes.dtype).max)
-        merged[:, 1] = merged[:, 0]
+        merged[:, :2] = np.iinfo(boxes.dtype).max
         merged[:, 2:] = np.iinfo(boxes.dtype).min
-        np.minimum.at(merged[:, 0], label, x0)
-        np.minimum.at(merged[:, 1], label, y0)
-        np.maximum.at(merged[:, 2], label, x1)
-        np.maximum.at(merged[:, 3], label, y1)
+        np.minimum.at(merged[:, 0], label, boxes[:, 0])
+        np.minimum.at(merged[:, 1], label, boxes[:, 1])
+        np.maximum.at(merged[:, 2], label, boxes[:, 2])
+        np.maximum.at(merged[:, 3], label, boxes[:, 3])
         boxes = merged
     return boxes
 
 
 def component_boxes(fg: np.ndarray, merge_gap: int, min_size: int) -> np.ndarray:
-    """Merged, speck-free sprite boxes (x0, y0, x1, y1) of a foreground mask, in reading order."""
-    labels, n = ndimage.label(fg, structure=np.ones((3, 3), bool))
-    if n == 0:
+    """Merged, speck-free sprite boxes (x0, y0, x1, y1) of a foreground mask, in reading order.
+
+    Parts are first joined at pixel level (8-neighbour components of the mask dilated by half
+    the gap, so parts up to about ``merge_gap`` pixels apart touch), boxes are taken on the
+    undilated pixels, specks dropped, and then boxes that overlap or lie within ``merge_gap``
+    are united.
+    """
+    radius = -(-max(merge_gap, 0) // 2)
+    joined = ndimage.binary_dilation(fg, structure=np.ones((2 * radius + 1,) * 2, bool)) if radius else fg
+    labels, n = ndimage.label(joined, structure=np.ones((3, 3), bool))
+    if n == 0 or n > MAX_PARTS:  # nothing, or noise (a photo, heavy JPEG): not a sprite sheet
         return np.zeros((0, 4), np.int64)
-    slices = ndimage.find_objects(labels)
-    boxes = np.array([[s[1].start, s[0].start, s[1].stop, s[0].stop] for s in slices], np.int64)
-    boxes = _merge_boxes(boxes, merge_gap)
+    slices = ndimage.find_objects(np.where(fg, labels, 0), max_label=n)
+    boxes = np.array([[s[1].start, s[0].start, s[1].stop, s[0].stop] for s in slices if s is not None], np.int64)
     w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-    boxes = boxes[(w >= min_size) | (h >= min_size)]
+    boxes = _merge_boxes(boxes[(w >= min_size) | (h >= min_size)], merge_gap)
     order = np.lexsort((boxes[:, 0], boxes[:, 1]))
     return boxes[order]
 
