@@ -240,3 +240,18 @@ def test_every_pillow_mode_keeps_its_mode(mode):
     res = recover_native(big)
     assert res.image.mode == mode and res.image.size == src.size and res.scale == (3.0, 3.0)
     assert np.array_equal(np.asarray(res.image), np.asarray(img))
+
+
+def test_curate_inspect_json_reports_the_grid(tmp_path, capsys):
+    """Issue #5 acceptance: ``curate inspect IMAGE --json`` shows scale, phase, native_size, confidence."""
+    import json
+
+    from curation.cli import main
+
+    r = render(make_sprite(31, (26, 22)), scale=5, phase=(3, 1), background="transparent", seed=9)
+    path = tmp_path / "up.png"
+    path.write_bytes(r.encoded())
+    assert main(["inspect", str(path), "--json"]) == 0
+    native = json.loads(capsys.readouterr().out)["native"]
+    assert native["scale"] == [5.0, 5.0] and native["phase"] == [2, 4]
+    assert native["native_size"] == list(r.native_size) and native["confidence"] > 0.99
