@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import html
 import os
 import re
 import sys
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     io_.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="largest image or frame to decode (default 64 megapixels)")
     io_.add_argument("--video-crf", type=int, default=0, help="H.264 quality: 0 = lossless, cells stay pure (default); ~15 plays everywhere")
     io_.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
+    io_.add_argument("--preview", action="store_true", help="also write OUTPUT/index.html showing each input beside its result")
     io_.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -101,6 +103,8 @@ class Summary:
     written: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    pairs: list[tuple[str, Path]] = field(default_factory=list)  # (source, output) for the preview page
     frames: int = 0
 
     def report(self, seconds: float) -> str:
@@ -108,6 +112,7 @@ class Summary:
             f"pixelate: {len(self.written)} written, {len(self.skipped)} skipped (already there; --overwrite redoes them), "
             f"{len(self.failed)} failed, in {seconds:.1f} s" + (f" ({self.frames} animation frames)" if self.frames else "")
         ]
+        lines += [f"  note: {note}" for note in self.notes]
         lines += [f"  FAILED {source}: {reason}" for source, reason in self.failed]
         return "\n".join(lines)
 
@@ -118,6 +123,30 @@ def output_path(item: InputItem, out: Path, single_file: bool) -> Path:
     if single_file:
         return out
     return out / item.name.with_suffix(suffix)
+
+
+def write_preview(pairs: list[tuple[str, Path]], folder: Path) -> Path:
+    """``index.html``: every input next to its pixel art, scaled up without smoothing, to look at."""
+    rows = []
+    for source, out in pairs:
+        src = source if "://" in source else os.path.relpath(Path(source).resolve(), folder.resolve())
+        dst = os.path.relpath(out.resolve(), folder.resolve())
+        tag = "video controls loop muted" if out.suffix.lower() in VIDEO_SUFFIXES else "img"
+        close = "></video>" if tag.startswith("video") else ">"
+        rows.append(
+            f"<tr><td><{tag} src='{html.escape(src)}'{close}</td><td><{tag} class=px src='{html.escape(dst)}'{close}"
+            f"</td></tr><tr><td colspan=2>{html.escape(source)}</td></tr>"
+        )
+    page = (
+        "<!doctype html><meta charset=utf-8><title>pixelate preview</title><style>"
+        "body{font-family:sans-serif;background:#222;color:#ddd}img,video{max-width:45vw;max-height:60vh}"
+        ".px{image-rendering:pixelated}td{padding:6px;vertical-align:top}</style>"
+        f"<h1>pixelate: {len(pairs)} results</h1><table><tr><th>input</th><th>pixel art</th></tr>{''.join(rows)}</table>"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "index.html"
+    _write_atomic(path, page.encode())
+    return path
 
 
 def single_output_problem(item: InputItem, out: Path) -> str | None:
@@ -142,6 +171,7 @@ def process(item: InputItem, pixelator: Pixelator, args: argparse.Namespace, sin
     out = output_path(item, args.output, single_file)
     if item.url is None and out.exists() and not args.overwrite:
         summary.skipped.append(out)
+        summary.pairs.append((item.source, out))
         return
     animated = item.is_video or item.is_gif or item.url is not None
     frames_bar = None if args.quiet or not animated else tqdm(desc=item.name.name, unit="frame", leave=False)
@@ -151,12 +181,16 @@ def process(item: InputItem, pixelator: Pixelator, args: argparse.Namespace, sin
             out.parent.mkdir(parents=True, exist_ok=True)
             result = pixelate_video(item.path, out, pixelator, crf=args.video_crf, max_pixels=args.max_pixels, progress=progress)
             summary.frames += result.frames
+            if result.audio.startswith("dropped"):
+                summary.notes.append(f"{item.source}: audio {result.audio}")
             summary.written.append(out)
+            summary.pairs.append((item.source, out))
             return
         data, item = read_input(item, timeout=args.timeout, max_bytes=int(args.max_download_mb * 2**20))
         out = output_path(item, args.output, single_file)
         if out.exists() and not args.overwrite:
             summary.skipped.append(out)
+            summary.pairs.append((item.source, out))
             return
         out.parent.mkdir(parents=True, exist_ok=True)
         if item.is_video:  # a video fetched from a URL: PyAV reads files
@@ -165,6 +199,8 @@ def process(item: InputItem, pixelator: Pixelator, args: argparse.Namespace, sin
                 fh.flush()
                 result = pixelate_video(Path(fh.name), out, pixelator, crf=args.video_crf, max_pixels=args.max_pixels, progress=progress)
             summary.frames += result.frames
+            if result.audio.startswith("dropped"):
+                summary.notes.append(f"{item.source}: audio {result.audio}")
         elif item.is_gif and getattr(open_image(data, max_pixels=args.max_pixels), "n_frames", 1) > 1:
             result = pixelate_gif(data, out, pixelator, max_pixels=args.max_pixels, progress=progress)
             summary.frames += result.frames
@@ -177,6 +213,7 @@ def process(item: InputItem, pixelator: Pixelator, args: argparse.Namespace, sin
             else:
                 _write_atomic(out, png_bytes(img))
         summary.written.append(out)
+        summary.pairs.append((item.source, out))
     finally:
         if frames_bar is not None:
             frames_bar.close()
@@ -237,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
             summary.failed.append((item.source, _plain(str(exc))))
         except (av.error.FFmpegError, OSError) as exc:
             summary.failed.append((item.source, f"unreadable: {exc}"))
+    if args.preview and not single_file and summary.pairs:
+        print(f"pixelate: preview: {write_preview(summary.pairs, args.output)}", file=sys.stderr)
     print(summary.report(time.perf_counter() - start), file=sys.stderr)
     return 1 if summary.failed else 0
 

@@ -20,6 +20,7 @@ Weights load only through :func:`training.checkpoint.load_generator` (safetensor
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
@@ -206,7 +207,10 @@ class Pixelator:
         Raises :class:`training.checkpoint.CheckpointError` with a clear message otherwise.
         """
         art, model = cls._split(dict(options))
-        net, spec = load_generator(path, which=which, spec=spec, map_location="cpu")
+        with warnings.catch_warnings():
+            # torch's safe unpickler warns about pickle protocols even for the plain state dicts it accepts
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            net, spec = load_generator(path, which=which, spec=spec, map_location="cpu")
         return cls(net, spec, art, model, source=str(path))
 
     @classmethod

@@ -7,8 +7,9 @@ is anchored to the top-left corner for every frame, and ordered dithering uses a
 GIFs go through Pillow (per-frame durations, loop count and binary transparency are kept).
 Videos go through PyAV: frames keep their timestamps; the audio stream is copied untouched when
 the output container accepts it ("when simple"), otherwise it is dropped and the result says so.
-By default video is written as lossless H.264 (``crf 0``), which keeps every cell one colour; a
-positive ``crf`` gives smaller files that more players accept, at the cost of exact purity.
+By default video is written losslessly (H.264 ``crf 0``, or lossless VP9 for ``.webm``), which
+keeps every cell one colour; a positive ``crf`` gives smaller files that more players accept
+(browsers do not play lossless H.264), at the cost of exact purity.
 """
 
 from __future__ import annotations
@@ -165,9 +166,12 @@ def _encode(
         if codec == DEFAULT_CODEC:
             ostream.pix_fmt = "yuv444p" if crf == 0 else "yuv420p"
             ostream.options = {"crf": str(crf), "preset": "medium"}
+        elif crf == 0:
+            ostream.pix_fmt = "yuv444p"
+            ostream.options = {"lossless": "1"}
         else:
             ostream.pix_fmt = "yuv420p"
-            ostream.options = {"crf": str(max(crf, 4)), "b:v": "0"}
+            ostream.options = {"crf": str(crf), "b:v": "0"}
         audio_in = inp.streams.audio[0] if inp.streams.audio else None
         audio_out, audio = None, "none"
         if audio_in is not None:

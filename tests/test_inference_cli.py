@@ -119,8 +119,10 @@ def test_cli_pixelates_a_folder_reports_failures_and_resumes(tmp_path, capsys, c
     rc = main([str(src / "nested"), "-o", str(out / "nested"), "-q"])
     assert rc == 0 and "0 written, 1 skipped" in capsys.readouterr().err
     assert jpg_out.stat().st_mtime_ns == before
-    rc = main([str(src / "nested"), "-o", str(out / "nested"), "-q", "--overwrite", "--palette", "gameboy"])
+    rc = main([str(src / "nested"), "-o", str(out / "nested"), "-q", "--overwrite", "--palette", "gameboy", "--preview"])
     assert rc == 0 and count_colors(Image.open(jpg_out)) <= 4
+    page = (out / "nested" / "index.html").read_text()
+    assert "src='photo.png'" in page and "src='../../in/nested/photo.jpg'" in page
 
 
 def test_cli_single_file_native_and_options(tmp_path, capsys):
