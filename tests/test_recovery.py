@@ -36,11 +36,11 @@ def test_targets_on_procedural_sprites(jpeg):
 
 def test_targets_on_real_pixel_art():
     tallies = {False: Tally(), True: Tally()}
-    for case in real_cases(3, seed=1):
+    for case in real_cases(2, seed=1):
         tallies[case.jpeg].add(grade(case, recover_native(case.image)))
     for jpeg, tally in tallies.items():
         rates = tally.rates()
-        assert tally.n == 39
+        assert tally.n == 26
         assert rates["scale"] >= 0.995 and rates["size"] >= 0.99, (jpeg, rates)
         assert rates["cells"] >= (0.95 if jpeg else 0.99), (jpeg, rates)
 
