@@ -255,3 +255,15 @@ def test_curate_inspect_json_reports_the_grid(tmp_path, capsys):
     native = json.loads(capsys.readouterr().out)["native"]
     assert native["scale"] == [5.0, 5.0] and native["phase"] == [2, 4]
     assert native["native_size"] == list(r.native_size) and native["confidence"] > 0.99
+
+
+@pytest.mark.parametrize("path", FIXTURES[::4], ids=lambda p: p.name)
+def test_colour_cleanup_never_touches_lossless_art(path):
+    img = Image.open(path)
+    img.load()
+    cfg = NativeConfig(snap_colors=True)
+    native = recover_native(img, cfg)
+    assert native.image is img and native.n_colors_before == native.n_colors_after == count_colors(img)
+    up = recover_native(scale_nearest(img.convert("RGBA"), 3), cfg)
+    assert up.upscaled and np.array_equal(np.asarray(up.image), np.asarray(img.convert("RGBA")))
+    assert up.n_colors_before == up.n_colors_after

@@ -5,21 +5,24 @@ Interface contract (the pipeline calls only this): ``recover_native(img, config)
 How the grid is found (see :mod:`curation.stages.grid` for the maths):
 
 1. Composite onto white, then measure, for every column boundary and every row boundary, how
-   much the picture changes across it (squared colour steps, so JPEG ringing counts little).
+   much the picture changes across it (squared colour steps above a small noise floor, so JPEG
+   ringing counts little).
 2. An art pixel upscaled ``s`` times puts all of that change on a lattice ``phase + k*s``. For
    every ``s`` we fold the profile modulo ``s``; the share of change on the best lattice, rescaled
    so that chance is 0 and a perfect lattice is 1, is the grid's *confidence* on that axis.
 3. Multiples of the true cell also fit partly, divisors fit fully: we take the largest cell whose
-   fit is close to the best, and prefer square cells when both axes agree.
+   fit is close to the best, and prefer square cells when one axis's choice fits both.
 4. Images resized by a non-integer factor have cells of uneven width. When no integer lattice
-   explains the edges but the edges are sparse, a real-valued period is fitted and every cell
+   explains the edges, a real-valued period is fitted (FFT of the profile) and every cell
    boundary is snapped onto the edge profile, so cells may be 3, 4, 3, 4, ... pixels wide.
-5. Each cell's colour is the per-channel median of its core (the cell minus a border), which
-   ignores JPEG ringing at cell edges. The output keeps the input's mode (RGBA stays RGBA).
+5. Each cell's colour is the per-channel lower median of its core (the cell minus a border),
+   which ignores JPEG ringing at cell edges and reproduces lossless input exactly. The output
+   keeps the input's mode (RGBA stays RGBA, palette images keep their palette).
 
 Below ``min_confidence`` the image is treated as not upscaled and returned unchanged (the same
 object), flagged when a grid was at least plausible. Optional colour cleanup snaps near-identical
-colours (JPEG noise) to a small palette by weighted k-means in OKLab.
+colours (JPEG noise) to a small palette by weighted k-means in OKLab; it only touches input shown
+to be lossy (the cells are not uniform), so lossless art is never altered.
 """
 
 from __future__ import annotations
@@ -88,8 +91,25 @@ def recover_native(img: Image.Image, config: NativeConfig | None = None) -> Nati
             boundaries=(tuple(int(v) for v in grid.x.bounds), tuple(int(v) for v in grid.y.bounds)),
         )
     if config.snap_colors:
-        result = snap_result(result, config)
+        result = snap_result(result, config, lossy=result.upscaled and cell_residual(img, result) > 0)
     return result
+
+
+def cell_residual(original: Image.Image, native: NativeResult) -> float:
+    """Mean absolute difference between the input and its native image scaled back on the grid.
+
+    Exactly 0 for a lossless nearest-neighbour upscale; JPEG noise leaves a few levels. 0 when
+    no grid was applied (nothing to compare).
+    """
+    if native.boundaries is None:
+        return 0.0
+    bx, by = (np.asarray(b) for b in native.boundaries)
+    small = np.asarray(composite_on_white(native.image), dtype=np.int16)
+    back = np.repeat(np.repeat(small, np.diff(by), axis=0), np.diff(bx), axis=1)
+    big = np.asarray(composite_on_white(original), dtype=np.int16)
+    if back.shape != big.shape:
+        return float("inf")
+    return float(np.abs(back - big).mean())
 
 
 def _unchanged(img: Image.Image, *, confidence: float, flagged: bool) -> NativeResult:
@@ -214,8 +234,15 @@ def snap_colors(
     return SnapResult(image=snapped, palette=palette, n_colors_before=before, n_colors_after=len(keep))
 
 
-def snap_result(result: NativeResult, config: NativeConfig) -> NativeResult:
-    """Apply colour cleanup to a recovered image and record the colour counts."""
+def snap_result(result: NativeResult, config: NativeConfig, lossy: bool = True) -> NativeResult:
+    """Apply colour cleanup to a recovered image and record the colour counts.
+
+    Only lossy input is changed: a lossless image (native art, a clean PNG upscale) keeps its
+    exact pixels and only gets its colour count recorded, before = after.
+    """
+    if not lossy:
+        n = count_colors(result.image)
+        return replace(result, n_colors_before=n, n_colors_after=n)
     snapped = snap_colors(
         result.image, max_colors=config.snap_max_colors, distance=config.snap_distance, min_share=config.snap_min_share
     )

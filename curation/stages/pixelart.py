@@ -31,7 +31,7 @@ from PIL import Image
 
 from curation.color import unique_colors
 from curation.imaging import composite_on_white
-from curation.stages.native import NativeResult, snap_colors
+from curation.stages.native import NativeResult, cell_residual, snap_colors
 
 EDGE = 48.0  # RGB distance across two pixels that makes an edge
 BLEND_MIN = 24.0  # a blend pixel differs from both sides by at least this (JPEG noise stays below)
@@ -82,22 +82,6 @@ def blend_share(rgb: np.ndarray) -> tuple[float, int]:
         blends += int(blend.sum())
         edges += int(edge.sum())
     return (blends / edges if edges else 0.0), edges
-
-
-def cell_residual(original: Image.Image, native: NativeResult) -> float:
-    """Mean absolute difference between the input and its native image scaled back on the grid.
-
-    0 for a lossless nearest-neighbour upscale; JPEG noise makes it a few levels.
-    """
-    if native.boundaries is None:
-        return 0.0
-    bx, by = (np.asarray(b) for b in native.boundaries)
-    small = np.asarray(composite_on_white(native.image), dtype=np.int16)
-    back = np.repeat(np.repeat(small, np.diff(by), axis=0), np.diff(bx), axis=1)
-    big = np.asarray(composite_on_white(original), dtype=np.int16)
-    if back.shape != big.shape:
-        return float("inf")
-    return float(np.abs(back - big).mean())
 
 
 def _ramp(value: float, good: float, bad: float) -> float:
