@@ -2,8 +2,8 @@
 
 Non-pixel-art inputs: the real Kenney cartoons in tests/fixtures/art/cartoon (anti-aliased vector
 art), the same cartoons nearest-neighbour upscaled (a grid, but still blended edges and many
-colours), and generated photo-like images (smooth blobs plus sensor noise) and soft digital
-paintings (polygons drawn large, blurred and reduced).
+colours), and generated photo-like images (smooth blobs plus sensor noise), soft digital
+paintings (polygons drawn large, blurred and reduced) and page screenshots (anti-aliased text).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from curation.imaging import composite_on_white, scale_nearest
 from curation.stages.native import NativeConfig, recover_native
@@ -60,6 +60,26 @@ def painting(seed: int, size: int = 128) -> Image.Image:
     for _ in range(15):
         draw.polygon([tuple(int(v) for v in rng.integers(0, size * 4, 2)) for _ in range(4)], fill=tuple(int(v) for v in rng.integers(0, 255, 3)))
     return big.filter(ImageFilter.GaussianBlur(3)).resize((size, size), Image.Resampling.LANCZOS)  # a painting, not pixel art
+
+
+def screenshot(seed: int) -> Image.Image:
+    """A crawled page screenshot: header bar, anti-aliased text, an embedded photo."""
+    rng = np.random.default_rng(seed)
+    img = Image.new("RGB", (480, 320), "white")
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((0, 0, 480, 40), fill=tuple(int(v) for v in rng.integers(0, 200, 3)))
+    font = ImageFont.load_default(size=14)
+    for i in range(10):
+        draw.text((12, 52 + i * 24), f"Lorem ipsum dolor sit amet, pixel forge {seed * 10 + i}", fill=(30, 30, 30), font=font)
+    img.paste(photo_like(seed, 120), (340, 60))
+    return img
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_page_screenshots_fail(seed):
+    for img in (screenshot(seed), _jpeg(screenshot(seed))):
+        s = _score(img)
+        assert s.score < THRESHOLD, s.explanation
 
 
 @pytest.mark.parametrize("path", PIXEL, ids=lambda p: p.name)
