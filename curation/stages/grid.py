@@ -151,7 +151,7 @@ def fractional_axis(profile: np.ndarray, max_scale: int) -> GridAxis | None:
     if total <= 0 or top <= 2.0:
         return None
     x = np.arange(1, n, dtype=np.float64)
-    size = 1 << int(np.ceil(np.log2(max(64 * n, 4096))))
+    size = 1 << min(18, int(np.ceil(np.log2(max(64 * n, 4096)))))  # period resolution ~P*P/size
     power = np.abs(np.fft.rfft(e, size)) / total
     freq = np.arange(len(power)) / size
     band = (freq >= 1.0 / top) & (freq <= 0.5)
