@@ -274,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
             summary.failed.append((item.source, _plain(str(exc))))
         except (av.error.FFmpegError, OSError) as exc:
             summary.failed.append((item.source, f"unreadable: {exc}"))
+        except Exception as exc:  # noqa: BLE001 - one bad input must never abort the batch
+            summary.failed.append((item.source, f"error: {type(exc).__name__}: {exc}"))
     if args.preview and not single_file and summary.pairs:
         print(f"pixelate: preview: {write_preview(summary.pairs, args.output)}", file=sys.stderr)
     print(summary.report(time.perf_counter() - start), file=sys.stderr)

@@ -225,3 +225,15 @@ def test_transparent_garbage_does_not_leak_into_colours():
     visible = {tuple(c) for c in arr[arr[..., 3] == 255][:, :3].tolist()}
     truth = {tuple(c) for c in case.native_truth[case.native_truth.sum(-1) < 765].reshape(-1, 3).tolist()}
     assert visible <= truth | {(255, 255, 255)}
+
+
+def test_unusual_modes_are_read_correctly():
+    """16-bit greyscale and palette images go through the shared decoder's conversions."""
+    ramp = (np.linspace(0, 65535, 32)[None, :].repeat(8, 0)).astype(np.uint16)
+    img16 = Image.fromarray(ramp)
+    assert img16.mode.startswith("I")
+    out = pixelate_classic(img16, PixelArtOptions(palette="16"))
+    grey = np.asarray(out)[0, :, 0].astype(int)
+    assert grey[0] < 40 and grey[-1] > 215 and (np.diff(grey) >= 0).all()
+    pal = photo(40, 32).quantize(8)
+    assert pal.mode == "P" and pixelate_classic(pal).mode == "RGB"
