@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,28 @@ def _session_class(name: str) -> Any:
     raise ValueError(f"unknown rembg model {name!r} (known: {known})")
 
 
+def _import_rembg() -> Any:
+    """``rembg.new_session``, imported without compiling pymatting.
+
+    Importing rembg imports pymatting, whose numba kernels compile eagerly: about 90 s of CPU on
+    the first import in a fresh environment. Curation never calls them (no alpha matting, only
+    ``session.predict``), so when numba is not loaded yet its JIT is switched off for this process.
+    """
+    if "numba" not in sys.modules and "NUMBA_DISABLE_JIT" not in os.environ:
+        os.environ["NUMBA_DISABLE_JIT"] = "1"
+        try:
+            import numba  # noqa: F401  (reads NUMBA_DISABLE_JIT once, at import)
+        except ImportError:
+            pass
+        finally:
+            del os.environ["NUMBA_DISABLE_JIT"]
+    try:
+        from rembg import new_session
+    except ImportError as exc:
+        raise RembgModelMissing("rembg is not installed: pip install 'pixelforge[rembg]'") from exc
+    return new_session
+
+
 def load_rembg_session(config: BackgroundConfig) -> Any:
     """A real rembg session, or :class:`RembgModelMissing` naming the file; never a download.
 
@@ -98,10 +121,7 @@ def load_rembg_session(config: BackgroundConfig) -> Any:
     models under its model home, so the file's folder is made that home while the session loads.
     ``rembg_model`` is a named model that must already be in ``U2NET_HOME``.
     """
-    try:
-        from rembg import new_session
-    except ImportError as exc:
-        raise RembgModelMissing("rembg is not installed: pip install 'pixelforge[rembg]'") from exc
+    new_session = _import_rembg()
     if config.rembg_model_path:
         path = Path(config.rembg_model_path).expanduser().resolve()
         if not path.is_file():
