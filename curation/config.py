@@ -58,6 +58,10 @@ class BackgroundConfig:
     rembg_model_path: str = ""  # an .onnx file for new_session("u2net_custom", model_path=...)
     rembg_threshold: int = 128  # mask value (0..255) above which a pixel is foreground
 
+    def uses_rembg(self) -> bool:
+        """True when a rembg session must be loaded (mode rembg, or auto with a model configured)."""
+        return self.mode == "rembg" or (self.mode == "auto" and bool(self.rembg_model or self.rembg_model_path))
+
 
 @dataclass(frozen=True)
 class FilterConfig:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from curation.config import CurateConfig
-from curation.pipeline import needs_rembg
 from curation.process import process_bytes
 from curation.stages.background import load_rembg_session
 
@@ -16,7 +15,7 @@ def inspect_file(path: Path, config: CurateConfig | None = None) -> dict[str, An
     """Run the per-image stages with tracing; dedup and split need the whole set, so they are not shown."""
     config = (config or CurateConfig()).validate()
     data = path.read_bytes()
-    session = load_rembg_session(config.background) if needs_rembg(config) else None
+    session = load_rembg_session(config.background) if config.background.uses_rembg() else None
     result = process_bytes(data, config, session, trace=True)
     first = next((fr for fr in result.trace if fr["decode"]["ok"]), result.trace[0] if result.trace else {})
     step = (first.get("items") or [{}])[0]

@@ -182,15 +182,10 @@ def result_payload(result: FileResult) -> tuple[dict[str, Any], list[tuple[str, 
 _WORKER: dict[str, Any] = {}
 
 
-def needs_rembg(config: CurateConfig) -> bool:
-    bg = config.background
-    return bg.mode == "rembg" or (bg.mode == "auto" and bool(bg.rembg_model or bg.rembg_model_path))
-
-
 def _init_worker(config_dict: dict[str, Any]) -> None:
     config = config_from_dict(config_dict)
     _WORKER["config"] = config
-    _WORKER["session"] = load_rembg_session(config.background) if needs_rembg(config) else None
+    _WORKER["session"] = load_rembg_session(config.background) if config.background.uses_rembg() else None
 
 
 def _work(task: tuple[str, str]) -> tuple[str, dict[str, Any], list[tuple[str, bytes, bytes]]]:
@@ -282,7 +277,7 @@ def run(
     input_dir, output_dir = Path(input_dir), Path(output_dir)
     inputs = read_inputs(input_dir, output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    if needs_rembg(config):
+    if config.background.uses_rembg():
         load_rembg_session(config.background)  # fail now, with the file to download, not in every worker
     workers = config.workers or os.cpu_count() or 1
     cache = ResultCache(output_dir / CACHE_FILE, config.image_key())
