@@ -267,3 +267,17 @@ def test_colour_cleanup_never_touches_lossless_art(path):
     up = recover_native(scale_nearest(img.convert("RGBA"), 3), cfg)
     assert up.upscaled and np.array_equal(np.asarray(up.image), np.asarray(img.convert("RGBA")))
     assert up.n_colors_before == up.n_colors_after
+
+
+def test_fast_composite_paths_match_the_blend_formula():
+    """composite_on_white skips the blend for RGB and binary alpha (this stage's hot path): same pixels."""
+    rng = np.random.default_rng(3)
+    rgba = rng.integers(0, 256, (40, 50, 4), dtype=np.uint8)
+    for alpha in (rng.choice([0, 255], (40, 50)), np.full((40, 50), 255), rng.integers(0, 256, (40, 50))):
+        rgba[..., 3] = alpha
+        a = rgba[..., 3:4].astype(np.uint16)
+        want = ((rgba[..., :3] * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
+        assert np.array_equal(np.asarray(composite_on_white(Image.fromarray(rgba, "RGBA"))), want)
+    rgb = Image.fromarray(rgba[..., :3], "RGB")
+    out = composite_on_white(rgb)
+    assert out is not rgb and np.array_equal(np.asarray(out), rgba[..., :3])
