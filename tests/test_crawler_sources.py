@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from crawler.spiders.gallery import GalleryConfig
+from crawler.spiders.pixelart import PixelArtSpider
 from crawler.spiders.wikimedia import html_to_text
 from tests.support.http_server import FixtureServer
 from tests.support.sites import (
@@ -119,18 +120,14 @@ def test_pixelart_runs_every_source_or_the_ones_picked(tmp_path, pixel_files):
     wm = build_wikimedia_site(root, pixel_files[3:6], subcategories=1)
     with wm.install(oga.install(FixtureServer(root))) as srv:
         run_crawl("pixelart", tmp_path / "all", {"base_url": srv.url})
-        run_crawl("pixelart", tmp_path / "one", {"base_url": srv.url, "sources": "wikimedia", "limit": "2"})
     everything = read_manifest(tmp_path / "all")
     assert {r["source"] for r in everything} == {"opengameart", "wikimedia"}
     assert len(everything) == 6
     assert read_stats(tmp_path / "all")["sources"].keys() == {"opengameart", "wikimedia"}
-    picked = read_manifest(tmp_path / "one")
-    assert {r["source"] for r in picked} == {"wikimedia"} and len(picked) == 2
-
-
-def test_unknown_source_is_a_clear_error(tmp_path):
-    with pytest.raises(AssertionError, match="unknown source"):
-        run_crawl("pixelart", tmp_path / "raw", {"sources": "nope", "base_url": "http://127.0.0.1:9"})
+    picked = PixelArtSpider(sources="wikimedia", base_url="http://127.0.0.1:1")
+    assert list(picked.sources) == ["wikimedia"]
+    both = PixelArtSpider(opengameart_base_url="http://127.0.0.2:1", wikimedia_base_url="http://127.0.0.3:1")
+    assert both.allowed_domains == ["127.0.0.2", "127.0.0.3"]
 
 
 def test_opt_in_http_cache_replays_a_crawl_offline(tmp_path, pixel_files):
