@@ -4,7 +4,8 @@ Page structure read here (as served by opengameart.org):
 
 * listing ``/art-search-advanced?...&field_art_type_tid[]=9&field_art_tags_tid=pixel art&page=N``:
   node links in ``.view-content .views-row``, next page in ``li.pager-next a``;
-* node page: title in ``div[property="dc:title"] h2`` (else ``<title>``), author in
+* node page: title in ``div[property="dc:title"] h2`` or ``div.group-header h2`` (else
+  ``<title>``, minus `` | OpenGameArt.org``), author in
   ``.field-name-author-submitter``, licences in ``.field-name-field-art-licenses`` (name in
   ``.license-name``, link in ``.license-icon a``), tags in ``.field-name-field-art-tags a``,
   files in ``.field-name-field-art-files span.file a``: originals under ``/sites/default/files/``.
@@ -64,8 +65,8 @@ class OpenGameArtSource(Source):
 
     def parse_node(self, response: Response) -> Iterator[Any]:
         title = (response.css('div[property="dc:title"] h2::text').get()
-                 or response.css("h1::text").get()
-                 or (response.css("title::text").get() or "").split("|")[0])
+                 or response.css("div.group-header h2::text").get()
+                 or (response.css("title::text").get() or "").rsplit("|", 1)[0])
         author = " ".join(t.strip() for t in response.css(".field-name-author-submitter .field-item *::text").getall()
                           if t.strip())
         licenses = []
