@@ -5,9 +5,11 @@ junyanz/pytorch-CycleGAN-and-pix2pix runs ``optimize_parameters`` (one network c
 batch, contiguous tensors). Ours is :func:`training.cyclegan.train_step` as ``train`` builds it,
 with the speed options of each variant. Data loading is left out (random tensors on the device):
 this measures the step. Every variant runs in its own process, so peak memory is its own
-(GPU: ``max_memory_allocated`` over warm-up and timed steps, CUDA graph pools included).
+(GPU: ``max_memory_allocated`` over warm-up and timed steps, CUDA graph pools included; CPU: the
+growth of peak RSS over one step). On CPU the timed steps alternate between variants in one
+process and the median counts, so a busy machine slows all variants alike.
 
-    .venv/bin/python benchmarks/train.py                         # CPU: 128 px, ngf 64, 9 blocks
+    .venv/bin/python benchmarks/train.py                         # CPU: 64 px, ngf 64, 9 blocks
     python benchmarks/train.py --size 256 --steps 50             # GPU: fp32 vs AMP+channels_last(+compile)
 
 Targets: GPU >= 2x the reference at 256 px, batch 1 with AMP + channels_last; CPU no slower.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -72,7 +75,8 @@ def reference_step(nets, opt_G, opt_D, pools, real_A, real_B):
     opt_D.step()
 
 
-def run_one(variant: str, args: argparse.Namespace) -> dict:
+def make_step(variant: str, args: argparse.Namespace):
+    """A zero-argument function that runs one training iteration of ``variant`` on fixed random images."""
     device = torch.device(args.device)
     torch.manual_seed(0)
     cfg = TrainConfig(
@@ -99,43 +103,65 @@ def run_one(variant: str, args: argparse.Namespace) -> dict:
         def step():
             train_step(model, real_A, real_B)
 
-    def sync():
+    def timed_step() -> float:
+        t0 = time.perf_counter()
+        step()
         if device.type == "cuda":
             torch.cuda.synchronize()
+        return time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    for _ in range(args.warmup):
-        step()
-    sync()
-    warm = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    for _ in range(args.steps):
-        step()
-    sync()
-    seconds = time.perf_counter() - t0
-    if device.type == "cuda":
-        peak = torch.cuda.max_memory_allocated() / 2**30
-        mem = f"{peak:.2f} GiB (GPU)"
+    return timed_step
+
+
+def _rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def run_one(variant: str, args: argparse.Namespace) -> dict:
+    """Warm-up, then ``args.steps`` timed iterations, in this process (GPU: one process per variant)."""
+    rss0 = _rss_gib()
+    step = make_step(variant, args)
+    warm = sum(step() for _ in range(args.warmup))
+    seconds = sum(step() for _ in range(args.steps))
+    if args.device.startswith("cuda"):
+        mem = f"{torch.cuda.max_memory_allocated() / 2**30:.2f} GiB (GPU)"
     else:
-        mem = f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB (RSS)"
-    return {"variant": variant, "it_s": args.steps / seconds, "warmup_s": warm, "mem": mem}
+        mem = f"+{_rss_gib() - rss0:.2f} GiB (RSS)"
+    return {"variant": variant, "it_s": args.steps / seconds if args.steps else float("nan"), "warmup_s": warm, "mem": mem}
+
+
+def interleaved(variants: list[str], args: argparse.Namespace) -> dict[str, float]:
+    """CPU timing: all variants in one process, one step each in turn, median per variant.
+
+    A shared CPU's load drifts over minutes; alternating the variants step by step exposes them to the
+    same drift, so the ratios hold even when the absolute numbers wobble.
+    """
+    steps = {v: make_step(v, args) for v in variants}
+    for v in variants:
+        for _ in range(args.warmup):
+            steps[v]()
+    times: dict[str, list[float]] = {v: [] for v in variants}
+    for _ in range(args.steps):
+        for v in variants:
+            times[v].append(steps[v]())
+    return {v: 1.0 / statistics.median(t) for v, t in times.items()}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--size", type=int, default=None, help="default 256 on GPU, 128 on CPU")
+    parser.add_argument("--size", type=int, default=None, help="default 256 on GPU, 64 on CPU")
     parser.add_argument("--ngf", type=int, default=64)
     parser.add_argument("--n-blocks", type=int, default=9)
     parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--steps", type=int, default=None, help="timed iterations (default 50 GPU, 4 CPU)")
+    parser.add_argument("--steps", type=int, default=None, help="timed iterations (default 50 GPU, 5 per variant on CPU)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed iterations first (default 15 GPU, 1 CPU)")
     parser.add_argument("--variants", default=None, help=f"comma list of {', '.join(VARIANTS)}")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     gpu = args.device.startswith("cuda")
-    args.size = args.size or (256 if gpu else 128)
-    args.steps = args.steps or (50 if gpu else 4)
+    args.size = args.size or (256 if gpu else 64)
+    args.steps = args.steps or (50 if gpu else 5)
     args.warmup = args.warmup if args.warmup is not None else (15 if gpu else 1)
     if args.one:
         print(json.dumps(run_one(args.one, args)))
@@ -145,16 +171,21 @@ def main() -> int:
     print(f"CycleGAN training step: {args.size} px, batch {args.batch}, ngf {args.ngf}, {args.n_blocks} blocks, "
           f"ndf 64; {args.steps} timed steps after {args.warmup} warm-up; {name}, torch {torch.__version__}")
     rows = []
-    for variant in variants:
+    for variant in variants:  # one process per variant: its own peak memory (and on GPU its own timing)
+        one_steps, one_warm = (args.steps, args.warmup) if gpu else (1, 0)
         cmd = [sys.executable, __file__, "--one", variant, "--device", args.device, "--size", str(args.size),
                "--ngf", str(args.ngf), "--n-blocks", str(args.n_blocks), "--batch", str(args.batch),
-               "--steps", str(args.steps), "--warmup", str(args.warmup)]
+               "--steps", str(one_steps), "--warmup", str(one_warm)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             print(f"{variant}: failed\n{proc.stderr[-2000:]}")
             rows.append({"variant": variant, "it_s": float("nan"), "warmup_s": float("nan"), "mem": "failed"})
             continue
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    if not gpu:
+        rates = interleaved([r["variant"] for r in rows if r["mem"] != "failed"], args)
+        for r in rows:
+            r["it_s"] = rates.get(r["variant"], float("nan"))
     base = next((r["it_s"] for r in rows if r["variant"] == "reference"), float("nan"))
     print(f"{'variant':56} {'it/s':>8} {'ms/it':>8} {'warm-up s':>10} {'peak memory':>20} {'vs reference':>13}")
     for r in rows:

@@ -17,11 +17,11 @@ from PIL import Image
 
 import training.cyclegan as cyclegan
 from tests.support.sprites import make_sprite
-from training.checkpoint import load_generator, load_state
+from training.checkpoint import CheckpointError, init_networks, load_generator, load_state
 from training.cli import build_parser, main, resolve_config
 from training.config import ConfigError, TrainConfig
-from training.cyclegan import CycleGAN, Weights, train_step
-from training.loop import build_model, train
+from training.cyclegan import CycleGAN, Weights, build_model, train_step
+from training.loop import train
 from training.networks import GeneratorSpec
 from training.pool import ImagePool
 
@@ -293,6 +293,17 @@ def test_export_command_writes_reference_files(tmp_path, capsys):
     with torch.no_grad():
         assert torch.equal(a(x), b(x))
     assert main(["export", str(tmp_path / "nowhere"), "--to", str(tmp_path / "x")]) == 2
+    # and back in: a new run initialised from the reference files (lr 0, so one step leaves the weights as loaded)
+    run2 = tmp_path / "run2"
+    result = train(replace(cfg, output=str(run2), init_from=str(tmp_path / "ref"), lr=0.0, max_steps=1), progress=False)
+    assert result.counters.step == 1
+    first, second = weights(Path(cfg.output)), weights(run2)
+    for name in NETS:
+        assert all(torch.equal(first[name][k], second[name][k]) for k in first[name])
+    with pytest.raises(CheckpointError, match="shape mismatches"):
+        init_networks(tmp_path / "ref", {"G_A": GeneratorSpec(ngf=16, n_blocks=2).build()})
+    with pytest.raises(CheckpointError, match="no G_A/G_B/D_A/D_B"):
+        init_networks(tmp_path, {"G_A": GeneratorSpec(ngf=8, n_blocks=2).build()})
 
 
 def test_step_runs_under_bf16_autocast_on_cpu(tmp_path):

@@ -383,3 +383,33 @@ def load_network_into(net: nn.Module, path: str | Path) -> dict[str, str]:
     check_state_dict(target, state, str(path))
     target.load_state_dict(state, strict=True)
     return meta
+
+
+def init_networks(source: str | Path, nets: Mapping[str, nn.Module]) -> list[str]:
+    """Start training from existing weights: a run or checkpoint folder of ours, or a folder of the
+    reference's ``latest_net_G_A.pth``-style files (weights only: optimizers start fresh).
+
+    Loads every network found, strictly (architecture mismatches name keys and shapes); returns
+    the names loaded and raises CheckpointError when none is there.
+    """
+    source = Path(source)
+    if not source.is_dir():
+        raise CheckpointError(f"--init-from {source}: not a folder")
+    has_ours = (source / CHECKPOINTS_DIR).is_dir() or any((source / f"{n}.safetensors").is_file() for n in NETWORKS)
+    folder = find_checkpoint_dir(source) if has_ours else source
+    loaded = []
+    for name, net in nets.items():
+        ours, ref = folder / f"{name}.safetensors", folder / f"latest_net_{name}.pth"
+        if ours.is_file():
+            load_network_into(net, ours)
+        elif ref.is_file():
+            state = load_reference_pth(ref)
+            target = unwrap(net)
+            check_state_dict(target, state, str(ref))
+            target.load_state_dict(state, strict=True)
+        else:
+            continue
+        loaded.append(name)
+    if not loaded:
+        raise CheckpointError(f"--init-from {source}: no G_A/G_B/D_A/D_B .safetensors or latest_net_*.pth found")
+    return loaded

@@ -54,6 +54,7 @@ HELP = {
     "seed": "random seed: same seed, same data order, same initial weights (default 0)",
     "save-epoch-freq": "keep checkpoints/epoch_NNNN every N epochs (default 5)",
     "save-latest-steps": "refresh checkpoints/latest every N steps within an epoch (default 5000; 0 = off)",
+    "init-from": "start from existing weights: a run/checkpoint folder, or a folder of the reference's latest_net_*.pth",
     "n-samples": "sample translations per epoch on index.html (default 4)",
 }
 FLAGS = {
@@ -136,10 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     from training.loop import summary_lines, train
 
     try:
-        result = train(resolve_config(args))
+        cfg = resolve_config(args)
+        result = train(cfg)
     except (ConfigError, DataError, CheckpointError) as exc:
         print(f"train: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\ntrain: interrupted. Nothing after the last checkpoint was saved; continue with "
+              f"`train --resume {cfg.output}`.", file=sys.stderr)
+        return 130
     for line in summary_lines(result):
         print(line)
     if result.status == "non_finite":

@@ -69,6 +69,7 @@ class TrainConfig:
     n_samples: int = 4  # sample translations per epoch in index.html
     tensorboard: bool = False
     resume: str | None = None  # a run folder to continue (set by --resume)
+    init_from: str | None = None  # start from these weights (our run/checkpoint, or reference latest_net_*.pth)
 
     # ----------------------------------------------------------------- derived
 

@@ -115,7 +115,10 @@ def set_requires_grad(nets: list[nn.Module], flag: bool) -> None:
 
 def _check(losses: dict[str, torch.Tensor]) -> None:
     """Stop before an optimizer step would write NaN/inf into the weights (one device sync)."""
-    values = dict(zip(losses, torch.stack([v.detach().float() for v in losses.values()]).tolist()))
+    stacked = torch.stack([v.detach().float() for v in losses.values()])
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.all_reduce(stacked)  # a NaN on any rank stops every rank (no hang in the next sync)
+    values = dict(zip(losses, stacked.tolist()))
     if not all(math.isfinite(v) for v in values.values()):
         raise NonFiniteLossError(values)
 

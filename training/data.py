@@ -203,7 +203,10 @@ def _hub_dataset(source: str, role: str, split: str, max_pixels: int) -> Domain:
     try:
         table = load_dataset(source, split=split)
     except Exception as exc:  # noqa: BLE001 - the Hub raises many types; the user needs the message
-        raise DataError(f"domain {role}: cannot load Hub dataset {source!r} (split {split!r}): {exc}") from exc
+        raise DataError(
+            f"domain {role}: {source!r} is not a local folder, and loading it as a Hub dataset failed: "
+            f"cannot load Hub dataset {source!r} (split {split!r}): {exc}"
+        ) from exc
     column = _pick_column(table.features, role)
     return TableDomain(table, column, source, role, f"Hub dataset ({split}, column {column!r})", max_pixels=max_pixels)
 

@@ -33,6 +33,7 @@ from training.checkpoint import (
     discriminator_metadata,
     find_checkpoint_dir,
     generator_metadata,
+    init_networks,
     load_network_into,
     load_state,
     save_checkpoint,
@@ -225,6 +226,10 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
         c, note = restore(run, nets, model, device, d)
         if d.is_main:
             log(note)
+    elif cfg.init_from:
+        loaded = init_networks(cfg.init_from, nets)
+        if d.is_main:
+            log(f"initialised {', '.join(loaded)} from {cfg.init_from}")
     if d.is_main:
         run.mkdir(parents=True, exist_ok=True)
         cfg.save(run / "config.json")
