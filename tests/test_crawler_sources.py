@@ -76,6 +76,10 @@ def test_wikimedia_never_fetches_thumbnails_and_counts_bad_api_answers(wikimedia
     assert stats["errors"]["bad_json"] == 1  # a malformed continuation page
     assert stats["errors"]["missing_fields"] == 1  # a file without imageinfo
     assert stats["errors"]["http_404"] == 1  # the unlicensed file's URL is gone
+    # the API is used although robots.txt says Disallow: /w/; files still obey robots.txt
+    assert any(p.startswith("/w/api.php") for p in wikimedia["requests"])
+    assert "/wikipedia/commons/private/hidden.png" not in wikimedia["requests"]
+    assert stats["skips"]["robots_forbidden"] == 1
     assert stats["finish_reason"] == "finished"
 
 

@@ -10,6 +10,13 @@ Two queries per category, each following its ``continue`` token until the API st
   (``Category:Pixel art`` itself holds few files).
 
 Arguments: ``category`` (default ``Category:Pixel art``), ``depth`` (default 2).
+
+robots.txt: the Wikimedia farm's robots.txt says ``Disallow: /w/``, which covers ``/w/api.php``.
+That rule keeps HTML crawlers off dynamic pages; API clients are governed instead by Wikimedia's
+API etiquette and User-Agent policy (identify yourself, stay modest, serial-ish requests), which
+the defaults follow (descriptive ``USER_AGENT`` with ``CONTACT``, 2 requests per host,
+AutoThrottle). So API requests carry ``dont_obey_robotstxt``; file downloads from
+``upload.wikimedia.org`` still obey that host's robots.txt.
 """
 
 from __future__ import annotations
@@ -56,6 +63,10 @@ class WikimediaSource(Source):
     def api_url(self, params: dict[str, str]) -> str:
         return f"{self.base_url}/w/api.php?{urlencode(sorted(params.items()))}"
 
+    def api_request(self, query: dict[str, str], step: str, **meta: Any) -> Request:
+        """An API call (see the module docstring for why robots.txt does not apply to it)."""
+        return self.request(self.api_url(query), step, pf_query=query, dont_obey_robotstxt=True, **meta)
+
     def files_query(self, category: str) -> dict[str, str]:
         return {"action": "query", "format": "json", "generator": "categorymembers", "gcmtype": "file",
                 "gcmtitle": category, "gcmlimit": "50", "prop": "imageinfo", "iiprop": FILE_PROPS}
@@ -69,10 +80,10 @@ class WikimediaSource(Source):
             return
         self.seen_categories.add(category)
         base = self.files_query(category)
-        yield self.request(self.api_url(base), "files", pf_query=base)
+        yield self.api_request(base, "files")
         if depth < self.depth:
             sub = self.subcats_query(category)
-            yield self.request(self.api_url(sub), "subcats", pf_query=sub, pf_depth=depth)
+            yield self.api_request(sub, "subcats", pf_depth=depth)
 
     def start_requests(self) -> Iterable[Request]:
         yield from self.category_requests(self.category, 0)
@@ -96,7 +107,9 @@ class WikimediaSource(Source):
         token = data.get("continue")
         if isinstance(token, dict) and token and not self.full:
             params = {**response.meta["pf_query"], **{k: str(v) for k, v in token.items()}}
-            yield self.request(self.api_url(params), step, pf_query=response.meta["pf_query"], **meta)
+            request = self.api_request(params, step, **meta)
+            request.meta["pf_query"] = response.meta["pf_query"]
+            yield request
 
     def parse_files(self, response: Response) -> Iterator[Any]:
         data = self._json(response)

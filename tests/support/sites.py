@@ -285,7 +285,9 @@ def build_wikimedia_site(root: str | Path, files: Sequence[Path | Art], *, page_
     root = Path(root)
     arts = _arts(files, licenses)
     site = Site(root=root, arts=arts)
-    _write(root / "robots.txt", "User-agent: *\nDisallow: /wiki/Special:\n")
+    # as on the Wikimedia farm: /w/ (so /w/api.php) is closed to crawlers; the API is used anyway
+    _write(root / "robots.txt", "User-agent: *\nAllow: /w/load.php?\nDisallow: /w/\nDisallow: /wiki/Special:\n"
+                                "Disallow: /wikipedia/commons/private/\n")
     top, subs = "Category:Pixel art", [f"Category:Pixel art sub {i}" for i in range(subcategories)]
     deep = "Category:Pixel art deep"
     members: dict[str, list[dict]] = {top: [], deep: [], **{s: [] for s in subs}}
@@ -307,6 +309,10 @@ def build_wikimedia_site(root: str | Path, files: Sequence[Path | Art], *, page_
         page = _wm_page(9002, "Unlicensed.png", no_license)
         page["imageinfo"][0]["url"] = "/__status/404"
         members[top].append(page)
+        # a file on a path the file host's robots.txt closes: never downloaded
+        hidden = Art(file=None, title="Hidden", url_path="/wikipedia/commons/private/hidden.png")
+        _write(root / hidden.url_path.lstrip("/"), tiny_png((3, 3, 3)))
+        members[top].append(_wm_page(9003, "Hidden.png", hidden))
 
     def api(handler: object) -> Response:
         port = handler.server.server_address[1]  # type: ignore[attr-defined]
