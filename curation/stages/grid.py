@@ -48,6 +48,8 @@ class Grid:
 #: per-channel steps up to this size are ignored: JPEG (q85) noise and ringing stay below it,
 #: while colours in a pixel-art palette differ by more
 NOISE_FLOOR = 8
+#: rows (columns) read for the column (row) profile of large images: enough to see every cell
+PROFILE_LINES = 256
 
 
 def _squared_steps(a: np.ndarray, b: np.ndarray, axis: int) -> np.ndarray:
@@ -70,12 +72,12 @@ def edge_profiles(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     h, w = rgb.shape[:2]
     # a few hundred rows measure a column boundary as well as all of them (cells are >= 2 rows tall)
-    rows = rgb[:: max(1, h // 384)].reshape(-1, w * 3)
+    rows = rgb[:: max(1, h // PROFILE_LINES)].reshape(-1, w * 3)
     ex = np.zeros(w + 1)
     ey = np.zeros(h + 1)
     ex[1:-1] = _squared_steps(rows[:, 3:], rows[:, :-3], axis=0).reshape(w - 1, 3).sum(1)
     flat = rgb.reshape(h, w * 3)
-    step = w // 384
+    step = w // PROFILE_LINES
     if step > 1:  # likewise a few hundred columns, in interleaved 16 px blocks (contiguous runs)
         n_blocks = w // 16
         flat = flat[:, : n_blocks * 48].reshape(h, n_blocks, 48)[:, ::step]
@@ -256,14 +258,20 @@ def _core_samples(bounds: np.ndarray, max_samples: int) -> np.ndarray:
     return start[:, None] + margin[:, None] + ((j[None, :] + 0.5) * length[:, None] / k).astype(np.int64)
 
 
+def _median3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
+
+
 def _lower_median(samples: list[np.ndarray]) -> np.ndarray:
-    """Element-wise lower median of equally shaped arrays; a sorting network for 4 samples."""
+    """Element-wise lower median of equally shaped arrays (the ninther for 3x3 samples)."""
     n = len(samples)
     if n == 1:
         return samples[0]
     if n == 4:
         a, b, c, d = samples
         return np.minimum(np.maximum(np.minimum(a, b), np.minimum(c, d)), np.minimum(np.maximum(a, b), np.maximum(c, d)))
+    if n == 9:  # Tukey's ninther: the median of three row medians, always one of the samples
+        return _median3(*(_median3(*samples[i : i + 3]) for i in (0, 3, 6)))
     mid = (n - 1) // 2
     return np.partition(np.stack(samples), mid, axis=0)[mid]
 
