@@ -214,13 +214,9 @@ def tile_grid(img: Image.Image, min_size: int) -> list[SpriteBox]:
     if best is None:
         return []
     tile = best[1]
-    out = []
-    for ty in range(0, height, tile):
-        for tx in range(0, width, tile):
-            block = rgb[ty : ty + tile, tx : tx + tile].reshape(-1, 3)
-            if (block != block[0]).any():
-                out.append(SpriteBox(tx, ty, tile, tile, "tile"))
-    return out
+    blocks = rgb.reshape(height // tile, tile, width // tile, tile, 3)
+    busy = (blocks != blocks[:, :1, :, :1]).any(axis=(1, 3, 4))  # not one flat colour
+    return [SpriteBox(int(tx) * tile, int(ty) * tile, tile, tile, "tile") for ty, tx in zip(*np.nonzero(busy))]
 
 
 def slice_sheet(img: Image.Image, config: SheetConfig | None = None) -> list[SpriteBox]:
