@@ -67,7 +67,6 @@ class Source:
         self.spider = spider
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         self.options = options
-        self.emitted = 0
 
     @property
     def hosts(self) -> list[str]:
@@ -95,7 +94,6 @@ class Source:
         if chosen is None:
             self.spider.count("skip", "license_filtered", self.name)
             return None
-        self.emitted += 1
         return ArtFile(url=url, page_url=page_url, source=self.name, title=title.strip(), author=author.strip(),
                        license=chosen[0], license_url=chosen[1], tags=sorted({t.strip() for t in tags if t.strip()}))
 
