@@ -141,3 +141,10 @@ def test_upscaled_real_frames_slice_after_native_recovery(path):
     assert native.image.size == strip.size
     boxes = slice_sheet(native.image)
     assert boxes == [SpriteBox(i * frame.width, 0, frame.width, frame.height, "grid") for i in range(3)]
+
+
+@pytest.mark.parametrize("path", sorted(PIXEL_ART.parent.glob("*/*.png")), ids=lambda p: p.name)
+def test_single_pictures_and_scenes_are_not_sheets(path):
+    """Every fixture is one sprite or one scene (cybercity-far-buildings: a skyline on a plain sky
+    with a few detached details); none may be cut."""
+    assert slice_sheet(Image.open(path), SheetConfig(enabled=True)) == []

@@ -21,7 +21,8 @@ How a sheet is cut:
    sizes that divide it: the tile size whose boundary lines show clearly more colour change than
    the lines inside tiles wins, and every tile that is not a single flat colour is a sprite.
 
-Fewer than ``min_sprites`` sprites: not a sheet.
+Fewer than ``min_sprites`` sprites, or one part holding 60 % of all foreground pixels (a scene on a
+plain sky with some details around it): not a sheet, the image stays whole.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ BACKGROUND_TOLERANCE = 12
 TILE_CONTRAST = 2.0
 #: more separate parts than this is noise, not a sheet (and would make merging quadratic)
 MAX_PARTS = 20_000
+#: one part holding this share of all foreground pixels makes the image a picture, not a sheet
+DOMINANT_SHARE = 0.6
 
 
 @dataclass(frozen=True)
@@ -229,6 +232,8 @@ def slice_sheet(img: Image.Image, config: SheetConfig | None = None) -> list[Spr
         dist = None if (np.asarray(to_rgba(img))[..., 3] < 128).any() else _distance_from_background(img)
         if dist is not None:  # background is a colour, not transparency
             boxes = _trim(boxes, dist > 3 * BACKGROUND_TOLERANCE)
+    if len(boxes) >= config.min_sprites and bg is not None and _dominated(boxes, ~bg):
+        return []  # one main picture plus details (a scene on a plain sky), not a sheet
     if config.detect_grid and len(boxes) >= config.min_sprites:
         cells = grid_cells(boxes, img.size, config.min_sprite_size)
         if cells is not None and len(cells) >= config.min_sprites:
@@ -241,6 +246,12 @@ def slice_sheet(img: Image.Image, config: SheetConfig | None = None) -> list[Spr
         if len(tiles) >= config.min_sprites:
             return tiles
     return []
+
+
+def _dominated(boxes: np.ndarray, fg: np.ndarray) -> bool:
+    """True when one part holds most of the foreground: a picture with details, not a sheet."""
+    counts = [int(fg[y0:y1, x0:x1].sum()) for x0, y0, x1, y1 in boxes]
+    return max(counts) >= DOMINANT_SHARE * max(int(fg.sum()), 1)
 
 
 def _area(box: np.ndarray) -> int:
