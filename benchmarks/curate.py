@@ -55,17 +55,17 @@ IMAGEDEDUP_ISSUE_S = 41.0  # the issue's measurement at 20k hashes on this machi
 
 
 def build_store(root: Path, n: int, seed: int = 0) -> list[int]:
-    """A raw store of ``n`` sprites rendered at 64-512 px (PNG), 10% of them exact re-uploads."""
+    """A raw store of ``n`` sprites upscaled to 64-512 px (PNG); ~10% re-upload an earlier sprite at another scale."""
     rng = np.random.default_rng(seed)
     files = root / "files"
     sizes = []
     with (root / "manifest.jsonl").open("w") as manifest:
         for i in range(n):
-            native = int(rng.integers(16, 65))
-            lo, hi = max(1, -(-64 // native)), max(1, 512 // native)
-            scale = int(rng.integers(lo, hi + 1))
             src = i if rng.random() > 0.1 or i == 0 else int(rng.integers(0, i))
-            r = np.random.default_rng(src)
+            r = np.random.default_rng(src)  # everything about the sprite comes from its source seed ...
+            native = int(r.integers(16, 65))
+            lo, hi = max(1, -(-64 // native)), max(1, 512 // native)
+            scale = int(rng.integers(lo, hi + 1))  # ... except the upscale: a re-upload at another size
             sprite = make_sprite(src, (native, int(r.integers(max(16, native // 2), native + 1))))
             bg = BACKGROUNDS[int(r.integers(0, 3))]
             img = render(sprite, scale=scale, background=bg, seed=src).image
