@@ -192,6 +192,16 @@ def test_config_precedence_toml_then_resume_then_command_line(tmp_path):
     toml.write_text("learning_rate = 1\n")
     with pytest.raises(ConfigError, match="unknown option"):
         resolve_config(build_parser().parse_args(["--config", str(toml)]))
+    # resume: the run's config.json is the base, but not its max_steps; the command line still wins
+    run = tmp_path / "run"
+    run.mkdir()
+    TrainConfig(domain_a="a", domain_b="b", output=str(run), ngf=8, max_steps=3).save(run / "config.json")
+    cfg = resolve_config(build_parser().parse_args(["--resume", str(run)]))
+    assert (cfg.ngf, cfg.max_steps, cfg.output, cfg.resume) == (8, None, str(run), str(run))
+    cfg = resolve_config(build_parser().parse_args(["--resume", str(run), "--max-steps", "9", "--workers", "0"]))
+    assert (cfg.max_steps, cfg.workers) == (9, 0)
+    with pytest.raises(ConfigError, match="in place"):
+        resolve_config(build_parser().parse_args(["--resume", str(run), "--output", "elsewhere"]))
     # reference layout: --domain-a root/ with trainA/ and trainB/ fills in domain B
     (tmp_path / "h2z/trainA").mkdir(parents=True)
     (tmp_path / "h2z/trainB").mkdir(parents=True)

@@ -89,12 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def resolve_config(args: argparse.Namespace) -> TrainConfig:
-    """defaults < --config TOML < the resumed run's config.json < command line."""
+    """defaults < --config TOML < the resumed run's config.json (but not its max_steps) < command line."""
     cfg = TrainConfig()
     if args.config:
         cfg = cfg.merged(load_toml(args.config), where=args.config)
     if args.resume:
-        cfg = load_run_config(args.resume).merged({"resume": args.resume, "output": args.resume})
+        # a resume continues to the end of the schedule unless --max-steps is given again
+        cfg = load_run_config(args.resume).merged({"resume": args.resume, "output": args.resume, "max_steps": None})
         if args.config:
             cfg = cfg.merged(load_toml(args.config), where=args.config)
     given = {k: v for k, v in vars(args).items() if v is not None and k not in ("config", "resume")}
