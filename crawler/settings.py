@@ -57,6 +57,9 @@ DOWNLOADER_MIDDLEWARES = {
 PROGRESS_BAR = "auto"
 EXTENSIONS = {"crawler.progress.ProgressBar": 500}
 
+# -- `scrapy check`: @base moves a contract's @url onto -a base_url= (see crawler/contracts.py) --------
+SPIDER_CONTRACTS = {"crawler.contracts.BaseUrlContract": 5}
+
 # -- the raw store -----------------------------------------------------------------------------
 ITEM_PIPELINES = {"crawler.pipelines.RawStorePipeline": 300}
 #: File downloads follow redirects (some hosts redirect to a CDN); offsite redirects are still dropped.

@@ -97,3 +97,26 @@ class OpenGameArtSpider(PixelForgeSpider):
 
     name = "opengameart"
     source_classes = (OpenGameArtSource,)
+
+    def check_node(self, response: Response) -> Iterator[Any]:
+        """Contract for the node reader (``scrapy check opengameart``): a CC0 pixel-art tileset page.
+
+        @url https://opengameart.org/content/dungeon-crawl-32x32-tiles
+        @base
+        @meta {"pf_source": "opengameart", "pf_step": "node"}
+        @returns items 1
+        @returns requests 0 0
+        @scrapes url page_url source title author license license_url tags
+        """
+        return self.parse(response)
+
+    def check_listing(self, response: Response) -> Iterator[Any]:
+        """Contract for the search listing: node pages and the next listing page.
+
+        @url https://opengameart.org/art-search-advanced?field_art_tags_tid=pixel%20art&field_art_type_tid%5B%5D=9&page=0
+        @base
+        @meta {"pf_source": "opengameart", "pf_step": "listing", "pf_page": 0}
+        @returns requests 2
+        @returns items 0 0
+        """
+        return self.parse(response)

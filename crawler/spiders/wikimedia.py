@@ -157,3 +157,14 @@ class WikimediaSpider(PixelForgeSpider):
 
     name = "wikimedia"
     source_classes = (WikimediaSource,)
+
+    def check_files(self, response: Response) -> Iterator[Any]:
+        """Contract for the file-list reader (``scrapy check wikimedia``): one API page of files.
+
+        @url https://commons.wikimedia.org/w/api.php?action=query&format=json&generator=categorymembers&gcmlimit=50&gcmtitle=Category%3APixel+art&gcmtype=file&iiprop=url%7Csize%7Cmime%7Cextmetadata&prop=imageinfo
+        @base
+        @meta {"pf_source": "wikimedia", "pf_step": "files", "dont_obey_robotstxt": true, "pf_query": {"action": "query", "format": "json", "generator": "categorymembers", "gcmlimit": "50", "gcmtitle": "Category:Pixel art", "gcmtype": "file", "iiprop": "url|size|mime|extmetadata", "prop": "imageinfo"}}
+        @returns items 1
+        @scrapes url page_url source title author license license_url tags
+        """
+        return self.parse(response)

@@ -231,6 +231,17 @@ def build_opengameart_site(root: str | Path, files: Sequence[Path | Art], *, per
     return site
 
 
+def add_opengameart_node(root: str | Path, slug: str, art: Art) -> str:
+    """One more node page at ``/content/<slug>`` (e.g. the real slug a contract names); returns its path."""
+    root = Path(root)
+    name = art.name or art.file.name  # type: ignore[union-attr]
+    art.url_path = f"/sites/default/files/{name}"
+    _write(root / art.url_path.lstrip("/"), art.file.read_bytes())  # type: ignore[union-attr]
+    _write(root / "content" / slug / "index.html", _oga_node_html(
+        art.title, art.author, art.licenses, art.tags, [(f"/sites/default/files/{quote(name)}", name)], None))
+    return f"/content/{slug}"
+
+
 def _oga_bad_nodes(root: Path, arts: Sequence[Art], site: Site) -> list[tuple[str, str]]:
     """Nodes with every bad input the crawler must survive."""
     good = arts[0].file
