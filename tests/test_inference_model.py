@@ -211,7 +211,7 @@ import resource, sys, numpy as np, torch
 from PIL import Image
 from inference.pixelator import Pixelator
 torch.set_num_threads(1)
-img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (512, 512, 3), dtype=np.uint8))
+img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (640, 640, 3), dtype=np.uint8))
 tile = int(sys.argv[1])
 px = Pixelator.from_checkpoint({str(weights)!r}, pixels_per_cell=0, tile=tile, overlap=16, batch_pixels=tile * tile)
 px.pixelate(Image.new("RGB", (16, 16)))  # warm up allocators and thread pools
@@ -221,7 +221,8 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024)
 """
     peaks = {}
     for tile in (128, 1024):
-        out = subprocess.run([sys.executable, "-c", script, str(tile)], capture_output=True, text=True, timeout=240)
+        env = {**os.environ, "MALLOC_ARENA_MAX": "1", "OMP_NUM_THREADS": "1"}  # one heap: peaks are comparable
+        out = subprocess.run([sys.executable, "-c", script, str(tile)], capture_output=True, text=True, timeout=240, env=env)
         assert out.returncode == 0, out.stderr
         peaks[tile] = int(out.stdout.strip().splitlines()[-1])
     assert peaks[128] < 0.5 * peaks[1024], peaks
