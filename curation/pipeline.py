@@ -33,6 +33,7 @@ from curation.stages.split import split_of
 
 MANIFEST = "manifest.jsonl"
 CACHE_FILE = "cache.sqlite"
+COMMIT_EVERY = 32  # files; or every second, whichever comes first
 PROVENANCE_FIELDS = ("source", "url", "page_url", "title", "author", "license", "license_url")
 
 
@@ -287,7 +288,7 @@ def run(
         done = cache.done()
         tasks = [(f.sha256, str(f.path)) for f in inputs.files if f.sha256 not in done]
         live = {"decoded": 0, "kept": 0, "rejected": 0}
-        last_commit = time.monotonic()
+        last_commit, uncommitted = time.monotonic(), 0
         with tqdm(total=len(tasks), unit="file", desc="curate", disable=not progress, dynamic_ncols=True) as bar:
             for sha, meta, images in _results(tasks, config, workers):
                 cache.put(sha, meta, images)
@@ -297,9 +298,10 @@ def run(
                 live["rejected"] += len(meta["rejected"])
                 bar.set_postfix(live, refresh=False)
                 bar.update()
-                if time.monotonic() - last_commit > 1.0:
-                    cache.commit()
-                    last_commit = time.monotonic()
+                uncommitted += 1
+                if uncommitted >= COMMIT_EVERY or time.monotonic() - last_commit > 1.0:
+                    cache.commit()  # a killed run loses at most these few files' work
+                    last_commit, uncommitted = time.monotonic(), 0
         cache.commit()
         report = _assemble(inputs, input_dir, output_dir, config, cache)
     finally:

@@ -211,7 +211,7 @@ def _splits(out):
 
 def test_killed_run_resumes_and_loses_nothing(tmp_path):
     store = RawStore(tmp_path / "raw")
-    for k in range(150):
+    for k in range(100):
         store.add(sprite_png(1000 + k, (16 + k % 9, 16 + k % 5), background="transparent", seed=k))
     ref = tmp_path / "ref"
     pipeline.run(store.root, ref, config(), progress=False, write_card=False)
@@ -235,10 +235,10 @@ def test_killed_run_resumes_and_loses_nothing(tmp_path):
             break
         time.sleep(0.02)
     proc.wait()
-    assert 0 < cached < 150, "the run was not caught mid-way"
+    assert 0 < cached < 100, "the run was not caught mid-way"
     assert not (out / "data").exists()
     result = pipeline.run(store.root, out, config(), progress=False, write_card=False)
-    assert result.processed <= 150 - cached
+    assert result.processed <= 100 - cached
     for shard in sorted((ref / "data").iterdir()):
         assert (out / "data" / shard.name).read_bytes() == shard.read_bytes()
 
