@@ -281,3 +281,14 @@ def test_fast_composite_paths_match_the_blend_formula():
     rgb = Image.fromarray(rgba[..., :3], "RGB")
     out = composite_on_white(rgb)
     assert out is not rgb and np.array_equal(np.asarray(out), rgba[..., :3])
+
+
+@pytest.mark.parametrize("jpeg", [None, 85])
+def test_large_web_scales_up_to_max_scale(jpeg):
+    """Web art goes up to x12 and beyond; the search covers max_scale (16)."""
+    from tests.support.sprites import random_case
+
+    for seed in range(20):
+        r = random_case(seed, scales=(9, 16), jpeg_quality=jpeg)
+        res = recover_native(r.image)
+        assert res.scale == (float(r.scale), float(r.scale)) and res.image.size == r.native_size, seed
