@@ -2,6 +2,8 @@
 
 Run:  .venv/bin/python benchmarks/recovery.py            (480 sprite cases + 78 real-art cases)
       .venv/bin/python benchmarks/recovery.py --quick    (fewer cases, for a smoke run)
+      .venv/bin/python benchmarks/recovery.py --quick --no-reference --save /tmp/recovery.png
+                                                         (a picture: input | recovered | truth)
 
 Cases (ground truth and grading: tests/test_recovery_truth.py):
 * sprites: tests.support.sprites.random_case(seed), seeds 0..N-1, each as PNG and as JPEG q85
@@ -106,6 +108,31 @@ def _timed(method, img: Image.Image) -> tuple[float, float]:
     return time.perf_counter() - t0, time.process_time() - c0
 
 
+def save_samples(cases: list[Case], path: Path, n: int = 12) -> None:
+    """A picture to look at: input | recovered native | truth, one row per case, nearest-neighbour only."""
+    from PIL import ImageDraw
+
+    from curation.imaging import composite_on_white, place_on_canvas
+
+    tile, pad, head = 160, 8, 18
+    rows = cases[:n]
+    sheet = Image.new("RGB", (3 * (tile + pad) + pad, head + len(rows) * (tile + pad + head) + pad), (40, 40, 48))
+    draw = ImageDraw.Draw(sheet)
+    for col, label in enumerate(("input", "recovered (pixelforge)", "truth")):
+        draw.text((pad + col * (tile + pad), 4), label, fill=(230, 230, 230))
+    for i, case in enumerate(rows):
+        res = recover_native(case.image)
+        y = head + i * (tile + pad + head) + pad
+        caption = f"{case.name} x{case.scale}: found {res.scale[0]:g}, phase {res.phase}, conf {res.confidence:.2f}"
+        draw.text((pad, y), caption, fill=(200, 200, 200))
+        truth = Image.fromarray(case.truth, "RGB")
+        for col, img in enumerate((case.image, res.image, truth)):
+            canvas, _ = place_on_canvas(composite_on_white(img), tile)
+            sheet.paste(canvas, (pad + col * (tile + pad), y + head))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
+
+
 def pct(x: float) -> str:
     return f"{100 * x:6.1f}%"
 
@@ -116,6 +143,7 @@ def main() -> int:
     parser.add_argument("--real", type=int, default=3, help="upscaled variants per real pixel-art file (x2 for PNG/JPEG)")
     parser.add_argument("--no-reference", action="store_true", help="skip proper-pixel-art")
     parser.add_argument("--quick", action="store_true", help="40 sprite seeds, 1 real variant")
+    parser.add_argument("--save", type=Path, metavar="PNG", help="also write a picture: input | recovered | truth for 12 cases")
     args = parser.parse_args()
     if args.quick:
         args.sprites, args.real = 40, 1
@@ -132,6 +160,11 @@ def main() -> int:
         methods.append(("proper-pixel-art", ref))
     print(f"reference: {ref_label}")
     print(f"cases: sprites {len(sets['sprites'])}, real {len(sets['real'])} (half PNG, half JPEG q85)\n")
+
+    if args.save:
+        mix = [c for pair in zip(sets["sprites"][: args.sprites], sets["sprites"][args.sprites :]) for c in pair]
+        save_samples(mix[:8] + sets["real"][:4], args.save)
+        print(f"samples written to {args.save}")
 
     results: dict[tuple[str, str], dict[str, Run]] = {}
     for set_name, cases in sets.items():

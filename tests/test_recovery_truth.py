@@ -71,7 +71,7 @@ def sprite_case(seed: int, jpeg: bool) -> Case:
     truth = np.asarray(flat.convert("RGB") if jpeg else composite_on_white(flat))
     art = mask if (jpeg and r.background == "transparent") else np.ones_like(mask)
     s = r.scale
-    return Case(f"sprite{seed}", r.image, s, ((s - r.phase[0]) % s, (s - r.phase[1]) % s), truth, art, jpeg)
+    return Case(f"sprite{seed}{'.jpg' if jpeg else ''}", r.image, s, ((s - r.phase[0]) % s, (s - r.phase[1]) % s), truth, art, jpeg)
 
 
 def real_cases(n_per_file: int, seed: int = 0, max_side: int = 1024) -> list[Case]:
