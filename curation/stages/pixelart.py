@@ -11,10 +11,10 @@ The score is a weighted mean of three sub-scores, each in 0..1 and each reported
   nearest-neighbour upscaled, so a clean grid is strong evidence. A native-resolution image has
   no grid to show; then this input is left out rather than counted against it.
 * ``colors`` (weight 1): distinct colours at native resolution. 32 or fewer scores 1, 256 or
-  more scores 0, log-linear between. Upscaled JPEGs are counted after the OKLab colour snap, so
-  compression noise does not count as colours (an input is lossy when the native image scaled
-  back on its grid differs from it, ``cell_residual``); native images are counted exactly (a JPEG at
-  native resolution has lost its pixels anyway).
+  more scores 0, log-linear between. Upscaled lossy inputs (the native image scaled back on its
+  grid differs from the input: ``cell_residual`` > 0) are counted after the OKLab colour snap, so
+  JPEG noise does not count as colours; native images are counted exactly (a JPEG at native
+  resolution has lost its pixels anyway).
 * ``hard_edges`` (weight 1.5): one minus the share of anti-aliased or gradient edges. Across
   every strong edge (colours at distance 2 differ by more than ``EDGE``), the middle pixel is a
   *blend* when it differs from both sides and lies between them. Pixel art switches colour in
