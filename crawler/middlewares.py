@@ -13,7 +13,7 @@ is stored in ``_parsers``; we hand every waiter that stored value instead of the
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from scrapy.crawler import Crawler
@@ -56,8 +56,8 @@ def parse_retry_after(value: bytes | str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 class RetryAfterMiddleware(RetryMiddleware):

@@ -42,7 +42,7 @@ import re
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from hashlib import sha256
 from io import BytesIO
 from pathlib import Path
@@ -220,7 +220,7 @@ def extension_for(body: bytes, url_path: str, header_type: str) -> tuple[str, st
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class RawStorePipeline(FilesPipeline):

@@ -150,9 +150,12 @@ def scale_nearest(img: Image.Image, factor: int) -> Image.Image:
         raise ValueError(f"scale factor must be a positive integer, got {factor!r}")
     if factor == 1:
         return img.copy()
-    arr = np.asarray(img)
-    arr = np.repeat(np.repeat(arr, factor, axis=0), factor, axis=1)
-    return Image.fromarray(arr, img.mode)
+    if img.mode not in ("1", "L", "P", "RGB", "RGBA", "LA", "I", "F", "I;16"):
+        img = img.convert("RGBA")
+    # Pillow's NEAREST with an exact integer factor is pixel-exact and keeps palettes and info
+    out = img.resize((img.width * factor, img.height * factor), Image.Resampling.NEAREST)
+    out.info = dict(img.info)
+    return out
 
 
 def fit_scale(width: int, height: int, size: int) -> int:

@@ -109,3 +109,14 @@ def test_png_bytes_are_deterministic():
     img = make_sprite(9).on_white()
     assert png_bytes(img) == png_bytes(img.copy())
     assert Image.open(io.BytesIO(png_bytes(img))).tobytes() == img.tobytes()
+
+
+def test_scale_nearest_keeps_palette_and_transparency():
+    rgba = Image.fromarray(np.array([[[255, 0, 0, 255], [0, 0, 255, 0]]], np.uint8), "RGBA")
+    pal = rgba.convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE, colors=2)
+    pal.info["transparency"] = pal.getpixel((1, 0))
+    up = scale_nearest(pal, 4)
+    assert up.mode == "P" and up.size == (8, 4)
+    assert np.array_equal(np.asarray(up.convert("RGB")), np.asarray(scale_nearest(pal.convert("RGB"), 4)))
+    assert composite_on_white(up).getpixel((7, 0)) == (255, 255, 255)
+    assert composite_on_white(up).getpixel((0, 0)) == (255, 0, 0)

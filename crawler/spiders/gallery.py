@@ -22,7 +22,7 @@ See ``crawler/configs/example_gallery.toml`` for every key; in short::
 
 from __future__ import annotations
 
-import sys
+import tomllib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,11 +32,6 @@ from urllib.parse import urlsplit, urlunsplit
 from scrapy.http import Request, Response
 
 from crawler.spiders.base import PixelForgeSpider, Source, host_of
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
