@@ -324,3 +324,16 @@ def test_step_runs_under_bf16_autocast_on_cpu(tmp_path):
     losses = train_step(model, torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(1, 3, 32, 32) * 2 - 1)
     assert all(math.isfinite(v) for v in losses.as_dict().values())
     assert all(p.dtype == torch.float32 for p in nets["G_A"].parameters())
+
+
+def test_tensorboard_logs_or_says_what_is_missing(tmp_path):
+    cfg = tiny(tmp_path, max_steps=1, tensorboard=True)
+    try:
+        import torch.utils.tensorboard  # noqa: F401
+    except ImportError:
+        with pytest.raises(ConfigError, match="tensorboard package"):
+            train(cfg, progress=False)
+        assert not (tmp_path / "run").exists()  # refused before anything was written
+    else:
+        train(cfg, progress=False)
+        assert any((tmp_path / "run" / "tensorboard").iterdir())

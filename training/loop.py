@@ -201,6 +201,8 @@ def prepare_config(cfg: TrainConfig) -> TrainConfig:
 def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  # noqa: ANN001
     """Train (or resume) a CycleGAN run as ``cfg`` says; returns how it ended."""
     cfg = prepare_config(cfg)
+    if cfg.tensorboard:
+        _tensorboard(None)  # fail before any work if the package is missing
     started = time.perf_counter()
     device = resolve_device(cfg)
     d = ddp.init_from_env(device.type)
@@ -329,12 +331,12 @@ def _write_rejected(run: Path, rejected: list[str]) -> None:
         (run / "rejected.tsv").write_text("item\treason\n" + "\n".join(dict.fromkeys(rejected)) + "\n")
 
 
-def _tensorboard(run: Path):  # noqa: ANN202
+def _tensorboard(run: Path | None):  # noqa: ANN202
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError as exc:
         raise ConfigError("--tensorboard needs the tensorboard package (pip install tensorboard)") from exc
-    return SummaryWriter(str(run / "tensorboard"))
+    return SummaryWriter(str(run / "tensorboard")) if run is not None else None
 
 
 def summary_lines(result: RunResult) -> list[str]:
