@@ -310,8 +310,8 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
         status = "non_finite"
         kept = f"the last good checkpoint is {run / CHECKPOINTS_DIR / LATEST} (step {saved_step})" if saved_step >= 0 else "no checkpoint had been written yet"
         message = (
-            f"stopped: {exc} at epoch {c.epoch} iteration {c.iteration} (step {c.step + 1}); weights were not updated "
-            f"with it and {kept}. Lower --lr, or try without --amp / with --amp-dtype bf16."
+            f"stopped: {exc} at epoch {c.epoch} iteration {c.iteration} (step {c.step + 1}); nothing from this step "
+            f"was saved and {kept}. Lower --lr, or try without --amp / with --amp-dtype bf16."
         )
         if d.is_main:
             _write_rejected(run, rejected)
