@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from PIL import Image
 from training import ddp
 from training.checkpoint import load_generator, load_state
 from training.config import TrainConfig
-from training.cyclegan import build_model, train_step
+from training.cyclegan import NonFiniteLossError, build_model, train_step
 
 CFG = TrainConfig(domain_a="x", domain_b="y", output="z", size=32, ngf=8, n_blocks=2, ndf=8, device="cpu", seed=3)
 NAMES = ("G_A", "G_B", "D_A", "D_B")
@@ -49,10 +50,21 @@ def _one_step(rank: int, d: ddp.Dist) -> dict[str, dict[str, torch.Tensor]]:
 
 def _worker(rank: int, world: int, port: int, folder: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+    dist.init_process_group("gloo", rank=rank, world_size=world, timeout=timedelta(seconds=30))
     try:
         result = _one_step(rank, ddp.Dist(rank=rank, world=world))
         torch.save(result, Path(folder) / f"rank{rank}.pt")
+        # a NaN on rank 1 only: both ranks must stop (rank 0 would otherwise wait in the gradient all-reduce)
+        _, model = build_model(CFG, torch.device("cpu"), ddp.Dist(rank=rank, world=world))
+        real_A, real_B = _batch(rank)
+        if rank == 1:
+            real_A[0, 0, 0, 0] = float("nan")
+        try:
+            train_step(model, real_A, real_B)
+            stopped = "no"
+        except NonFiniteLossError:
+            stopped = "yes"
+        (Path(folder) / f"nan{rank}.txt").write_text(stopped)
     finally:
         dist.destroy_process_group()
 
@@ -73,6 +85,7 @@ def test_ddp_gradients_are_averaged_and_weights_identical(tmp_path):
         torch.testing.assert_close(r0["grad"][key], mean, rtol=1e-4, atol=1e-6, msg=key)
         # and the same weights after the step
         assert torch.equal(r0["weight"][key], r1["weight"][key]), key
+    assert (tmp_path / "nan0.txt").read_text() == (tmp_path / "nan1.txt").read_text() == "yes"
     # the step really used different data per rank (otherwise the test proves nothing)
     differs = [k for k in r0["grad"] if not torch.allclose(local[0]["grad"][k], local[1]["grad"][k])]
     assert len(differs) == len(r0["grad"])
