@@ -241,3 +241,16 @@ def test_samples_are_centred_and_fixed(tmp_path):
     s1, s2 = sample_batch(dom_b, pre, 3), sample_batch(dom_b, pre, 3)
     assert s1.shape == (3, 3, 32, 32) and torch.equal(s1, s2)
     assert sample_batch(dom_a, pre, 10).shape[0] == 4
+
+
+def test_domain_b_tensors_hold_only_the_arts_colours(tmp_path):
+    """Through the whole loader path (decode, native, integer scale, grid crop, tensor): no new colours."""
+    from training.data import to_image
+
+    dom_a, dom_b = _domains(tmp_path)
+    palette = set()
+    for i in range(len(dom_b)):
+        palette |= _colors(dom_b.load(i))
+    epoch = UnpairedEpoch(dom_a, dom_b, Preprocess(size=32, load_size=36), seed=3, epoch=0)
+    for i in range(len(epoch)):
+        assert _colors(to_image(epoch[i]["B"])) <= palette | {(255, 255, 255)}
