@@ -58,34 +58,46 @@ def dither(cells: np.ndarray, palette: np.ndarray, method: str = "none", mask: n
 
 
 def _floyd_steinberg(lab: np.ndarray, pal_lab: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """Serpentine Floyd-Steinberg over an OKLab grid; returns palette indices ``(rows, cols)``."""
+    """Serpentine Floyd-Steinberg over an OKLab grid; returns palette indices ``(rows, cols)``.
+
+    The scan is inherently sequential (each decision carries error to the next cell), so it runs
+    on plain Python floats: per-cell numpy calls on 3-vectors cost more than the arithmetic.
+    """
     rows, cols = lab.shape[:2]
-    work = lab.copy()
+    work = np.asarray(lab, dtype=np.float64).tolist()
+    pal = [tuple(p) for p in np.asarray(pal_lab, dtype=np.float64).tolist()]
+    opaque = (np.ones((rows, cols), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)).tolist()
     out = np.zeros((rows, cols), dtype=np.int64)
-    opaque = np.ones((rows, cols), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-    pal = pal_lab
+
+    def spread(cells: list, x: int, e: tuple[float, float, float], w: float) -> None:
+        c = cells[x]
+        cells[x] = [c[0] + e[0] * w, c[1] + e[1] * w, c[2] + e[2] * w]
+
     for y in range(rows):
         forward = y % 2 == 0
-        xs = range(cols) if forward else range(cols - 1, -1, -1)
         step = 1 if forward else -1
-        row, below = work[y], work[y + 1] if y + 1 < rows else None
-        # One vectorised nearest per row would ignore the error carried along the row, so the
-        # scan is sequential; each step is a 3-vector against the (small) palette.
-        for x in xs:
-            if not opaque[y, x]:
-                continue
-            px = row[x]
-            i = int(((pal - px) ** 2).sum(1).argmin())
-            out[y, x] = i
-            err = px - pal[i]
-            nx = x + step
-            if 0 <= nx < cols:
-                row[nx] += err * (7 / 16)
+        row, below, keep = work[y], (work[y + 1] if y + 1 < rows else None), opaque[y]
+        picks = [0] * cols
+        for x in range(cols) if forward else range(cols - 1, -1, -1):
+            if not keep[x]:
+                continue  # transparent cells neither take nor pass on error
+            lum, a, b = row[x]
+            best, pick = float("inf"), 0
+            for i, (pl, pa, pb) in enumerate(pal):
+                d = (lum - pl) ** 2 + (a - pa) ** 2 + (b - pb) ** 2
+                if d < best:
+                    best, pick = d, i
+            picks[x] = pick
+            pl, pa, pb = pal[pick]
+            err = (lum - pl, a - pa, b - pb)
+            ahead, behind = x + step, x - step
+            if 0 <= ahead < cols:
+                spread(row, ahead, err, 7 / 16)
             if below is not None:
-                below[x] += err * (5 / 16)
-                if 0 <= nx < cols:
-                    below[nx] += err * (1 / 16)
-                px_prev = x - step
-                if 0 <= px_prev < cols:
-                    below[px_prev] += err * (3 / 16)
+                spread(below, x, err, 5 / 16)
+                if 0 <= ahead < cols:
+                    spread(below, ahead, err, 1 / 16)
+                if 0 <= behind < cols:
+                    spread(below, behind, err, 3 / 16)
+        out[y] = picks
     return out
