@@ -165,7 +165,7 @@ def fit_palette(rgb: np.ndarray, k: int, *, weights: np.ndarray | None = None, s
 def _binned_colors(rgb: np.ndarray, weights: np.ndarray | None, bits: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """Mean colour and total weight of each occupied ``bits``-per-channel bin of ``(n, 3)`` uint8 pixels.
 
-    A photo has ~10^5 distinct colours; ~10^4 bins carry the same information for a 16-colour fit
+    A photo has ~10^5 distinct colours; a few thousand 4-bit bins carry the same information for a fit
     (each bin keeps its exact mean, not its corner), which makes k-means several times faster.
     """
     shift = 8 - bits

@@ -35,7 +35,7 @@ from torch.nn import functional as F
 from curation.imaging import composite_on_white, has_alpha
 from inference.classic import classic_cells
 from inference.grid import cell_means
-from inference.postprocess import Cells, PixelArtOptions, image_cells, render
+from inference.postprocess import Cells, PixelArtOptions, box_average, image_cells, render
 from training.checkpoint import load_generator
 from training.networks import GeneratorSpec
 
@@ -257,8 +257,8 @@ class Pixelator:
         working, opaque = [], []
         for img in images:
             opaque.append(image_cells(img, cell, self.options.alpha_threshold).opaque if has_alpha(img) else None)
-            rgb = np.asarray(composite_on_white(img), dtype=np.float32)
-            working.append(rgb if ppc == 0 else cell_means(rgb, cell // ppc)[0])
+            rgb = img if img.mode == "RGB" else composite_on_white(img)
+            working.append(box_average(rgb, 1 if ppc == 0 else cell // ppc))
         translated = self.translate_many(working)
         return [
             Cells(cell_means(out, ppc or cell)[0], alpha, img.size, cell)
