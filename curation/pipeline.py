@@ -183,10 +183,10 @@ def result_payload(result: FileResult) -> tuple[dict[str, Any], list[tuple[str, 
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(config_dict: dict[str, Any]) -> None:
+def _init_worker(config_dict: dict[str, Any], threads: int | None = None) -> None:
     config = config_from_dict(config_dict)
     _WORKER["config"] = config
-    _WORKER["session"] = load_rembg_session(config.background) if config.background.uses_rembg() else None
+    _WORKER["session"] = load_rembg_session(config.background, threads) if config.background.uses_rembg() else None
 
 
 def _work(task: tuple[str, str]) -> tuple[str, dict[str, Any], list[tuple[str, bytes, bytes]]]:
@@ -217,7 +217,7 @@ def _results(tasks: list[tuple[str, str]], config: CurateConfig, workers: int) -
             yield _work(task)
         return
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(config.to_dict(),)) as pool:
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(config.to_dict(), 1)) as pool:
         yield from pool.imap_unordered(_work, tasks, chunksize=max(1, min(16, len(tasks) // (workers * 8))))
 
 

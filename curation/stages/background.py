@@ -114,14 +114,21 @@ def _import_rembg() -> Any:
     return new_session
 
 
-def load_rembg_session(config: BackgroundConfig) -> Any:
+def load_rembg_session(config: BackgroundConfig, threads: int | None = None) -> Any:
     """A real rembg session, or :class:`RembgModelMissing` naming the file; never a download.
 
     ``rembg_model_path`` loads any .onnx file through ``u2net_custom``. rembg only accepts custom
     models under its model home, so the file's folder is made that home while the session loads.
-    ``rembg_model`` is a named model that must already be in ``U2NET_HOME``.
+    ``rembg_model`` is a named model that must already be in ``U2NET_HOME``. ``threads`` caps
+    onnxruntime's threads (one per worker process when several workers share the cores).
     """
     new_session = _import_rembg()
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
     if config.rembg_model_path:
         path = Path(config.rembg_model_path).expanduser().resolve()
         if not path.is_file():
@@ -132,7 +139,7 @@ def load_rembg_session(config: BackgroundConfig) -> Any:
         saved = os.environ.get("U2NET_HOME")
         os.environ["U2NET_HOME"] = str(path.parent)
         try:
-            return new_session("u2net_custom", model_path=str(path), providers=["CPUExecutionProvider"])
+            return new_session("u2net_custom", model_path=str(path), sess_opts=options, providers=["CPUExecutionProvider"])
         finally:
             if saved is None:
                 os.environ.pop("U2NET_HOME", None)
@@ -146,7 +153,7 @@ def load_rembg_session(config: BackgroundConfig) -> Any:
             f"rembg model {name!r} is not downloaded: expected {fname} in {cls.model_dir()} "
             f"(or {cls.legacy_home()}). Download {U2NET_RELEASES}/{fname} there, or set U2NET_HOME."
         )
-    return new_session(name, providers=["CPUExecutionProvider"])
+    return new_session(name, sess_opts=options, providers=["CPUExecutionProvider"])
 
 
 def rembg_to_white(img: Image.Image, session: Any, threshold: int = 128) -> BackgroundResult:
