@@ -287,14 +287,17 @@ def run(
     try:
         done = cache.done()
         tasks = [(f.sha256, str(f.path)) for f in inputs.files if f.sha256 not in done]
-        live = {"decoded": 0, "kept": 0, "rejected": 0}
+        live = dict.fromkeys(("expanded", "decoded", "filtered", "passed", "rejected"), 0)
         last_commit, uncommitted = time.monotonic(), 0
         with tqdm(total=len(tasks), unit="file", desc="curate", disable=not progress, dynamic_ncols=True) as bar:
             for sha, meta, images in _results(tasks, config, workers):
                 cache.put(sha, meta, images)
                 processed += 1
-                live["decoded"] += meta["stages"]["decode"]["out"] if "decode" in meta["stages"] else 0
-                live["kept"] += len(meta["items"])
+                st = meta["stages"]
+                live["expanded"] += st.get("expand", {}).get("out", 0)
+                live["decoded"] += st.get("decode", {}).get("out", 0)
+                live["filtered"] += st.get("filters", {}).get("rejected", 0)
+                live["passed"] += len(meta["items"])  # before dedup, which runs over the whole set
                 live["rejected"] += len(meta["rejected"])
                 bar.set_postfix(live, refresh=False)
                 bar.update()
