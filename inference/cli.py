@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import av
 from tqdm import tqdm
 
 from curation.imaging import DEFAULT_MAX_PIXELS, ImageDecodeError, open_image, png_bytes
@@ -272,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             process(item, pixelator, args, single_file, summary)
         except (InputError, ImageDecodeError, PaletteError) as exc:
             summary.failed.append((item.source, _plain(str(exc))))
-        except (av.error.FFmpegError, OSError) as exc:
+        except OSError as exc:
             summary.failed.append((item.source, f"unreadable: {exc}"))
         except Exception as exc:  # noqa: BLE001 - one bad input must never abort the batch
             summary.failed.append((item.source, f"error: {type(exc).__name__}: {exc}"))

@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
 from PIL import Image
 
@@ -100,6 +99,15 @@ def pixelate_gif(
 # --------------------------------------------------------------------------- video
 
 
+def _pyav():  # noqa: ANN202 - the module, when installed
+    """PyAV, imported on first use: stills and GIFs work without the ``video`` extra."""
+    try:
+        import av
+    except ImportError as exc:
+        raise ImageDecodeError("unsupported", "videos need PyAV: pip install 'pixelforge[video]'") from exc
+    return av
+
+
 def _even(n: int) -> int:
     return n + (n % 2)
 
@@ -114,6 +122,7 @@ def pixelate_video(
     progress: Progress | None = None,
 ) -> AnimationResult:
     """Pixelate a video file with PyAV; ``dst``'s suffix picks the container (same as the input's)."""
+    av = _pyav()
     try:
         probe = av.open(str(src))
     except (av.error.FFmpegError, OSError) as exc:
@@ -141,6 +150,9 @@ def pixelate_video(
     tmp = dst.with_name(dst.name + ".part" + dst.suffix)
     try:
         result = _encode(src, tmp, pixelator, palette, crf, progress)
+    except av.error.FFmpegError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ImageDecodeError("unreadable", f"video decoding or encoding failed: {exc}") from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -152,6 +164,7 @@ def _encode(
     src: Path, dst: Path, pixelator: Pixelator, palette: np.ndarray, crf: int, progress: Progress | None
 ) -> AnimationResult:
     """Pass 2: decode, pixelate with the shared palette, encode with the input's timestamps, copy audio."""
+    av = _pyav()
     with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
         vs = inp.streams.video[0]
         codec = _CODEC_FOR_SUFFIX.get(dst.suffix.lower(), DEFAULT_CODEC)
@@ -184,7 +197,7 @@ def _encode(
         frames, last_time = 0, 0.0
         # the model path batches frames through the generator; the classical path gains nothing
         batch = 1 if pixelator.is_classic else FRAME_BATCH
-        pending: list[av.VideoFrame] = []
+        pending: list = []  # decoded av.VideoFrame objects waiting for one batched pass
 
         def flush() -> int:
             nonlocal last_time

@@ -151,3 +151,15 @@ def test_model_path_video_is_batched_and_keeps_every_frame(tmp_path):
         assert np.array_equal(np.asarray(px.pixelate(img, result.palette)), np.asarray(batched))
     with av.open(str(dst)) as c:
         assert len(list(c.decode(video=0))) == 6
+
+
+def test_stills_work_without_pyav_and_videos_say_what_is_missing(tmp_path, monkeypatch, capsys):
+    import sys
+
+    src = tmp_path / "clip.mp4"
+    make_video(src, n=2, audio=False)
+    Image.fromarray(frame_rgb(0, 20, 12)).save(tmp_path / "still.png")
+    monkeypatch.setitem(sys.modules, "av", None)  # as if the `video` extra were not installed
+    rc = main([str(tmp_path / "still.png"), str(src), "-o", str(tmp_path / "out"), "-q"])
+    assert rc == 1 and (tmp_path / "out" / "still.png").is_file()
+    assert "pixelforge[video]" in capsys.readouterr().err
