@@ -208,7 +208,7 @@ def test_tiled_inference_bounds_memory(tmp_path):
     weights = tmp_path / "G_A.safetensors"
     save_network(init_weights(spec.build()), weights, generator_metadata(spec, "AtoB", 256))
     script = f"""
-import resource, sys, numpy as np, torch
+import sys, numpy as np, torch
 from PIL import Image
 from inference.pixelator import Pixelator
 torch.set_num_threads(1)
@@ -216,9 +216,14 @@ img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (640, 640, 3), d
 tile = int(sys.argv[1])
 px = Pixelator.from_checkpoint({str(weights)!r}, pixels_per_cell=0, tile=tile, overlap=16, batch_pixels=tile * tile)
 px.pixelate(Image.new("RGB", (16, 16)))  # warm up allocators and thread pools
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1])
+open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM) to the current RSS
+base = status("VmRSS:")
 px.pixelate(img)
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024)
+print((status("VmHWM:") - base) // 1024)
 """
     peaks = {}
     for tile in (128, 1024):
