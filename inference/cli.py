@@ -257,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"pixelate: {pixelator.describe()}", file=sys.stderr)
     items, failures = collect_inputs(args.inputs)
+    # an output folder inside an input folder must not feed earlier results back in
+    out_root = args.output.resolve()
+    items = [i for i in items if i.path is None or out_root not in i.path.resolve().parents]
     summary = Summary(failed=[(src, str(err)) for src, err in failures])
     known = IMAGE_SUFFIXES | VIDEO_SUFFIXES
     single_file = len(items) == 1 and not failures and args.output.suffix.lower() in known and not Path(args.inputs[0]).is_dir()

@@ -125,6 +125,14 @@ def test_cli_pixelates_a_folder_reports_failures_and_resumes(tmp_path, capsys, c
     assert "src='photo.png'" in page and "src='../../in/nested/photo.jpg'" in page
 
 
+def test_cli_output_inside_the_input_folder_is_not_read_back(tmp_path, capsys):
+    (tmp_path / "a.png").write_bytes(png())
+    assert main([str(tmp_path), "-o", str(tmp_path / "px"), "-q"]) == 0
+    assert main([str(tmp_path), "-o", str(tmp_path / "px"), "-q"]) == 0
+    assert "0 written, 1 skipped" in capsys.readouterr().err.splitlines()[-1]
+    assert not (tmp_path / "px" / "px").exists()
+
+
 def test_cli_single_file_native_and_options(tmp_path, capsys):
     src = tmp_path / "p.png"
     src.write_bytes(png((50, 30)))
