@@ -232,3 +232,16 @@ print((status("VmHWM:") - base) // 1024)
         assert out.returncode == 0, out.stderr
         peaks[tile] = int(out.stdout.strip().splitlines()[-1])
     assert peaks[128] < 0.5 * peaks[1024], peaks
+
+
+def test_reduced_precision_path_runs_and_stays_close(tiny_net):
+    """The bf16 autocast branch (what GPUs use) exercised on CPU: same grid, colours close to fp32."""
+    img = photo(48, 40)
+    fp32 = Pixelator(tiny_net, TINY).cells(img).colors
+    px = Pixelator(tiny_net, TINY, model=ModelOptions(precision="bf16"))
+    assert px.dtype == torch.bfloat16
+    bf16 = px.cells(img).colors
+    assert bf16.shape == fp32.shape and np.isfinite(bf16).all()
+    assert np.abs(bf16 - fp32).mean() < 4.0
+    out = px.pixelate(img)
+    assert cell_purity(out, 4) == 1.0 and count_colors(out) <= 16
