@@ -126,19 +126,30 @@ def clean_reference_keys(state: Mapping[str, torch.Tensor]) -> dict[str, torch.T
     return out
 
 
+def _pickle_detail(exc: Exception) -> str:
+    """The part of torch's refusal that names what was refused, without its advice to disable the check."""
+    text = str(exc)
+    for line in text.splitlines():
+        if "Unsupported global" in line or "Unsupported operand" in line:
+            return line.strip().removeprefix("WeightsUnpickler error: ")[:300]
+    return text.split(". ")[0][:200]
+
+
 def infer_generator_spec(state: Mapping[str, torch.Tensor]) -> GeneratorSpec | None:
     """Best guess of the architecture that produced ``state`` (used in error hints only)."""
     try:
         first = state["model.1.weight"]
         n_blocks = len({k.split(".")[1] for k in state if ".conv_block." in k})
-        last = [k for k in state if k.endswith(".weight")][-1]
+        # keys may come sorted as strings (safetensors), so find the last layer by its index
+        top = [k for k in state if k.count(".") == 2 and k.startswith("model.") and k.endswith(".weight")]
+        last = max(top, key=lambda k: int(k.split(".")[1]))
         return GeneratorSpec(
             input_nc=int(first.shape[1]),
             output_nc=int(state[last].shape[0]),
             ngf=int(first.shape[0]),
             n_blocks=n_blocks,
         )
-    except (KeyError, IndexError):
+    except (KeyError, IndexError, ValueError):
         return None
 
 
@@ -169,7 +180,7 @@ def load_reference_pth(path: str | Path) -> dict[str, torch.Tensor]:
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
             f"refused to load {path}: it is a pickle that carries code or objects other than tensors "
-            f"(only plain state dicts are accepted, torch.load(weights_only=True)). Detail: {str(exc)[:300]}"
+            f"(only plain state dicts are accepted, torch.load(weights_only=True)). Detail: {_pickle_detail(exc)}"
         ) from exc
     except (RuntimeError, OSError, EOFError, ValueError) as exc:
         raise CheckpointError(f"{path} is not a readable PyTorch checkpoint: {exc}") from exc
