@@ -159,6 +159,9 @@ class AtomicFSFilesStore(FSFilesStore):
     """Local store that writes to a temporary file and renames, so a file is either whole or absent."""
 
     def __init__(self, basedir: str | os.PathLike[str]) -> None:
+        # several crawler processes may share one store (scrapy-redis): Scrapy's own mkdir is not
+        # race-safe, so make the folder first, tolerating a twin that just made it
+        Path(basedir).mkdir(parents=True, exist_ok=True)
         super().__init__(basedir)
         self._made: set[Path] = set()
 
