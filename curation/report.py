@@ -27,7 +27,8 @@ def pixelforge_version() -> str:
         return "0.0.0+unknown"
 
 
-def _colors_bucket(n: int) -> str:
+def colors_bucket(n: int) -> str:
+    """The ``native.n_colors_histogram`` buckets of the report contract."""
     if n <= 4:
         return "<=4"
     if n <= 16:
@@ -73,7 +74,7 @@ def build_report(
     ordered = {s: stages[s] for s in STAGE_ORDER if s in stages}
     ordered.update({s: v for s, v in stages.items() if s not in ordered})
     scale_hist = Counter(f"{round(it['pixel_scale'], 2):g}" for it in kept)
-    color_hist = Counter(_colors_bucket(it["n_colors"]) for it in kept)
+    color_hist = Counter(colors_bucket(it["n_colors"]) for it in kept)
     extra = []
     for raw in inputs.files:
         for rec in raw.records[1:]:

@@ -18,12 +18,13 @@ from PIL import Image
 
 from curation.cli import main as curate
 from curation.imaging import place_on_canvas
+from curation.report import colors_bucket
 from curation.schema import ATTRIBUTION_FILE, CARD_FILE, COLUMNS, FEATURES, SAMPLES_FILE
 from data_cards.card import write_card
 from data_cards.folder import DatasetFolder, FolderError
 from data_cards.licenses import hub_license_id
 from data_cards.samples import CELL, GUTTER, pick_samples
-from tests.support.dataset_folder import build_dataset_folder, n_colors_bucket
+from tests.support.dataset_folder import build_dataset_folder
 from tests.support.fake_hub import FakeHub, validate_card_metadata
 
 MIXED = ("CC0 1.0", "CC-BY 4.0", "unknown")
@@ -130,7 +131,7 @@ def test_every_number_in_the_body_comes_from_the_files(mixed):
     # histograms computed from the rows
     for scale, n in Counter(int(r["pixel_scale"]) for r in rows).items():
         assert f"| {scale} | {n} |" in text
-    for bucket, n in Counter(n_colors_bucket(r["n_colors"]) for r in rows).items():
+    for bucket, n in Counter(colors_bucket(r["n_colors"]) for r in rows).items():
         assert f"| {bucket} | {n} |" in text
     assert f"{len({r['author'] for r in rows})} distinct authors" in text
     assert "(attribution.csv)" in text and "(samples.png)" in text

@@ -24,6 +24,7 @@ import imagehash
 from datasets import Dataset
 
 from curation.imaging import count_colors, pixel_sha256, place_on_canvas, png_bytes
+from curation.report import colors_bucket
 from curation.schema import DATA_DIR, FEATURES, REPORT_FILE, SPLITS, shard_name
 from tests.support.sprites import make_sprite
 
@@ -45,15 +46,6 @@ class BuiltFolder:
         return [row for split in SPLITS for row in self.rows.get(split, [])]
 
 
-def n_colors_bucket(n: int) -> str:
-    """The ``native.n_colors_histogram`` buckets of the report contract."""
-    if n <= 4:
-        return "<=4"
-    if n <= 16:
-        return "5-16"
-    if n <= 64:
-        return "17-64"
-    return ">64"
 
 
 def make_row(index: int, *, license: str, source: str, author: str, canvas: int = 64, native_size: int = 16) -> dict:
@@ -172,7 +164,7 @@ def make_report(rows: dict[str, list[dict]], *, domain: str = "B", canvas: int =
         entry["first_fetched"] = entry["first_fetched"] or stamp
         entry["last_fetched"] = stamp
     scale_hist = Counter(str(int(row["pixel_scale"])) for row in kept)
-    color_hist = Counter(n_colors_bucket(row["n_colors"]) for row in kept)
+    color_hist = Counter(colors_bucket(row["n_colors"]) for row in kept)
     return {
         "pixelforge_version": "0.1.0",
         "input": "data/raw",
