@@ -155,6 +155,52 @@ def reference_fetch(url: str, paths: list[str], threads: int = 16) -> float:
     return time.perf_counter() - start
 
 
+STOCK_SPIDER = '''
+import scrapy
+
+
+class Stock(scrapy.Spider):
+    """Stock Scrapy: the same pages and files through scrapy.pipelines.files.FilesPipeline, nothing of ours."""
+
+    name = "stock"
+    custom_settings = {{
+        "ITEM_PIPELINES": {{"scrapy.pipelines.files.FilesPipeline": 1}}, "FILES_STORE": {store!r},
+        "CONCURRENT_REQUESTS": 32, "CONCURRENT_REQUESTS_PER_DOMAIN": 32, "LOG_LEVEL": "WARNING",
+        "ROBOTSTXT_OBEY": False, "TELNETCONSOLE_ENABLED": False,
+    }}
+    start_urls = [{start!r}]
+
+    def parse(self, response):
+        for href in response.css("a::attr(href)").getall():
+            if "/content/" in href:
+                yield response.follow(href, self.node)
+        nxt = response.css("li.pager-next a::attr(href)").get()
+        if nxt:
+            yield response.follow(nxt, self.parse)
+
+    def node(self, response):
+        hrefs = response.css(".field-name-field-art-files span.file a::attr(href)").getall()
+        yield {{"file_urls": [response.urljoin(h) for h in hrefs]}}
+'''
+
+
+def stock_scrapy(url: str, work: Path) -> dict:
+    """The ceiling Scrapy itself sets on this machine: a minimal stock spider on the same site."""
+    store = work / "stock-store"
+    spider = work / "stock_spider.py"
+    spider.write_text(STOCK_SPIDER.format(store=str(store), start=f"{url}/art-search-advanced?keys=&page=0"))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "scrapy", "runspider", str(spider)], cwd=work, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    images = sum(1 for _ in store.rglob("*.*"))
+    return {"run": "stock Scrapy + FilesPipeline (no pixelforge parts)", "images": images, "seconds": seconds,
+            "rss_kb": None, "cpu": cpu}
+
+
 def bench_shape(work: Path, images: Path, files_per_node: int, runs: tuple[tuple[bool, int], ...],
                 redis_url: str = "") -> list[dict]:
     """Crawl one site shape (files per node page) once per (fsync, workers) run, plus the reference."""
@@ -171,6 +217,8 @@ def bench_shape(work: Path, images: Path, files_per_node: int, runs: tuple[tuple
             rows.append({"run": f"crawl, {files_per_node} file(s)/node, FSYNC={int(fsync)}{label}",
                          "images": len({r["sha256"] for r in records}), "seconds": seconds, "rss_kb": peak_kb,
                          "cpu": cpu})
+        if files_per_node == 1:
+            rows.append(stock_scrapy(url, work))
         pages = sorted({urlsplit(r["page_url"]).path for r in records})
         n_listing = (len(pages) + 143) // 144
         paths = ([f"/art-search-advanced?page={i}" for i in range(n_listing)] + pages
