@@ -34,7 +34,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from curation.imaging import ImageDecodeError, composite_on_white, fit_scale, open_image, scale_nearest
+from curation.imaging import (
+    DEFAULT_MAX_PIXELS,
+    ImageDecodeError,
+    composite_on_white,
+    fit_scale,
+    open_image,
+    scale_nearest,
+)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
@@ -157,7 +164,7 @@ def _pick_column(features: dict, role: str) -> str:
     raise DataError(f"no image column in {sorted(features)}")
 
 
-def open_domain(source: str, role: str, *, split: str = "train", max_pixels: int = 64_000_000) -> Domain:
+def open_domain(source: str, role: str, *, split: str = "train", max_pixels: int = DEFAULT_MAX_PIXELS) -> Domain:
     """Resolve ``source`` (folder, dataset folder, reference root or Hub id) to a non-empty Domain."""
     from curation.schema import DATA_DIR  # imports `datasets`: only when a domain is opened
 

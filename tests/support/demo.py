@@ -93,8 +93,8 @@ def write_report(demo: Demo, pairs: list[tuple[str, Path, Path | None, Path | No
     for label in ("curated-a", "curated-b"):
         folder = out / label
         rep = folder / "curation_report.json"
-        counts = json.loads(rep.read_text()).get("counts", {}) if rep.exists() else {}
-        rejected = json.loads(rep.read_text()).get("rejected", []) if rep.exists() else []
+        data = json.loads(rep.read_text()) if rep.exists() else {}
+        counts, rejected = data.get("counts", {}), data.get("rejected", [])
         reasons: dict[str, int] = {}
         for r in rejected:
             key = f"{r.get('stage', '?')}: {r.get('reason', '?')}"
