@@ -17,6 +17,7 @@ from training.checkpoint import (
     export_reference_pth,
     find_checkpoint_dir,
     generator_metadata,
+    infer_generator_spec,
     load_generator,
     load_network_into,
     load_state,
@@ -234,9 +235,16 @@ def test_pickle_carrying_code_is_refused(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "latest_net_G_A.pth"
     torch.save({"model.1.weight": torch.zeros(1), "payload": _Evil(marker)}, path)
-    with pytest.raises(CheckpointError, match="refused"):
+    with pytest.raises(CheckpointError, match="refused") as err:
         load_generator(path, spec=TINY)
     assert not marker.exists()
+    # the message must not pass on torch's advice to switch the safety check off
+    assert "weights_only=False" not in str(err.value) and "will likely succeed" not in str(err.value)
+
+
+def test_spec_hint_survives_sorted_keys():
+    state = GeneratorSpec(ngf=16, n_blocks=3).build().state_dict()
+    assert infer_generator_spec(dict(sorted(state.items()))) == GeneratorSpec(ngf=16, n_blocks=3)
 
 
 def test_mismatched_architecture_names_keys_and_shapes(tmp_path):
