@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -200,11 +202,38 @@ def pixel_sha256(img: Image.Image) -> str:
     return digest.hexdigest()
 
 
+#: PNG colour types of the 8-bit modes :func:`png_bytes` writes itself (others go through Pillow)
+_PNG_COLOR_TYPES = {"L": 0, "RGB": 2, "LA": 4, "RGBA": 6}
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
+
+
 def png_bytes(img: Image.Image, compress_level: int = 6) -> bytes:
-    """Deterministic PNG bytes: same pixels in, same bytes out (no metadata, fixed settings)."""
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=compress_level, optimize=False)
-    return buf.getvalue()
+    """Deterministic PNG bytes: same pixels in, same bytes out (no metadata, fixed settings).
+
+    8-bit L/LA/RGB/RGBA images are written here with filter type 0 and one zlib stream: Pillow's
+    encoder tries every row filter, which costs twice as long on our white canvases and gains
+    nothing there (long runs of equal pixels and repeated rows are what deflate matches best).
+    Other modes (palette, 16-bit) go through Pillow.
+    """
+    color_type = _PNG_COLOR_TYPES.get(img.mode)
+    if color_type is None or img.width == 0 or img.height == 0:
+        buf = io.BytesIO()
+        img.save(buf, format="PNG", compress_level=compress_level, optimize=False)
+        return buf.getvalue()
+    width, height = img.size
+    pixels = np.asarray(img).reshape(height, -1)
+    rows = np.zeros((height, pixels.shape[1] + 1), np.uint8)  # each row starts with its filter byte, 0
+    rows[:, 1:] = pixels
+    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
+    return b"".join((
+        b"\x89PNG\r\n\x1a\n",
+        _png_chunk(b"IHDR", header),
+        _png_chunk(b"IDAT", zlib.compress(rows, compress_level)),
+        _png_chunk(b"IEND", b""),
+    ))
 
 
 def count_colors(img: Image.Image, limit: int = 1 << 24) -> int:

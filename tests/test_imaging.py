@@ -111,6 +111,24 @@ def test_png_bytes_are_deterministic():
     assert Image.open(io.BytesIO(png_bytes(img))).tobytes() == img.tobytes()
 
 
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "P", "I;16"])
+@pytest.mark.parametrize("size", [(1, 1), (1, 7), (13, 1), (37, 29)])
+def test_png_bytes_round_trip_every_mode(mode, size):
+    rng = np.random.default_rng(sum(size))
+    arr = rng.integers(0, 256, (size[1], size[0], 4), dtype=np.uint8)
+    if mode == "I;16":
+        img = Image.frombytes(mode, size, (arr[..., 0].astype("<u2") * 257).tobytes())
+    else:
+        img = Image.fromarray(arr, "RGBA").convert(mode)
+    data = png_bytes(img, 3)
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and png_bytes(img.copy(), 3) == data
+    back = Image.open(io.BytesIO(data))
+    back.load()  # checks every CRC and the zlib stream
+    assert back.size == img.size
+    assert np.array_equal(np.asarray(back.convert(img.mode) if mode == "P" else back), np.asarray(img))
+    assert back.info.keys() <= {"dpi", "transparency"}, "no metadata beyond what Pillow adds for palettes"
+
+
 def test_scale_nearest_keeps_palette_and_transparency():
     rgba = Image.fromarray(np.array([[[255, 0, 0, 255], [0, 0, 255, 0]]], np.uint8), "RGBA")
     pal = rgba.convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE, colors=2)

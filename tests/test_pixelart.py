@@ -15,7 +15,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from curation.imaging import composite_on_white, scale_nearest
-from curation.stages.native import NativeConfig, recover_native
+from curation.stages.native import NativeConfig, NativeResult, recover_native
 from curation.stages.pixelart import PixelArtConfig, blend_share, cell_residual, pixel_art_score
 from tests.support.sprites import make_sprite, render
 from tests.test_recovery_truth import PIXEL_ART
@@ -162,3 +162,21 @@ def test_cell_residual_separates_lossless_from_jpeg():
     assert cell_residual(lossy, recover_native(lossy)) > 0.5
     native = recover_native(r.image, NativeConfig(enabled=False))
     assert cell_residual(r.image, native) == 0.0  # no grid: nothing to compare
+
+
+@pytest.mark.parametrize("background", ["transparent", "solid"])
+def test_residual_measured_during_recovery_matches_the_definition(background):
+    """recover_native measures the residual on its own composited arrays; check it against the
+    definition (scale the native image back on the grid, mean absolute difference), done slowly."""
+    r = render(make_sprite(5, (18, 22)), scale=5, phase=(2, 4), background=background, seed=3)
+    for img in (r.image, _jpeg(r.image)):
+        res = recover_native(img)
+        assert res.upscaled and res.residual is not None
+        bx, by = (np.asarray(b) for b in res.boundaries)
+        small = np.asarray(composite_on_white(res.image), dtype=np.int32)
+        back = small[np.repeat(np.arange(len(by) - 1), np.diff(by))][:, np.repeat(np.arange(len(bx) - 1), np.diff(bx))]
+        expected = np.abs(back - np.asarray(composite_on_white(img), dtype=np.int32)).mean()
+        assert res.residual == pytest.approx(expected, abs=1e-9)
+        assert cell_residual(img, res) == res.residual
+        rebuilt = NativeResult(**{**res.__dict__, "residual": None})  # a result built elsewhere
+        assert cell_residual(img, rebuilt) == pytest.approx(expected, abs=1e-9)

@@ -61,6 +61,7 @@ class NativeResult:
     n_colors_before: int | None = None
     n_colors_after: int | None = None
     boundaries: tuple[tuple[int, ...], tuple[int, ...]] | None = None  # cell edges (x, y) in input pixels
+    residual: float | None = None  # see cell_residual; measured whenever a grid was applied
 
     @property
     def native_size(self) -> tuple[int, int]:
@@ -75,13 +76,14 @@ def recover_native(img: Image.Image, config: NativeConfig | None = None) -> Nati
     config = config or NativeConfig()
     if not config.enabled or img.width < 2 or img.height < 2:
         return _unchanged(img, confidence=0.0, flagged=False)
-    rgb = np.asarray(composite_on_white(img))
+    rgb = np.asarray(img if img.mode == "RGB" else composite_on_white(img))
     grid = detect_grid(rgb, max_scale=config.max_scale, fractional=config.fractional)
     if grid is None or grid.confidence < config.min_confidence:
         confidence = 0.0 if grid is None else grid.confidence
         result = _unchanged(img, confidence=confidence, flagged=confidence >= config.suspect_confidence)
     else:
         native = _sample_image(img, rgb, grid.x, grid.y)
+        small = np.asarray(native if native.mode == "RGB" else composite_on_white(native))
         result = NativeResult(
             image=native,
             scale=(grid.x.period, grid.y.period),
@@ -89,6 +91,7 @@ def recover_native(img: Image.Image, config: NativeConfig | None = None) -> Nati
             confidence=grid.confidence,
             upscaled=True,
             boundaries=(tuple(int(v) for v in grid.x.bounds), tuple(int(v) for v in grid.y.bounds)),
+            residual=_residual(rgb, small, grid.x.bounds, grid.y.bounds),
         )
     if config.snap_colors:
         result = snap_result(result, config, lossy=result.upscaled and cell_residual(img, result) > 0)
@@ -99,17 +102,29 @@ def cell_residual(original: Image.Image, native: NativeResult) -> float:
     """Mean absolute difference between the input and its native image scaled back on the grid.
 
     Exactly 0 for a lossless nearest-neighbour upscale; JPEG noise leaves a few levels. 0 when
-    no grid was applied (nothing to compare).
+    no grid was applied (nothing to compare). ``recover_native`` measures it as it goes; this
+    recomputes it only for results built elsewhere.
     """
     if native.boundaries is None:
         return 0.0
+    if native.residual is not None:
+        return native.residual
     bx, by = (np.asarray(b) for b in native.boundaries)
-    small = np.asarray(composite_on_white(native.image), dtype=np.int16)
-    back = np.repeat(np.repeat(small, np.diff(by), axis=0), np.diff(bx), axis=1)
-    big = np.asarray(composite_on_white(original), dtype=np.int16)
+    big = np.asarray(composite_on_white(original))
+    return _residual(big, np.asarray(composite_on_white(native.image)), bx, by)
+
+
+def _residual(big: np.ndarray, small: np.ndarray, bx: np.ndarray, by: np.ndarray) -> float:
+    """``cell_residual`` on RGB arrays: columns are widened on the small image first, so the
+    full-size work is one row copy and one uint8 difference (no int16 copies of the input)."""
+    back = np.repeat(np.repeat(small, np.diff(bx), axis=1), np.diff(by), axis=0)
     if back.shape != big.shape:
         return float("inf")
-    return float(np.abs(back - big).mean())
+    if np.array_equal(back, big):
+        return 0.0
+    diff = np.maximum(back, big)
+    diff -= np.minimum(back, big)
+    return float(diff.sum(dtype=np.uint64)) / diff.size
 
 
 def _unchanged(img: Image.Image, *, confidence: float, flagged: bool) -> NativeResult:
