@@ -82,8 +82,12 @@ def recover_native(img: Image.Image, config: NativeConfig | None = None) -> Nati
         confidence = 0.0 if grid is None else grid.confidence
         result = _unchanged(img, confidence=confidence, flagged=confidence >= config.suspect_confidence)
     else:
-        native = _sample_image(img, rgb, grid.x, grid.y)
-        small = np.asarray(native if native.mode == "RGB" else composite_on_white(native))
+        native, uniform = _sample_image(img, rgb, grid.x, grid.y)
+        if uniform:  # every pixel equals its cell's colour: a lossless upscale
+            residual = 0.0
+        else:
+            small = np.asarray(native if native.mode == "RGB" else composite_on_white(native))
+            residual = _residual(rgb, small, grid.x.bounds, grid.y.bounds)
         result = NativeResult(
             image=native,
             scale=(grid.x.period, grid.y.period),
@@ -91,7 +95,7 @@ def recover_native(img: Image.Image, config: NativeConfig | None = None) -> Nati
             confidence=grid.confidence,
             upscaled=True,
             boundaries=(tuple(int(v) for v in grid.x.bounds), tuple(int(v) for v in grid.y.bounds)),
-            residual=_residual(rgb, small, grid.x.bounds, grid.y.bounds),
+            residual=residual,
         )
     if config.snap_colors:
         result = snap_result(result, config, lossy=result.upscaled and cell_residual(img, result) > 0)
@@ -117,7 +121,7 @@ def cell_residual(original: Image.Image, native: NativeResult) -> float:
 def _residual(big: np.ndarray, small: np.ndarray, bx: np.ndarray, by: np.ndarray) -> float:
     """``cell_residual`` on RGB arrays: columns are widened on the small image first, so the
     full-size work is one row copy and one uint8 difference (no int16 copies of the input)."""
-    back = np.repeat(np.repeat(small, np.diff(bx), axis=1), np.diff(by), axis=0)
+    back = _expand(small, bx, by)
     if back.shape != big.shape:
         return float("inf")
     if np.array_equal(back, big):
@@ -127,6 +131,9 @@ def _residual(big: np.ndarray, small: np.ndarray, bx: np.ndarray, by: np.ndarray
     return float(diff.sum(dtype=np.uint64)) / diff.size
 
 
+def _expand(small: np.ndarray, bx: np.ndarray, by: np.ndarray) -> np.ndarray:
+    """One value per cell back to full size on the grid (columns first: the small side is cheap)."""
+    return np.repeat(np.repeat(small, np.diff(bx), axis=1), np.diff(by), axis=0)
 def _unchanged(img: Image.Image, *, confidence: float, flagged: bool) -> NativeResult:
     return NativeResult(image=img, scale=(1.0, 1.0), phase=(0, 0), confidence=float(confidence), upscaled=False, flagged=flagged)
 
@@ -134,22 +141,29 @@ def _unchanged(img: Image.Image, *, confidence: float, flagged: bool) -> NativeR
 _MEDIAN_MODES = {"RGB", "RGBA", "L", "LA", "I", "F", "I;16", "I;16L", "I;16B", "RGBX"}
 
 
-def _sample_image(img: Image.Image, rgb: np.ndarray, gx: GridAxis, gy: GridAxis) -> Image.Image:
-    """One pixel per cell, in the input's mode; palette images keep their palette and tRNS."""
+def _sample_image(img: Image.Image, rgb: np.ndarray, gx: GridAxis, gy: GridAxis) -> tuple[Image.Image, bool]:
+    """One pixel per cell, in the input's mode, and whether every cell is uniform.
+
+    Cell centres come first: when they reproduce the whole input on the grid (any lossless
+    upscale) they are the answer, and the residual is 0 without measuring it. Otherwise each
+    cell takes the robust core median. Palette images keep their palette and tRNS.
+    """
     arr = rgb if img.mode == "RGB" else np.asarray(img)
-    if img.mode in _MEDIAN_MODES:
-        out = sample_cells(arr, gx.bounds, gy.bounds)
-        native = Image.fromarray(out)  # Pillow infers the mode from shape and dtype
-        return native if native.mode == img.mode else Image.fromarray(out, img.mode)
-    # indexed or packed modes: a median of palette indices means nothing, take each cell's centre
     cx = (gx.bounds[:-1] + gx.bounds[1:]) // 2
     cy = (gy.bounds[:-1] + gy.bounds[1:]) // 2
     out = np.ascontiguousarray(arr[np.ix_(cy, cx)])
+    uniform = np.array_equal(_expand(out, gx.bounds, gy.bounds), arr)
+    if img.mode in _MEDIAN_MODES:
+        if not uniform:
+            out = sample_cells(arr, gx.bounds, gy.bounds)
+        native = Image.fromarray(out)  # Pillow infers the mode from shape and dtype
+        return (native if native.mode == img.mode else Image.fromarray(out, img.mode)), uniform
+    # indexed or packed modes: a median of palette indices means nothing, keep each cell's centre
     native = Image.fromarray(out, img.mode) if img.mode != "1" else Image.fromarray(out)
     if img.mode in ("P", "PA") and img.palette is not None:
         native.putpalette(img.getpalette())
     native.info = {k: v for k, v in img.info.items() if k in ("transparency", "background")}
-    return native
+    return native, uniform
 
 
 # --------------------------------------------------------------------------- colour cleanup
