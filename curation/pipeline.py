@@ -71,6 +71,8 @@ def read_raw_store(root: Path) -> Inputs:
     by_sha: dict[str, RawInput] = {}
     rejected: list[dict[str, Any]] = []
     n_records = 0
+    root = root.resolve()
+    resolve = _Resolver()
     with (root / MANIFEST).open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
@@ -82,8 +84,8 @@ def read_raw_store(root: Path) -> Inputs:
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 rejected.append(_input_rejection(f"{MANIFEST}:{lineno}", None, "bad-manifest-line", str(exc)))
                 continue
-            path = (root / rel).resolve()
-            if not path.is_relative_to(root.resolve()):
+            path = resolve(root / rel)
+            if not path.is_relative_to(root):
                 rejected.append(_input_rejection(rec.get("url") or rel, sha, "path-escape", f"{rel} is outside the store"))
                 continue
             if sha in by_sha:
@@ -97,6 +99,23 @@ def read_raw_store(root: Path) -> Inputs:
         else:
             rejected.append(_input_rejection(raw.label, raw.sha256, "missing-file", f"{raw.path} not found"))
     return Inputs("raw-store", sorted(files, key=lambda r: r.sha256), rejected, n_records)
+
+
+class _Resolver:
+    """``Path.resolve`` for many files in few folders: each folder is resolved once (a store has
+    at most 256 of them), the file name only when it is itself a symlink."""
+
+    def __init__(self) -> None:
+        self.folders: dict[Path, Path] = {}
+
+    def __call__(self, path: Path) -> Path:
+        if ".." in path.parts:
+            return path.resolve()
+        folder = self.folders.get(path.parent)
+        if folder is None:
+            folder = self.folders[path.parent] = path.parent.resolve()
+        full = folder / path.name
+        return full.resolve() if full.is_symlink() else full
 
 
 def read_folder(root: Path, exclude: Path | None = None) -> Inputs:

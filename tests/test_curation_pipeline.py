@@ -343,3 +343,23 @@ def test_rows_are_sharded_with_hub_names(store, tmp_path):
                            + [f"test-{i:05d}-of-{t_test:05d}.parquet" for i in range(t_test)])
     ds = datasets.load_dataset(str(out))
     assert (len(ds["train"]), len(ds["test"])) == (n_train, n_test)
+
+
+def test_raw_store_paths_resolve_symlinks_and_never_escape(tmp_path):
+    """Store paths are resolved (folders once each): symlinks out of the store are rejections."""
+    root, outside = tmp_path / "raw", tmp_path / "outside"
+    (root / "files" / "ab").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "secret.png").write_bytes(b"x")
+    (root / "files" / "ab" / "inside.png").write_bytes(b"x")
+    (root / "files" / "ab" / "link.png").symlink_to(outside / "secret.png")  # a file link out
+    (root / "files" / "cd").symlink_to(outside, target_is_directory=True)  # a folder link out
+    (root / "files" / "ef").symlink_to(root / "files" / "ab", target_is_directory=True)  # a link that stays in
+    paths = ["files/ab/inside.png", "files/ab/link.png", "files/cd/secret.png", "files/ef/inside.png",
+             "files/ab/../../../outside/secret.png"]
+    with (root / "manifest.jsonl").open("w") as fh:
+        for i, rel in enumerate(paths):
+            fh.write(json.dumps({"sha256": f"{i:064x}", "path": rel, "url": rel}) + "\n")
+    inputs = pipeline.read_raw_store(root)
+    assert sorted(r["input"] for r in inputs.rejected if r["reason"] == "path-escape") == sorted(paths[1:3] + paths[4:])
+    assert {f.path for f in inputs.files} == {(root / "files" / "ab" / "inside.png").resolve()}
