@@ -26,7 +26,7 @@ def image_hashes(rgb: Image.Image) -> tuple[str, str]:
     """phash and dhash (64-bit, hex) of a white-composited native-resolution image."""
     import imagehash
 
-    rgb = rgb.convert("RGB")
+    rgb = rgb if rgb.mode == "RGB" else rgb.convert("RGB")
     return str(imagehash.phash(rgb)), str(imagehash.dhash(rgb))
 
 

@@ -175,7 +175,7 @@ def place_on_canvas(img: Image.Image, size: int, background: tuple[int, int, int
     is nearest-neighbour too, so no new colours appear. Returns the canvas and the scale,
     where a scale below 1 is written as a negative decimation step (-k).
     """
-    img = img.convert("RGB")
+    img = img if img.mode == "RGB" else img.convert("RGB")
     width, height = img.size
     factor = fit_scale(width, height, size)
     if factor >= 1:

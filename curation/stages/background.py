@@ -63,15 +63,17 @@ def dominant_border_color(arr: np.ndarray, tolerance: int) -> tuple[tuple[int, i
 def flood_from_border(arr: np.ndarray, color: tuple[int, int, int], tolerance: int) -> np.ndarray:
     """Mask of pixels within ``tolerance`` of ``color`` that are 4-connected to the image border."""
     near = np.abs(arr.astype(np.int16) - np.array(color, np.int16)).max(axis=2) <= tolerance
-    labels, _ = ndimage.label(near)
-    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    edge = edge[edge > 0]
-    return np.isin(labels, edge)
+    labels, n = ndimage.label(near)
+    touches = np.zeros(n + 1, bool)  # per label: does it reach the border?
+    for line in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+        touches[line] = True
+    touches[0] = False  # label 0 is "not near the colour"
+    return touches[labels]
 
 
 def fill_border(img: Image.Image, config: BackgroundConfig) -> BackgroundResult | None:
     """Flood-fill a uniform border colour with white; None when the border is not uniform."""
-    arr = np.asarray(img.convert("RGB"))
+    arr = np.asarray(img if img.mode == "RGB" else img.convert("RGB"))
     color, share = dominant_border_color(arr, config.tolerance)
     if share < config.min_border_share:
         return None

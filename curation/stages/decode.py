@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import numpy as np
 from PIL import Image
 
 from curation.config import DecodeConfig
@@ -35,10 +34,8 @@ def normalize_mode(img: Image.Image) -> Image.Image:
     if img.mode == "RGB":
         return img
     rgba = to_rgba(img)
-    if has_alpha(img) or img.mode == "RGBA":
-        alpha = np.asarray(rgba)[..., 3]
-        if alpha.min(initial=255) < 255:
-            return rgba
+    if (has_alpha(img) or img.mode == "RGBA") and rgba.getextrema()[3][0] < 255:
+        return rgba
     return rgba.convert("RGB")
 
 

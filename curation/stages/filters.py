@@ -26,7 +26,7 @@ class Verdict:
 
 def ink_share(rgb: Image.Image) -> float:
     """Share of pixels that are not pure white."""
-    arr = np.asarray(rgb.convert("RGB"))
+    arr = np.asarray(rgb if rgb.mode == "RGB" else rgb.convert("RGB"))
     return float((arr != 255).any(axis=2).mean()) if arr.size else 0.0
 
 
