@@ -23,11 +23,24 @@ BRUTE_FORCE_BELOW = 4096  # under this many hashes brute force is faster than bu
 
 
 def image_hashes(rgb: Image.Image) -> tuple[str, str]:
-    """phash and dhash (64-bit, hex) of a white-composited native-resolution image."""
-    import imagehash
+    """phash and dhash (64-bit, hex) of a white-composited native-resolution image.
 
-    rgb = rgb if rgb.mode == "RGB" else rgb.convert("RGB")
-    return str(imagehash.phash(rgb)), str(imagehash.dhash(rgb))
+    The values are imagehash's ``str(phash(img))`` and ``str(dhash(img))`` exactly (the same
+    greyscale, LANCZOS resizes and scipy DCT; tests compare bit for bit), computed with one
+    greyscale conversion and no per-bit Python loop: a third of imagehash's time per image.
+    """
+    from scipy.fftpack import dct
+
+    grey = (rgb if rgb.mode == "RGB" else rgb.convert("RGB")).convert("L")
+    small = np.asarray(grey.resize((32, 32), Image.Resampling.LANCZOS))
+    low = dct(dct(small, axis=0), axis=1)[:8, :8]
+    ramp = np.asarray(grey.resize((9, 8), Image.Resampling.LANCZOS))
+    return _bits_hex(low > np.median(low)), _bits_hex(ramp[:, 1:] > ramp[:, :-1])
+
+
+def _bits_hex(bits: np.ndarray) -> str:
+    """64 booleans, first one most significant, as 16 hex digits (imagehash's string form)."""
+    return np.packbits(bits.ravel()).tobytes().hex()
 
 
 def hex_to_u64(hexes: Sequence[str]) -> np.ndarray:

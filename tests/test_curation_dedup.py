@@ -83,3 +83,19 @@ def test_hashes_of_transparent_sprites_ignore_garbage_under_alpha():
     other = to_white(render(make_sprite(12, (24, 24)), background="transparent").image).image
     pa, pb = hex_to_u64([image_hashes(a)[0], image_hashes(other)[0]])
     assert bin(int(pa) ^ int(pb)).count("1") > 8
+
+
+def test_hashes_are_imagehash_bit_for_bit():
+    """image_hashes computes imagehash's phash and dhash itself (faster); the values must not drift."""
+    import imagehash
+    from PIL import Image, ImageFilter
+
+    rng = np.random.default_rng(7)
+    images = [make_sprite(s, (int(rng.integers(8, 80)), int(rng.integers(8, 80)))).on_white() for s in range(40)]
+    images += [img.filter(ImageFilter.GaussianBlur(2)) for img in images[:10]]
+    images += [Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) for h, w in [(1, 1), (3, 50), (64, 64), (300, 200)]]
+    images += [Image.new("RGB", (16, 16), (255, 255, 255)), Image.new("RGB", (9, 8), (10, 20, 30))]
+    images += [images[0].convert("P"), images[1].convert("L")]  # other modes go through RGB, as before
+    for img in images:
+        rgb = img.convert("RGB")
+        assert image_hashes(img) == (str(imagehash.phash(rgb)), str(imagehash.dhash(rgb)))
