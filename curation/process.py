@@ -7,7 +7,7 @@ it in worker processes and caches its :class:`FileResult` by the raw file's sha2
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from PIL import Image
@@ -52,10 +52,8 @@ class Item:
     canvas_png: bytes = field(repr=False)
 
     def meta(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.pop("native_png")
-        d.pop("canvas_png")
-        return d
+        # flat fields only: a shallow dict is what asdict would build, without its deep-copy walk
+        return {k: v for k, v in vars(self).items() if k not in ("native_png", "canvas_png")}
 
 
 @dataclass(frozen=True)
@@ -172,7 +170,7 @@ def _process_frame(
         result.stages["filters"]["in"] += 1
         max_side = config.canvas.size if config.canvas.too_large == "reject" else None
         verdicts = run_filters(white, n_colors, score, config.domain, config.filters, max_side=max_side)
-        step["filters"] = [asdict(v) for v in verdicts]
+        step["filters"] = [dict(vars(v)) for v in verdicts]
         failed = first_failure(verdicts)
         phash, dhash = image_hashes(white)
         step["hashes"] = {"pixel_sha256": pixel_sha256(white), "phash": phash, "dhash": dhash}
