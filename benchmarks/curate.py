@@ -30,6 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from curation.allocator import keep_freed_memory  # noqa: E402
 from curation.config import load_config  # noqa: E402
 from curation.dedup import brute_force_pairs, image_hashes, mih_pairs  # noqa: E402
 from curation.imaging import count_colors, pixel_sha256, png_bytes  # noqa: E402
@@ -252,6 +253,7 @@ def main() -> int:
     parser.add_argument("--subset", type=int, default=20_000, help="hashes for brute force and imagededup")
     parser.add_argument("--skip-imagededup", action="store_true")
     args = parser.parse_args()
+    keep_freed_memory()  # as `curate run` does in the process that runs images (and in every pool worker)
     rows = throughput(args.images)
     rows += dedup(args.hashes, args.subset, 8, args.skip_imagededup)
     print()

@@ -36,6 +36,7 @@ def _load(args: argparse.Namespace) -> CurateConfig:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from curation.allocator import keep_freed_memory
     from curation.config import ConfigError
     from curation.pipeline import run
     from curation.report import format_summary
@@ -43,6 +44,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     try:
         config = _load(args)
+        keep_freed_memory()  # this process runs the images itself when --workers 1
         result = run(args.input, args.output, config, progress=not args.no_progress)
     except (ConfigError, RembgModelMissing, FileNotFoundError) as exc:
         print(f"curate run: {exc}", file=sys.stderr)

@@ -125,20 +125,16 @@ def composite_on_white(img: Image.Image) -> Image.Image:
     """Return an RGB image with every transparent pixel blended onto white.
 
     Hashing, deduplication and training all run on this result, so two identical sprites
-    with different garbage under their transparent pixels compare equal.
+    with different garbage under their transparent pixels compare equal. Each channel becomes
+    ``round((c * a + 255 * (255 - a)) / 255)``: Pillow's masked paste computes exactly that
+    for every value and alpha (tests check all 65,536 pairs), in one pass.
     """
     if img.mode == "RGB":
         return img.copy()
-    rgba_img = to_rgba(img)
-    alpha_img = rgba_img.getchannel("A")
-    if sum(alpha_img.histogram()[1:255]) == 0:  # binary alpha (pixel art): same pixels, 4x faster
-        white = Image.new("RGB", rgba_img.size, WHITE)
-        white.paste(rgba_img, (0, 0), alpha_img)
-        return white
-    rgba = np.asarray(rgba_img, dtype=np.uint16)
-    alpha = rgba[..., 3:4]
-    rgb = (rgba[..., :3] * alpha + 255 * (255 - alpha) + 127) // 255
-    return Image.fromarray(rgb.astype(np.uint8), "RGB")
+    rgba = to_rgba(img)
+    white = Image.new("RGB", rgba.size, WHITE)
+    white.paste(rgba, (0, 0), rgba)
+    return white
 
 
 def binary_alpha(img: Image.Image, threshold: int = 128) -> np.ndarray:

@@ -22,6 +22,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from curation.allocator import keep_freed_memory
 from curation.config import CurateConfig, config_from_dict
 from curation.dataset import write_shards
 from curation.dedup import deduplicate
@@ -208,6 +209,11 @@ def _init_worker(config_dict: dict[str, Any], threads: int | None = None) -> Non
     _WORKER["session"] = load_rembg_session(config.background, threads) if config.background.uses_rembg() else None
 
 
+def _init_pool_worker(config_dict: dict[str, Any], threads: int | None = None) -> None:
+    keep_freed_memory()  # a worker process does nothing but image batches
+    _init_worker(config_dict, threads)
+
+
 def _work(task: tuple[str, str]) -> tuple[str, dict[str, Any], list[tuple[str, bytes, bytes]]]:
     sha, path = task
     config: CurateConfig = _WORKER["config"]
@@ -236,7 +242,7 @@ def _results(tasks: list[tuple[str, str]], config: CurateConfig, workers: int) -
             yield _work(task)
         return
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(config.to_dict(), 1)) as pool:
+    with ctx.Pool(workers, initializer=_init_pool_worker, initargs=(config.to_dict(), 1)) as pool:
         yield from pool.imap_unordered(_work, tasks, chunksize=max(1, min(16, len(tasks) // (workers * 8))))
 
 

@@ -32,6 +32,14 @@ def test_identical_transparent_sprites_hash_equal_after_compositing():
     assert np.array_equal(np.asarray(composite_on_white(a)), render(sprite, background="transparent").native_truth)
 
 
+def test_composite_is_the_exact_blend_for_every_value_and_alpha():
+    value, alpha = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    rgba = np.stack([value, 255 - value, (value * 7) % 256, alpha], axis=-1).astype(np.uint8)
+    got = np.asarray(composite_on_white(Image.fromarray(rgba, "RGBA"))).astype(int)
+    c, a = rgba[..., :3].astype(int), rgba[..., 3:].astype(int)
+    assert np.array_equal(got, (c * a + 255 * (255 - a) + 127) // 255)  # round(blend / 255), no half cases
+
+
 @pytest.mark.parametrize("mode", ["P", "LA", "I;16", "CMYK", "L", "RGB"])
 def test_composite_handles_every_mode(mode):
     base = Image.new("RGBA", (4, 4), (255, 0, 0, 255))
