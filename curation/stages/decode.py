@@ -34,7 +34,7 @@ def normalize_mode(img: Image.Image) -> Image.Image:
     if img.mode == "RGB":
         return img
     rgba = to_rgba(img)
-    if (has_alpha(img) or img.mode == "RGBA") and rgba.getextrema()[3][0] < 255:
+    if (has_alpha(img) or img.mode == "RGBA") and rgba.getchannel("A").getextrema()[0] < 255:
         return rgba
     return rgba.convert("RGB")
 
