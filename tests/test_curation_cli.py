@@ -88,3 +88,14 @@ def test_help_explains_the_options():
     assert out.returncode == 0
     for word in ("--input", "--output", "--config", "--set", "--workers", "--domain", "cache.sqlite"):
         assert word in out.stdout
+
+
+def test_inspect_into_a_closed_pipe_exits_quietly():
+    """`curate inspect IMAGE | head -0`: the reader is gone before the first line; no traceback, 141."""
+    image = ROOT / "tests" / "fixtures" / "art" / "pixel" / "synth-car-idle.png"
+    proc = subprocess.Popen([sys.executable, "-m", "curation", "inspect", str(image)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # closed long before the child has imported anything, let alone printed
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, err
+    assert "Traceback" not in err and "BrokenPipe" not in err
