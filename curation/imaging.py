@@ -137,6 +137,12 @@ def composite_on_white(img: Image.Image) -> Image.Image:
     return white
 
 
+def rgb_on_white(img: Image.Image) -> Image.Image:
+    """:func:`composite_on_white` without its copy: an RGB image comes back as the same object,
+    so the caller reads the result and never modifies it (hot paths that only measure pixels)."""
+    return img if img.mode == "RGB" else composite_on_white(img)
+
+
 def binary_alpha(img: Image.Image, threshold: int = 128) -> np.ndarray:
     """Boolean mask of opaque pixels (pixel art has no partial transparency)."""
     return np.asarray(to_rgba(img))[..., 3] >= threshold
@@ -191,7 +197,7 @@ def place_on_canvas(img: Image.Image, size: int, background: tuple[int, int, int
 
 def pixel_sha256(img: Image.Image) -> str:
     """Hash of decoded RGB pixels (after compositing) and size: equal pictures, equal hash."""
-    rgb = img if img.mode == "RGB" else composite_on_white(img)
+    rgb = rgb_on_white(img)
     digest = hashlib.sha256()
     digest.update(f"{rgb.width}x{rgb.height}:".encode())
     digest.update(np.ascontiguousarray(np.asarray(rgb)).tobytes())
@@ -232,9 +238,13 @@ def png_bytes(img: Image.Image, compress_level: int = 6) -> bytes:
     ))
 
 
-def count_colors(img: Image.Image, limit: int = 1 << 24) -> int:
-    """Number of distinct RGB colours (alpha composited onto white first)."""
-    rgb = img if img.mode == "RGB" else composite_on_white(img)
+def count_colors(img: Image.Image | np.ndarray, limit: int = 1 << 24) -> int:
+    """Number of distinct RGB colours (alpha composited onto white first).
+
+    Also takes an ``(H, W, 3)`` array that is already on white, so a stage holding one does not
+    composite the image again.
+    """
+    rgb = img if isinstance(img, np.ndarray) else rgb_on_white(img)
     arr = np.asarray(rgb, dtype=np.uint32).reshape(-1, 3)
     packed = (arr[:, 0] << 16) | (arr[:, 1] << 8) | arr[:, 2]
     return min(int(np.unique(packed).size), limit)

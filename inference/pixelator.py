@@ -32,7 +32,7 @@ from PIL import Image
 from torch import nn
 from torch.nn import functional as F
 
-from curation.imaging import composite_on_white, has_alpha
+from curation.imaging import has_alpha, rgb_on_white
 from inference.classic import classic_cells
 from inference.grid import cell_means
 from inference.postprocess import Cells, PixelArtOptions, box_average, image_cells, render
@@ -257,7 +257,7 @@ class Pixelator:
         working, opaque = [], []
         for img in images:
             opaque.append(image_cells(img, cell, self.options.alpha_threshold).opaque if has_alpha(img) else None)
-            rgb = img if img.mode == "RGB" else composite_on_white(img)
+            rgb = rgb_on_white(img)
             working.append(box_average(rgb, 1 if ppc == 0 else cell // ppc))
         translated = self.translate_many(working)
         return [

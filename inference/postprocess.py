@@ -14,7 +14,7 @@ from functools import cached_property
 import numpy as np
 from PIL import Image
 
-from curation.imaging import composite_on_white, has_alpha
+from curation.imaging import has_alpha, rgb_on_white
 from inference.dither import METHODS, dither
 from inference.grid import cell_means, expand_cells
 from inference.palette import DEFAULT_COLORS, PaletteSpec, fit_palette, resolve_palette
@@ -62,8 +62,8 @@ def image_cells(img: Image.Image, cell: int, alpha_threshold: int = 128) -> Cell
         rgba = np.asarray(img.convert("RGBA"))
         colors, opaque = cell_means(rgba[..., :3], cell, rgba[..., 3], alpha_threshold)
     else:
-        # composite_on_white goes through to_rgba, which scales 16-bit and CMYK input correctly
-        rgb = img if img.mode == "RGB" else composite_on_white(img)
+        # rgb_on_white composites through to_rgba, which scales 16-bit and CMYK input correctly
+        rgb = rgb_on_white(img)
         colors, opaque = box_average(rgb, cell), None
     return Cells(colors, opaque, img.size, cell)
 

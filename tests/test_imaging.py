@@ -12,6 +12,7 @@ from curation.imaging import (
     pixel_sha256,
     place_on_canvas,
     png_bytes,
+    rgb_on_white,
     scale_nearest,
 )
 from tests.support.sprites import make_sprite, render
@@ -146,3 +147,11 @@ def test_scale_nearest_keeps_palette_and_transparency():
     assert np.array_equal(np.asarray(up.convert("RGB")), np.asarray(scale_nearest(pal.convert("RGB"), 4)))
     assert composite_on_white(up).getpixel((7, 0)) == (255, 255, 255)
     assert composite_on_white(up).getpixel((0, 0)) == (255, 0, 0)
+
+
+def test_rgb_on_white_skips_only_the_copy():
+    transparent = render(make_sprite(4), background="transparent", seed=2).image
+    white = rgb_on_white(transparent)
+    assert white.mode == "RGB" and np.array_equal(np.asarray(white), np.asarray(composite_on_white(transparent)))
+    assert rgb_on_white(white) is white  # already RGB: the same object, no copy
+    assert count_colors(np.asarray(white)) == count_colors(white) == count_colors(transparent)

@@ -270,7 +270,7 @@ def test_colour_cleanup_never_touches_lossless_art(path):
 
 
 def test_fast_composite_paths_match_the_blend_formula():
-    """composite_on_white skips the blend for RGB and binary alpha (this stage's hot path): same pixels."""
+    """composite_on_white copies RGB and pastes alpha images onto white with their own mask: the blend's pixels."""
     rng = np.random.default_rng(3)
     rgba = rng.integers(0, 256, (40, 50, 4), dtype=np.uint8)
     for alpha in (rng.choice([0, 255], (40, 50)), np.full((40, 50), 255), rng.integers(0, 256, (40, 50))):

@@ -33,7 +33,7 @@ import numpy as np
 from PIL import Image
 
 from curation.color import kmeans, nearest, srgb_to_oklab, unique_colors
-from curation.imaging import composite_on_white, count_colors
+from curation.imaging import composite_on_white, count_colors, rgb_on_white
 from curation.stages.grid import GridAxis, detect_grid, sample_cells
 
 
@@ -76,7 +76,7 @@ def recover_native(img: Image.Image, config: NativeConfig | None = None) -> Nati
     config = config or NativeConfig()
     if not config.enabled or img.width < 2 or img.height < 2:
         return _unchanged(img, confidence=0.0, flagged=False)
-    rgb = np.asarray(img if img.mode == "RGB" else composite_on_white(img))
+    rgb = np.asarray(rgb_on_white(img))
     grid = detect_grid(rgb, max_scale=config.max_scale, fractional=config.fractional)
     if grid is None or grid.confidence < config.min_confidence:
         confidence = 0.0 if grid is None else grid.confidence
@@ -86,7 +86,7 @@ def recover_native(img: Image.Image, config: NativeConfig | None = None) -> Nati
         if uniform:  # every pixel equals its cell's colour: a lossless upscale
             residual = 0.0
         else:
-            small = np.asarray(native if native.mode == "RGB" else composite_on_white(native))
+            small = np.asarray(rgb_on_white(native))
             residual = _residual(rgb, small, grid.x.bounds, grid.y.bounds)
         result = NativeResult(
             image=native,
@@ -134,6 +134,8 @@ def _residual(big: np.ndarray, small: np.ndarray, bx: np.ndarray, by: np.ndarray
 def _expand(small: np.ndarray, bx: np.ndarray, by: np.ndarray) -> np.ndarray:
     """One value per cell back to full size on the grid (columns first: the small side is cheap)."""
     return np.repeat(np.repeat(small, np.diff(bx), axis=1), np.diff(by), axis=0)
+
+
 def _unchanged(img: Image.Image, *, confidence: float, flagged: bool) -> NativeResult:
     return NativeResult(image=img, scale=(1.0, 1.0), phase=(0, 0), confidence=float(confidence), upscaled=False, flagged=flagged)
 

@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from curation.color import unique_colors
-from curation.imaging import composite_on_white, count_colors
+from curation.imaging import count_colors, rgb_on_white
 from curation.stages.native import NativeResult, cell_residual, snap_colors
 
 EDGE = 48.0  # RGB distance across two pixels that makes an edge
@@ -94,14 +93,14 @@ def pixel_art_score(original: Image.Image, native: NativeResult, config: PixelAr
     """Score how much ``native`` (the recovered image of ``original``) looks like pixel art."""
     config = config or PixelArtConfig()
     image = native.image
-    rgb = np.asarray(image if image.mode == "RGB" else composite_on_white(image))
-    n_colors = count_colors(image)
+    rgb = np.asarray(rgb_on_white(image))
+    n_colors = count_colors(rgb)
     residual = cell_residual(original, native) if native.upscaled else 0.0
     snapped = False
     if residual > LOSSY_RESIDUAL and n_colors > config.few_colors:
         # cells of an upscaled JPEG carry compression noise: count colours after the snap
         rgb = np.asarray(snap_colors(Image.fromarray(rgb, "RGB"), max_colors=config.many_colors).image)
-        n_colors = len(unique_colors(rgb)[0])
+        n_colors = count_colors(rgb)
         snapped = True
     share, n_edges = blend_share(rgb)
 
