@@ -32,12 +32,11 @@ from urllib.parse import urlsplit
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from pixelforge.testing.redis_server import redis_server
+from pixelforge.testing.sites import crawl_command, read_manifest
+from pixelforge.testing.sprites import make_sprite
 
-from tests.support.redis_server import redis_server  # noqa: E402
-from tests.support.sites import crawl_command, read_manifest  # noqa: E402
-from tests.support.sprites import make_sprite  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 TARGET = 200.0
 
@@ -87,7 +86,7 @@ def serve(root: Path) -> None:
 
 
 def start_server(images: Path, root: Path, files_per_node: int) -> tuple[subprocess.Popen, str]:
-    from tests.support.sites import build_opengameart_site
+    from pixelforge.testing.sites import build_opengameart_site
 
     build_opengameart_site(root, sorted(images.iterdir()), per_page=144, files_per_node=files_per_node)
     proc = subprocess.Popen([sys.executable, __file__, "--serve", str(root)], cwd=ROOT, stdout=subprocess.PIPE,

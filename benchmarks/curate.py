@@ -28,21 +28,19 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from curation.allocator import keep_freed_memory  # noqa: E402
-from curation.config import load_config  # noqa: E402
-from curation.dedup import brute_force_pairs, image_hashes, mih_pairs  # noqa: E402
-from curation.imaging import count_colors, pixel_sha256, png_bytes  # noqa: E402
-from curation.pipeline import run  # noqa: E402
-from curation.process import PNG_LEVEL  # noqa: E402
-from curation.stages.background import to_white  # noqa: E402
-from curation.stages.canvas import to_canvas  # noqa: E402
-from curation.stages.decode import decode  # noqa: E402
-from curation.stages.filters import run_filters  # noqa: E402
-from curation.stages.native import recover_native  # noqa: E402
-from curation.stages.pixelart import pixel_art_score  # noqa: E402
-from tests.support.sprites import BACKGROUNDS, make_sprite, render  # noqa: E402
+from curation.allocator import keep_freed_memory
+from curation.config import load_config
+from curation.dedup import brute_force_pairs, image_hashes, mih_pairs
+from curation.pipeline import run
+from curation.process import PNG_LEVEL
+from curation.stages.background import to_white
+from curation.stages.canvas import to_canvas
+from curation.stages.decode import decode
+from curation.stages.filters import run_filters
+from curation.stages.native import recover_native
+from curation.stages.pixelart import pixel_art_score
+from pixelforge.imaging import count_colors, pixel_sha256, png_bytes
+from pixelforge.testing.sprites import BACKGROUNDS, make_sprite, render
 
 
 def add(rows: list[tuple[str, str, str, str]], row: tuple[str, str, str, str]) -> None:
@@ -149,7 +147,7 @@ def throughput(n_images: int, repeat: int) -> list[tuple[str, str, str, str]]:
             for attempt in range(repeat):
                 out = Path(tmp) / f"out{workers}-{attempt}"
                 start, cpu0 = time.perf_counter(), _cpu_seconds()
-                result = run(store, out, config, progress=False, write_card=False)
+                result = run(store, out, config, progress=False)
                 walls.append(time.perf_counter() - start)
                 cpus.append(_cpu_seconds() - cpu0)
                 shutil.rmtree(out)

@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -56,8 +55,8 @@ def main() -> int:
 
     from data_cards.card import write_card
     from data_cards.push import prepare_push, upload
-    from tests.support.dataset_folder import build_dataset_folder
-    from tests.support.fake_hub import FakeHub
+    from pixelforge.testing.dataset_folder import build_dataset_folder
+    from pixelforge.testing.fake_hub import FakeHub
 
     disable_progress_bar()
     work = Path(tempfile.mkdtemp(prefix="pixelforge-bench-cards-"))

@@ -34,15 +34,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from curation.color import srgb_to_oklab  # noqa: E402
-from curation.imaging import composite_on_white, count_colors  # noqa: E402
-from inference.grid import cell_means, cell_purity  # noqa: E402
-from inference.pixelator import ModelOptions, Pixelator  # noqa: E402
-from inference.postprocess import Cells, PixelArtOptions, choose_palette, render  # noqa: E402
-from training.checkpoint import load_generator  # noqa: E402
-from training.networks import GeneratorSpec, init_weights  # noqa: E402
+from inference.grid import cell_means, cell_purity
+from inference.pixelator import ModelOptions, Pixelator
+from inference.postprocess import Cells, PixelArtOptions, choose_palette, render
+from pixelforge.color import srgb_to_oklab
+from pixelforge.imaging import composite_on_white, count_colors
+from pixelforge.model.checkpoint import load_generator
+from pixelforge.model.networks import GeneratorSpec, init_weights
 
 CELL, K = 4, 16
 TARGETS = {("model", 1024): 2.0, ("model", 512): 0.6, ("classic", 1920): 0.5}
@@ -118,7 +116,7 @@ def run_large(skip: bool, tiled: bool) -> list[str]:
 import resource, sys, time, numpy as np, torch
 from PIL import Image
 from inference.pixelator import Pixelator
-from training.networks import GeneratorSpec, init_weights
+from pixelforge.model.networks import GeneratorSpec, init_weights
 torch.manual_seed(0)
 spec = GeneratorSpec()
 tile = int(sys.argv[1])

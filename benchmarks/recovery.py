@@ -6,7 +6,7 @@ Run:  .venv/bin/python benchmarks/recovery.py            (480 sprite cases + 78 
                                                          (a picture: input | recovered | truth)
 
 Cases (ground truth and grading: tests/test_recovery_truth.py):
-* sprites: tests.support.sprites.random_case(seed), seeds 0..N-1, each as PNG and as JPEG q85
+* sprites: pixelforge.testing.sprites.random_case(seed), seeds 0..N-1, each as PNG and as JPEG q85
   (x2..x8 nearest-neighbour, random crop phase, transparent / solid / solid-inside backgrounds);
 * real:    tests/fixtures/art/pixel upscaled x2..x8 with a random phase, centre-cropped to at
   most 1024 px, as PNG and JPEG q85.
@@ -29,10 +29,8 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from curation.stages.native import NativeResult, recover_native  # noqa: E402
-from tests.test_recovery_truth import Case, Tally, grade, real_cases, sprite_case  # noqa: E402
+from curation.stages.native import NativeResult, recover_native
+from pixelforge.testing.recovery_truth import Case, Tally, grade, real_cases, sprite_case
 
 TARGETS = {"scale": 0.995, "size": 0.99, "cells_png": 0.99, "cells_jpeg": 0.95, "ms_1024": 20.0}
 
@@ -112,7 +110,7 @@ def save_samples(cases: list[Case], path: Path, n: int = 12) -> None:
     """A picture to look at: input | recovered native | truth, one row per case, nearest-neighbour only."""
     from PIL import ImageDraw
 
-    from curation.imaging import composite_on_white, place_on_canvas
+    from pixelforge.imaging import composite_on_white, place_on_canvas
 
     tile, pad, head = 160, 8, 18
     rows = cases[:n]

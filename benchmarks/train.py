@@ -24,17 +24,14 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from training import ddp  # noqa: E402
-from training.config import TrainConfig  # noqa: E402
-from training.cyclegan import build_model, train_step  # noqa: E402
-from training.networks import DiscriminatorSpec, GeneratorSpec, init_weights  # noqa: E402
-from training.pool import ImagePool  # noqa: E402
+from pixelforge.model.networks import DiscriminatorSpec, GeneratorSpec, init_weights
+from training import ddp
+from training.config import TrainConfig
+from training.cyclegan import build_model, train_step
+from training.pool import ImagePool
 
 VARIANTS = {
     "reference": "reference loop, fp32 eager",

@@ -42,11 +42,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from curation.pipeline import run
     from curation.report import format_summary
     from curation.stages.background import RembgModelMissing
+    from data_cards.card import write_card
 
     try:
         config = _load(args)
         keep_freed_memory()  # this process runs the images itself when --workers 1
         result = run(args.input, args.output, config, progress=not args.no_progress)
+        write_card(result.output, domain=config.domain)  # the data_cards stage, on the folder just written
     except (ConfigError, RembgModelMissing, FileNotFoundError) as exc:
         print(f"curate run: {exc}", file=sys.stderr)
         return 2

@@ -10,18 +10,34 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curation.imaging import DEFAULT_MAX_PIXELS
-from curation.stages.native import NativeConfig
-from curation.stages.sheets import SheetConfig
+from pixelforge.config import ConfigError, apply, parse_override, read_toml
+from pixelforge.imaging import DEFAULT_MAX_PIXELS
 
 
-class ConfigError(ValueError):
-    """A config file or override that cannot be applied; the message says which key and why."""
+@dataclass(frozen=True)
+class NativeConfig:
+    enabled: bool = True
+    min_confidence: float = 0.5  # below this the image is treated as not upscaled, and flagged
+    max_scale: int = 16
+    snap_colors: bool = False  # JPEG colour cleanup
+    snap_max_colors: int = 64
+    suspect_confidence: float = 0.25  # a grid this good (but below min_confidence) flags the image
+    snap_distance: float = 0.05  # OKLab distance under which two colours count as one (JND ~0.02)
+    snap_min_share: float = 0.01  # rarer clusters join a near common colour (JPEG bleed)
+    fractional: bool = True  # also look for non-integer scale factors (cells of uneven width)
+
+
+@dataclass(frozen=True)
+class SheetConfig:
+    enabled: bool = False
+    min_sprites: int = 2
+    merge_gap: int = 1  # components closer than this many pixels belong to one sprite
+    min_sprite_size: int = 8
+    detect_grid: bool = True  # cut frame/tile grids on the grid
 
 
 @dataclass(frozen=True)
@@ -140,84 +156,16 @@ class CurateConfig:
         return self
 
 
-def _coerce(value: Any, current: Any, key: str) -> Any:
-    """Check a TOML value against the default's type (ints are accepted for floats)."""
-    if isinstance(current, bool):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key} must be true or false, got {value!r}")
-        return value
-    if isinstance(current, int):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key} must be an integer, got {value!r}")
-        return value
-    if isinstance(current, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key} must be a number, got {value!r}")
-        return float(value)
-    if isinstance(current, str):
-        if not isinstance(value, str):
-            raise ConfigError(f"{key} must be a string, got {value!r}")
-        return value
-    if isinstance(current, tuple):
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, list):
-            raise ConfigError(f"{key} must be a list, got {value!r}")
-        return tuple(value)
-    raise ConfigError(f"{key}: unsupported type")  # pragma: no cover
-
-
-def _apply(obj: Any, values: dict[str, Any], prefix: str = "") -> Any:
-    changes: dict[str, Any] = {}
-    names = {f.name for f in dataclasses.fields(obj)}
-    for name, value in values.items():
-        key = f"{prefix}{name}"
-        if name not in names:
-            raise ConfigError(f"unknown config key {key!r} (known: {', '.join(sorted(names))})")
-        current = getattr(obj, name)
-        if dataclasses.is_dataclass(current):
-            if not isinstance(value, dict):
-                raise ConfigError(f"{key} is a section; set its keys, e.g. {key}.<key>=...")
-            changes[name] = _apply(current, value, key + ".")
-        else:
-            changes[name] = _coerce(value, current, key)
-    return dataclasses.replace(obj, **changes)
-
-
-def parse_override(text: str) -> dict[str, Any]:
-    """``"filters.min_size=8"`` -> ``{"filters": {"min_size": 8}}``; values are TOML, bare words strings."""
-    if "=" not in text:
-        raise ConfigError(f"override {text!r} must look like section.key=value")
-    dotted, raw = text.split("=", 1)
-    try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw
-    out: dict[str, Any] = {}
-    node = out
-    parts = [p.strip() for p in dotted.strip().split(".")]
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = value
-    return out
-
-
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> CurateConfig:
     """Defaults, then the TOML file (if any), then each ``section.key=value`` override in order."""
     config = CurateConfig()
     if path is not None:
-        try:
-            data = tomllib.loads(Path(path).read_text())
-        except OSError as exc:
-            raise ConfigError(f"cannot read config {path}: {exc}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config {path} is not valid TOML: {exc}") from exc
-        config = _apply(config, data)
+        config = apply(config, read_toml(path))
     for text in overrides:
-        config = _apply(config, parse_override(text))
+        config = apply(config, parse_override(text))
     return config.validate()
 
 
 def config_from_dict(data: dict[str, Any]) -> CurateConfig:
     """Rebuild a config from :meth:`CurateConfig.to_dict` output (worker processes, reports)."""
-    return _apply(CurateConfig(), data).validate()
+    return apply(CurateConfig(), data).validate()

@@ -16,7 +16,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation.schema import COLUMNS, DATA_DIR, FEATURES, IMAGE_COLUMNS, SPLITS, shard_name
+from pixelforge.dataset import COLUMNS, DATA_DIR, FEATURES, IMAGE_COLUMNS, SPLITS, shard_name
+from pixelforge.io import replace_dir
 
 
 def image_cell(png: bytes) -> dict[str, Any]:
@@ -64,13 +65,5 @@ def write_shards(
             path.parent.mkdir(parents=True, exist_ok=True)
             pq.write_table(to_table(chunk) if chunk else FEATURES.arrow_schema.empty_table(), path, compression="zstd")
             written.append(folder / rel)
-    final = folder / DATA_DIR
-    old = folder / f".{DATA_DIR}.old"
-    if old.exists():
-        shutil.rmtree(old)
-    if final.exists():
-        final.rename(old)
-    tmp.rename(final)
-    if old.exists():
-        shutil.rmtree(old)
+    replace_dir(tmp, folder / DATA_DIR)
     return written

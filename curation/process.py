@@ -7,14 +7,13 @@ it in worker processes and caches its :class:`FileResult` by the raw file's sha2
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from PIL import Image
 
 from curation.config import CurateConfig
 from curation.dedup import image_hashes
-from curation.imaging import ImageDecodeError, count_colors, pixel_sha256, png_bytes
 from curation.stages.background import to_white
 from curation.stages.canvas import to_canvas
 from curation.stages.decode import decode
@@ -23,6 +22,7 @@ from curation.stages.filters import first_failure, run_filters
 from curation.stages.native import NativeResult, recover_native
 from curation.stages.pixelart import PixelArtScore, pixel_art_score
 from curation.stages.sheets import slice_sheet
+from pixelforge.imaging import ImageDecodeError, count_colors, pixel_sha256, png_bytes
 
 #: zlib level for the PNGs in the dataset: 3 encodes ~40% faster than 6 for ~1.5x the bytes on
 #: canvases (mostly flat white); PNG stays lossless either way.
@@ -33,8 +33,9 @@ IMAGE_STAGES = ("expand", "decode", "native", "sheets", "background", "filters",
 
 
 @dataclass(frozen=True)
-class Item:
-    """An image that passed every per-image stage; dedup and split decide the rest."""
+class ItemInfo:
+    """What is known of a kept image besides its pixels: what the cache stores as JSON and dedup,
+    split and the report read."""
 
     member: str  # zip member / frame / sprite box, "" for a whole file
     pixel_sha256: str
@@ -48,12 +49,17 @@ class Item:
     n_colors: int
     background: str
     pixel_art: float | None
+
+
+@dataclass(frozen=True)
+class Item(ItemInfo):
+    """An image that passed every per-image stage; dedup and split decide the rest."""
+
     native_png: bytes = field(repr=False)
     canvas_png: bytes = field(repr=False)
 
-    def meta(self) -> dict[str, Any]:
-        # flat fields only: a shallow dict is what asdict would build, without its deep-copy walk
-        return {k: v for k, v in vars(self).items() if k not in ("native_png", "canvas_png")}
+    def info(self) -> ItemInfo:
+        return ItemInfo(**{f.name: getattr(self, f.name) for f in fields(ItemInfo)})
 
 
 @dataclass(frozen=True)

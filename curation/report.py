@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from curation.config import CurateConfig
+from pixelforge.dataset import colors_bucket
+from pixelforge.io import atomic_write
 
 if TYPE_CHECKING:  # pragma: no cover
-    from curation.pipeline import Inputs
+    from curation.inputs import Entry, Inputs
 
 STAGE_ORDER = ("input", "expand", "decode", "native", "sheets", "background", "filters", "dedup", "canvas", "split")
 HTML_FILE = "curation_report.html"
@@ -25,17 +27,6 @@ def pixelforge_version() -> str:
         return importlib.metadata.version("pixelforge")
     except importlib.metadata.PackageNotFoundError:  # running from a checkout without install
         return "0.0.0+unknown"
-
-
-def colors_bucket(n: int) -> str:
-    """The ``native.n_colors_histogram`` buckets of the report contract."""
-    if n <= 4:
-        return "<=4"
-    if n <= 16:
-        return "5-16"
-    if n <= 64:
-        return "17-64"
-    return ">64"
 
 
 def _sources(inputs: Inputs) -> dict[str, dict[str, Any]]:
@@ -58,7 +49,7 @@ def build_report(
     input_kind: str,
     config: CurateConfig,
     inputs: Inputs,
-    entries: list[dict[str, Any]],
+    entries: list[Entry],
     clusters: list[list[int]],
     rejected: list[dict[str, Any]],
     stages: dict[str, dict[str, int]],
@@ -68,13 +59,13 @@ def build_report(
     n_test: int,
 ) -> dict[str, Any]:
     """The report as a plain dict, in the documented shape (plus a few extra keys)."""
-    kept = [entries[c[0]]["item"] for c in clusters]
+    kept = [entries[c[0]].item for c in clusters]
     stages = dict(stages)
     stages["canvas"] = {"in": len(kept), "out": len(kept), "rejected": 0}  # rendered per image, kept ones used
     ordered = {s: stages[s] for s in STAGE_ORDER if s in stages}
     ordered.update({s: v for s, v in stages.items() if s not in ordered})
-    scale_hist = Counter(f"{round(it['pixel_scale'], 2):g}" for it in kept)
-    color_hist = Counter(colors_bucket(it["n_colors"]) for it in kept)
+    scale_hist = Counter(f"{round(it.pixel_scale, 2):g}" for it in kept)
+    color_hist = Counter(colors_bucket(it.n_colors) for it in kept)
     extra = []
     for raw in inputs.files:
         for rec in raw.records[1:]:
@@ -104,11 +95,11 @@ def build_report(
         "rejection_reasons": dict(sorted(Counter(f"{r['stage']}/{r['reason']}" for r in rejected).items())),
         "clusters": [
             {
-                "kept": entries[c[0]]["item"]["pixel_sha256"],
+                "kept": entries[c[0]].item.pixel_sha256,
                 "size": len(c),
-                "members": [entries[i]["item"]["pixel_sha256"] for i in c],
-                "inputs": [{"sha256": entries[i]["sha256"], "member": entries[i]["item"]["member"],
-                            "url": entries[i]["record"].get("url")} for i in c],
+                "members": [entries[i].item.pixel_sha256 for i in c],
+                "inputs": [{"sha256": entries[i].sha256, "member": entries[i].item.member,
+                            "url": entries[i].record.get("url")} for i in c],
             }
             for c in clusters
             if len(c) > 1
@@ -155,7 +146,7 @@ def _img(png: bytes, title: str) -> str:
 def write_html_report(
     folder: Path,
     report: dict[str, Any],
-    entries: list[dict[str, Any]],
+    entries: list[Entry],
     clusters: list[list[int]],
     image: Callable[[str], tuple[bytes, bytes]],
     max_clusters: int = 200,
@@ -171,8 +162,8 @@ def write_html_report(
         thumbs = []
         for k, i in enumerate(c):
             e = entries[i]
-            native, _ = image(e["item"]["pixel_sha256"])
-            label = f"{'KEPT ' if k == 0 else ''}{e['record'].get('url') or e['sha256']} {e['item']['member']}"
+            native, _ = image(e.item.pixel_sha256)
+            label = f"{'KEPT ' if k == 0 else ''}{e.record.get('url') or e.sha256} {e.item.member}"
             thumbs.append(_img(native, label))
         cluster_html.append(f"<div class='cluster'>{''.join(thumbs)}</div>")
     rej_rows = "".join(
@@ -192,5 +183,5 @@ height:64px;margin:2px;background:#fff}} .cluster img:first-child{{outline:3px s
 </body></html>
 """
     path = folder / HTML_FILE
-    path.write_text(page, encoding="utf-8")
+    atomic_write(path, page)
     return path

@@ -7,11 +7,11 @@ Licences such as CC-BY require credit per work; a CSV beside the card is the one
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
-from curation.schema import ATTRIBUTION_FILE
 from data_cards.folder import DatasetFolder
+from pixelforge.dataset import ATTRIBUTION_FILE
+from pixelforge.io import atomic_path
 
 #: Columns of ``attribution.csv``; ``split`` + ``row`` locate the image in the dataset.
 ATTRIBUTION_COLUMNS: tuple[str, ...] = (
@@ -23,13 +23,11 @@ ATTRIBUTION_COLUMNS: tuple[str, ...] = (
 def write_attribution(folder: DatasetFolder, out_dir: str | Path | None = None) -> Path:
     """Write ``attribution.csv`` (one line per image) into ``out_dir`` (default: the folder itself)."""
     path = Path(out_dir or folder.path) / ATTRIBUTION_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(ATTRIBUTION_COLUMNS)
         for split in folder.splits:
             cols = folder.metadata(split).to_pydict()
             for i in range(len(cols["sha256"])):
                 writer.writerow([split, i] + [cols[name][i] for name in ATTRIBUTION_COLUMNS[2:]])
-    os.replace(tmp, path)  # an interrupted run never leaves half a file
     return path

@@ -9,7 +9,6 @@ the card links to, ``attribution.csv`` and ``samples.png``. ``curate run`` calls
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -18,12 +17,13 @@ from datasets import DatasetInfo, SplitDict, SplitInfo
 from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from curation.imaging import ImageDecodeError, open_image
-from curation.schema import CARD_FILE, DATA_DIR, FEATURES
 from data_cards.attribution import write_attribution
 from data_cards.folder import DatasetFolder
 from data_cards.samples import pick_samples, write_samples
 from data_cards.stats import CardStats, compute_stats
+from pixelforge.dataset import CARD_FILE, DATA_DIR, FEATURES
+from pixelforge.imaging import ImageDecodeError, open_image
+from pixelforge.io import atomic_write
 
 TEMPLATE = Path(__file__).parent / "templates" / "dataset_card.md"
 
@@ -265,7 +265,5 @@ def write_card_files(
         samples=shown,
     )
     path = out / CARD_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(str(card), encoding="utf-8")
-    os.replace(tmp, path)  # the card is replaced whole or not at all
+    atomic_write(path, str(card))  # the card is replaced whole or not at all
     return path

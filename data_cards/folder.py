@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation.schema import COLUMNS, DATA_DIR, IMAGE_COLUMNS, REPORT_FILE, SPLITS
+from pixelforge.dataset import COLUMNS, DATA_DIR, IMAGE_COLUMNS, REPORT_FILE, SPLITS
 
 _SHARD_RE = re.compile(r"^(?P<split>[A-Za-z0-9_]+)-(?P<index>\d{5})-of-(?P<total>\d{5})\.parquet$")
 

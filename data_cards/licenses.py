@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from curation.schema import UNKNOWN_LICENSE
+from pixelforge.dataset import UNKNOWN_LICENSE
 
 #: The Hub licence ids we can map source licences onto (a subset of the Hub's list).
 HUB_LICENSE_IDS: frozenset[str] = frozenset(

@@ -27,10 +27,17 @@ from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, ge
 from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
 from huggingface_hub.utils import validate_repo_id
 
-from curation.schema import ATTRIBUTION_FILE, CARD_FILE, DATA_DIR, SAMPLES_FILE, UNKNOWN_LICENSE, shard_name
 from data_cards.card import write_card_files
 from data_cards.folder import DatasetFolder
 from data_cards.licenses import is_unknown
+from pixelforge.dataset import (
+    ATTRIBUTION_FILE,
+    CARD_FILE,
+    DATA_DIR,
+    SAMPLES_FILE,
+    UNKNOWN_LICENSE,
+    shard_name,
+)
 
 #: The Hub accepts up to 25k LFS files per commit; we stay well below it.
 MAX_FILES_PER_COMMIT = 10_000

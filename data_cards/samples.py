@@ -1,21 +1,21 @@
 """``samples.png``: a grid of sample images for the card, built with integer nearest-neighbour only.
 
 Each sample is the row's native image (one pixel per art pixel) placed on a white cell with
-``curation.imaging.place_on_canvas``, which scales by a whole factor (or decimates), so the
+``pixelforge.imaging.place_on_canvas``, which scales by a whole factor (or decimates), so the
 grid never shows a smoothed pixel.
 """
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
 from PIL import Image
 
-from curation.imaging import ImageDecodeError, composite_on_white, open_image, place_on_canvas, png_bytes
-from curation.schema import SAMPLES_FILE
 from data_cards.folder import DatasetFolder
+from pixelforge.dataset import SAMPLES_FILE
+from pixelforge.imaging import ImageDecodeError, composite_on_white, open_image, place_on_canvas, png_bytes
+from pixelforge.io import atomic_write
 
 GUTTER = 4
 #: Side of one grid cell in pixels; each sample is scaled by a whole factor to fit it.
@@ -74,7 +74,5 @@ def write_samples(
     if not images:
         path.unlink(missing_ok=True)
         return []
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(png_bytes(sample_grid(images, cell=cell, columns=columns)))
-    os.replace(tmp, path)
+    atomic_write(path, png_bytes(sample_grid(images, cell=cell, columns=columns)))
     return shown

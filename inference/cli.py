@@ -14,7 +14,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from curation.imaging import DEFAULT_MAX_PIXELS, ImageDecodeError, open_image, png_bytes
 from inference.dither import METHODS
 from inference.inputs import (
     DEFAULT_MAX_BYTES,
@@ -29,8 +28,10 @@ from inference.inputs import (
 from inference.palette import NAMED_PALETTES, PaletteError
 from inference.pixelator import ModelOptions, Pixelator
 from inference.video import pixelate_gif, pixelate_video
-from training.checkpoint import CheckpointError
-from training.networks import GeneratorSpec
+from pixelforge.imaging import DEFAULT_MAX_PIXELS, ImageDecodeError, open_image, png_bytes
+from pixelforge.io import atomic_path, atomic_write
+from pixelforge.model.checkpoint import CheckpointError
+from pixelforge.model.networks import GeneratorSpec
 
 EPILOG = """\
 examples:
@@ -144,7 +145,7 @@ def write_preview(pairs: list[tuple[str, Path]], folder: Path) -> Path:
     )
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "index.html"
-    _write_atomic(path, page.encode())
+    atomic_write(path, page)
     return path
 
 
@@ -156,13 +157,6 @@ def single_output_problem(item: InputItem, out: Path) -> str | None:
     if suffix == ".png" or (suffix == ".gif" and item.is_gif):
         return None
     return f"pixel art is written as PNG (never JPEG or other lossy formats): name the output {out.stem}.png"
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def process(item: InputItem, pixelator: Pixelator, args: argparse.Namespace, single_file: bool, summary: Summary) -> None:
@@ -207,10 +201,10 @@ def process(item: InputItem, pixelator: Pixelator, args: argparse.Namespace, sin
             decoded = open_image(data, max_pixels=args.max_pixels)
             img = pixelator.pixelate(decoded.image)
             if out.suffix.lower() == ".gif":
-                img.save(out.with_name(out.name + ".part"), format="GIF")
-                os.replace(out.with_name(out.name + ".part"), out)
+                with atomic_path(out) as tmp:
+                    img.save(tmp, format="GIF")
             else:
-                _write_atomic(out, png_bytes(img))
+                atomic_write(out, png_bytes(img))
         summary.written.append(out)
         summary.pairs.append((item.source, out))
     finally:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from curation.color import nearest, srgb_to_oklab
+from pixelforge.color import nearest, srgb_to_oklab
 
 METHODS = ("none", "ordered", "floyd")
 

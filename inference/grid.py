@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from curation.imaging import composite_on_white
+from pixelforge.imaging import composite_on_white
 
 
 def grid_shape(width: int, height: int, cell: int) -> tuple[int, int]:

@@ -15,7 +15,8 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
+from pixelforge.imaging import IMAGE_SUFFIXES
+
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"})
 _CONTENT_SUFFIX = {
     "image/png": ".png",

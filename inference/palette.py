@@ -1,7 +1,7 @@
 """Palettes: k colours fitted by k-means in OKLab, a named retro palette, or a Lospec file.
 
 A palette is always a small ``(n, 3)`` uint8 array. Fitting and mapping happen in OKLab
-(:mod:`curation.color`) because distance there tracks what people see: a 16-colour palette
+(:mod:`pixelforge.color`) because distance there tracks what people see: a 16-colour palette
 fitted in sRGB wastes entries on dark blues nobody can tell apart.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curation.color import kmeans, nearest, oklab_to_srgb, srgb_to_oklab
+from pixelforge.color import kmeans, nearest, oklab_to_srgb, srgb_to_oklab
 
 #: The article's rule: 16 colours unless told otherwise.
 DEFAULT_COLORS = 16

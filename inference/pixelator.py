@@ -13,7 +13,7 @@ blended with linear ramps. InstanceNorm normalises with statistics of whatever i
 tiles normalised on their own would each get their own tone and show seams; instead a first
 pass pools every norm layer's statistics over all tiles and a second pass shares them.
 
-Weights load only through :func:`training.checkpoint.load_generator` (safetensors, or
+Weights load only through :func:`pixelforge.model.checkpoint.load_generator` (safetensors, or
 ``torch.load(weights_only=True)`` for reference ``.pth`` files).
 """
 
@@ -32,12 +32,13 @@ from PIL import Image
 from torch import nn
 from torch.nn import functional as F
 
-from curation.imaging import has_alpha, rgb_on_white
 from inference.classic import classic_cells
 from inference.grid import cell_means
 from inference.postprocess import Cells, PixelArtOptions, box_average, image_cells, render
-from training.checkpoint import load_generator
-from training.networks import GeneratorSpec
+from pixelforge.device import resolve_device
+from pixelforge.imaging import has_alpha, rgb_on_white
+from pixelforge.model.checkpoint import load_generator
+from pixelforge.model.networks import GeneratorSpec
 
 
 @dataclass(frozen=True)
@@ -61,16 +62,6 @@ class ModelOptions:
             raise ValueError("overlap must be >= 0")
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
             raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(name)
 
 
 def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
@@ -204,7 +195,7 @@ class Pixelator:
         """Load a run folder, checkpoint folder, ``G_A.safetensors`` or reference ``latest_net_G_A.pth``.
 
         A ``.pth`` without ``spec`` is read with the reference defaults (ngf 64, 9 blocks).
-        Raises :class:`training.checkpoint.CheckpointError` with a clear message otherwise.
+        Raises :class:`pixelforge.model.checkpoint.CheckpointError` with a clear message otherwise.
         """
         art, model = cls._split(dict(options))
         with warnings.catch_warnings():

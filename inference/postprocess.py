@@ -14,10 +14,10 @@ from functools import cached_property
 import numpy as np
 from PIL import Image
 
-from curation.imaging import has_alpha, rgb_on_white
 from inference.dither import METHODS, dither
 from inference.grid import cell_means, expand_cells
 from inference.palette import DEFAULT_COLORS, PaletteSpec, fit_palette, resolve_palette
+from pixelforge.imaging import has_alpha, rgb_on_white
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +23,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from curation.imaging import ImageDecodeError, open_image
 from inference.pixelator import Pixelator
 from inference.postprocess import choose_palette, render
+from pixelforge.imaging import ImageDecodeError, open_image
+from pixelforge.io import atomic_path
 
 #: Frames sampled across a clip to fit its shared palette.
 PALETTE_SAMPLES = 16
@@ -81,18 +81,17 @@ def pixelate_gif(
     palette = choose_palette([cells[i] for i in _sample_indices(len(cells))], pixelator.options.palette_spec)
     frames = [render(c, pixelator.options, palette) for c in cells]
     frames = [f.convert("RGBA") for f in frames]
-    tmp = dst.with_name(dst.name + ".part")
-    frames[0].save(
-        tmp,
-        format="GIF",
-        save_all=True,
-        append_images=frames[1:],
-        duration=durations,
-        loop=loop,
-        disposal=2,
-        optimize=False,
-    )
-    os.replace(tmp, dst)
+    with atomic_path(dst) as tmp:
+        frames[0].save(
+            tmp,
+            format="GIF",
+            save_all=True,
+            append_images=frames[1:],
+            duration=durations,
+            loop=loop,
+            disposal=2,
+            optimize=False,
+        )
     return AnimationResult(len(frames), palette, "none", sum(durations) / 1000.0)
 
 
@@ -147,17 +146,11 @@ def pixelate_video(
     if not samples:
         raise ImageDecodeError("unreadable", "the video has no decodable frames")
     palette = choose_palette(samples, pixelator.options.palette_spec)
-    tmp = dst.with_name(dst.name + ".part" + dst.suffix)
     try:
-        result = _encode(src, tmp, pixelator, palette, crf, progress)
+        with atomic_path(dst) as tmp:  # the suffix stays last: PyAV picks the container by it
+            return _encode(src, tmp, pixelator, palette, crf, progress)
     except av.error.FFmpegError as exc:
-        tmp.unlink(missing_ok=True)
         raise ImageDecodeError("unreadable", f"video decoding or encoding failed: {exc}") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, dst)
-    return result
 
 
 def _encode(

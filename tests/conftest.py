@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.http_server import FixtureServer
+from pixelforge.testing.http_server import FixtureServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ART = FIXTURES / "art"

@@ -17,15 +17,14 @@ from huggingface_hub import DatasetCard
 from PIL import Image
 
 from curation.cli import main as curate
-from curation.imaging import place_on_canvas
-from curation.report import colors_bucket
-from curation.schema import ATTRIBUTION_FILE, CARD_FILE, COLUMNS, FEATURES, SAMPLES_FILE
 from data_cards.card import write_card
 from data_cards.folder import DatasetFolder, FolderError
 from data_cards.licenses import hub_license_id
 from data_cards.samples import CELL, GUTTER, pick_samples
-from tests.support.dataset_folder import build_dataset_folder
-from tests.support.fake_hub import FakeHub, validate_card_metadata
+from pixelforge.dataset import ATTRIBUTION_FILE, CARD_FILE, COLUMNS, FEATURES, SAMPLES_FILE, colors_bucket
+from pixelforge.imaging import place_on_canvas
+from pixelforge.testing.dataset_folder import build_dataset_folder
+from pixelforge.testing.fake_hub import FakeHub, validate_card_metadata
 
 MIXED = ("CC0 1.0", "CC-BY 4.0", "unknown")
 

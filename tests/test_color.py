@@ -1,6 +1,6 @@
 import numpy as np
 
-from curation.color import kmeans, nearest, oklab_to_srgb, srgb_to_oklab, unique_colors
+from pixelforge.color import kmeans, nearest, oklab_to_srgb, srgb_to_oklab, unique_colors
 
 
 def test_oklab_round_trip_and_known_values():

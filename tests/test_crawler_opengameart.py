@@ -8,9 +8,9 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from crawler.pipelines import MANIFEST_FIELDS
-from tests.support.http_server import FixtureServer
-from tests.support.sites import build_opengameart_site, read_manifest, read_stats, run_crawl
+from pixelforge.rawstore import MANIFEST_FIELDS
+from pixelforge.testing.http_server import FixtureServer
+from pixelforge.testing.sites import build_opengameart_site, read_manifest, read_stats, run_crawl
 
 ISSUE_FIELDS = ["sha256", "path", "bytes", "content_type", "url", "page_url", "source", "title", "author",
                 "license", "license_url", "tags", "fetched_at"]

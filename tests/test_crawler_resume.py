@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from crawler.pipelines import Manifest, ManifestRecord
-from tests.support.http_server import FixtureServer, Response, tiny_png
-from tests.support.sites import REPO, build_opengameart_site, crawl_command, read_manifest, run_crawl
+from pixelforge.rawstore import Manifest, ManifestRecord
+from pixelforge.testing.http_server import FixtureServer, Response, tiny_png
+from pixelforge.testing.sites import REPO, build_opengameart_site, crawl_command, read_manifest, run_crawl
 
 
 def _tiny_pngs(folder: Path, n: int) -> list[Path]:

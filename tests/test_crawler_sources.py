@@ -10,8 +10,8 @@ import pytest
 from crawler.spiders.gallery import GalleryConfig
 from crawler.spiders.pixelart import PixelArtSpider
 from crawler.spiders.wikimedia import html_to_text
-from tests.support.http_server import FixtureServer
-from tests.support.sites import (
+from pixelforge.testing.http_server import FixtureServer
+from pixelforge.testing.sites import (
     build_gallery_site,
     build_opengameart_site,
     build_wikimedia_site,

@@ -8,11 +8,11 @@ from scrapy.settings import Settings
 from twisted.internet.error import DNSLookupError, TimeoutError
 from twisted.python.failure import Failure
 
-from crawler.pipelines import extension_for, looks_like_html, sniff
 from crawler.reasons import CrawlError, reason_of
 from crawler.spiders.base import normalize_license
 from crawler.spiders.opengameart import OpenGameArtSpider
-from tests.support.http_server import tiny_png
+from pixelforge.rawstore import extension_for, looks_like_html, sniff
+from pixelforge.testing.http_server import tiny_png
 
 
 def test_sniff_and_extension():

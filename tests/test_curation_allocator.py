@@ -15,7 +15,7 @@ import resource, sys
 from curation.allocator import keep_freed_memory
 from curation.config import load_config
 from curation.process import process_bytes
-from tests.support.sprites import BACKGROUNDS, make_sprite, render
+from pixelforge.testing.sprites import BACKGROUNDS, make_sprite, render
 
 datas = [render(make_sprite(i, (24 + i, 20 + i)), scale=12 + i % 5, background=BACKGROUNDS[i % 3], seed=i).encoded()
          for i in range(12)]

@@ -12,7 +12,7 @@ from curation.dedup import (
     mih_pairs,
     pairs_within,
 )
-from tests.support.sprites import make_sprite, render
+from pixelforge.testing.sprites import make_sprite, render
 
 
 def planted(n, n_pairs, max_dist, seed=0):

@@ -21,9 +21,11 @@ from PIL import Image
 
 from curation import pipeline
 from curation.config import load_config
-from curation.imaging import count_colors
-from curation.schema import COLUMNS, FEATURES
-from tests.support.sprites import make_sprite, render
+from curation.inputs import read_raw_store
+from data_cards.card import write_card
+from pixelforge.dataset import COLUMNS, FEATURES
+from pixelforge.imaging import count_colors
+from pixelforge.testing.sprites import make_sprite, render
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -113,6 +115,7 @@ def store(tmp_path_factory):
 def curated(store, tmp_path_factory):
     out = tmp_path_factory.mktemp("curated")
     result = pipeline.run(store.root, out, config("decode.max_pixels=50000000"), progress=False)
+    write_card(out, domain="B")  # as `curate run` composes the two stages
     return out, result
 
 
@@ -214,7 +217,7 @@ def test_killed_run_resumes_and_loses_nothing(tmp_path):
     for k in range(100):
         store.add(sprite_png(1000 + k, (16 + k % 9, 16 + k % 5), background="transparent", seed=k))
     ref = tmp_path / "ref"
-    pipeline.run(store.root, ref, config(), progress=False, write_card=False)
+    pipeline.run(store.root, ref, config(), progress=False)
     out = tmp_path / "killed"
     proc = subprocess.Popen(
         [sys.executable, "-m", "curation", "run", "--input", str(store.root), "--output", str(out), "--workers", "1",
@@ -237,7 +240,7 @@ def test_killed_run_resumes_and_loses_nothing(tmp_path):
     proc.wait()
     assert 0 < cached < 100, "the run was not caught mid-way"
     assert not (out / "data").exists()
-    result = pipeline.run(store.root, out, config(), progress=False, write_card=False)
+    result = pipeline.run(store.root, out, config(), progress=False)
     assert result.processed <= 100 - cached
     for shard in sorted((ref / "data").iterdir()):
         assert (out / "data" / shard.name).read_bytes() == shard.read_bytes()
@@ -271,9 +274,9 @@ def test_animated_gif_every_frame_becomes_a_row(tmp_path):
     frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=80, loop=0)
     store = RawStore(tmp_path / "raw")
     store.add(buf.getvalue(), ext="gif")
-    first = pipeline.run(store.root, tmp_path / "first", config(), progress=False, write_card=False)
+    first = pipeline.run(store.root, tmp_path / "first", config(), progress=False)
     assert first.report["counts"]["kept"] == 1
-    every = pipeline.run(store.root, tmp_path / "all", config("decode.frames=all"), progress=False, write_card=False)
+    every = pipeline.run(store.root, tmp_path / "all", config("decode.frames=all"), progress=False)
     rows = [r for rows in _splits(tmp_path / "all").values() for r in rows]
     assert sorted(r["member"] for r in rows) == ["frame:0", "frame:1", "frame:2"]
     assert every.report["counts"]["kept"] == 3
@@ -300,13 +303,13 @@ def test_native_recovery_and_pixel_art_score_are_wired(tmp_path, monkeypatch):
     blurry = Image.new("RGB", (80, 80), (1, 2, 3))
     blurry.paste((200, 0, 0), (20, 20, 60, 60))
     store.add(png(blurry))
-    res = pipeline.run(store.root, tmp_path / "out", config(), progress=False, write_card=False)
+    res = pipeline.run(store.root, tmp_path / "out", config(), progress=False)
     assert [r["reason"] for r in res.report["rejected"]] == ["not-pixel-art"]
     (row,) = [r for rows in _splits(tmp_path / "out").values() for r in rows]
     assert (row["native_width"], row["pixel_scale"], row["grid_confidence"]) == (24, 4.0, pytest.approx(0.93))
     assert res.report["native"]["scale_histogram"] == {"4": 1}
     off = pipeline.run(store.root, tmp_path / "off", config("native.enabled=false", "filters.pixel_art_threshold=0"),
-                       progress=False, write_card=False)
+                       progress=False)
     assert off.report["counts"]["kept"] == 2
 
 
@@ -321,10 +324,10 @@ def test_sheet_slicing_is_wired_and_off_by_default(tmp_path, monkeypatch):
     monkeypatch.setattr(process, "slice_sheet", lambda img, cfg: [SpriteBox(0, 0, 24, 24), SpriteBox(32, 0, 24, 24)])
     store = RawStore(tmp_path / "raw")
     store.add(png(Image.fromarray(sheet)))
-    whole = pipeline.run(store.root, tmp_path / "whole", config("native.enabled=false"), progress=False, write_card=False)
+    whole = pipeline.run(store.root, tmp_path / "whole", config("native.enabled=false"), progress=False)
     assert whole.report["counts"]["kept"] == 1
     sliced = pipeline.run(store.root, tmp_path / "sliced", config("native.enabled=false", "sheets.enabled=true"),
-                          progress=False, write_card=False)
+                          progress=False)
     rows = [r for rows in _splits(tmp_path / "sliced").values() for r in rows]
     assert sorted(r["member"] for r in rows) == ["box:0,0,24,24", "box:32,0,24,24"]
     assert {(r["native_width"], r["native_height"]) for r in rows} == {(24, 24)}
@@ -334,7 +337,7 @@ def test_sheet_slicing_is_wired_and_off_by_default(tmp_path, monkeypatch):
 def test_rows_are_sharded_with_hub_names(store, tmp_path):
     out = tmp_path / "sharded"
     res = pipeline.run(store.root, out, config("decode.max_pixels=50000000", "output.shard_rows=4",
-                                               "split.test_fraction=0.3"), progress=False, write_card=False)
+                                               "split.test_fraction=0.3"), progress=False)
     names = sorted(p.name for p in (out / "data").iterdir())
     n_train, n_test = res.report["counts"]["train"], res.report["counts"]["test"]
     assert n_test > 0
@@ -360,6 +363,6 @@ def test_raw_store_paths_resolve_symlinks_and_never_escape(tmp_path):
     with (root / "manifest.jsonl").open("w") as fh:
         for i, rel in enumerate(paths):
             fh.write(json.dumps({"sha256": f"{i:064x}", "path": rel, "url": rel}) + "\n")
-    inputs = pipeline.read_raw_store(root)
+    inputs = read_raw_store(root)
     assert sorted(r["input"] for r in inputs.rejected if r["reason"] == "path-escape") == sorted(paths[1:3] + paths[4:])
     assert {f.path for f in inputs.files} == {(root / "files" / "ab" / "inside.png").resolve()}

@@ -108,7 +108,7 @@ def test_pipeline_cuts_complex_backgrounds_with_rembg(tmp_path, model_path):
     img.save(src / "scene.png")
     config = load_config(None, ["workers=1", "native.enabled=false", "filters.pixel_art_threshold=0",
                                 f"background.rembg_model_path={model_path}"])
-    res = run(src, tmp_path / "out", config, progress=False, write_card=False)
+    res = run(src, tmp_path / "out", config, progress=False)
     assert res.report["counts"]["kept"] == 1
     import datasets
 

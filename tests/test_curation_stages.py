@@ -9,7 +9,6 @@ from PIL import Image
 from scipy import ndimage
 
 from curation.config import BackgroundConfig, CanvasConfig, DecodeConfig, ExpandConfig, FilterConfig
-from curation.imaging import ImageDecodeError, count_colors
 from curation.stages.background import flood_from_border, to_white
 from curation.stages.canvas import to_canvas
 from curation.stages.decode import decode
@@ -17,7 +16,8 @@ from curation.stages.expand import expand, unsafe_name
 from curation.stages.filters import first_failure, run_filters
 from curation.stages.pixelart import PixelArtScore
 from curation.stages.split import split_of
-from tests.support.sprites import make_sprite, render
+from pixelforge.imaging import ImageDecodeError, count_colors
+from pixelforge.testing.sprites import make_sprite, render
 
 
 def png(img: Image.Image, **kw) -> bytes:

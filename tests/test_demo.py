@@ -13,7 +13,7 @@ import pytest
 from datasets import load_dataset
 from PIL import Image
 
-from tests.support.demo import REPO
+from pixelforge.demo import REPO
 
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -25,7 +25,7 @@ CHROMIUM_FLAGS = [
 def demo_out(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo")
     proc = subprocess.run(
-        [sys.executable, "-m", "tests.support.demo", "--fast", "--out", str(out)],
+        [sys.executable, "-m", "pixelforge.demo", "--fast", "--out", str(out)],
         cwd=REPO, capture_output=True, text=True, timeout=400,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -47,7 +47,7 @@ def test_datasets_load_and_have_rows(demo_out):
 
 
 def test_checkpoint_loads_and_outputs_obey_the_rules(demo_out):
-    from training.checkpoint import load_generator
+    from pixelforge.model.checkpoint import load_generator
 
     generator, spec = load_generator(demo_out / "run")
     assert spec.ngf == 8 and spec.n_blocks == 2

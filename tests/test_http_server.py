@@ -2,7 +2,7 @@ import time
 
 import requests
 
-from tests.support.http_server import Response
+from pixelforge.testing.http_server import Response
 
 
 def test_serves_files_and_records_requests(http_server):

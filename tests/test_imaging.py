@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from curation.imaging import (
+from pixelforge.imaging import (
     ImageDecodeError,
     composite_on_white,
     count_colors,
@@ -15,7 +15,7 @@ from curation.imaging import (
     rgb_on_white,
     scale_nearest,
 )
-from tests.support.sprites import make_sprite, render
+from pixelforge.testing.sprites import make_sprite, render
 
 
 def _png(img: Image.Image) -> bytes:

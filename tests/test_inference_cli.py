@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from curation.imaging import count_colors
 from inference.cli import main
 from inference.grid import cell_purity
 from inference.inputs import InputError, collect_inputs, fetch_url
-from tests.support.http_server import Response
+from pixelforge.imaging import count_colors
+from pixelforge.testing.http_server import Response
 
 
 def png(size=(40, 30), seed=0) -> bytes:

@@ -12,12 +12,12 @@ import pytest
 import torch
 from PIL import Image
 
-from curation.imaging import count_colors
 from inference.cli import main
 from inference.grid import cell_means, cell_purity
 from inference.pixelator import ModelOptions, Pixelator, tile_starts
-from training.checkpoint import CheckpointError, generator_metadata, save_network
-from training.networks import GeneratorSpec, init_weights
+from pixelforge.imaging import count_colors
+from pixelforge.model.checkpoint import CheckpointError, generator_metadata, save_network
+from pixelforge.model.networks import GeneratorSpec, init_weights
 
 TINY = GeneratorSpec(ngf=8, n_blocks=2)
 

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from curation.color import srgb_to_oklab
-from curation.imaging import count_colors
 from inference.classic import pixelate_classic
 from inference.dither import bayer_matrix, dither
 from inference.grid import cell_means, cell_purity, expand_cells, grid_shape
 from inference.palette import NAMED_PALETTES, PaletteError, fit_palette, parse_gpl, parse_hex, resolve_palette
 from inference.postprocess import PixelArtOptions
-from tests.support.sprites import make_sprite, render
+from pixelforge.color import srgb_to_oklab
+from pixelforge.imaging import count_colors
+from pixelforge.testing.sprites import make_sprite, render
 
 
 def photo(width: int, height: int, seed: int = 0) -> Image.Image:

@@ -135,7 +135,7 @@ def test_lossy_video_option(tmp_path):
 def test_model_path_video_is_batched_and_keeps_every_frame(tmp_path):
     import torch
 
-    from training.networks import GeneratorSpec, init_weights
+    from pixelforge.model.networks import GeneratorSpec, init_weights
 
     torch.manual_seed(0)
     spec = GeneratorSpec(ngf=8, n_blocks=1)

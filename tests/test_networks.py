@@ -1,6 +1,6 @@
 import torch
 
-from training.networks import (
+from pixelforge.model.networks import (
     DiscriminatorSpec,
     GeneratorSpec,
     NLayerDiscriminator,

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from curation.imaging import composite_on_white, scale_nearest
 from curation.stages.native import NativeConfig, NativeResult, recover_native
 from curation.stages.pixelart import PixelArtConfig, blend_share, cell_residual, pixel_art_score
-from tests.support.sprites import make_sprite, render
-from tests.test_recovery_truth import PIXEL_ART
+from pixelforge.imaging import composite_on_white, scale_nearest
+from pixelforge.testing.recovery_truth import PIXEL_ART
+from pixelforge.testing.sprites import make_sprite, render
 
 PIXEL = sorted(PIXEL_ART.glob("*.png"))
 CARTOON = sorted((PIXEL_ART.parent / "cartoon").glob("*.png"))

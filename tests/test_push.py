@@ -16,10 +16,10 @@ import yaml
 from datasets import Image, load_dataset
 
 from curation.cli import main as curate
-from curation.schema import COLUMNS, FEATURES
 from data_cards.card import write_card
-from tests.support.dataset_folder import build_dataset_folder
-from tests.support.fake_hub import FakeHub, validate_card_metadata
+from pixelforge.dataset import COLUMNS, FEATURES
+from pixelforge.testing.dataset_folder import build_dataset_folder
+from pixelforge.testing.fake_hub import FakeHub, validate_card_metadata
 
 # huggingface_hub's LFS upload passes a file object as `data=`; httpx2 deprecates that. Not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from curation.imaging import composite_on_white, count_colors, scale_nearest
 from curation.stages.grid import detect_grid, lattice_bounds, sample_cells
 from curation.stages.native import NativeConfig, recover_native, snap_colors
-from tests.support.sprites import make_sprite, render
-from tests.test_recovery_truth import PIXEL_ART, Tally, grade, real_cases, sprite_case
+from pixelforge.imaging import composite_on_white, count_colors, scale_nearest
+from pixelforge.testing.recovery_truth import PIXEL_ART, Tally, grade, real_cases, sprite_case
+from pixelforge.testing.sprites import make_sprite, render
 
 FIXTURES = sorted(PIXEL_ART.parent.glob("*/*.png"))
 
@@ -199,7 +199,7 @@ def test_snap_colors_keeps_alpha_and_lossless_images():
 
 def test_jpeg_bytes_round_trip_through_open_image():
     """The stage works on what the crawler stores: encoded bytes decoded by the shared decoder."""
-    from curation.imaging import open_image
+    from pixelforge.imaging import open_image
 
     r = render(make_sprite(8, (24, 20)), scale=3, phase=(2, 0), background="solid", jpeg_quality=85, seed=4)
     decoded = open_image(r.encoded()).image
@@ -286,7 +286,7 @@ def test_fast_composite_paths_match_the_blend_formula():
 @pytest.mark.parametrize("jpeg", [None, 85])
 def test_large_web_scales_up_to_max_scale(jpeg):
     """Web art goes up to x12 and beyond; the search covers max_scale (16)."""
-    from tests.support.sprites import random_case
+    from pixelforge.testing.sprites import random_case
 
     for seed in range(20):
         r = random_case(seed, scales=(9, 16), jpeg_quality=jpeg)

@@ -10,8 +10,8 @@ from PIL import Image
 
 from curation.stages.native import recover_native
 from curation.stages.sheets import SheetConfig, SpriteBox, background_mask, slice_sheet
-from tests.support.sprites import make_sprite
-from tests.test_recovery_truth import PIXEL_ART
+from pixelforge.testing.recovery_truth import PIXEL_ART
+from pixelforge.testing.sprites import make_sprite
 
 
 def _rgba(seed: int, size: tuple[int, int]) -> np.ndarray:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.support.sprites import BACKGROUNDS, make_sprite, random_case, render
+from pixelforge.testing.sprites import BACKGROUNDS, make_sprite, random_case, render
 
 
 def test_sprite_is_deterministic_and_matches_its_truth():

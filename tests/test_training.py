@@ -16,13 +16,13 @@ import torch.nn.functional as F
 from PIL import Image
 
 import training.cyclegan as cyclegan
-from tests.support.sprites import make_sprite
-from training.checkpoint import CheckpointError, init_networks, load_generator, load_state
+from pixelforge.model.checkpoint import CheckpointError, init_networks, load_generator, load_state
+from pixelforge.model.networks import GeneratorSpec
+from pixelforge.testing.sprites import make_sprite
 from training.cli import build_parser, main, resolve_config
 from training.config import ConfigError, TrainConfig
 from training.cyclegan import CycleGAN, Weights, build_model, train_step
 from training.loop import train
-from training.networks import GeneratorSpec
 from training.pool import ImagePool
 
 NETS = ("G_A", "G_B", "D_A", "D_B")
@@ -190,7 +190,7 @@ def test_config_precedence_toml_then_resume_then_command_line(tmp_path):
     with pytest.raises(ConfigError, match="ngf must be an integer"):
         resolve_config(build_parser().parse_args(["--config", str(toml)]))
     toml.write_text("learning_rate = 1\n")
-    with pytest.raises(ConfigError, match="unknown option"):
+    with pytest.raises(ConfigError, match="unknown config key .learning_rate."):
         resolve_config(build_parser().parse_args(["--config", str(toml)]))
     # resume: the run's config.json is the base, but not its max_steps; the command line still wins
     run = tmp_path / "run"

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from safetensors import safe_open
 
-from training.checkpoint import (
+from pixelforge.model.checkpoint import (
     CheckpointError,
     discriminator_metadata,
     export_reference_pth,
@@ -23,7 +23,7 @@ from training.checkpoint import (
     load_state,
     save_checkpoint,
 )
-from training.networks import DiscriminatorSpec, GeneratorSpec, init_weights
+from pixelforge.model.networks import DiscriminatorSpec, GeneratorSpec, init_weights
 
 TINY = GeneratorSpec(ngf=8, n_blocks=2)
 TINY_D = DiscriminatorSpec(ndf=8)

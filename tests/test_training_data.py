@@ -10,9 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from curation.imaging import png_bytes, scale_nearest
-from tests.support.dataset_folder import build_dataset_folder
-from tests.support.sprites import make_sprite
+from pixelforge.imaging import png_bytes, scale_nearest
+from pixelforge.testing.dataset_folder import build_dataset_folder
+from pixelforge.testing.sprites import make_sprite
 from training.data import (
     DataError,
     FolderDomain,

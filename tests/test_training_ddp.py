@@ -15,8 +15,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from PIL import Image
 
+from pixelforge.model.checkpoint import load_generator, load_state
 from training import ddp
-from training.checkpoint import load_generator, load_state
 from training.config import TrainConfig
 from training.cyclegan import NonFiniteLossError, build_model, train_step
 

@@ -108,7 +108,12 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def export_main(argv: list[str]) -> int:
-    from training.checkpoint import CheckpointError, export_reference_pth, find_checkpoint_dir, read_network
+    from pixelforge.model.checkpoint import (
+        CheckpointError,
+        export_reference_pth,
+        find_checkpoint_dir,
+        read_network,
+    )
 
     parser = argparse.ArgumentParser(prog="train export", description="Write a run's latest weights as the reference's latest_net_{G_A,G_B,D_A,D_B}.pth.")
     parser.add_argument("run", help="run folder or checkpoint folder")
@@ -133,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["export"]:
         return export_main(argv[1:])
     args = build_parser().parse_args(argv)
-    from training.checkpoint import CheckpointError
+    from pixelforge.model.checkpoint import CheckpointError
     from training.data import DataError
     from training.loop import summary_lines, train
 

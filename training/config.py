@@ -7,23 +7,16 @@ One frozen dataclass holds every knob (the reference's defaults), is written to
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from training.networks import DiscriminatorSpec, GeneratorSpec
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+from pixelforge.config import ConfigError, apply, read_toml
+from pixelforge.io import atomic_write
+from pixelforge.model.networks import DiscriminatorSpec, GeneratorSpec
 
 #: Fields that define the model and the data stream: a resume may not change them.
 ARCHITECTURE_FIELDS = ("ngf", "n_blocks", "ndf", "n_layers", "size", "batch_size", "seed")
-
-
-class ConfigError(ValueError):
-    """A configuration value or file that cannot be used."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +120,7 @@ class TrainConfig:
         return json.dumps(asdict(self), indent=2) + "\n"
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_json())
+        atomic_write(path, self.to_json())
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any], *, where: str = "config") -> TrainConfig:
@@ -135,46 +128,15 @@ class TrainConfig:
 
     def merged(self, values: dict[str, Any], *, where: str = "config") -> TrainConfig:
         """A copy with ``values`` applied (keys may use - or _); unknown keys and wrong types are errors."""
-        known = {f.name: f for f in fields(self)}
-        clean: dict[str, Any] = {}
-        for raw_key, value in values.items():
-            key = raw_key.replace("-", "_")
-            if key not in known:
-                raise ConfigError(f"{where}: unknown option {raw_key!r}")
-            clean[key] = _coerce(key, value, getattr(TrainConfig(), key), where)
-        return replace(self, **clean)
-
-
-def _coerce(key: str, value: Any, default: Any, where: str) -> Any:
-    """Check a TOML/JSON value against the field's default type (None-able fields accept None)."""
-    if value is None:
-        return None
-    if isinstance(default, bool) or key in ("channels_last", "amp", "compile", "flip", "tensorboard"):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: {key} must be true or false, got {value!r}")
-        return value
-    if isinstance(default, int) or key == "max_steps":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: {key} must be an integer, got {value!r}")
-        return value
-    if isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: {key} must be a number, got {value!r}")
-        return float(value)
-    if not isinstance(value, str):
-        raise ConfigError(f"{where}: {key} must be a string, got {value!r}")
-    return value
+        try:
+            return apply(self, values, dashes=True)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a ``train.toml``; options may sit at top level or under a ``[train]`` table."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise ConfigError(f"config file not found: {path}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    data = read_toml(path)
     if isinstance(data.get("train"), dict):
         data = {**{k: v for k, v in data.items() if k != "train"}, **data["train"]}
     return data

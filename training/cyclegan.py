@@ -27,9 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pixelforge.model.networks import init_weights
 from training import ddp
 from training.config import TrainConfig
-from training.networks import init_weights
 from training.pool import ImagePool
 
 

@@ -3,7 +3,7 @@
 A domain source is one of
 
 * a local dataset folder written by ``curate run`` (Parquet shards under ``data/``, see
-  :mod:`curation.schema`); domain B reads the ``native`` column (one pixel per art pixel);
+  :mod:`pixelforge.dataset`); domain B reads the ``native`` column (one pixel per art pixel);
 * a Hugging Face Hub dataset id (``owner/name``), loaded with ``datasets.load_dataset``;
 * a plain folder of images (searched recursively);
 * the reference layout: a folder holding ``trainA/`` and ``trainB/``.
@@ -34,8 +34,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from curation.imaging import (
+from pixelforge.imaging import (
     DEFAULT_MAX_PIXELS,
+    IMAGE_SUFFIXES,
     ImageDecodeError,
     composite_on_white,
     fit_scale,
@@ -43,7 +44,6 @@ from curation.imaging import (
     scale_nearest,
 )
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
@@ -166,7 +166,7 @@ def _pick_column(features: dict, role: str) -> str:
 
 def open_domain(source: str, role: str, *, split: str = "train", max_pixels: int = DEFAULT_MAX_PIXELS) -> Domain:
     """Resolve ``source`` (folder, dataset folder, reference root or Hub id) to a non-empty Domain."""
-    from curation.schema import DATA_DIR  # imports `datasets`: only when a domain is opened
+    from pixelforge.dataset import DATA_DIR  # imports `datasets`: only when a domain is opened
 
     path = Path(source)
     if path.is_dir():

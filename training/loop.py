@@ -25,8 +25,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from training import ddp
-from training.checkpoint import (
+from pixelforge.device import resolve_device as pick_device
+from pixelforge.io import atomic_write
+from pixelforge.model.checkpoint import (
     CHECKPOINTS_DIR,
     LATEST,
     NETWORKS,
@@ -38,6 +39,7 @@ from training.checkpoint import (
     load_state,
     save_checkpoint,
 )
+from training import ddp
 from training.config import ARCHITECTURE_FIELDS, ConfigError, TrainConfig, load_run_config
 from training.cyclegan import CycleGAN, Losses, NonFiniteLossError, build_model, train_step
 from training.data import Domain, Preprocess, UnpairedEpoch, epoch_pairs, open_domain, sample_batch, to_image
@@ -64,11 +66,10 @@ class RunResult:
 
 
 def resolve_device(cfg: TrainConfig) -> torch.device:
-    if cfg.device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {cfg.device} requested but CUDA is not available")
-    return torch.device(cfg.device)
+    try:
+        return pick_device(cfg.device, allow_mps=False)
+    except (ValueError, RuntimeError) as exc:
+        raise ConfigError(f"--device {cfg.device}: {exc}") from exc
 
 
 # --------------------------------------------------------------------------- resume
@@ -328,7 +329,7 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
 
 def _write_rejected(run: Path, rejected: list[str]) -> None:
     if rejected:
-        (run / "rejected.tsv").write_text("item\treason\n" + "\n".join(dict.fromkeys(rejected)) + "\n")
+        atomic_write(run / "rejected.tsv", "item\treason\n" + "\n".join(dict.fromkeys(rejected)) + "\n")
 
 
 def _tensorboard(run: Path | None):  # noqa: ANN202

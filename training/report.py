@@ -14,7 +14,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from curation.imaging import png_bytes
+from pixelforge.imaging import png_bytes
+from pixelforge.io import atomic_path, atomic_write
 
 LOSS_COLORS = {
     "D_A": (31, 119, 180), "G_A": (255, 127, 14), "cycle_A": (44, 160, 44), "idt_A": (214, 39, 40),
@@ -40,7 +41,7 @@ class LossLog:
         self._writer = csv.writer(self._fh)
 
     def _write_all(self, rows: list[dict[str, float]]) -> None:
-        with self.path.open("w", newline="") as fh:
+        with atomic_path(self.path) as tmp, tmp.open("w", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(CSV_HEAD + self.names)
             for row in rows:
@@ -112,7 +113,7 @@ def sample_grid(rows: Sequence[Sequence[Image.Image]], path: Path) -> None:
     for y, row in enumerate(rows):
         for x, tile in enumerate(row):
             grid.paste(tile, (x * w, y * h))
-    path.write_bytes(png_bytes(grid))
+    atomic_write(path, png_bytes(grid))
 
 
 def write_index(run: Path, *, title: str, summary: dict[str, str], labels: Sequence[str], note: str = "") -> Path:
@@ -144,5 +145,5 @@ figcaption {{ font-size: 0.85em; color: #555; }}
 </body></html>
 """
     path = run / "index.html"
-    path.write_text(page)
+    atomic_write(path, page)
     return path

@@ -21,7 +21,7 @@ from PIL import Image
 from scipy import ndimage
 
 from curation.config import BackgroundConfig
-from curation.imaging import WHITE, composite_on_white
+from pixelforge.imaging import WHITE, composite_on_white
 
 U2NET_RELEASES = "https://github.com/danielgatis/rembg/releases/download/v0.0.0"
 

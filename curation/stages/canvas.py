@@ -1,6 +1,6 @@
 """Stage 6: centre the native image on a white square at the training size.
 
-Scaling is integer nearest-neighbour only (``curation.imaging.place_on_canvas``): bilinear or
+Scaling is integer nearest-neighbour only (``pixelforge.imaging.place_on_canvas``): bilinear or
 bicubic would blur every pixel edge. A native image larger than the canvas is decimated (every
 k-th pixel, still nearest-neighbour); with ``too_large = "reject"`` the filters stage has
 already rejected it.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from curation.config import CanvasConfig
-from curation.imaging import place_on_canvas
+from pixelforge.imaging import place_on_canvas
 
 
 @dataclass(frozen=True)

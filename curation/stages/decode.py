@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from curation.config import DecodeConfig
-from curation.imaging import ImageDecodeError, has_alpha, open_image, to_rgba
+from pixelforge.imaging import ImageDecodeError, has_alpha, open_image, to_rgba
 
 
 @dataclass(frozen=True)

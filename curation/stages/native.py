@@ -32,22 +32,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 from PIL import Image
 
-from curation.color import kmeans, nearest, srgb_to_oklab, unique_colors
-from curation.imaging import composite_on_white, count_colors, rgb_on_white
+from curation.config import NativeConfig
 from curation.stages.grid import GridAxis, detect_grid, sample_cells
-
-
-@dataclass(frozen=True)
-class NativeConfig:
-    enabled: bool = True
-    min_confidence: float = 0.5  # below this the image is treated as not upscaled, and flagged
-    max_scale: int = 16
-    snap_colors: bool = False  # JPEG colour cleanup
-    snap_max_colors: int = 64
-    suspect_confidence: float = 0.25  # a grid this good (but below min_confidence) flags the image
-    snap_distance: float = 0.05  # OKLab distance under which two colours count as one (JND ~0.02)
-    snap_min_share: float = 0.01  # rarer clusters join a near common colour (JPEG bleed)
-    fractional: bool = True  # also look for non-integer scale factors (cells of uneven width)
+from pixelforge.color import kmeans, nearest, srgb_to_oklab, unique_colors
+from pixelforge.imaging import composite_on_white, count_colors, rgb_on_white
 
 
 @dataclass(frozen=True)

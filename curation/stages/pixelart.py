@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from curation.imaging import count_colors, rgb_on_white
 from curation.stages.native import NativeResult, cell_residual, snap_colors
+from pixelforge.imaging import count_colors, rgb_on_white
 
 EDGE = 48.0  # RGB distance across two pixels that makes an edge
 BLEND_MIN = 24.0  # a blend pixel differs from both sides by at least this (JPEG noise stays below)

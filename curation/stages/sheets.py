@@ -35,7 +35,8 @@ from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from curation.imaging import to_rgba
+from curation.config import SheetConfig
+from pixelforge.imaging import to_rgba
 
 #: colour distance (max channel) within which a pixel counts as the border background colour
 BACKGROUND_TOLERANCE = 12
@@ -45,15 +46,6 @@ TILE_CONTRAST = 2.0
 MAX_PARTS = 20_000
 #: one part holding this share of all foreground pixels makes the image a picture, not a sheet
 DOMINANT_SHARE = 0.6
-
-
-@dataclass(frozen=True)
-class SheetConfig:
-    enabled: bool = False
-    min_sprites: int = 2
-    merge_gap: int = 1  # components closer than this many pixels belong to one sprite
-    min_sprite_size: int = 8
-    detect_grid: bool = True  # cut frame/tile grids on the grid
 
 
 @dataclass(frozen=True)

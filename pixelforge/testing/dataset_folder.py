@@ -2,7 +2,7 @@
 
 A folder built here looks exactly like what ``curate run`` writes (see ``curation/schema.py``):
 Parquet shards under ``data/`` with the FEATURES columns in order, plus ``curation_report.json``.
-Rows are procedural sprites from :mod:`tests.support.sprites`, so every number is known:
+Rows are procedural sprites from :mod:`pixelforge.testing.sprites`, so every number is known:
 the builder returns the rows and the report it wrote, and tests compare against those.
 
 Usage::
@@ -23,10 +23,9 @@ from pathlib import Path
 import imagehash
 from datasets import Dataset
 
-from curation.imaging import count_colors, pixel_sha256, place_on_canvas, png_bytes
-from curation.report import colors_bucket
-from curation.schema import DATA_DIR, FEATURES, REPORT_FILE, SPLITS, shard_name
-from tests.support.sprites import make_sprite
+from pixelforge.dataset import DATA_DIR, FEATURES, REPORT_FILE, SPLITS, colors_bucket, shard_name
+from pixelforge.imaging import count_colors, pixel_sha256, place_on_canvas, png_bytes
+from pixelforge.testing.sprites import make_sprite
 
 SOURCES = ("opengameart", "itch")
 AUTHORS = ("Ada Pixel", "Bob Sprite", "Cleo Tiles")

@@ -22,6 +22,9 @@ import numpy as np
 from PIL import Image, ImageFile
 
 #: Default decode limit: 64 megapixels is far beyond any sprite sheet, far below a bomb.
+#: File suffixes read as still or animated images wherever a folder is searched for pictures.
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
+
 DEFAULT_MAX_PIXELS = 64_000_000
 
 WHITE = (255, 255, 255)

@@ -16,7 +16,7 @@ an offsite redirect, a page without licence, a page without files, odd file name
 
 Serve one by hand (``make demo`` does this with the fixture art)::
 
-    python -m tests.support.sites opengameart tests/fixtures/art/pixel --root /tmp/oga
+    python -m pixelforge.testing.sites opengameart tests/fixtures/art/pixel --root /tmp/oga
     scrapy crawl opengameart -a base_url=http://127.0.0.1:PORT -s RAW_STORE=data/raw
 """
 
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
-from tests.support.http_server import FixtureServer, Response, tiny_png
+from pixelforge.testing.http_server import FixtureServer, Response, tiny_png
 
 LICENSES = {
     "CC0": "http://creativecommons.org/publicdomain/zero/1.0/",

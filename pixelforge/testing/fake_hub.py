@@ -393,7 +393,7 @@ class FakeHub:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Serve a fake Hub by hand: ``python -m tests.support.fake_hub --user demo --token hf_demo``."""
+    """Serve a fake Hub by hand: ``python -m pixelforge.testing.fake_hub --user demo --token hf_demo``."""
     import argparse
     import signal
     import time

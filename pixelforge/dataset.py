@@ -63,3 +63,14 @@ UNKNOWN_LICENSE = "unknown"
 def shard_name(split: str, index: int, total: int) -> str:
     """Hub naming for a Parquet shard, relative to the dataset folder."""
     return f"{DATA_DIR}/{split}-{index:05d}-of-{total:05d}.parquet"
+
+
+def colors_bucket(n: int) -> str:
+    """The ``native.n_colors_histogram`` buckets of the report contract."""
+    if n <= 4:
+        return "<=4"
+    if n <= 16:
+        return "5-16"
+    if n <= 64:
+        return "17-64"
+    return ">64"

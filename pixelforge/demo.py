@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]  # the source checkout: the demo reads its fixture art
 ART = REPO / "tests" / "fixtures" / "art"
 
 
@@ -160,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-steps", type=int, default=None, help="optimizer steps (default 600, fast 6)")
     args = parser.parse_args(argv)
 
-    from tests.support.http_server import FixtureServer
-    from tests.support.sites import build_opengameart_site
+    from pixelforge.testing.http_server import FixtureServer
+    from pixelforge.testing.sites import build_opengameart_site
 
     out: Path = args.out.resolve()
     shutil.rmtree(out, ignore_errors=True)

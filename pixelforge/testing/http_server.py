@@ -17,7 +17,7 @@ Every request path is recorded in :attr:`FixtureServer.requests`, so tests can a
 nothing was fetched twice. Extra routes are plain callables: ``server.route("/x", fn)``, where
 ``fn(handler) -> Response``.
 
-Run it by hand: ``python -m tests.support.http_server DIR [--port N]``.
+Run it by hand: ``python -m pixelforge.testing.http_server DIR [--port N]``.
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from training.networks import DiscriminatorSpec, GeneratorSpec, ResnetGenerator
+from pixelforge.io import replace_dir
+from pixelforge.model.networks import DiscriminatorSpec, GeneratorSpec, ResnetGenerator
 
 FORMAT = "pixelforge"
 GENERATOR_ARCH = "resnet_generator"
@@ -341,19 +342,9 @@ def load_state(folder: str | Path) -> dict[str, Any]:
 
 
 def publish_dir(tmp: Path, final: Path) -> None:
-    """Move a fully written temporary folder to ``final``, replacing any older one.
-
-    ``rename`` cannot replace a non-empty folder, so the old one is first renamed aside; a crash
-    between the two renames leaves ``.latest.old``, which :func:`find_checkpoint_dir` falls back to.
-    """
-    old = final.parent / f".{final.name}.old"
-    if old.exists():
-        shutil.rmtree(old)
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old.exists():
-        shutil.rmtree(old)
+    """Move a fully written temporary checkpoint folder to ``final`` (see :func:`pixelforge.io.replace_dir`);
+    a crash between its two renames leaves ``.latest.old``, which :func:`find_checkpoint_dir` falls back to."""
+    replace_dir(tmp, final)
 
 
 def save_checkpoint(

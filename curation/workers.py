@@ -1,0 +1,73 @@
+"""Worker side of `curate run`: one raw file in, its cacheable result out; a local process pool.
+
+Each worker builds its rembg session once (sessions do not cross processes); with one worker
+the caller's session is reused, so the model is loaded once per process, never per file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from curation.allocator import keep_freed_memory
+from curation.cache import CachedFile, Images
+from curation.config import CurateConfig
+from curation.process import FileResult, process_bytes
+from curation.stages.background import load_rembg_session
+
+#: (raw sha256, path of its bytes)
+Task = tuple[str, str]
+Outcome = tuple[str, CachedFile, Images]
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(config: CurateConfig, session: Any = None, threads: int | None = None) -> None:
+    if session is None and config.background.uses_rembg():
+        session = load_rembg_session(config.background, threads)
+    _WORKER["config"] = config
+    _WORKER["session"] = session
+
+
+def _init_pool_worker(config: CurateConfig, threads: int | None = None) -> None:
+    keep_freed_memory()  # a worker process does nothing but image batches
+    _init_worker(config, None, threads)
+
+
+def _rejected(reason: str, detail: str) -> FileResult:
+    result = FileResult()
+    result.reject("", "input", reason, detail)
+    return result
+
+
+def work(task: Task) -> Outcome:
+    """Process one raw file; every failure becomes a rejection with its reason, never an exception."""
+    sha, path = task
+    config: CurateConfig = _WORKER["config"]
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return (sha, *CachedFile.of(_rejected("unreadable", str(exc))))
+    if hashlib.sha256(data).hexdigest() != sha:
+        return (sha, *CachedFile.of(_rejected("sha256-mismatch", f"{path} does not hash to its manifest sha256")))
+    try:
+        result = process_bytes(data, config, _WORKER["session"])
+    except Exception as exc:  # one bad file never aborts the run
+        result = FileResult()
+        result.reject("", "internal", "error", f"{type(exc).__name__}: {exc}")
+    return (sha, *CachedFile.of(result))
+
+
+def local_results(tasks: list[Task], config: CurateConfig, workers: int, session: Any = None) -> Iterator[Outcome]:
+    """Results in completion order: in this process for one worker, else from a process pool."""
+    if workers <= 1 or len(tasks) <= 1:
+        _init_worker(config, session)
+        for task in tasks:
+            yield work(task)
+        return
+    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    with ctx.Pool(workers, initializer=_init_pool_worker, initargs=(config, 1)) as pool:
+        yield from pool.imap_unordered(work, tasks, chunksize=max(1, min(16, len(tasks) // (workers * 8))))

@@ -1,0 +1,23 @@
+"""Torch device selection shared by training and inference: ``auto`` means CUDA, then MPS, then CPU."""
+
+from __future__ import annotations
+
+import torch
+
+
+def resolve_device(name: str = "auto", *, allow_mps: bool = True) -> torch.device:
+    """The device called ``name``; ``auto`` picks the best one present. Fails early on an absent GPU.
+
+    Training passes ``allow_mps=False``: its AMP and DDP paths are tested on CUDA and CPU only.
+    """
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if allow_mps and mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but CUDA is not available here")
+    return device

@@ -1,0 +1,1 @@
+"""The networks (reference CycleGAN's ResnetGenerator and PatchGAN) and the checkpoint format."""
