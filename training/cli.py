@@ -23,7 +23,7 @@ examples:
   train export runs/p2p --to ref/                                  (latest_net_G_A.pth etc.)
 
 the run folder: config.json, losses.csv, loss.png, index.html, samples/, checkpoints/latest/
-(G_A.safetensors = pictures -> pixel art, used by `pixelate --model runs/NAME`).
+(G_A.safetensors = pictures -> pixel art, used by `pixelate --checkpoint runs/NAME`).
 """
 
 # option -> help; every option maps to the TrainConfig field of the same name (dashes -> underscores)
@@ -107,6 +107,13 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
     return cfg
 
 
+def build_export_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="train export", description="Write a run's latest weights as the reference's latest_net_{G_A,G_B,D_A,D_B}.pth.")
+    parser.add_argument("run", help="run folder or checkpoint folder")
+    parser.add_argument("--to", required=True, help="output folder")
+    return parser
+
+
 def export_main(argv: list[str]) -> int:
     from pixelforge.model.checkpoint import (
         CheckpointError,
@@ -115,10 +122,7 @@ def export_main(argv: list[str]) -> int:
         read_network,
     )
 
-    parser = argparse.ArgumentParser(prog="train export", description="Write a run's latest weights as the reference's latest_net_{G_A,G_B,D_A,D_B}.pth.")
-    parser.add_argument("run", help="run folder or checkpoint folder")
-    parser.add_argument("--to", required=True, help="output folder")
-    args = parser.parse_args(argv)
+    args = build_export_parser().parse_args(argv)
     try:
         folder = find_checkpoint_dir(args.run)
         for name in ("G_A", "G_B", "D_A", "D_B"):
