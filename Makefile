@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test lint bench demo clean
+.PHONY: venv test lint browser bench demo clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,13 @@ venv: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+# The web app's page test drives Debian's chromium: Playwright cannot download a browser of its own here.
+browser:
+	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
+
 # pytest exits 5 when it collects nothing, so an empty run fails the build.
-test: lint
+test: lint browser
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
