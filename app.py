@@ -10,7 +10,9 @@ from webapp.models import Models
 from webapp.serve import launch
 from webapp.ui import build_app
 
-demo = build_app(Models([p for p in os.environ.get("PIXELATE_CHECKPOINT", "").split(os.pathsep) if p]))
+models = Models([p for p in os.environ.get("PIXELATE_CHECKPOINT", "").split(os.pathsep) if p])
+models.load_all()  # a bad checkpoint stops the Space at start, with the reason in its log
+demo = build_app(models)
 
 if __name__ == "__main__":
     launch(demo, os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
