@@ -40,6 +40,7 @@ examples:
   pixelate cat.png -o cat_px.png --palette pico8 --dither ordered --native
   pixelate clip.mp4 anim.gif -o out/ --palette gameboy
   pixelate https://example.org/a.png -o out/ --checkpoint latest_net_G_A.pth --ngf 64 --n-blocks 9
+  pixelate serve --port 7860 --checkpoint runs/demo   the web app in a browser (pip install 'pixelforge[app]')
 
 Still images are written as PNG (never JPEG), GIFs as GIFs, videos in their own container.
 Existing outputs are skipped, so an interrupted run resumes; --overwrite redoes them.
@@ -240,6 +241,11 @@ def make_pixelator(args: argparse.Namespace) -> Pixelator:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["serve"]:  # `pixelate serve`: the web app (a file named serve is ./serve)
+        from webapp.serve import main as serve
+
+        return serve(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         pixelator = make_pixelator(args)

@@ -56,12 +56,23 @@ def _sample_indices(n: int, k: int = PALETTE_SAMPLES) -> list[int]:
 
 
 def pixelate_gif(
-    data: bytes, dst: Path, pixelator: Pixelator, *, max_pixels: int, progress: Progress | None = None
+    data: bytes,
+    dst: Path,
+    pixelator: Pixelator,
+    *,
+    max_pixels: int,
+    max_frames: int | None = None,
+    progress: Progress | None = None,
 ) -> AnimationResult:
-    """Pixelate every frame of an animated GIF with one shared palette; write ``dst`` (a GIF)."""
+    """Pixelate every frame of an animated GIF with one shared palette; write ``dst`` (a GIF).
+
+    ``max_frames`` refuses longer GIFs before any frame is decoded (the web app's job limit).
+    """
     first = open_image(data, max_pixels=max_pixels)  # size limit and a clear error for broken files
     src = Image.open(io.BytesIO(data))
     n = getattr(src, "n_frames", 1)
+    if max_frames is not None and n > max_frames:
+        raise ImageDecodeError("too-long", f"{n} frames, over the {max_frames}-frame limit")
     if n * first.image.width * first.image.height > 8 * max_pixels:
         raise ImageDecodeError("too-large", f"{n} frames of {first.image.width}x{first.image.height} is too much")
     images, durations = [], []
@@ -118,9 +129,14 @@ def pixelate_video(
     *,
     crf: int = 0,
     max_pixels: int,
+    max_frames: int | None = None,
     progress: Progress | None = None,
 ) -> AnimationResult:
-    """Pixelate a video file with PyAV; ``dst``'s suffix picks the container (same as the input's)."""
+    """Pixelate a video file with PyAV; ``dst``'s suffix picks the container (same as the input's).
+
+    ``max_frames`` refuses a clip whose header announces more frames, and stops one that turns
+    out longer while encoding (headers can lie or say nothing).
+    """
     av = _pyav()
     try:
         probe = av.open(str(src))
@@ -135,6 +151,8 @@ def pixelate_video(
         total = vs.frames or 0
         if not total and vs.duration and vs.average_rate:
             total = int(float(vs.duration * vs.time_base) * float(vs.average_rate))
+        if max_frames is not None and total > max_frames:
+            raise ImageDecodeError("too-long", f"{total} frames, over the {max_frames}-frame limit")
         wanted = set(_sample_indices(total)) if total else set(range(PALETTE_SAMPLES))
         samples = []
         # pass 1: fit the shared palette on frames spread over the clip
@@ -148,13 +166,19 @@ def pixelate_video(
     palette = choose_palette(samples, pixelator.options.palette_spec)
     try:
         with atomic_path(dst) as tmp:  # the suffix stays last: PyAV picks the container by it
-            return _encode(src, tmp, pixelator, palette, crf, progress)
+            return _encode(src, tmp, pixelator, palette, crf, progress, max_frames)
     except av.error.FFmpegError as exc:
         raise ImageDecodeError("unreadable", f"video decoding or encoding failed: {exc}") from exc
 
 
 def _encode(
-    src: Path, dst: Path, pixelator: Pixelator, palette: np.ndarray, crf: int, progress: Progress | None
+    src: Path,
+    dst: Path,
+    pixelator: Pixelator,
+    palette: np.ndarray,
+    crf: int,
+    progress: Progress | None,
+    max_frames: int | None = None,
 ) -> AnimationResult:
     """Pass 2: decode, pixelate with the shared palette, encode with the input's timestamps, copy audio."""
     av = _pyav()
@@ -224,6 +248,8 @@ def _encode(
                     audio_out, audio = None, f"dropped ({exc})"
                 continue
             for frame in packet.decode():
+                if max_frames is not None and frames + len(pending) >= max_frames:
+                    raise ImageDecodeError("too-long", f"more than {max_frames} frames")
                 pending.append(frame)
                 if len(pending) >= batch:
                     frames += flush()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("pixelforge", "crawler", "curation", "data_cards", "training", "inference")
+PACKAGES = ("pixelforge", "crawler", "curation", "data_cards", "training", "inference", "webapp")
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 

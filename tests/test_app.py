@@ -1,0 +1,318 @@
+"""The web app (`pixelate serve`): its API equals the CLI, the real page works in Chromium, bad uploads are refused."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import socket
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from inference.cli import main as cli_main
+from inference.grid import cell_purity
+from inference.preview import reduced_copy
+from pixelforge.imaging import count_colors
+from pixelforge.model.checkpoint import generator_metadata, save_network
+from pixelforge.model.networks import GeneratorSpec, init_weights
+from webapp.jobs import JobError, JobFiles, Limits, Settings, run_animation, run_preview
+from webapp.models import CLASSICAL, Models
+from webapp.serve import launch
+from webapp.ui import build_app
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+SPRITE = REPO / "tests" / "fixtures" / "art" / "cartoon" / "maleAdventurer_idle.png"  # Kenney, CC0
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+LIMITS = Limits()  # the defaults, so the docs screenshot shows what `pixelate serve` shows
+
+
+def photo(width: int = 96, height: int = 72, seed: int = 0) -> Image.Image:
+    """Smooth gradients, texture and noise: thousands of colours, so palettes and grids matter."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    arr = np.stack([x / width * 255, y / height * 255, 128 + 100 * np.sin(x / 9.0) * np.cos(y / 13.0)], axis=-1)
+    arr = arr + rng.normal(0, 12, (height, width, 3))
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
+
+
+def bomb_png(side: int = 30_000) -> bytes:
+    """A valid PNG header announcing side x side pixels, with almost no data: a decompression bomb."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def long_gif(frames: int = 10_000) -> bytes:
+    """A 1x1 GIF with ``frames`` frames, written by hand (Pillow would merge identical frames)."""
+    frame = bytes.fromhex("21f904000a000000" "2c000000000100010000" "0202440100")
+    return bytes.fromhex("474946383961010001008000000000ffffff") + frame * frames + b";"
+
+
+def small_gif(n: int = 4) -> bytes:
+    frames = [photo(48, 32, seed=i) for i in range(n)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=80, loop=0)
+    return buf.getvalue()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("app-files")
+    out = {"photo": root / "photo.png", "gif": root / "walk.gif", "notes": root / "notes.png", "bomb": root / "bomb.png"}
+    photo().save(out["photo"])
+    out["gif"].write_bytes(small_gif())
+    out["notes"].write_text("these are notes, not a picture\n")
+    out["bomb"].write_bytes(bomb_png())
+    out["long"] = root / "long.gif"
+    out["long"].write_bytes(long_gif())
+    out["video"] = root / "clip.mp4"
+    out["video"].write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(4000))  # an MP4 header, then noise
+    return out
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory) -> Path:
+    """A tiny trained-looking run folder, as `train` writes it, for the model menu."""
+    spec = GeneratorSpec(ngf=8, n_blocks=1)
+    torch.manual_seed(0)
+    net = init_weights(spec.build()).eval()
+    latest = tmp_path_factory.mktemp("runs") / "tiny" / "checkpoints" / "latest"
+    latest.mkdir(parents=True)
+    save_network(net, latest / "G_A.safetensors", generator_metadata(spec, "AtoB", 64))
+    return latest.parent.parent
+
+
+@pytest.fixture(scope="module")
+def server(run_folder, tmp_path_factory):
+    """The app on a free 127.0.0.1 port, with the tiny checkpoint in its model menu."""
+    models = Models([str(run_folder)])
+    models.load_all()
+    demo = build_app(models, LIMITS, JobFiles(tmp_path_factory.mktemp("jobs")))
+    _, url, share = launch(demo, "127.0.0.1", free_port(), block=False)
+    assert url.startswith("http://127.0.0.1:") and share is None
+    yield url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(server) -> Client:
+    return Client(server, verbose=False)
+
+
+def cli_result(src: Path, out: Path, args: list[str]) -> Path:
+    assert cli_main([str(src), "-o", str(out), "-q", *args]) == 0
+    return out
+
+
+# --------------------------------------------------------------------------- API == CLI
+
+
+@pytest.mark.parametrize(
+    ("settings", "cli_args", "k"),
+    [
+        ({}, [], 16),
+        (
+            {"cell_size": 5, "palette": "pico8", "dither": "ordered", "native": True},
+            ["--cell-size", "5", "--palette", "pico8", "--dither", "ordered", "--native"],
+            16,
+        ),
+        ({"model": "RUN", "colors": 6, "dither": "floyd"}, ["--checkpoint", "RUN", "--palette", "6", "--dither", "floyd"], 6),
+    ],
+    ids=["defaults", "pico8-native", "checkpoint"],
+)
+def test_api_result_is_what_the_cli_writes(client, files, run_folder, tmp_path, settings, cli_args, k):
+    settings = {key: str(run_folder) if v == "RUN" else v for key, v in settings.items()}
+    cli_args = [str(run_folder) if a == "RUN" else a for a in cli_args]
+    got = Path(client.predict(handle_file(str(files["photo"])), **settings, api_name="/pixelate"))
+    want = cli_result(files["photo"], tmp_path / "cli.png", cli_args)
+    assert got.read_bytes() == want.read_bytes()  # the same PNG encoder: byte-equal, so pixel-equal
+    img = Image.open(got)
+    assert np.array_equal(np.asarray(img), np.asarray(Image.open(want)))
+    cell = settings.get("cell_size", 4)
+    assert img.size == ((-(-96 // cell), -(-72 // cell)) if settings.get("native") else (96, 72))
+    assert cell_purity(img, 1 if settings.get("native") else cell) == 1.0
+    assert count_colors(img) <= k
+
+
+def test_endpoint_signature_picture_first_settings_with_defaults(client):
+    endpoint = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/pixelate"]
+    params = endpoint["parameters"]
+    assert params[0]["parameter_name"] == "picture" and not params[0]["parameter_has_default"]
+    assert all(p["parameter_has_default"] for p in params[1:])
+    assert [p["parameter_name"] for p in params[1:]] == [
+        "model", "cell_size", "palette", "colors", "palette_file", "dither", "native", "scale"
+    ]  # fmt: skip
+    assert len(endpoint["returns"]) == 1 and endpoint["returns"][0]["component"] == "Image"
+
+
+# --------------------------------------------------------------------------- bad uploads
+
+
+@pytest.mark.parametrize(
+    ("name", "endpoint", "message"),
+    [
+        ("notes", "/pixelate", "not a picture this page can read"),
+        ("bomb", "/pixelate", "Too large for this page (900000000 pixels)"),
+        ("long", "/pixelate_animation", "Too many frames (10000 frames"),
+        ("video", "/pixelate_animation", "This video cannot be decoded"),
+        ("photo", "/pixelate_animation", "Invalid file type. Please upload a file that is one of these formats"),
+    ],
+)
+def test_bad_upload_gets_its_message_and_the_server_keeps_serving(client, files, name, endpoint, message):
+    with pytest.raises(AppError, match=re.escape(message)):
+        client.predict(handle_file(str(files[name])), api_name=endpoint)
+    good = client.predict(handle_file(str(files["photo"])), api_name="/pixelate")
+    assert Image.open(good).size == (96, 72)
+
+
+def test_bad_settings_get_their_message(client, files, tmp_path):
+    bad = tmp_path / "broken.gpl"
+    bad.write_text("not a palette\n")
+    with pytest.raises(AppError, match="broken.gpl: not a GIMP palette"):
+        client.predict(handle_file(str(files["photo"])), palette="file", palette_file=handle_file(str(bad)), api_name="/pixelate")
+    with pytest.raises(AppError, match="/etc is not in the list of choices"):  # no loading of arbitrary paths
+        client.predict(handle_file(str(files["photo"])), model="/etc", api_name="/pixelate")
+    hexfile = tmp_path / "duo.hex"
+    hexfile.write_text("112233\nddeeff\n")
+    got = client.predict(handle_file(str(files["photo"])), palette="file", palette_file=handle_file(str(hexfile)), api_name="/pixelate")
+    assert count_colors(Image.open(got)) <= 2
+
+
+# --------------------------------------------------------------------------- animations and limits
+
+
+def test_gif_comes_back_animated_with_one_palette(client, files):
+    gif, video, downloads, status, swatches = client.predict(handle_file(str(files["gif"])), api_name="/pixelate_animation")
+    assert video is None and len(downloads) == 1 and "4 frames" in status and swatches.count('class="swatch"') <= 16
+    out = Image.open(gif)
+    assert out.n_frames == 4
+    colours = set()
+    for i in range(4):
+        out.seek(i)
+        frame = out.convert("RGB")
+        assert cell_purity(frame, 4) == 1.0
+        colours |= set(map(tuple, np.asarray(frame).reshape(-1, 3)))
+    assert len(colours) <= 16
+
+
+def test_video_comes_back_as_an_mp4_browsers_play(client, tmp_path):
+    import av
+
+    from tests.test_inference_video import make_video
+
+    make_video(tmp_path / "clip.mp4", n=12, w=64, h=48)
+    gif, video, downloads, status, _ = client.predict(handle_file(str(tmp_path / "clip.mp4")), api_name="/pixelate_animation")
+    assert gif is None and Path(video).suffix == ".mp4" and "12 frames" in status and "audio copied" in status
+    with av.open(video) as c:
+        stream = c.streams.video[0]
+        assert (stream.codec_context.name, stream.codec_context.pix_fmt) == ("h264", "yuv420p")
+        assert len(list(c.decode(video=0))) == 12
+    make_video(tmp_path / "long.mp4", n=LIMITS.max_frames + 1, w=16, h=16, audio=False)
+    with pytest.raises(AppError, match=re.escape(f"Too many frames ({LIMITS.max_frames + 1} frames, over the 300-frame limit)")):
+        client.predict(handle_file(str(tmp_path / "long.mp4")), api_name="/pixelate_animation")
+
+
+def test_time_limit_stops_an_animation(files, tmp_path):
+    with pytest.raises(JobError, match="longer than the 0 s limit"):
+        run_animation(files["gif"], Settings(), Models(), Limits(time_s=0), JobFiles(tmp_path))
+
+
+def test_preview_works_on_a_reduced_copy_with_the_same_grid(tmp_path):
+    big = photo(800, 600)
+    small, cell = reduced_copy(big, 4, 160_000)
+    assert small.size == (400, 300) and cell == 2  # halved, so cells of 2 keep the 200x150 grid
+    small, cell = reduced_copy(big, 4, 10_000)
+    assert small.size == (100, 75) and cell == 1  # past the cell size the grid gets coarser
+    assert reduced_copy(photo(40, 30), 4, 160_000)[1] == 4  # small pictures are used as they are
+    big.save(tmp_path / "big.png")
+    image, note = run_preview(tmp_path / "big.png", Settings(scale=2), Models(), Limits())
+    assert image.size == (400, 300) and "reduced copy" in note
+
+
+def test_model_menu_and_serve_command(run_folder, capsys):
+    models = Models([str(run_folder)])
+    assert models.default == CLASSICAL
+    assert models.choices() == [("classical (no ML)", CLASSICAL), (f"checkpoint: {run_folder}", str(run_folder))]
+    assert cli_main(["serve", "--checkpoint", str(run_folder / "missing")]) == 2
+    assert "pixelate serve: error: model" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as done:
+        cli_main(["serve", "--help"])
+    assert done.value.code == 0 and "--host" in capsys.readouterr().out
+
+
+def test_space_entry_point_builds_the_same_app():
+    import app
+
+    names = {d.api_name for d in app.demo.fns.values() if d.api_name}
+    assert {"pixelate", "pixelate_animation"} <= names
+    job = next(d for d in app.demo.fns.values() if d.api_name == "pixelate")
+    assert job.concurrency_limit == Limits().concurrency  # a queue with a concurrency limit
+
+
+# --------------------------------------------------------------------------- the real page in Chromium
+
+
+def test_page_in_headless_chromium(server, files, tmp_path):
+    assert CHROMIUM.exists(), "needs Debian's chromium: apt-get install -y chromium (make test installs it)"
+    from playwright.sync_api import sync_playwright
+
+    requests: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(server, wait_until="load")
+            page.get_by_text("GIFs and videos up to 300 frames").wait_for(timeout=30_000)  # the limits are shown
+            upload = page.locator("#picture input[type=file]")
+            upload.set_input_files(str(SPRITE))
+            page.get_by_text("Preview (24x32 cells)").wait_for(timeout=30_000)  # live preview, no click needed
+            page.locator("#pixelate").click()
+            page.locator("#downloads").get_by_role("cell", name="maleAdventurer_idle_px_native.png").wait_for(timeout=30_000)
+            shown = page.locator("#view img")
+            assert "maleAdventurer_idle_px_x8.png" in shown.get_attribute("src")
+            size = shown.evaluate("img => [img.naturalWidth, img.naturalHeight, getComputedStyle(img).imageRendering]")
+            assert size == [24 * 8, 32 * 8, "pixelated"]
+            shot = tmp_path / "web-app.png"
+            page.screenshot(path=str(shot), full_page=True)
+            # a bad upload gets its message in the page, and the next good one still works
+            upload.set_input_files(str(files["notes"]))
+            page.get_by_text("not a picture this page can read").first.wait_for(timeout=30_000)
+            upload.set_input_files(str(files["photo"]))
+            page.get_by_text("Preview (24x18 cells)").wait_for(timeout=30_000)
+            page.locator("#pixelate").click()
+            page.locator("#downloads").get_by_role("cell", name="photo_px_native.png").wait_for(timeout=30_000)
+        except Exception:
+            page.screenshot(path="/tmp/app-failure.png", full_page=True)
+            raise
+        finally:
+            browser.close()
+    pixels = np.asarray(Image.open(shot).convert("RGB"))
+    assert pixels.std() > 20 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50  # not a blank page
+    docs = REPO / "docs" / "img" / "web-app.png"
+    if not docs.exists() or os.environ.get("PIXELFORGE_SCREENSHOTS") == "1":
+        docs.parent.mkdir(parents=True, exist_ok=True)
+        docs.write_bytes(shot.read_bytes())
+    hosts = {u.split("/")[2] for u in requests if u.startswith(("http://", "https://"))}
+    assert hosts == {server.split("/")[2]}  # offline: no CDN, no analytics
