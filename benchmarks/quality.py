@@ -44,7 +44,7 @@ from skimage.morphology import black_tophat, footprint_rectangle
 from inference.grid import cell_means, cell_purity
 from inference.pixelator import Pixelator
 from pixelforge.imaging import composite_on_white, count_colors
-from pixelforge.testing.art_cases import ArtCase, all_cases
+from pixelforge.testing.art_cases import all_cases
 
 CELL, K = 4, 16
 CORPUS = Path("/work/shared/corpus")

@@ -103,7 +103,7 @@ def line_cells(rgb: Image.Image, cell: int) -> tuple[np.ndarray, np.ndarray]:
     count = np.where(use_bright, bright_count, dark_count)
     candidate = count >= max(1, cell // 2)
     # a line fills at most two cells across of any 5x5 window; texture fills most of it
-    density = ndimage.uniform_filter(candidate.astype(np.float32), size=5, mode="constant")
+    density = ndimage.uniform_filter(candidate.astype(np.float32), size=5, mode="reflect")
     chosen = candidate & _suppress(count) & (density <= TEXTURE_SHARE)
     colour = np.zeros(chosen.shape + (3,), np.float32)
     rows, cols = np.nonzero(chosen)

@@ -95,10 +95,8 @@ def choose_palette(
         weights = np.concatenate(
             [np.ones(c.colors.shape[0] * c.colors.shape[1]) if c.weights is None else c.weights.reshape(-1) for c in many]
         )
-    if key_colors:
-        coherent = np.concatenate([coherence(c.colors).reshape(-1) for c in many])
-        weights = coherent if weights is None else weights * coherent
-    return fit_palette(rgb, spec.k or DEFAULT_COLORS, weights=weights, seed=seed, key_colors=key_colors)
+    region = np.concatenate([coherence(c.colors).reshape(-1) for c in many]) if key_colors else None
+    return fit_palette(rgb, spec.k or DEFAULT_COLORS, weights=weights, seed=seed, key_colors=key_colors, region=region)
 
 
 def coherence(colors: np.ndarray, scale: float = 0.04) -> np.ndarray:

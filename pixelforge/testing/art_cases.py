@@ -75,7 +75,7 @@ def outline_case(size: int = 256, seed: int = 0) -> ArtCase:
     s = size / 256
     for i, (y, w) in enumerate([(18, 1), (31, 2), (47, 2), (61, 1)]):  # 47/48 straddles a 4 px cell edge
         c.line([(int(12 * s), int(y * s)), (int((120 + 10 * i) * s), int(y * s))], w)
-    for i, (x, w) in enumerate([(150, 1), (163, 2), (175, 2), (190, 1)]):
+    for x, w in [(150, 1), (163, 2), (175, 2), (190, 1)]:
         c.line([(int(x * s), int(10 * s)), (int(x * s), int(110 * s))], w)
     c.line([(int(205 * s), int(12 * s)), (int(245 * s), int(110 * s))], 1)
     c.line([(int(12 * s), int(80 * s)), (int(130 * s), int(140 * s))], 1)
