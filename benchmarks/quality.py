@@ -365,9 +365,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("benchmarks/out/quality"))
     p.add_argument("--quick", action="store_true", help="4 photos, 2+2 cartoons")
     p.add_argument("--only", nargs="*", help="run only these methods")
+    p.add_argument("--cases", nargs="*", help="run only cases whose name contains one of these")
     p.add_argument("--tile", type=int, default=256, help="tile side on the sheet")
     args = p.parse_args(argv)
     cases = generated_cases() + cartoon_cases(2 if args.quick else 5) + photo_cases(args.quick)
+    if args.cases:
+        cases = [c for c in cases if any(part in c.name for part in args.cases)]
     found, notes = methods()
     if args.only:
         found = {n: f for n, f in found.items() if n in args.only}
