@@ -21,7 +21,7 @@ def grid_shape(width: int, height: int, cell: int) -> tuple[int, int]:
     return -(-width // cell), -(-height // cell)
 
 
-def _block_sum(arr: np.ndarray, cell: int) -> np.ndarray:
+def block_sum(arr: np.ndarray, cell: int, dtype: type | None = None) -> np.ndarray:
     """Sum over ``cell``x``cell`` blocks of an ``(H, W, C)`` array, zero-padding the ragged edge."""
     h, w = arr.shape[:2]
     rows, cols = -(-h // cell), -(-w // cell)
@@ -29,7 +29,7 @@ def _block_sum(arr: np.ndarray, cell: int) -> np.ndarray:
         padded = np.zeros((rows * cell, cols * cell) + arr.shape[2:], dtype=arr.dtype)
         padded[:h, :w] = arr
         arr = padded
-    return arr.reshape(rows, cell, cols, cell, *arr.shape[2:]).sum(axis=(1, 3))
+    return arr.reshape(rows, cell, cols, cell, *arr.shape[2:]).sum(axis=(1, 3), dtype=dtype)
 
 
 def cell_means(
@@ -45,13 +45,13 @@ def cell_means(
     rgb = np.asarray(rgb, dtype=np.float32)
     h, w = rgb.shape[:2]
     ones = np.ones((h, w, 1), dtype=np.float32)
-    count = _block_sum(ones, cell)
+    count = block_sum(ones, cell)
     if alpha is None:
-        return _block_sum(rgb, cell) / count, None
+        return block_sum(rgb, cell) / count, None
     weight = np.asarray(alpha, dtype=np.float32)[..., None] / 255.0
-    wsum = _block_sum(weight, cell)
-    colour = _block_sum(rgb * weight, cell) / np.maximum(wsum, 1e-6)
-    plain = _block_sum(rgb, cell) / count
+    wsum = block_sum(weight, cell)
+    colour = block_sum(rgb * weight, cell) / np.maximum(wsum, 1e-6)
+    plain = block_sum(rgb, cell) / count
     colour = np.where(wsum > 1e-6, colour, plain)
     opaque = (wsum[..., 0] / count[..., 0]) * 255.0 >= threshold
     return colour, opaque
@@ -75,7 +75,7 @@ def cell_purity(img: Image.Image | np.ndarray, cell: int) -> float:
     anchor = arr[::cell, ::cell]
     ref = np.repeat(np.repeat(anchor, cell, axis=0), cell, axis=1)[:h, :w]
     differs = np.any(arr != ref, axis=-1)
-    bad = _block_sum(differs[..., None].astype(np.int32), cell)[..., 0] > 0
+    bad = block_sum(differs[..., None].astype(np.int32), cell)[..., 0] > 0
     return 1.0 - float(bad.sum()) / float(rows * cols)
 
 

@@ -140,30 +140,125 @@ def resolve_palette(spec: str | int) -> PaletteSpec:
     raise PaletteError(f"--palette {text!r}: expected a number of colours, one of {names}, or a .hex/.gpl file")
 
 
-def fit_palette(rgb: np.ndarray, k: int, *, weights: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
+def fit_palette(
+    rgb: np.ndarray,
+    k: int,
+    *,
+    weights: np.ndarray | None = None,
+    seed: int = 0,
+    key_colors: bool = True,
+    region: np.ndarray | None = None,
+) -> np.ndarray:
     """``k`` representative colours of ``(..., 3)`` pixels, by weighted k-means in OKLab.
 
     Colours are binned first and the bins clustered with their pixel counts as weights, so the
     cost depends on how many distinct colours there are, not on the image size. ``weights`` (same leading shape as ``rgb``)
-    lets transparent cells count for nothing.
+    lets transparent cells count for nothing. k-means alone spends entries by pixel count, so a
+    face or a white stripe loses to shades of a large background; ``key_colors`` then trades
+    redundant entries for the colours of small distinct regions (:func:`keep_key_colors`);
+    ``region`` (0..1 per pixel, e.g. :func:`inference.postprocess.coherence`) says how much each
+    pixel belongs to a region rather than a blend, so blends across edges never become key colours.
     """
     flat = np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8).reshape(-1, 3))
-    w = None if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
-    if w is not None:
-        flat = flat[w > 0]
-        w = w[w > 0]
+    w = np.ones(len(flat)) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
+    r = np.ones(len(flat)) if region is None else np.asarray(region, dtype=np.float64).reshape(-1)
+    flat, r, w = flat[w > 0], r[w > 0], w[w > 0]
     if len(flat) == 0:
         return np.array([[255, 255, 255]], dtype=np.uint8)
-    points, mass = _binned_colors(flat, w)
-    centers = kmeans(srgb_to_oklab(points), k, weights=mass, seed=seed)
+    points, mass, inverse = _binned_colors(flat, w)
+    lab = srgb_to_oklab(points)
+    centers = kmeans(lab, k, weights=mass, seed=seed)
+    if key_colors and len(lab) > k:
+        regional = np.bincount(inverse, weights=w * r, minlength=len(mass))
+        centers = keep_key_colors(lab, mass, centers, regional)
     palette = oklab_to_srgb(centers)
     # Two centres can round to the same sRGB triple; keep each colour once, in fitted order.
     _, first = np.unique(palette, axis=0, return_index=True)
     return palette[np.sort(first)]
 
 
-def _binned_colors(rgb: np.ndarray, weights: np.ndarray | None, bits: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """Mean colour and total weight of each occupied ``bits``-per-channel bin of ``(n, 3)`` uint8 pixels.
+#: OKLab distance within which a colour counts as represented (about 5-8 CIEDE2000 units).
+KEY_RADIUS = 0.04
+#: A key colour must cover at least this share of the cells (and at least KEY_MIN_CELLS of them).
+KEY_MIN_SHARE = 0.0008
+KEY_MIN_CELLS = 3.0
+#: At most this many entries change hands, so gradients keep most of their shades.
+KEY_MAX_SWAPS = 4
+
+
+def keep_key_colors(
+    points: np.ndarray,
+    mass: np.ndarray,
+    centers: np.ndarray,
+    regional: np.ndarray | None = None,
+    radius: float = KEY_RADIUS,
+) -> np.ndarray:
+    """Trade palette entries spent on near-duplicate shades for distinct colours nothing represents.
+
+    k-means places entries by pixel count, so a sky gradient gets five shades while a face, an
+    eye or a white stripe gets none. Here the most distinct unrepresented group of colours (farther
+    than ``radius`` from every entry, heavy enough to be a region rather than noise) replaces the
+    entry whose colours have the closest substitute, as long as that substitute is nearer than
+    the group is now. The number of entries never changes. ``regional`` is the mass that lies in
+    regions (not blends across edges); a group must have enough of it.
+    """
+    centers = np.array(centers, dtype=np.float64)
+    if len(centers) < 2:
+        return centers
+    regional = mass if regional is None else regional
+    min_mass = max(KEY_MIN_CELLS, KEY_MIN_SHARE * float(mass.sum()))
+    r2 = radius * radius
+    protected = np.zeros(len(centers), dtype=bool)
+    for _ in range(min(len(centers) - 1, KEY_MAX_SWAPS)):
+        d2 = ((points[:, None, :] - centers[None, :, :]) ** 2).sum(-1)
+        order = np.argsort(d2, axis=1)[:, :2]
+        first = order[:, 0]
+        near = np.take_along_axis(d2, order[:, :1], 1)[:, 0]
+        runner = np.take_along_axis(d2, order[:, 1:2], 1)[:, 0]
+        cand = np.flatnonzero(near > r2)
+        if regional[cand].sum() < min_mass:
+            break
+        seeds = cand[np.argsort(regional[cand])[::-1][:256]]
+        within = ((points[seeds][:, None, :] - points[cand][None, :, :]) ** 2).sum(-1) <= r2
+        heavy = (within @ regional[cand]) >= min_mass
+        if not heavy.any():
+            break
+        # the most distinct region-sized group: its own mass-weighted distance to the palette
+        group_mass = within @ regional[cand]
+        group_err = (within * (regional[cand] * near[cand])).sum(1) / np.maximum(group_mass, 1e-12)
+        # importance grows with the square root of the area: a face counts, but not 100x a stripe
+        score = group_err * np.sqrt(group_mass)
+        best = int(np.argmax(np.where(heavy, score, -1.0)))
+        members = cand[within[best]]
+        new = (points[members] * mass[members, None]).sum(0) / mass[members].sum()
+        # how far each entry's colours would move if it went (mass-weighted mean squared distance)
+        own = np.bincount(first, weights=mass, minlength=len(centers))
+        moved = np.bincount(first, weights=mass * runner, minlength=len(centers)) / np.maximum(own, 1e-12)
+        moved[protected] = np.inf
+        victim = int(np.argmin(moved))
+        if moved[victim] >= group_err[best]:
+            break
+        centers[victim] = new
+        protected[victim] = True
+        centers = _lloyd(points, mass, centers, protected)
+    return centers
+
+
+def _lloyd(points: np.ndarray, mass: np.ndarray, centers: np.ndarray, fixed: np.ndarray, iters: int = 3) -> np.ndarray:
+    """A few weighted k-means steps so entries that shared a colour with a new key colour move off it."""
+    for _ in range(iters):
+        label = nearest(points, centers)
+        total = np.bincount(label, weights=mass, minlength=len(centers))
+        sums = np.stack([np.bincount(label, weights=mass * points[:, c], minlength=len(centers)) for c in range(3)], 1)
+        move = (total > 0) & ~fixed
+        centers[move] = sums[move] / total[move, None]
+    return centers
+
+
+def _binned_colors(
+    rgb: np.ndarray, weights: np.ndarray | None, bits: int = 5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean colour, total weight and each pixel's bin, for the occupied ``bits``-per-channel bins of ``(n, 3)`` uint8.
 
     A photo has ~10^5 distinct colours; a few thousand 4-bit bins carry the same information for a fit
     (each bin keeps its exact mean, not its corner), which makes k-means several times faster.
@@ -175,7 +270,7 @@ def _binned_colors(rgb: np.ndarray, weights: np.ndarray | None, bits: int = 5) -
     w = np.ones(len(rgb)) if weights is None else weights
     mass = np.bincount(inverse, weights=w, minlength=len(keys))
     sums = np.stack([np.bincount(inverse, weights=w * rgb[:, c], minlength=len(keys)) for c in range(3)], axis=1)
-    return sums / mass[:, None], mass
+    return sums / mass[:, None], mass, inverse
 
 
 def map_to_palette(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from PIL import Image
 from inference.dither import METHODS, dither
 from inference.grid import cell_means, expand_cells
 from inference.palette import DEFAULT_COLORS, PaletteSpec, fit_palette, resolve_palette
+from pixelforge.color import srgb_to_oklab
 from pixelforge.imaging import has_alpha, rgb_on_white
 
 
@@ -29,6 +30,10 @@ class PixelArtOptions:
     dither: str = "none"
     native: bool = False
     alpha_threshold: int = 128
+    #: classical path: cells on thin dark/bright lines take the line's colour (False: plain box average)
+    outlines: bool = True
+    #: fitted palettes keep the colours of small distinct regions (False: k-means by pixel count alone)
+    key_colors: bool = True
 
     def __post_init__(self) -> None:
         if self.cell_size < 1:
@@ -77,7 +82,9 @@ def box_average(rgb: Image.Image, factor: int) -> np.ndarray:
     return np.asarray(rgb.reduce(factor) if factor > 1 else rgb, dtype=np.float32)
 
 
-def choose_palette(cells: Cells | list[Cells], spec: PaletteSpec, seed: int = 0) -> np.ndarray:
+def choose_palette(
+    cells: Cells | list[Cells], spec: PaletteSpec, seed: int = 0, *, key_colors: bool = True
+) -> np.ndarray:
     """The fixed palette, or ``k`` colours fitted to the (opaque) cells of one image or many frames."""
     if spec.colors is not None:
         return spec.colors
@@ -88,13 +95,28 @@ def choose_palette(cells: Cells | list[Cells], spec: PaletteSpec, seed: int = 0)
         weights = np.concatenate(
             [np.ones(c.colors.shape[0] * c.colors.shape[1]) if c.weights is None else c.weights.reshape(-1) for c in many]
         )
-    return fit_palette(rgb, spec.k or DEFAULT_COLORS, weights=weights, seed=seed)
+    region = np.concatenate([coherence(c.colors).reshape(-1) for c in many]) if key_colors else None
+    return fit_palette(rgb, spec.k or DEFAULT_COLORS, weights=weights, seed=seed, key_colors=key_colors, region=region)
+
+
+def coherence(colors: np.ndarray, scale: float = 0.04) -> np.ndarray:
+    """Per cell, how much it belongs to a region (1) rather than being a blend across an edge (~0).
+
+    A cell straddling two areas averages them into a colour that is in neither; a palette entry
+    spent on it is wasted. A cell whose nearest 4-neighbour looks alike is part of a region or a line.
+    """
+    lab = srgb_to_oklab(np.clip(colors, 0, 255))
+    p = np.pad(lab, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    rows, cols = lab.shape[:2]
+    shifts = (p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:])
+    closest = np.min([((s - lab) ** 2).sum(-1) for s in shifts], axis=0)
+    return 1.0 / (1.0 + closest / (scale * scale)) if rows * cols > 1 else np.ones((rows, cols))
 
 
 def render(cells: Cells, options: PixelArtOptions, palette: np.ndarray | None = None) -> Image.Image:
     """Quantise and dither the cells, then paint them: ``N``x``N`` blocks at the input size, or ``native``."""
     if palette is None:
-        palette = choose_palette(cells, options.palette_spec)
+        palette = choose_palette(cells, options.palette_spec, key_colors=options.key_colors)
     painted = dither(cells.colors, palette, options.dither, cells.opaque)
     if cells.opaque is not None:
         alpha = np.where(cells.opaque, 255, 0).astype(np.uint8)[..., None]

@@ -1,0 +1,406 @@
+"""Quality benchmark for `pixelate`: does the output look like pixel art and keep what matters?
+
+Run: ``PYTHONPATH=. .venv/bin/python benchmarks/quality.py [--quick] [--out benchmarks/out/quality]``
+
+Inputs, all held out from training:
+
+* generated cases with known truth (:mod:`pixelforge.testing.art_cases`): thin lines at every
+  angle and grid phase, small key-colour regions in a busy scene, an outlined cartoon head;
+* cartoons from ``/work/shared/corpus/cartoons`` whose file sha256 starts with ``0`` (the held-out
+  rule: a trainer must leave these out of domain A), the first 5 Kenney and 5 Twemoji by sha256;
+* the corpus photos (all 13; ``--quick`` takes 4), with key regions marked by eye below.
+
+Methods: the classical path as on main (box average + k-means by pixel count: ``outlines=False,
+key_colors=False``), the classical path now, an untrained generator (random init, seed 0) through
+the same pipeline, PixelOE (``pip install pixeloe``; 16-colour k-means, its own palette step) and
+pyxelate (skipped when not importable: its PyPI release is a placeholder). Every input is cropped
+to a multiple of the 4 px cell at the top-left so all methods share one grid.
+
+Metrics per image (and totals): ΔE2000 and SSIM at the cell grid against the input reduced to the
+grid; thin-line survival (input cells on a 1-2 px line, found by a 3x3 black top-hat of L* >= 20
+or given by the case's truth, whose output cell or a neighbour shows at least half the line's
+contrast); key-colour survival (per marked region, the smallest ΔE2000 between its colour and the
+output colours in its cells); cell purity; colours (<= 16); seconds per image. Writes
+``results.json``, ``sheet.png`` (nearest-neighbour upscaled) and ``index.html`` to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+from skimage.color import deltaE_ciede2000, rgb2lab
+from skimage.measure import label
+from skimage.metrics import structural_similarity
+from skimage.morphology import black_tophat, footprint_rectangle
+
+from inference.grid import cell_means, cell_purity
+from inference.pixelator import Pixelator
+from pixelforge.imaging import composite_on_white, count_colors
+from pixelforge.testing.art_cases import all_cases
+
+CELL, K = 4, 16
+CORPUS = Path("/work/shared/corpus")
+# Key regions marked by eye on the corpus photos: (name, x0, y0, x1, y1) in pixels.
+PHOTO_REGIONS = {
+    "astronaut.png": [
+        ("face", 196, 118, 212, 134), ("hair", 204, 28, 224, 44), ("flag white stripe", 4, 158, 16, 168),
+        ("flag blue", 24, 100, 40, 112), ("badge purple", 140, 360, 152, 372), ("teeth", 212, 143, 228, 147),
+    ],
+    "chelsea.png": [("eye", 152, 112, 164, 124), ("nose", 254, 228, 274, 240)],
+    "coffee.png": [("cup white", 190, 60, 230, 72), ("crema", 240, 130, 290, 150), ("spoon", 340, 270, 356, 290)],
+    "rocket.jpg": [("rocket white", 314, 200, 326, 240), ("lamp", 356, 390, 368, 400)],
+}
+PHOTO_ORDER = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg"]
+
+
+@dataclass
+class Case:
+    name: str
+    group: str
+    image: Image.Image
+    lines: np.ndarray | None = None  # truth; None: detect in the input
+    regions: list[tuple[str, np.ndarray, tuple[int, int, int]]] = field(default_factory=list)
+
+
+def crop_to_grid(img: Image.Image) -> Image.Image:
+    w, h = img.size
+    return img.crop((0, 0, w - w % CELL, h - h % CELL))
+
+
+def generated_cases() -> list[Case]:
+    out = []
+    for c in all_cases():
+        out.append(Case(c.name, "generated", c.image, c.lines, c.regions))
+    return out
+
+
+def _manifest(store: str) -> list[dict]:
+    return [json.loads(line) for line in (CORPUS / store / "manifest.jsonl").read_text().splitlines() if line]
+
+
+def cartoon_cases(per_source: int = 5) -> list[Case]:
+    rows = sorted((r for r in _manifest("cartoons") if r["sha256"].startswith("0")), key=lambda r: r["sha256"])
+    out = []
+    for source in ("kenney", "twemoji"):
+        for r in [r for r in rows if r["source"] == source][:per_source]:
+            img = crop_to_grid(composite_on_white(Image.open(CORPUS / "cartoons" / r["path"])))
+            out.append(Case(f"{source}:{r['title'].split()[-1]}", "cartoon", img, None, flat_regions(img)))
+    return out
+
+
+def photo_cases(quick: bool) -> list[Case]:
+    rows = {r["url"].rsplit("/", 1)[-1]: r for r in _manifest("photos")}
+    names = PHOTO_ORDER + ([] if quick else sorted(set(rows) - set(PHOTO_ORDER)))
+    out = []
+    for name in names:
+        img = crop_to_grid(composite_on_white(Image.open(CORPUS / "photos" / rows[name]["path"])))
+        regions = []
+        arr = np.asarray(img)
+        for rname, x0, y0, x1, y1 in PHOTO_REGIONS.get(name, []):
+            mask = np.zeros(arr.shape[:2], bool)
+            mask[y0:y1, x0:x1] = True
+            colour = tuple(int(v) for v in np.median(arr[mask], axis=0))
+            regions.append((rname, mask, colour))
+        out.append(Case(name, "photo", img, None, regions))
+    return out
+
+
+def flat_regions(img: Image.Image, limit: int = 6) -> list[tuple[str, np.ndarray, tuple[int, int, int]]]:
+    """Small flat-colour regions of a cartoon that stand out from their surroundings (auto-marked keys)."""
+    arr = np.asarray(img)
+    packed = (arr[..., 0].astype(np.int64) << 16) | (arr[..., 1].astype(np.int64) << 8) | arr[..., 2]
+    labels = label(packed + 1, background=0, connectivity=1)
+    area_max = 0.04 * arr.shape[0] * arr.shape[1]
+    found = []
+    for lab_id, count in zip(*np.unique(labels, return_counts=True)):
+        if not 4 * CELL * CELL <= count <= area_max:
+            continue
+        mask = labels == lab_id
+        ys, xs = np.nonzero(mask)
+        if np.ptp(ys) < 2 * CELL or np.ptp(xs) < 2 * CELL:
+            continue
+        colour = arr[ys[0], xs[0]]
+        y0, y1, x0, x1 = max(ys.min() - 3, 0), ys.max() + 4, max(xs.min() - 3, 0), xs.max() + 4
+        ring = ~mask[y0:y1, x0:x1]
+        around = arr[y0:y1, x0:x1][ring].mean(0)
+        contrast = float(_de(colour[None], around[None])[0])
+        if contrast >= 15:
+            found.append((contrast, mask, tuple(int(v) for v in colour)))
+    found.sort(key=lambda t: -t[0])
+    return [(f"flat {i}", m, c) for i, (_, m, c) in enumerate(found[:limit])]
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    return rgb2lab(np.asarray(rgb, np.float64) / 255.0)
+
+
+def _de(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return deltaE_ciede2000(_lab(a), _lab(b))
+
+
+def grid_of(img: Image.Image) -> np.ndarray:
+    return cell_means(np.asarray(composite_on_white(img)), CELL)[0]
+
+
+def detect_lines(img: Image.Image) -> np.ndarray:
+    """Pixels of 1-2 px dark lines: a 3x3 black top-hat of L* >= 20, in components of >= 8 pixels."""
+    lum = _lab(np.asarray(img))[..., 0]
+    mask = black_tophat(lum, footprint_rectangle((3, 3))) >= 20
+    labels = label(mask, connectivity=2)
+    sizes = np.bincount(labels.ravel())
+    return mask & (sizes[labels] >= 8) & (labels > 0)
+
+
+def line_survival(img: Image.Image, lines: np.ndarray, out_grid: np.ndarray) -> tuple[int, int]:
+    """(visible, total) input line cells: the output cell or a neighbour shows half the line's contrast."""
+    lum = _lab(np.asarray(img))[..., 0]
+    rows, cols = out_grid.shape[:2]
+    h, w = lum.shape
+    pad = np.full((rows * CELL, cols * CELL), np.nan)
+    pad[:h, :w] = lum
+    blocks = pad.reshape(rows, CELL, cols, CELL).transpose(0, 2, 1, 3).reshape(rows, cols, -1)
+    lmask = np.zeros_like(pad, bool)
+    lmask[:h, :w] = lines
+    lblocks = lmask.reshape(rows, CELL, cols, CELL).transpose(0, 2, 1, 3).reshape(rows, cols, -1)
+    count = lblocks.sum(-1)
+    on_line = count >= 2
+    line_l = np.where(lblocks, blocks, np.inf).min(-1)
+    bg = np.where(~lblocks, blocks, -np.inf).max(-1)
+    out_l = _lab(out_grid)[..., 0]
+    p = np.pad(out_l, 1, mode="edge")
+    darkest = np.min([p[dy : dy + rows, dx : dx + cols] for dy in range(3) for dx in range(3)], axis=0)
+    lightest = np.max([p[dy : dy + rows, dx : dx + cols] for dy in range(3) for dx in range(3)], axis=0)
+    dark_line = line_l < bg
+    half = (line_l + bg) / 2
+    visible = np.where(dark_line, darkest <= half, lightest >= half)
+    valid = on_line & np.isfinite(bg) & np.isfinite(line_l)
+    return int((visible & valid).sum()), int(valid.sum())
+
+
+def key_colour_errors(case: Case, out_grid: np.ndarray) -> list[tuple[str, float]]:
+    rows, cols = out_grid.shape[:2]
+    errors = []
+    for name, mask, colour in case.regions:
+        m = np.zeros((rows * CELL, cols * CELL), np.float64)
+        m[: mask.shape[0], : mask.shape[1]] = mask
+        share = m.reshape(rows, CELL, cols, CELL).mean(axis=(1, 3))
+        cells = share >= 0.5 if (share >= 0.5).any() else share > 0
+        if not cells.any():
+            continue
+        de = _de(np.asarray(colour, np.float64)[None], out_grid[cells])
+        errors.append((name, float(de.min())))
+    return errors
+
+
+def measure(case: Case, out: Image.Image, seconds: float) -> dict:
+    ref, got = grid_of(case.image), grid_of(out)
+    win = min(7, min(ref.shape[:2]) // 2 * 2 - 1)
+    ssim = structural_similarity(ref, got, channel_axis=2, data_range=255, win_size=win) if win >= 3 else float("nan")
+    lines = case.lines if case.lines is not None else detect_lines(case.image)
+    visible, total = line_survival(case.image, lines, got)
+    keys = key_colour_errors(case, got)
+    return {
+        "de2000": float(_de(ref, got).mean()),
+        "ssim": float(ssim),
+        "lines_visible": visible,
+        "lines_total": total,
+        "keys": keys,
+        "purity": cell_purity(out, CELL),
+        "colours": count_colors(out),
+        "seconds": seconds,
+    }
+
+
+# ----------------------------------------------------------------------------- methods
+
+
+def methods() -> tuple[dict, list[str]]:
+    import torch
+
+    from pixelforge.model.networks import GeneratorSpec, init_weights
+
+    notes = []
+    old = Pixelator.classic(outlines=False, key_colors=False)
+    new = Pixelator.classic()
+    torch.manual_seed(0)
+    spec = GeneratorSpec()
+    net = Pixelator(init_weights(spec.build()).eval(), spec)
+    found = {
+        "classical (main)": old.pixelate,
+        "classical (new)": new.pixelate,
+        "untrained net": net.pixelate,
+    }
+    try:
+        from pixeloe.torch.pixelize import pixelize
+
+        def pixeloe(img: Image.Image) -> Image.Image:
+            x = torch.from_numpy(np.asarray(img, np.float32) / 255.0).permute(2, 0, 1)[None]
+            y = pixelize(x, pixel_size=CELL, thickness=2, mode="contrast", do_quant=True, num_colors=K, backend="torch")
+            arr = (y[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+            return Image.fromarray(arr[: img.height, : img.width])
+
+        found["PixelOE"] = pixeloe
+    except Exception as exc:  # noqa: BLE001 - any failure means the peer is skipped, with the reason
+        notes.append(f"PixelOE skipped: {type(exc).__name__}: {exc}")
+    try:
+        from pyxelate import Pyx  # type: ignore[import-not-found]
+
+        def pyxelate(img: Image.Image) -> Image.Image:
+            arr = np.asarray(img)
+            small = Pyx(factor=CELL, palette=K).fit_transform(arr)
+            return Image.fromarray(np.asarray(small, np.uint8)).resize(img.size, Image.Resampling.NEAREST)
+
+        found["pyxelate"] = pyxelate
+    except Exception as exc:  # noqa: BLE001
+        notes.append(f"pyxelate skipped: {type(exc).__name__}: {exc} (its PyPI release is a placeholder)")
+    return found, notes
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def tile(img: Image.Image, side: int) -> Image.Image:
+    """The picture at the cell grid, nearest-neighbour upscaled to about ``side`` px (for viewing only)."""
+    grid = Image.fromarray(np.clip(np.round(grid_of(img)), 0, 255).astype(np.uint8))
+    scale = max(1, side // max(grid.size))
+    return grid.resize((grid.width * scale, grid.height * scale), Image.Resampling.NEAREST)
+
+
+def sheet(cases: list[Case], outputs: dict[str, dict[str, Image.Image]], names: list[str], side: int) -> Image.Image:
+    cols = ["input (at the grid)"] + names
+    head = 18
+    tiles = {(c.name, n): tile(outputs[c.name][n] if n in outputs[c.name] else c.image, side) for c in cases for n in cols}
+    row_h = [max(tiles[(c.name, n)].height for n in cols) + head for c in cases]
+    col_w = [max(tiles[(c.name, n)].width for c in cases) + 6 for n in cols]
+    out = Image.new("RGB", (sum(col_w), sum(row_h)), (255, 255, 255))
+    d = ImageDraw.Draw(out)
+    y = 0
+    for c, rh in zip(cases, row_h):
+        x = 0
+        for n, cw in zip(cols, col_w):
+            d.text((x + 2, y + 3), f"{c.name[:28]} | {n}" if n == cols[0] else n, fill=(0, 0, 0))
+            out.paste(tiles[(c.name, n)], (x, y + head))
+            x += cw
+        y += rh
+    return out
+
+
+def summarise(results: dict[str, dict[str, dict]], names: list[str]) -> dict[str, dict]:
+    total = {}
+    for n in names:
+        rows = [results[c][n] for c in results if n in results[c]]
+        keys = [e for r in rows for _, e in r["keys"]]
+        total[n] = {
+            "de2000": float(np.mean([r["de2000"] for r in rows])),
+            "ssim": float(np.nanmean([r["ssim"] for r in rows])),
+            "lines": sum(r["lines_visible"] for r in rows) / max(1, sum(r["lines_total"] for r in rows)),
+            "keys_max": float(max(keys)) if keys else float("nan"),
+            "keys_over_10": sum(e > 10 for e in keys),
+            "keys_n": len(keys),
+            "purity": float(min(r["purity"] for r in rows)),
+            "colours_max": int(max(r["colours"] for r in rows)),
+            "seconds": float(np.mean([r["seconds"] for r in rows])),
+        }
+    return total
+
+
+def table(total: dict[str, dict]) -> str:
+    lines = [
+        "| method | ΔE2000 | SSIM | thin lines kept | key colours ΔE2000 max (>10) | purity min | colours max | s/image |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n, t in total.items():
+        lines.append(
+            f"| {n} | {t['de2000']:.2f} | {t['ssim']:.3f} | {t['lines']:.0%} | {t['keys_max']:.1f} ({t['keys_over_10']}/{t['keys_n']}) "
+            f"| {t['purity']:.2f} | {t['colours_max']} | {t['seconds']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def write_html(out: Path, results: dict, total: dict, names: list[str], notes: list[str]) -> None:
+    rows = []
+    for case, per in results.items():
+        for n in names:
+            if n not in per:
+                continue
+            r = per[n]
+            keys = ", ".join(f"{k} {e:.1f}" for k, e in r["keys"])
+            rows.append(
+                f"<tr><td>{html.escape(case)}</td><td>{html.escape(n)}</td><td>{r['de2000']:.2f}</td><td>{r['ssim']:.3f}</td>"
+                f"<td>{r['lines_visible']}/{r['lines_total']}</td><td>{html.escape(keys)}</td><td>{r['purity']:.2f}</td>"
+                f"<td>{r['colours']}</td><td>{r['seconds']:.2f}</td></tr>"
+            )
+    tot = "".join(
+        f"<tr><td>{html.escape(n)}</td><td>{t['de2000']:.2f}</td><td>{t['ssim']:.3f}</td><td>{t['lines']:.0%}</td>"
+        f"<td>{t['keys_max']:.1f} ({t['keys_over_10']}/{t['keys_n']} over 10)</td><td>{t['purity']:.2f}</td>"
+        f"<td>{t['colours_max']}</td><td>{t['seconds']:.2f}</td></tr>"
+        for n, t in total.items()
+    )
+    page = (
+        "<!doctype html><meta charset=utf-8><title>pixelate quality</title>"
+        "<style>body{font-family:sans-serif}td,th{padding:2px 8px;border-bottom:1px solid #ddd}"
+        "img{image-rendering:pixelated;max-width:100%}</style><h1>pixelate quality benchmark</h1>"
+        f"<p>{' '.join(html.escape(n) for n in notes)}</p><h2>Totals</h2><table><tr><th>method</th><th>ΔE2000</th>"
+        "<th>SSIM</th><th>thin lines kept</th><th>key colours ΔE2000 max</th><th>purity min</th><th>colours max</th>"
+        f"<th>s/image</th></tr>{tot}</table><h2>Side by side</h2><img src=sheet.png alt='side-by-side sheet'>"
+        "<h2>Per image</h2><table><tr><th>image</th><th>method</th><th>ΔE2000</th><th>SSIM</th><th>line cells kept</th>"
+        f"<th>key colours ΔE2000</th><th>purity</th><th>colours</th><th>s</th></tr>{''.join(rows)}</table>"
+    )
+    (out / "index.html").write_text(page, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--out", type=Path, default=Path("benchmarks/out/quality"))
+    p.add_argument("--quick", action="store_true", help="4 photos, 2+2 cartoons")
+    p.add_argument("--only", nargs="*", help="run only these methods")
+    p.add_argument("--cases", nargs="*", help="run only cases whose name contains one of these")
+    p.add_argument("--tile", type=int, default=256, help="tile side on the sheet")
+    args = p.parse_args(argv)
+    cases = generated_cases() + cartoon_cases(2 if args.quick else 5) + photo_cases(args.quick)
+    if args.cases:
+        cases = [c for c in cases if any(part in c.name for part in args.cases)]
+    found, notes = methods()
+    if args.only:
+        found = {n: f for n, f in found.items() if n in args.only}
+    names = list(found)
+    results: dict[str, dict[str, dict]] = {}
+    outputs: dict[str, dict[str, Image.Image]] = {}
+    for case in cases:
+        results[case.name], outputs[case.name] = {}, {}
+        for n, fn in found.items():
+            t = time.perf_counter()
+            out = fn(case.image)
+            dt = time.perf_counter() - t
+            outputs[case.name][n] = out
+            results[case.name][n] = measure(case, out, dt)
+            r = results[case.name][n]
+            print(
+                f"{case.name[:34]:<35}{n:<18} ΔE {r['de2000']:5.2f} SSIM {r['ssim']:.3f} lines {r['lines_visible']:>4}/{r['lines_total']:<4} "
+                f"keys {' '.join(f'{e:.0f}' for _, e in r['keys'])} colours {r['colours']} {dt:.2f}s",
+                file=sys.stderr,
+            )
+    total = summarise(results, names)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps({"total": total, "per_image": results, "notes": notes}, indent=1))
+    sheet(cases, outputs, names, args.tile).save(args.out / "sheet.png")
+    write_html(args.out, results, total, names, notes)
+    print(table(total))
+    for note in notes:
+        print(f"note: {note}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

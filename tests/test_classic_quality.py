@@ -1,0 +1,142 @@
+"""The classical path looks like pixel art: thin lines and key colours survive, the rules still hold.
+
+Each property test runs the same input through main's behaviour (``outlines=False,
+key_colors=False``: box average, k-means by pixel count) and asserts that it fails there, so the
+test measures the improvement rather than restating what any output would do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inference.classic import line_cells, pixelate_classic
+from inference.grid import cell_means, cell_purity
+from inference.palette import NAMED_PALETTES, fit_palette
+from inference.postprocess import PixelArtOptions
+from pixelforge.color import srgb_to_oklab
+from pixelforge.imaging import count_colors
+from pixelforge.testing.art_cases import INK, accent_case, figure_case, outline_case
+
+OLD = {"outlines": False, "key_colors": False}
+
+
+def lightness(rgb: np.ndarray) -> np.ndarray:
+    return srgb_to_oklab(np.asarray(rgb, np.float64))[..., 0]
+
+
+def line_kept_share(case_img: Image.Image, lines: np.ndarray, out: Image.Image, cell: int = 4) -> float:
+    """Share of cells holding >= 2 line pixels whose output cell (or a neighbour) is darker than mid-way."""
+    out_l = lightness(cell_means(np.asarray(out.convert("RGB")), cell)[0])
+    count = cell_means(lines[..., None].astype(np.float64), cell)[0][..., 0] * cell * cell
+    p = np.pad(out_l, 1, mode="edge")
+    rows, cols = out_l.shape
+    darkest = np.min([p[dy : dy + rows, dx : dx + cols] for dy in range(3) for dx in range(3)], axis=0)
+    bg = lightness(np.asarray(case_img)).max()
+    half = (lightness(np.array(INK)) + bg) / 2
+    on = count >= 2
+    return float((darkest[on] <= half).mean())
+
+
+@pytest.mark.parametrize("width", [1, 2])
+def test_a_thin_ink_line_becomes_a_one_cell_outline(width):
+    img = np.full((32, 32, 3), 235, np.uint8)
+    img[13 : 13 + width, 2:30] = INK  # inside cell row 3
+    img[2:30, 22 : 22 + width] = INK  # inside cell column 5
+    out = np.asarray(pixelate_classic(Image.fromarray(img), PixelArtOptions(native=True)))
+    dark = lightness(out) < 0.5
+    expected = np.zeros((8, 8), bool)
+    expected[3, :] = expected[:, 5] = True  # the ends cover 2 px of the edge cells: enough
+    assert (dark == expected).all()  # the whole line, one cell thick, nothing else
+    old = np.asarray(pixelate_classic(Image.fromarray(img), PixelArtOptions(native=True, **OLD)))
+    assert (lightness(old) < 0.5).sum() <= 1  # main averages both lines to pale grey (but where they cross)
+
+
+def test_a_line_across_two_cells_is_drawn_in_one_of_them():
+    img = np.full((32, 32, 3), 235, np.uint8)
+    img[15:17, :] = INK  # rows 15 and 16: one pixel in each of two cell rows
+    out = np.asarray(pixelate_classic(Image.fromarray(img), PixelArtOptions(native=True)))
+    dark_rows = np.flatnonzero((lightness(out) < 0.5).all(axis=1))
+    assert dark_rows.tolist() == [3]
+
+
+def test_large_dark_regions_do_not_grow():
+    img = np.full((40, 40, 3), 235, np.uint8)
+    img[:, :18] = INK  # edge inside cell column 4 (x = 16..19)
+    new = np.asarray(pixelate_classic(Image.fromarray(img), PixelArtOptions(native=True)))
+    old = np.asarray(pixelate_classic(Image.fromarray(img), PixelArtOptions(native=True, **OLD)))
+    assert np.array_equal(new, old)
+    chosen, _ = line_cells(Image.fromarray(img), 4)
+    assert not chosen.any()
+
+
+def test_texture_is_not_turned_into_speckle():
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    chosen, _ = line_cells(Image.fromarray(noise), 4)
+    assert chosen.mean() < 0.05
+
+
+@pytest.mark.parametrize("make", [outline_case, figure_case])
+def test_thin_lines_of_generated_cases_survive(make):
+    case = make()
+    new = pixelate_classic(case.image)
+    old = pixelate_classic(case.image, PixelArtOptions(**OLD))
+    assert line_kept_share(case.image, case.lines, new) >= 0.9
+    assert line_kept_share(case.image, case.lines, old) < 0.7
+
+
+def key_errors(case, out: Image.Image) -> dict[str, float]:
+    """OKLab distance from each region's colour to the nearest output colour inside the region."""
+    arr = np.asarray(out)
+    return {
+        name: float(np.sqrt(((srgb_to_oklab(arr[mask]) - srgb_to_oklab(np.array(colour))) ** 2).sum(-1)).min())
+        for name, mask, colour in case.regions
+    }
+
+
+def test_small_key_colours_keep_their_own_palette_entry():
+    case = accent_case()
+    new, old = key_errors(case, pixelate_classic(case.image)), key_errors(case, pixelate_classic(case.image, PixelArtOptions(**OLD)))
+    assert max(new.values()) <= 0.05, new
+    assert max(old.values()) > 0.08, old  # main merges the yellow disc into a beige
+
+
+def test_key_colours_on_flat_colours_and_the_colour_count():
+    """A tiny saturated patch in a big smooth gradient gets an entry; the palette never exceeds k."""
+    y, x = np.mgrid[0:96, 0:96]
+    grad = np.stack([60 + x * 1.5, 90 + y, 200 - x * 0.5], -1).astype(np.uint8)
+    grad[40:44, 40:44] = (250, 220, 30)  # 16 px of yellow in 9216
+    for k in (4, 8, 16):
+        pal = fit_palette(grad, k)
+        assert len(pal) <= k
+        dist = np.sqrt(((srgb_to_oklab(pal) - srgb_to_oklab(np.array([250, 220, 30]))) ** 2).sum(-1)).min()
+        old = fit_palette(grad, k, key_colors=False)
+        old_dist = np.sqrt(((srgb_to_oklab(old) - srgb_to_oklab(np.array([250, 220, 30]))) ** 2).sum(-1)).min()
+        assert dist <= 0.03 < old_dist, (k, dist, old_dist)
+
+
+@pytest.mark.parametrize("make", [outline_case, accent_case, figure_case])
+@pytest.mark.parametrize("palette", ["16", "5", "pico8", "gameboy"])
+@pytest.mark.parametrize("dither", ["none", "ordered"])
+def test_the_rules_still_hold(make, palette, dither):
+    case = make()
+    img = case.image.crop((0, 0, 254, 250))  # ragged grid edge
+    out = pixelate_classic(img, PixelArtOptions(palette=palette, dither=dither))
+    assert out.size == img.size and cell_purity(out, 4) == 1.0
+    used = {tuple(c) for c in np.asarray(out).reshape(-1, 3).tolist()}
+    if palette.isdigit():
+        assert count_colors(out) <= int(palette)
+    else:
+        assert used <= {tuple(c) for c in NAMED_PALETTES[palette].tolist()}
+
+
+def test_transparent_sprites_keep_their_outline_only_where_opaque():
+    rgba = np.zeros((32, 32, 4), np.uint8)
+    rgba[8:24, 8:24] = (200, 80, 60, 255)
+    rgba[8:24, 8] = (*INK, 255)  # 1 px ink outline on the left edge of the sprite
+    out = np.asarray(pixelate_classic(Image.fromarray(rgba, "RGBA"), PixelArtOptions(native=True)))
+    assert set(np.unique(out[..., 3]).tolist()) <= {0, 255}
+    assert (out[out[..., 3] == 0][:, :3] == 255).all()
+    assert (lightness(out[2:6, 2, :3]) < 0.5).all()
