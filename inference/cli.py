@@ -297,9 +297,15 @@ def main(argv: list[str] | None = None) -> int:
         print("pixelate: no --checkpoint given, using the classical method (no ML).", file=sys.stderr)
     else:
         print(f"pixelate: {pixelator.describe()}", file=sys.stderr)
+    out_root = args.output.resolve()
+    for arg in args.inputs:
+        folder = Path(arg)
+        if folder.is_dir() and (folder.resolve() == out_root or out_root in folder.resolve().parents):
+            print(f"pixelate: error: input folder {arg} is the output folder {args.output} or inside it: its results "
+                  "would be read back as inputs; write them to another folder", file=sys.stderr)
+            return 2
     items, failures = collect_inputs(args.inputs)
     # an output folder inside an input folder must not feed earlier results back in
-    out_root = args.output.resolve()
     items = [i for i in items if i.path is None or out_root not in i.path.resolve().parents]
     summary = Summary(failed=[(src, str(err)) for src, err in failures])
     known = IMAGE_SUFFIXES | VIDEO_SUFFIXES

@@ -195,8 +195,10 @@ def _load_or_next(domain: Domain, index: int) -> tuple[Image.Image, list[str]]:
     raise DataError(f"domain {domain.role}: none of the {len(domain)} images in {domain.source} decodes")
 
 
-def sample_batch(domain: Domain, pre: Preprocess, n: int) -> torch.Tensor:
-    """The first ``n`` loadable images, centred and unflipped: the fixed per-epoch samples."""
+def sample_batch(domain: Domain, pre: Preprocess, n: int) -> torch.Tensor | None:
+    """The first ``n`` loadable images, centred and unflipped: the fixed per-epoch samples (None for ``n = 0``)."""
+    if n <= 0:
+        return None
     images = []
     for i in range(min(n, len(domain))):
         img, _ = _load_or_next(domain, i)
