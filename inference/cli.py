@@ -11,6 +11,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from tqdm import tqdm
 
@@ -28,7 +29,16 @@ from inference.inputs import (
 from inference.palette import NAMED_PALETTES, PaletteError
 from inference.pixelator import ModelOptions, Pixelator
 from inference.video import pixelate_gif, pixelate_video
-from pixelforge.imaging import DEFAULT_MAX_PIXELS, ImageDecodeError, open_image, png_bytes
+from pixelforge.imaging import (
+    DEFAULT_MAX_FRAMES,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MAX_TOTAL_PIXELS,
+    FrameBudget,
+    ImageDecodeError,
+    count_frames,
+    open_image,
+    png_bytes,
+)
 from pixelforge.io import atomic_path, atomic_write
 from pixelforge.model.checkpoint import CheckpointError
 from pixelforge.model.networks import GeneratorSpec
@@ -89,9 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--threads", type=int, default=0, help="CPU threads for the generator (default: all cores)")
 
     io_ = p.add_argument_group("inputs and outputs")
-    io_.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds to wait for a URL (default 20)")
+    io_.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                     help="seconds one URL download may take in all, connecting included (default 20)")
     io_.add_argument("--max-download-mb", type=float, default=DEFAULT_MAX_BYTES / 2**20, help="largest URL download (default 100)")
     io_.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="largest image or frame to decode (default 64 megapixels)")
+    io_.add_argument("--max-frames", type=int, default=DEFAULT_MAX_FRAMES, help=f"most frames in one GIF (default {DEFAULT_MAX_FRAMES})")
+    io_.add_argument("--max-total-pixels", type=int, default=DEFAULT_MAX_TOTAL_PIXELS,
+                     help="most pixels over all frames of one GIF (default 128 megapixels)")
     io_.add_argument("--video-crf", type=int, default=0, help="H.264 quality: 0 = lossless, cells stay pure (default); ~15 plays everywhere")
     io_.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
     io_.add_argument("--preview", action="store_true", help="also write OUTPUT/index.html showing each input beside its result")
@@ -114,7 +128,7 @@ class Summary:
             f"{len(self.failed)} failed, in {seconds:.1f} s" + (f" ({self.frames} animation frames)" if self.frames else "")
         ]
         lines += [f"  note: {note}" for note in self.notes]
-        lines += [f"  FAILED {source}: {reason}" for source, reason in self.failed]
+        lines += [f"  FAILED {_shown(source)}: {reason}" for source, reason in self.failed]
         return "\n".join(lines)
 
 
@@ -126,17 +140,35 @@ def output_path(item: InputItem, out: Path, single_file: bool) -> Path:
     return out / item.name.with_suffix(suffix)
 
 
+def _raw(name: str) -> bytes:
+    """The bytes of a file name as the OS has them (``surrogateescape``), whatever they are."""
+    try:
+        return os.fsencode(name)
+    except UnicodeError:
+        return name.encode("utf-8", errors="replace")
+
+
+def _href(relpath: str) -> str:
+    """A relative URL for a file name of any bytes (not valid UTF-8 included): its raw bytes, percent-encoded."""
+    return "/".join(quote(_raw(part)) for part in relpath.split(os.sep))
+
+
+def _shown(name: str) -> str:
+    """A file name for people to read: bytes that are not UTF-8 become U+FFFD instead of crashing the page."""
+    return _raw(name).decode("utf-8", errors="replace")
+
+
 def write_preview(pairs: list[tuple[str, Path]], folder: Path) -> Path:
     """``index.html``: every input next to its pixel art, scaled up without smoothing, to look at."""
     rows = []
     for source, out in pairs:
-        src = source if "://" in source else os.path.relpath(Path(source).resolve(), folder.resolve())
-        dst = os.path.relpath(out.resolve(), folder.resolve())
+        src = source if "://" in source else _href(os.path.relpath(Path(source).resolve(), folder.resolve()))
+        dst = _href(os.path.relpath(out.resolve(), folder.resolve()))
         tag = "video controls loop muted" if out.suffix.lower() in VIDEO_SUFFIXES else "img"
         close = "></video>" if tag.startswith("video") else ">"
         rows.append(
             f"<tr><td><{tag} src='{html.escape(src)}'{close}</td><td><{tag} class=px src='{html.escape(dst)}'{close}"
-            f"</td></tr><tr><td colspan=2>{html.escape(source)}</td></tr>"
+            f"</td></tr><tr><td colspan=2>{html.escape(_shown(source))}</td></tr>"
         )
     page = (
         "<!doctype html><meta charset=utf-8><title>pixelate preview</title><style>"
@@ -150,14 +182,20 @@ def write_preview(pairs: list[tuple[str, Path]], folder: Path) -> Path:
     return path
 
 
-def single_output_problem(item: InputItem, out: Path) -> str | None:
+def single_output_problem(item: InputItem, out: Path, *, animated: bool = False) -> str | None:
     """Why ``-o FILE`` cannot hold this input's result (stills are PNG, GIFs GIF, videos a video container)."""
     suffix = out.suffix.lower()
     if item.is_video:
         return None if suffix in VIDEO_SUFFIXES else f"{item.source} is a video: name the output .mp4, .mkv, .webm, ..."
+    if animated and suffix != ".gif":
+        return f"{item.source} is an animated GIF: name the output {out.stem}.gif"
     if suffix == ".png" or (suffix == ".gif" and item.is_gif):
         return None
     return f"pixel art is written as PNG (never JPEG or other lossy formats): name the output {out.stem}.png"
+
+
+def _budget(args: argparse.Namespace) -> FrameBudget:
+    return FrameBudget(max_pixels=args.max_pixels, max_frames=args.max_frames, max_total_pixels=args.max_total_pixels)
 
 
 def process(item: InputItem, pixelator: Pixelator, args: argparse.Namespace, single_file: bool, summary: Summary) -> None:
@@ -182,6 +220,9 @@ def process(item: InputItem, pixelator: Pixelator, args: argparse.Namespace, sin
             return
         data, item = read_input(item, timeout=args.timeout, max_bytes=int(args.max_download_mb * 2**20))
         out = output_path(item, args.output, single_file)
+        moving = item.is_gif and count_frames(data) > 1
+        if single_file and (problem := single_output_problem(item, out, animated=moving)):
+            raise InputError("output-name", problem)  # a URL's kind is known only after the download
         if out.exists() and not args.overwrite:
             summary.skipped.append(out)
             summary.pairs.append((item.source, out))
@@ -195,8 +236,8 @@ def process(item: InputItem, pixelator: Pixelator, args: argparse.Namespace, sin
             summary.frames += result.frames
             if result.audio.startswith("dropped"):
                 summary.notes.append(f"{item.source}: audio {result.audio}")
-        elif item.is_gif and getattr(open_image(data, max_pixels=args.max_pixels), "n_frames", 1) > 1:
-            result = pixelate_gif(data, out, pixelator, max_pixels=args.max_pixels, progress=progress)
+        elif moving:
+            result = pixelate_gif(data, out, pixelator, budget=_budget(args), progress=progress)
             summary.frames += result.frames
         else:
             decoded = open_image(data, max_pixels=args.max_pixels)
@@ -247,6 +288,12 @@ def main(argv: list[str] | None = None) -> int:
 
         return serve(argv[1:])
     args = build_parser().parse_args(argv)
+    limits = {"--max-pixels": args.max_pixels, "--max-frames": args.max_frames, "--max-total-pixels": args.max_total_pixels,
+              "--timeout": args.timeout, "--max-download-mb": args.max_download_mb}
+    bad = [f"{flag} {value}" for flag, value in limits.items() if not value > 0]  # NaN is not > 0 either
+    if bad:
+        print(f"pixelate: error: {', '.join(bad)}: limits must be positive", file=sys.stderr)
+        return 2
     try:
         pixelator = make_pixelator(args)
     except (CheckpointError, PaletteError, ValueError) as exc:
@@ -256,15 +303,26 @@ def main(argv: list[str] | None = None) -> int:
         print("pixelate: no --checkpoint given, using the classical method (no ML).", file=sys.stderr)
     else:
         print(f"pixelate: {pixelator.describe()}", file=sys.stderr)
+    out_root = args.output.resolve()
+    for arg in args.inputs:
+        folder = Path(arg)
+        if folder.is_dir() and (folder.resolve() == out_root or out_root in folder.resolve().parents):
+            print(f"pixelate: error: input folder {arg} is the output folder {args.output} or inside it: its results "
+                  "would be read back as inputs; write them to another folder", file=sys.stderr)
+            return 2
     items, failures = collect_inputs(args.inputs)
     # an output folder inside an input folder must not feed earlier results back in
-    out_root = args.output.resolve()
     items = [i for i in items if i.path is None or out_root not in i.path.resolve().parents]
     summary = Summary(failed=[(src, str(err)) for src, err in failures])
     known = IMAGE_SUFFIXES | VIDEO_SUFFIXES
     single_file = len(items) == 1 and not failures and args.output.suffix.lower() in known and not Path(args.inputs[0]).is_dir()
     if single_file and items[0].url is None:
-        problem = single_output_problem(items[0], args.output)
+        first = items[0]
+        try:
+            animated = first.is_gif and first.path is not None and count_frames(first.path) > 1
+        except ImageDecodeError:
+            animated = False  # reported as this input's failure below
+        problem = single_output_problem(first, args.output, animated=animated)
         if problem:
             print(f"pixelate: error: {problem}", file=sys.stderr)
             return 2

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pixelforge.color import nearest, srgb_to_oklab
+from inference.palette import nearest_color as nearest
+from pixelforge.color import srgb_to_oklab
 
 METHODS = ("none", "ordered", "floyd")
 

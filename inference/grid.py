@@ -22,14 +22,13 @@ def grid_shape(width: int, height: int, cell: int) -> tuple[int, int]:
 
 
 def block_sum(arr: np.ndarray, cell: int, dtype: type | None = None) -> np.ndarray:
-    """Sum over ``cell``x``cell`` blocks of an ``(H, W, C)`` array, zero-padding the ragged edge."""
+    """Sum over ``cell``x``cell`` blocks of an ``(H, W, C)`` array; the ragged last row/column sums what is there.
+
+    ``np.add.reduceat`` never pads, so memory stays that of the input whatever the cell size.
+    """
     h, w = arr.shape[:2]
-    rows, cols = -(-h // cell), -(-w // cell)
-    if (rows * cell, cols * cell) != (h, w):
-        padded = np.zeros((rows * cell, cols * cell) + arr.shape[2:], dtype=arr.dtype)
-        padded[:h, :w] = arr
-        arr = padded
-    return arr.reshape(rows, cell, cols, cell, *arr.shape[2:]).sum(axis=(1, 3), dtype=dtype)
+    rows = np.add.reduceat(arr, np.arange(0, h, cell), axis=0, dtype=dtype)
+    return np.add.reduceat(rows, np.arange(0, w, cell), axis=1, dtype=dtype)
 
 
 def cell_means(
@@ -60,8 +59,10 @@ def cell_means(
 def expand_cells(cells: np.ndarray, cell: int, size: tuple[int, int]) -> np.ndarray:
     """Blow ``(rows, cols, C)`` cells up to a ``size`` = (width, height) array, cropping the ragged edge."""
     width, height = size
-    out = np.repeat(np.repeat(cells, cell, axis=0), cell, axis=1)
-    return np.ascontiguousarray(out[:height, :width])
+    # index, not repeat-then-crop: a cell far larger than the picture must not allocate cell² pixels
+    rows = np.minimum(np.arange(height) // cell, cells.shape[0] - 1)
+    cols = np.minimum(np.arange(width) // cell, cells.shape[1] - 1)
+    return np.ascontiguousarray(cells[rows[:, None], cols[None, :]])
 
 
 def cell_purity(img: Image.Image | np.ndarray, cell: int) -> float:
@@ -73,7 +74,7 @@ def cell_purity(img: Image.Image | np.ndarray, cell: int) -> float:
     rows, cols = -(-h // cell), -(-w // cell)
     # Compare every pixel with its cell's top-left pixel, which exists even in ragged cells.
     anchor = arr[::cell, ::cell]
-    ref = np.repeat(np.repeat(anchor, cell, axis=0), cell, axis=1)[:h, :w]
+    ref = anchor[(np.arange(h) // cell)[:, None], (np.arange(w) // cell)[None, :]]
     differs = np.any(arr != ref, axis=-1)
     bad = block_sum(differs[..., None].astype(np.int32), cell)[..., 0] > 0
     return 1.0 - float(bad.sum()) / float(rows * cols)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import requests
+import urllib3
 
 from pixelforge.imaging import IMAGE_SUFFIXES
 
@@ -136,7 +139,36 @@ def fetch_url(
     max_bytes: int = DEFAULT_MAX_BYTES,
     session: requests.Session | None = None,
 ) -> Fetched:
-    """Download an image or video, refusing anything that is not ``image/*``/``video/*`` or too big."""
+    """Download an image or video, refusing anything that is not ``image/*``/``video/*`` or too big.
+
+    ``timeout`` bounds the whole download (connecting, headers and body), not each read: a server
+    that drips a byte a second is cut off when the time is up. The download runs in a daemon thread
+    the caller stops waiting for at the deadline; told to stop, the thread quits at its next read.
+    """
+    deadline = time.monotonic() + timeout
+    stop = threading.Event()
+    box: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            box["ok"] = _download(url, timeout, max_bytes, session, deadline, stop)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread below
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name="pixelate-fetch", daemon=True)
+    worker.start()
+    worker.join(max(0.0, deadline - time.monotonic()) + 0.2)
+    if worker.is_alive():
+        stop.set()
+        raise InputError("timeout", f"{url} did not finish within {timeout:g} s (--timeout bounds the whole download)")
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["ok"]  # type: ignore[return-value]
+
+
+def _download(
+    url: str, timeout: float, max_bytes: int, session: requests.Session | None, deadline: float, stop: threading.Event
+) -> Fetched:
     http = session or requests
     try:
         with http.get(url, stream=True, timeout=timeout, headers={"User-Agent": USER_AGENT}) as resp:
@@ -149,18 +181,22 @@ def fetch_url(
             if declared and declared.isdigit() and int(declared) > max_bytes:
                 raise InputError("too-large", f"{url} announces {int(declared)} bytes, over the {max_bytes}-byte limit")
             chunks, total = [], 0
-            for chunk in resp.iter_content(chunk_size=1 << 16):
+            # read1 returns whatever one read brings, so the deadline is checked between every few bytes
+            read = resp.raw.read1 if hasattr(resp.raw, "read1") else resp.raw.read
+            while chunk := read(1 << 16, decode_content=True):
+                if stop.is_set() or time.monotonic() > deadline:
+                    raise InputError("timeout", f"{url} did not finish within {timeout:g} s (--timeout bounds the whole download)")
                 total += len(chunk)
                 if total > max_bytes:
                     raise InputError("too-large", f"{url} sent more than the {max_bytes}-byte limit")
                 chunks.append(chunk)
             data = b"".join(chunks)
             final = resp.url
-    except requests.Timeout as exc:
+    except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
         raise InputError("timeout", f"{url} did not answer within {timeout:g} s") from exc
     except requests.TooManyRedirects as exc:
         raise InputError("redirect-loop", f"{url}: {exc}") from exc
-    except requests.RequestException as exc:
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
         raise InputError("download-failed", f"{url}: {exc}") from exc
     if not data:
         raise InputError("empty", f"{url} sent an empty body")

@@ -17,7 +17,12 @@ from pixelforge.color import kmeans, nearest, oklab_to_srgb, srgb_to_oklab
 
 #: The article's rule: 16 colours unless told otherwise.
 DEFAULT_COLORS = 16
+#: Most colours in any palette, fitted or from a file (pixel art uses far fewer; search cost grows with it).
 MAX_COLORS = 256
+#: Largest palette file read: 256 named colours fit in a few kilobytes.
+MAX_PALETTE_FILE_BYTES = 1 << 20
+#: Distances computed at once by :func:`nearest_color` (points x colours): 4 M float64 = 32 MB.
+_NEAREST_BUDGET = 1 << 22
 
 
 class PaletteError(ValueError):
@@ -109,13 +114,26 @@ def _validated(colors: list[list[int]], source: str) -> np.ndarray:
     arr = np.array(colors, dtype=np.uint8)
     # Keep the file's order but drop repeats: duplicates only slow nearest-colour search.
     _, first = np.unique(arr, axis=0, return_index=True)
-    return arr[np.sort(first)]
+    arr = arr[np.sort(first)]
+    if len(arr) > MAX_COLORS:
+        raise PaletteError(f"{source}: {len(arr)} distinct colours; a palette has at most {MAX_COLORS} (MAX_COLORS)")
+    return arr
+
+
+def nearest_color(points: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """:func:`pixelforge.color.nearest` in chunks sized by the palette, so memory stays ~32 MB for any palette."""
+    return nearest(points, centers, chunk=max(1, _NEAREST_BUDGET // max(1, len(centers))))
 
 
 def load_palette_file(path: str | Path) -> np.ndarray:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        size = path.stat().st_size
+        if size > MAX_PALETTE_FILE_BYTES:
+            raise PaletteError(f"{path}: {size} bytes; palette files are at most {MAX_PALETTE_FILE_BYTES} bytes "
+                               f"({MAX_COLORS} colours fit in a few kilobytes)")
+        with path.open("rb") as fh:
+            text = fh.read(MAX_PALETTE_FILE_BYTES + 1).decode("utf-8", errors="replace")
     except OSError as exc:
         raise PaletteError(f"cannot read palette file {path}: {exc.strerror or exc}") from exc
     if path.suffix.lower() == ".gpl":
@@ -277,5 +295,5 @@ def map_to_palette(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
     """Replace every colour of ``(..., 3)`` ``rgb`` with its perceptually nearest palette entry."""
     arr = np.asarray(rgb)
     lab = srgb_to_oklab(arr.reshape(-1, 3))
-    idx = nearest(lab, srgb_to_oklab(palette))
+    idx = nearest_color(lab, srgb_to_oklab(palette))
     return palette[idx].reshape(arr.shape[:-1] + (3,))

@@ -20,6 +20,9 @@ from inference.palette import DEFAULT_COLORS, PaletteSpec, fit_palette, resolve_
 from pixelforge.color import srgb_to_oklab
 from pixelforge.imaging import has_alpha, rgb_on_white
 
+#: Largest ``--cell-size``: a cell this wide already turns a 4K frame into 4x2 blocks.
+MAX_CELL_SIZE = 1024
+
 
 @dataclass(frozen=True)
 class PixelArtOptions:
@@ -36,8 +39,9 @@ class PixelArtOptions:
     key_colors: bool = True
 
     def __post_init__(self) -> None:
-        if self.cell_size < 1:
-            raise ValueError(f"cell size must be >= 1, got {self.cell_size}")
+        if not 1 <= self.cell_size <= MAX_CELL_SIZE:
+            raise ValueError(f"--cell-size {self.cell_size}: must be between 1 and {MAX_CELL_SIZE} pixels "
+                             "(a cell larger than the picture makes it one colour)")
         if self.dither not in METHODS:
             raise ValueError(f"dither must be one of {', '.join(METHODS)}, got {self.dither!r}")
         self.palette_spec  # noqa: B018 - resolve now, so a bad --palette fails before any work

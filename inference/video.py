@@ -14,10 +14,9 @@ keeps every cell one colour; a positive ``crf`` gives smaller files that more pl
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,7 @@ from PIL import Image
 
 from inference.pixelator import Pixelator
 from inference.postprocess import choose_palette, render
-from pixelforge.imaging import ImageDecodeError, open_image
+from pixelforge.imaging import DEFAULT_MAX_PIXELS, FrameBudget, ImageDecodeError, iter_frames
 from pixelforge.io import atomic_path
 
 #: Frames sampled across a clip to fit its shared palette.
@@ -60,38 +59,46 @@ def pixelate_gif(
     dst: Path,
     pixelator: Pixelator,
     *,
-    max_pixels: int,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
     max_frames: int | None = None,
+    budget: FrameBudget | None = None,
     progress: Progress | None = None,
 ) -> AnimationResult:
     """Pixelate every frame of an animated GIF with one shared palette; write ``dst`` (a GIF).
 
-    ``max_frames`` refuses longer GIFs before any frame is decoded (the web app's job limit).
+    Frames are decoded one at a time under ``budget`` (canvas size, frame count and total pixels,
+    each checked before the frame is decoded) and reduced to cells at once, so only the small
+    cell grids are held. A GIF whose canvas grows between frames gets every frame padded
+    (transparent, top-left anchored, as the decoder does) to the largest one.
     """
-    first = open_image(data, max_pixels=max_pixels)  # size limit and a clear error for broken files
-    src = Image.open(io.BytesIO(data))
-    n = getattr(src, "n_frames", 1)
-    if max_frames is not None and n > max_frames:
-        raise ImageDecodeError("too-long", f"{n} frames, over the {max_frames}-frame limit")
-    if n * first.image.width * first.image.height > 8 * max_pixels:
-        raise ImageDecodeError("too-large", f"{n} frames of {first.image.width}x{first.image.height} is too much")
-    images, durations = [], []
-    try:
-        for i in range(n):
-            src.seek(i)
-            durations.append(int(src.info.get("duration", 100) or 100))
-            images.append(src.convert("RGBA"))  # Pillow applies each frame's disposal here
-    except (OSError, EOFError, ValueError) as exc:
-        raise ImageDecodeError("truncated", f"GIF frame {len(images)}: {exc}") from exc
-    cells = []
-    for start in range(0, len(images), FRAME_BATCH):
-        cells += pixelator.cells_many(images[start : start + FRAME_BATCH])
+    budget = budget or FrameBudget(max_pixels=max_pixels)
+    if max_frames is not None:  # a caller's own job limit (the web app) on top of the decode budget
+        budget = replace(budget, max_frames=min(budget.max_frames, max_frames))
+    cells, durations, pending = [], [], []
+    loop = 0
+    for decoded in iter_frames(data, budget):
+        frame = decoded.image
+        if not durations:
+            loop = frame.info.get("loop", 0)
+        durations.append(int(frame.info.get("duration", 100) or 100))
+        pending.append(frame.convert("RGBA"))  # Pillow applies each frame's disposal here
+        if len(pending) == FRAME_BATCH:
+            cells += pixelator.cells_many(pending)
+            if progress:
+                progress(len(pending))
+            pending = []
+    if pending:
+        cells += pixelator.cells_many(pending)
         if progress:
-            progress(len(images[start : start + FRAME_BATCH]))
-    loop = src.info.get("loop", 0)
+            progress(len(pending))
     palette = choose_palette([cells[i] for i in _sample_indices(len(cells))], pixelator.options.palette_spec)
-    frames = [render(c, pixelator.options, palette) for c in cells]
-    frames = [f.convert("RGBA") for f in frames]
+    frames = [render(c, pixelator.options, palette).convert("RGBA") for c in cells]
+    width, height = max(f.width for f in frames), max(f.height for f in frames)
+    for i, f in enumerate(frames):
+        if f.size != (width, height):
+            canvas = Image.new("RGBA", (width, height), (255, 255, 255, 0))
+            canvas.paste(f, (0, 0))
+            frames[i] = canvas
     with atomic_path(dst) as tmp:
         frames[0].save(
             tmp,

@@ -146,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.data import DataError
     from training.loop import summary_lines, train
 
+    cfg = None
     try:
         cfg = resolve_config(args)
         result = train(cfg)
@@ -153,9 +154,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"train: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"\ntrain: interrupted. Nothing after the last checkpoint was saved; continue with "
-              f"`train --resume {cfg.output}`.", file=sys.stderr)
+        where = f"`train --resume {cfg.output}`" if cfg is not None else "`train --resume RUN`"
+        print(f"\ntrain: interrupted. Nothing after the last checkpoint was saved; continue with {where}.", file=sys.stderr)
         return 130
+    except OSError as exc:  # a full disk or a vanished folder: checkpoints are atomic, the last one is whole
+        print(f"train: cannot write or read a file: {exc}. The last complete checkpoint is intact; fix the cause "
+              "and continue with --resume.", file=sys.stderr)
+        return 1
     for line in summary_lines(result):
         print(line)
     if result.status == "non_finite":

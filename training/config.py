@@ -7,6 +7,7 @@ One frozen dataclass holds every knob (the reference's defaults), is written to
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,18 @@ from pixelforge.model.networks import DiscriminatorSpec, GeneratorSpec
 
 #: Fields that define the model and the data stream: a resume may not change them.
 ARCHITECTURE_FIELDS = ("ngf", "n_blocks", "ndf", "n_layers", "size", "batch_size", "seed")
+
+
+def min_size(n_layers: int) -> int:
+    """Smallest multiple of 4 whose ``n_layers`` PatchGAN output is not empty (24 for the reference's 3).
+
+    Each stride-2 conv (kernel 4, padding 1) maps ``s`` to ``s // 2``; the next stride-1 conv takes 1 and is
+    instance-normalised, which needs at least 2x2; the generator's own norms need ``size >= 8``.
+    """
+    size = 8
+    while (size >> n_layers) - 1 < 2:
+        size += 4
+    return size
 
 
 @dataclass(frozen=True)
@@ -59,7 +72,7 @@ class TrainConfig:
     seed: int = 0
     save_epoch_freq: int = 5  # keep checkpoints/epoch_NNNN every this many epochs (latest is every epoch)
     save_latest_steps: int = 5000  # also refresh checkpoints/latest every this many steps (0 = only per epoch)
-    n_samples: int = 4  # sample translations per epoch in index.html
+    n_samples: int = 4  # sample translations per epoch in index.html (0 = none)
     tensorboard: bool = False
     resume: str | None = None  # a run folder to continue (set by --resume)
     init_from: str | None = None  # start from these weights (our run/checkpoint, or reference latest_net_*.pth)
@@ -99,6 +112,20 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.size % 4:
             raise ConfigError(f"size must be a multiple of 4 (two stride-2 convolutions), got {self.size}")
+        if self.size < min_size(self.n_layers):
+            raise ConfigError(f"size {self.size} is too small for a {self.n_layers}-layer PatchGAN: its output would be "
+                              f"empty; use --size {min_size(self.n_layers)} or more (or fewer --n-layers)")
+        if not (math.isfinite(self.init_gain) and self.init_gain > 0):
+            raise ConfigError(f"init_gain must be a finite number > 0, got {self.init_gain}")
+        for name in ("lr", "lambda_a", "lambda_b", "lambda_identity"):  # lr 0 freezes the weights (a check run)
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise ConfigError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
+        for name in ("beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:  # NaN fails this too
+                raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if not 1 <= self.ngf <= 1024 or not 1 <= self.ndf <= 1024 or self.n_blocks > 64 or self.n_layers > 8:
+            raise ConfigError("ngf/ndf must be 1..1024, n_blocks 0..64 and n_layers 1..8 "
+                              f"(got {self.ngf}, {self.ndf}, {self.n_blocks}, {self.n_layers})")
         if self.load_size < self.size:
             raise ConfigError(f"load_size ({self.load_size}) must be >= size ({self.size})")
         for name in ("epochs", "epochs_decay", "n_blocks", "pool_size", "workers", "n_samples", "save_latest_steps"):

@@ -31,6 +31,9 @@ from pixelforge.model.checkpoint import (
     CHECKPOINTS_DIR,
     LATEST,
     NETWORKS,
+    STATE_JSON,
+    STATE_TENSORS,
+    CheckpointError,
     discriminator_metadata,
     find_checkpoint_dir,
     generator_metadata,
@@ -125,6 +128,17 @@ def restore(run: Path, nets: dict[str, torch.nn.Module], model: CycleGAN, device
     for name in NETWORKS:
         load_network_into(nets[name], folder / f"{name}.safetensors")
     state = load_state(folder)
+    try:
+        return _restore_state(state, model, device, d, folder)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as exc:
+        raise CheckpointError(
+            f"cannot resume from {folder}: its training state ({STATE_JSON}, {STATE_TENSORS}) does not have the "
+            f"expected shape ({type(exc).__name__}: {str(exc)[:200]}); resume from an epoch_NNNN folder copied to latest, "
+            f"or start a new run with --init-from {folder}"
+        ) from exc
+
+
+def _restore_state(state: Any, model: CycleGAN, device: torch.device, d: ddp.Dist, folder: Path) -> tuple[Counters, str]:
     model.opt_G.load_state_dict(state["opt_G"])
     model.opt_D.load_state_dict(state["opt_D"])
     model.scaler.load_state_dict(state["scaler"])
@@ -135,7 +149,10 @@ def restore(run: Path, nets: dict[str, torch.nn.Module], model: CycleGAN, device
     if d.rank == 0:
         _set_rng_state(state["rng"], device)
     note = "" if len(pools) == d.world else f" (saved with {len(pools)} processes, now {d.world}: pools of new ranks start empty)"
-    return Counters(**state["counters"]), f"resumed from {folder} at step {state['counters']['step']}{note}"
+    counters = Counters(**state["counters"])
+    if not all(isinstance(v, int) and v >= 0 for v in asdict(counters).values()):
+        raise ValueError(f"counters must be non-negative integers, got {state['counters']}")
+    return counters, f"resumed from {folder} at step {counters.step}{note}"
 
 
 # --------------------------------------------------------------------------- outputs
@@ -199,6 +216,32 @@ def prepare_config(cfg: TrainConfig) -> TrainConfig:
     return cfg.validate()
 
 
+def check_output(cfg: TrainConfig) -> None:
+    """Refuse an ``--output`` that would overwrite files: train writes only into a new or empty folder, or
+    into its own run folder when resuming it; and never into (or around) a local training domain."""
+    run = Path(cfg.output)
+    for flag, source in (("--domain-a", cfg.domain_a), ("--domain-b", cfg.domain_b)):
+        if source and Path(source).exists():
+            out, data = run.resolve(), Path(source).resolve()
+            if out == data or data in out.parents or out in data.parents:
+                raise ConfigError(f"--output {run} and {flag} {source} overlap: the run's samples would be read back as "
+                                  "training images (or the data overwritten); put the run folder elsewhere")
+    if cfg.resume or not run.exists():
+        return
+    if not run.is_dir():
+        raise ConfigError(f"--output {run} is a file, not a folder")
+    if (run / CHECKPOINTS_DIR / LATEST).exists():
+        raise ConfigError(f"{run} already holds a run; continue it with --resume {run} or pick another --output")
+    if any(run.iterdir()):
+        try:
+            load_run_config(run)
+            what = "a run that stopped before its first checkpoint"
+        except ConfigError:
+            what = "not a run folder"
+        raise ConfigError(f"--output {run} exists and is not empty ({what}); train writes config.json, losses.csv and "
+                          "index.html there and never overwrites files it did not make: pick a new folder")
+
+
 def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  # noqa: ANN001
     """Train (or resume) a CycleGAN run as ``cfg`` says; returns how it ended."""
     cfg = prepare_config(cfg)
@@ -211,15 +254,14 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
         device = torch.device("cuda", d.local_rank)
         torch.cuda.set_device(device)
     run = Path(cfg.output)
-    if not cfg.resume and (run / CHECKPOINTS_DIR / LATEST).exists():
-        raise ConfigError(f"{run} already holds a run; continue it with --resume {run} or pick another --output")
+    check_output(cfg)
 
     # 1. Data: every domain problem surfaces here, before a single step.
     pre = Preprocess(cfg.size, cfg.load_size, cfg.flip)
     dom_a = open_domain(cfg.domain_a, "A", split=cfg.split)
     dom_b = open_domain(cfg.domain_b, "B", split=cfg.split)
     rejected = [f"{r.item}\t{r.reason}" for r in dom_a.rejected + dom_b.rejected]
-    samples_A, samples_B = sample_batch(dom_a, pre, cfg.n_samples), sample_batch(dom_b, pre, cfg.n_samples)
+    samples_A, samples_B = sample_batch(dom_a, pre, cfg.n_samples), sample_batch(dom_b, pre, cfg.n_samples)  # None: 0
     steps_per_epoch = -(-len(epoch_pairs(len(dom_a), len(dom_b), cfg.seed, 0, d.rank, d.world)) // cfg.batch_size)
 
     # 2. Model, then the saved state if resuming.
@@ -258,7 +300,8 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
             save_checkpoint(run / CHECKPOINTS_DIR, nets, _metadata(cfg), snapshot(model, c, lr, device, pools), also_as=also_as)
             _write_rejected(run, rejected)
             losses_log.flush()
-            write_samples(run, label, nets, samples_A, samples_B)
+            if samples_A is not None and samples_B is not None:
+                write_samples(run, label, nets, samples_A, samples_B)
             _page(run, cfg, c, status, dom_a, dom_b)
         saved_step = c.step
         ddp.barrier(d)

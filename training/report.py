@@ -62,8 +62,28 @@ def _fmt(value: object) -> str:
 
 
 def read_losses(path: Path) -> list[dict[str, float]]:
-    with path.open(newline="") as fh:
-        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(fh)]
+    """Rows of ``losses.csv``, tolerating the torn tail a kill -9 or a full disk leaves.
+
+    A row without a readable ``step`` is dropped, and so is everything after a line the csv module
+    cannot parse (a NUL byte); a value that is not a number is left out of its row.
+    """
+    rows: list[dict[str, float]] = []
+    with path.open(newline="", errors="replace") as fh:
+        reader = csv.DictReader(fh)
+        try:
+            for raw in reader:
+                row = {}
+                for key, value in raw.items():
+                    if isinstance(key, str) and isinstance(value, str) and value:
+                        try:
+                            row[key] = float(value)
+                        except ValueError:
+                            continue
+                if "step" in row and math.isfinite(row["step"]):
+                    rows.append(row)
+        except csv.Error:
+            pass
+    return rows
 
 
 def plot_losses(rows: list[dict[str, float]], names: Sequence[str], path: Path, width: int = 900, height: int = 420) -> None:

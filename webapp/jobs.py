@@ -136,7 +136,7 @@ def explain(exc: ImageDecodeError, limits: Limits) -> str:
             f"Too large for this page ({size.group(0) if size else exc.detail}): pictures and frames may have up to "
             f"{limits.max_pixels / 1e6:g} megapixels here. Scale it down, or use the `pixelate` command line."
         )
-    if exc.reason == "too-long":
+    if exc.reason in ("too-long", "too-many-frames"):
         return f"Too many frames ({exc.detail}): this page takes GIFs and videos of up to {limits.max_frames} frames."
     if exc.reason == "unreadable" and "video" in exc.detail:
         return f"This video cannot be decoded ({exc.detail}). MP4, WebM, MOV and MKV with common codecs work."

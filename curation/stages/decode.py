@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from PIL import Image
 
 from curation.config import DecodeConfig
-from pixelforge.imaging import ImageDecodeError, has_alpha, open_image, to_rgba
+from pixelforge.imaging import (
+    DEFAULT_MAX_TOTAL_PIXELS,
+    FrameBudget,
+    ImageDecodeError,
+    has_alpha,
+    iter_frames,
+    to_rgba,
+)
 
 
 @dataclass(frozen=True)
@@ -43,22 +50,27 @@ _OBJECT_REPR = re.compile(r"\s*<[\w.]+ object at 0x[0-9a-fA-F]+>")
 
 
 def decode(data: bytes, config: DecodeConfig | None = None) -> list[Frame]:
-    """Decode the first frame, or every frame of an animation; raises ``ImageDecodeError``."""
+    """Decode the first frame, or every frame of an animation (at most ``max_frames``); raises ``ImageDecodeError``.
+
+    Every frame is decoded under the kernel's frame budget: its canvas within ``max_pixels`` and all
+    canvases together within ``max_total_pixels``, both checked before the frame's pixels are decoded.
+    EXIF orientation is applied in the kernel, so a photo tagged "rotate 90" is upright here.
+    """
     config = config or DecodeConfig()
+    wanted = config.max_frames if config.frames == "all" else 1
+    budget = FrameBudget(
+        max_pixels=config.max_pixels,
+        max_frames=max(1, wanted),
+        max_total_pixels=getattr(config, "max_total_pixels", DEFAULT_MAX_TOTAL_PIXELS),
+    )
+    frames: list[Frame] = []
     try:
-        decoded = open_image(data, max_pixels=config.max_pixels)
+        for decoded in iter_frames(data, budget, stop_at=max(1, wanted)):
+            img = decoded.image
+            frames.append(Frame(normalize_mode(img.copy()), len(frames), decoded.n_frames, decoded.format, img.mode))
     except ImageDecodeError as exc:
+        if frames and exc.reason == "truncated":
+            exc = ImageDecodeError("truncated", f"frame {len(frames)}: {exc.detail}")
         # Pillow puts object addresses in messages; reports must be the same on every run
         raise ImageDecodeError(exc.reason, _OBJECT_REPR.sub("", exc.detail)) from exc
-    img = decoded.image
-    n_frames = decoded.n_frames
-    frames = [Frame(normalize_mode(img), 0, n_frames, decoded.format, img.mode)]
-    if config.frames == "all" and n_frames > 1:
-        for index in range(1, min(n_frames, config.max_frames)):
-            try:
-                img.seek(index)
-                img.load()
-            except (OSError, EOFError, ValueError) as exc:
-                raise ImageDecodeError("truncated", f"frame {index}: {exc}") from exc
-            frames.append(Frame(normalize_mode(img.copy()), index, n_frames, decoded.format, img.mode))
     return frames

@@ -71,17 +71,91 @@ def discriminator_metadata(spec: DiscriminatorSpec, size: int) -> dict[str, str]
     return meta
 
 
+#: Accepted range of every GeneratorSpec field: the reference uses 3 channels, ngf 64, 6 or 9 blocks.
+#: ngf 1024 already means ~700 M parameters (2.8 GB); anything beyond is a corrupt or hostile file.
+SPEC_RANGES = {"input_nc": (1, 4), "output_nc": (1, 4), "ngf": (1, 1024), "n_blocks": (0, 64)}
+#: Largest safetensors header read (the safetensors library's own limit).
+MAX_HEADER_BYTES = 100_000_000
+
+
+def check_spec(spec: GeneratorSpec, where: str = "generator spec") -> GeneratorSpec:
+    """``spec`` if every field is an int within :data:`SPEC_RANGES`, else CheckpointError (nothing is built)."""
+    for name, (low, high) in SPEC_RANGES.items():
+        value = getattr(spec, name)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise CheckpointError(f"{where}: {name}={value!r} is outside {low}..{high}")
+    return spec
+
+
 def spec_from_metadata(meta: Mapping[str, str]) -> GeneratorSpec:
-    """Rebuild a GeneratorSpec from safetensors metadata, or raise CheckpointError."""
+    """Rebuild a GeneratorSpec from safetensors metadata, or raise CheckpointError (types and ranges checked)."""
+    if not isinstance(meta, Mapping):
+        raise CheckpointError(f"metadata is not a table of strings: {type(meta).__name__}")
     if meta.get("format") != FORMAT or meta.get("arch") != GENERATOR_ARCH:
         raise CheckpointError(
             f"metadata says format={meta.get('format')!r} arch={meta.get('arch')!r}; "
             f"expected format={FORMAT!r} arch={GENERATOR_ARCH!r}"
         )
+    values = {}
+    for f in fields(GeneratorSpec):
+        raw = meta.get(f.name)
+        if not isinstance(raw, str) or not raw.strip().lstrip("+-").isdigit() or len(raw) > 12:
+            shown = {k: meta[k] for k in list(meta)[:12]}
+            raise CheckpointError(f"generator metadata is incomplete or not integers ({f.name}={raw!r}): {shown}")
+        values[f.name] = int(raw)
+    return check_spec(GeneratorSpec(**values), "generator metadata")
+
+
+def read_header(path: str | Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
+    """Tensor shapes and metadata from a ``.safetensors`` header, without reading any tensor data.
+
+    Lets a loader compare the file with the architecture its metadata claims before building
+    anything: a 200-byte file that says ``ngf=512`` must not allocate gigabytes first.
+    """
+    path = Path(path)
     try:
-        return GeneratorSpec(**{f.name: int(meta[f.name]) for f in fields(GeneratorSpec)})
-    except (KeyError, ValueError) as exc:
-        raise CheckpointError(f"generator metadata is incomplete or not integers: {dict(meta)}") from exc
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            head = fh.read(8)
+            length = int.from_bytes(head, "little") if len(head) == 8 else -1
+            if length < 2 or length > min(MAX_HEADER_BYTES, size - 8):
+                raise CheckpointError(f"{path} is not a readable safetensors file: header length {length} "
+                                      f"does not fit the {size}-byte file")
+            header = json.loads(fh.read(length))
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"{path} is not a readable safetensors file: header is not JSON ({exc})") from exc
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path} is not a readable safetensors file: header is not a JSON object")
+    meta = header.pop("__metadata__", None) or {}
+    if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
+        raise CheckpointError(f"{path}: safetensors metadata must map strings to strings")
+    shapes: dict[str, tuple[int, ...]] = {}
+    for name, info in header.items():
+        shape = info.get("shape") if isinstance(info, dict) else None
+        if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+            raise CheckpointError(f"{path}: tensor {name!r} has no valid shape in the header")
+        shapes[name] = tuple(shape)
+    return shapes, meta
+
+
+def expected_shapes(spec: GeneratorSpec) -> dict[str, tuple[int, ...]]:
+    """Parameter shapes of the generator ``spec`` describes, computed on the meta device (no memory)."""
+    check_spec(spec)
+    with torch.device("meta"):
+        net = spec.build()
+    return {k: tuple(v.shape) for k, v in net.state_dict().items()}
+
+
+def check_shapes(spec: GeneratorSpec, got: Mapping[str, tuple[int, ...]], what: str) -> None:
+    """CheckpointError unless ``got`` (cleaned keys) has exactly the shapes ``spec`` needs; nothing is allocated."""
+    expected = expected_shapes(spec)
+    missing = [k for k in expected if k not in got]
+    unexpected = [k for k in got if k not in expected]
+    shapes = [f"{k}: checkpoint {got[k]} vs model {expected[k]}" for k in expected if k in got and got[k] != expected[k]]
+    if missing or unexpected or shapes:
+        _mismatch(what, missing, unexpected, shapes)
 
 
 def unwrap(net: nn.Module) -> nn.Module:
@@ -136,22 +210,29 @@ def _pickle_detail(exc: Exception) -> str:
     return text.split(". ")[0][:200]
 
 
-def infer_generator_spec(state: Mapping[str, torch.Tensor]) -> GeneratorSpec | None:
-    """Best guess of the architecture that produced ``state`` (used in error hints only)."""
+def infer_generator_spec(state: Mapping[str, torch.Tensor | tuple[int, ...]]) -> GeneratorSpec | None:
+    """Best guess of the architecture that produced ``state`` (tensors or their shapes; used in error hints only)."""
     try:
-        first = state["model.1.weight"]
+        first = _Shaped(state["model.1.weight"])
         n_blocks = len({k.split(".")[1] for k in state if ".conv_block." in k})
         # keys may come sorted as strings (safetensors), so find the last layer by its index
         top = [k for k in state if k.count(".") == 2 and k.startswith("model.") and k.endswith(".weight")]
         last = max(top, key=lambda k: int(k.split(".")[1]))
         return GeneratorSpec(
             input_nc=int(first.shape[1]),
-            output_nc=int(state[last].shape[0]),
+            output_nc=int(_Shaped(state[last]).shape[0]),
             ngf=int(first.shape[0]),
             n_blocks=n_blocks,
         )
-    except (KeyError, IndexError, ValueError):
+    except (KeyError, IndexError, ValueError, TypeError):
         return None
+
+
+class _Shaped:
+    """A tensor or a bare shape tuple, seen through ``.shape``."""
+
+    def __init__(self, value: torch.Tensor | tuple[int, ...]) -> None:
+        self.shape = tuple(value.shape) if hasattr(value, "shape") else tuple(value)
 
 
 def check_state_dict(net: nn.Module, state: Mapping[str, torch.Tensor], what: str) -> None:
@@ -161,8 +242,11 @@ def check_state_dict(net: nn.Module, state: Mapping[str, torch.Tensor], what: st
     missing = [k for k in expected if k not in got]
     unexpected = [k for k in got if k not in expected]
     shapes = [f"{k}: checkpoint {got[k]} vs model {expected[k]}" for k in expected if k in got and got[k] != expected[k]]
-    if not (missing or unexpected or shapes):
-        return
+    if missing or unexpected or shapes:
+        _mismatch(what, missing, unexpected, shapes)
+
+
+def _mismatch(what: str, missing: list[str], unexpected: list[str], shapes: list[str]) -> None:
     lines = [f"{what} does not match the requested architecture:"]
     for title, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes)):
         if items:
@@ -252,25 +336,32 @@ def load_generator(
         raise CheckpointError(f"checkpoint file not found: {path}")
     suffix = path.suffix.lower()
     if suffix == ".safetensors":
-        state, meta = read_network(path)
-        state = clean_reference_keys(state)
-        if spec is None:
-            spec = spec_from_metadata(meta) if meta else GeneratorSpec()
+        # header first: the metadata's architecture must match the file's tensors before anything is built
+        shapes, meta = read_header(path)
+        spec = check_spec(spec) if spec is not None else spec_from_metadata(meta) if meta else GeneratorSpec()
+        _check_or_hint(spec, clean_reference_keys(shapes), str(path))
+        state = clean_reference_keys(read_network(path)[0])
     elif suffix in (".pth", ".pt", ".ckpt", ".bin"):
         state = load_reference_pth(path)
-        spec = spec or GeneratorSpec()
+        spec = check_spec(spec or GeneratorSpec())
+        _check_or_hint(spec, {k: tuple(v.shape) for k, v in state.items()}, str(path))
     else:
         raise CheckpointError(f"unknown checkpoint type {path.name!r}: expected .safetensors or .pth")
     net = spec.build()
+    check_state_dict(net, state, str(path))
+    net.load_state_dict(state, strict=True)
+    return net.to(map_location).eval(), spec
+
+
+def _check_or_hint(spec: GeneratorSpec, shapes: Mapping[str, tuple[int, ...]], what: str) -> None:
+    """:func:`check_shapes`, adding the architecture the file looks like when that differs."""
     try:
-        check_state_dict(net, state, str(path))
+        check_shapes(spec, shapes, what)
     except CheckpointError as exc:
-        guess = infer_generator_spec(state)
+        guess = infer_generator_spec(shapes)
         if guess is not None and guess != spec:
             raise CheckpointError(f"{exc}\n  the file looks like {guess}; pass spec= to load it") from exc
         raise
-    net.load_state_dict(state, strict=True)
-    return net.to(map_location).eval(), spec
 
 
 # --------------------------------------------------------------------------- training state
