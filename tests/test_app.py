@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import socket
 import struct
+import subprocess
+import sys
+import time
+import urllib.request
 import zlib
 from pathlib import Path
 
@@ -25,8 +30,6 @@ from pixelforge.model.checkpoint import generator_metadata, save_network
 from pixelforge.model.networks import GeneratorSpec, init_weights
 from webapp.jobs import JobError, JobFiles, Limits, Settings, run_animation, run_preview
 from webapp.models import CLASSICAL, Models
-from webapp.serve import launch
-from webapp.ui import build_app
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -104,15 +107,38 @@ def run_folder(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(run_folder, tmp_path_factory):
-    """The app on a free 127.0.0.1 port, with the tiny checkpoint in its model menu."""
-    models = Models([str(run_folder)])
-    models.load_all()
-    demo = build_app(models, LIMITS, JobFiles(tmp_path_factory.mktemp("jobs")))
-    _, url, share = launch(demo, "127.0.0.1", free_port(), block=False)
-    assert url.startswith("http://127.0.0.1:") and share is None
+def server(run_folder):
+    """`pixelate serve` itself, started as a user starts it, on a free 127.0.0.1 port.
+
+    A process of its own also keeps Gradio away from Twisted: other test modules import Scrapy,
+    whose ``@implementer`` on an ``abc.ABC`` subclass leaves zope.interface's ClassProvides
+    descriptor on ``abc.ABC`` itself, and Gradio's components (``getattr`` over ``dir(cls)``)
+    trip on it. ``pixelate serve`` never imports Scrapy.
+    """
+    port = free_port()
+    cmd = [sys.executable, "-m", "inference", "serve", "--port", str(port), "--checkpoint", str(run_folder)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 180
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"pixelate serve exited {proc.returncode}: {proc.stderr.read()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("pixelate serve did not answer within 180 s")
+        time.sleep(0.3)
     yield url
-    demo.close()
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 @pytest.fixture(scope="module")
@@ -262,12 +288,17 @@ def test_model_menu_and_serve_command(run_folder, capsys):
 
 
 def test_space_entry_point_builds_the_same_app():
-    import app
-
-    names = {d.api_name for d in app.demo.fns.values() if d.api_name}
-    assert {"pixelate", "pixelate_animation"} <= names
-    job = next(d for d in app.demo.fns.values() if d.api_name == "pixelate")
-    assert job.concurrency_limit == Limits().concurrency  # a queue with a concurrency limit
+    """``app.py`` (what a Space runs) builds the same page; in a fresh process, as a Space starts it."""
+    code = (
+        "import json, app\n"
+        "fns = [d for d in app.demo.fns.values() if d.api_name]\n"
+        "print(json.dumps({d.api_name: d.concurrency_limit for d in fns}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    limits = json.loads(done.stdout.strip().splitlines()[-1])
+    assert {"pixelate", "pixelate_animation"} <= limits.keys()
+    assert limits["pixelate"] == Limits().concurrency  # a queue with a concurrency limit
 
 
 # --------------------------------------------------------------------------- the real page in Chromium
