@@ -17,6 +17,7 @@ from hashlib import sha256
 from io import BytesIO
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.crawler import Crawler
@@ -35,6 +36,7 @@ from pixelforge.rawstore import (
     Manifest,
     ManifestRecord,
     extension_for,
+    false_claim,
     file_path,
     looks_like_html,
     sniff,
@@ -186,6 +188,9 @@ class RawStorePipeline(FilesPipeline):
         header_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1").split(";")[0].strip().lower()
         if sniff(body) is None and (looks_like_html(body) or header_type == "text/html"):
             raise CrawlError("html_not_file", f"served as {header_type or 'no type'}")
+        problem = false_claim(body, urlsplit(request.url).path, header_type)
+        if problem:  # an SVG, an XML error, or "image/png" bytes that are not a PNG
+            raise CrawlError("not_an_image", problem)
         digest = sha256(body).hexdigest()
         ext, content_type = extension_for(body, request.url.split("?", 1)[0], header_type)
         path = file_path(digest, ext)

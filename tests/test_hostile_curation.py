@@ -412,3 +412,42 @@ def test_symlinks_out_of_a_folder_input_are_refused(tmp_path):
     assert res.report["counts"]["kept"] == 1
     urls = [r["url"] for r in pq.read_table(next((tmp_path / "out" / "data").glob("train-*"))).to_pylist()]
     assert urls in (["alias.png"], ["sub/a.png"])
+
+
+# ---- 3. hangs: a Hub that accepts a commit and never answers ---------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:Use .content=<...>.:DeprecationWarning")  # huggingface_hub's LFS upload
+def test_push_to_a_hub_that_never_answers_ends_with_a_clear_error(monkeypatch, tmp_path, capsys):
+    import huggingface_hub.constants as hf_constants
+
+    from pixelforge.testing.dataset_folder import build_dataset_folder
+    from pixelforge.testing.fake_hub import FakeHub
+
+    token, user = "hf_hostileTESTtoken0123456789abcdef", "pixeluser"
+    for name in ("HUGGING_FACE_HUB_TOKEN", "HF_OIDC_RESOURCE", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    folder = build_dataset_folder(tmp_path / "ds", n_train=2, n_test=1)
+    with FakeHub({token: user}) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        monkeypatch.setenv("HF_TOKEN", token)
+        monkeypatch.setattr(hf_constants, "ENDPOINT", hub.url)
+        monkeypatch.setattr(hf_constants, "HF_HUB_DISABLE_XET", True)
+        monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setattr(hf_constants, "HF_TOKEN_PATH", str(tmp_path / "no-login" / "token"))
+        hub.hang_on("commit")
+        box: dict[str, int] = {}
+        t = threading.Thread(target=lambda: box.setdefault("rc", curate(
+            ["push", str(folder.path), "--repo-id", f"{user}/sprites", "--timeout", "1"])), daemon=True)
+        t.start()
+        t.join(30)
+        hung = t.is_alive()
+        hub.released.set()  # let a hung push go, whatever happened
+        t.join(10)
+        assert not hung, "curate push hung on a Hub that never answers"
+        err = capsys.readouterr().err
+        assert box["rc"] == 1
+        assert "did not answer" in err and "no answer within 1 s (POST /api/datasets/pixeluser/sprites/commit" in err
+        assert "run the same `curate push` again" in err and token not in err
+        assert len(hub.calls("commit")) == 1  # not retried: the Hub had acted on it
+        assert hub.repos[f"{user}/sprites"].commits  # it had indeed landed
