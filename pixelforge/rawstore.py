@@ -138,9 +138,14 @@ class Manifest:
         data = record.to_line()
         fcntl.flock(self._fd, fcntl.LOCK_EX)  # whole lines even with several writers on one store
         try:
-            written = os.write(self._fd, data)
-            while written < len(data):  # regular files do not short-write in practice; be correct anyway
-                written += os.write(self._fd, data[written:])
+            start = os.lseek(self._fd, 0, os.SEEK_END)
+            try:
+                written = os.write(self._fd, data)
+                while written < len(data):  # a full disk short-writes; be correct anyway
+                    written += os.write(self._fd, data[written:])
+            except OSError:
+                os.ftruncate(self._fd, start)  # never leave half a line for the next append to run into
+                raise
             if self.fsync:
                 os.fsync(self._fd)
         finally:

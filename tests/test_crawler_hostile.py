@@ -126,6 +126,9 @@ def crawl(tmp_path_factory):
         # groups, longest match, ties, $ and *
         sites["rules"] = start(_site(tmp, "srules", ["/g/open/", "/g/closed/", "/x/index.php", "/tie/", "/other/"],
                                      lambda h: Response(200, RULES, content_type="text/plain")))
+        # a group for a word that only appears in our User-Agent's comment is not ours
+        sites["agent"] = start(_site(tmp, "sagent", ["/a/"], lambda h: Response(
+            200, b"User-agent: research\nDisallow: /\n\nUser-agent: *\nAllow: /\n", content_type="text/plain")))
         # the 500 KiB parse limit
         big = b"# padding\n" * (490 * 1024 // 10) + b"User-agent: *\nDisallow: /late/\n"
         big += b"# more\n" * (20 * 1024 // 7) + b"Disallow: /later/\n"
@@ -150,7 +153,7 @@ def crawl(tmp_path_factory):
             json.dumps(good).encode(), json.dumps({**good, "url": ["https://old/y.png"]}).encode(),
             json.dumps({**good, "source": {"nested": 1}}).encode(), b'{"url": "\xff"}', b"[" * 100_000]) + b"\n")
 
-        starts = [f"{sites[k].url}/a/" for k in ("404", "500", "drop")]
+        starts = [f"{sites[k].url}/a/" for k in ("404", "500", "drop", "agent")]
         starts += [f"{sites['redir'].url}{p}" for p in ("/open/", "/private/")]
         starts += [f"{sites['rules'].url}{p}" for p in ("/g/open/", "/g/closed/", "/x/index.php", "/x/index.php?q=1",
                                                         "/tie/", "/other/")]
@@ -192,6 +195,8 @@ def test_robots_groups_longest_match_ties_and_patterns(crawl):
     assert crawl["rules_queries"] == ["/x/index.php?q=1"]  # "$" anchors: only the bare .php is closed
     assert c["/tie/"] == 1  # Allow wins a tie
     assert c["/other/"] == 1  # our group (matched case-insensitively) replaces "*"; "pixel" is not our token
+    # "research" is in our User-Agent ("... research crawler ..."), but it is not our product token
+    assert crawl["counts"]["agent"]["/a/"] == 1
 
 
 def test_robots_parse_limit_is_500_kib(crawl):
@@ -212,3 +217,38 @@ def test_a_poisoned_manifest_does_not_stop_the_next_crawl(crawl):
     lines = (crawl["raw"] / "manifest.jsonl").read_bytes().splitlines()
     assert len(lines) == 5 + 1 and json.loads(lines[-1])["url"].endswith("/real.png")  # appended after them
     assert "is not a manifest record, ignored" in crawl["log"] and "TypeError" not in crawl["log"]
+
+
+def test_a_full_disk_never_leaves_half_a_manifest_line(tmp_path, monkeypatch):
+    """A full disk short-writes, then fails (simulated: os.write writes half a line, then ENOSPC).
+    Before, the half line stayed and the next append ran into it, losing both records."""
+    import errno
+    import os
+
+    from crawler.reasons import reason_of
+    from pixelforge import rawstore
+
+    def rec(n: int) -> rawstore.ManifestRecord:
+        return rawstore.ManifestRecord(sha256=f"{n:064x}", path=f"files/00/{n:064x}.png", bytes=1,
+                                       content_type="image/png", url=f"https://x/{n}.png", page_url="https://x/",
+                                       source="s", title="", author="", license="unknown", license_url="", tags=[],
+                                       fetched_at="2026-01-01T00:00:00+00:00")
+
+    manifest = rawstore.Manifest(tmp_path / "manifest.jsonl", fsync=False)
+    manifest.append(rec(1))
+    real_write, calls = os.write, []
+
+    def full_disk(fd: int, data: bytes) -> int:
+        calls.append(len(data))
+        if len(calls) == 1:
+            return real_write(fd, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(rawstore.os, "write", full_disk)
+    with pytest.raises(OSError) as info:
+        manifest.append(rec(2))
+    assert reason_of(info.value) == "disk_full"
+    monkeypatch.setattr(rawstore.os, "write", real_write)
+    manifest.append(rec(3))  # room again
+    manifest.close()
+    assert [r["url"] for r in Manifest(tmp_path / "manifest.jsonl").load()] == ["https://x/1.png", "https://x/3.png"]

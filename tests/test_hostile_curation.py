@@ -358,7 +358,7 @@ def tiny_disk(tmp_path):
                                            capture_output=True).returncode != 0:
         pytest.skip("needs root to mount a tmpfs")
     yield mnt
-    subprocess.run(["umount", str(mnt)], check=False)
+    subprocess.run(["umount", "-l", str(mnt)], check=False)  # lazy: a leaked descriptor cannot keep it mounted
 
 
 def test_full_disk_is_a_clear_error_and_the_last_dataset_survives(tmp_path, tiny_disk, capsys):
