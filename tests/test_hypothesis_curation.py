@@ -10,6 +10,7 @@ import math
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +19,9 @@ from curation.inputs import check_record, read_raw_store
 from pixelforge.config import ConfigError, apply, parse_override
 from pixelforge.rawstore import MANIFEST_FILE, Manifest, is_valid_record
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# sized to keep this module at a few seconds: each manifest example writes a store to disk
+FAST = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+STORE = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # any text, lone surrogates included (json.dumps escapes them; json.loads brings them back)
 any_text = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=40)
@@ -42,33 +45,39 @@ lines = st.one_of(
 )
 
 
-@FAST
-@given(st.lists(lines, max_size=8), st.booleans())
-def test_any_manifest_gives_records_or_rejections(manifest_lines, trailing_newline):
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        (root / "files" / "aa").mkdir(parents=True)
-        (root / "files" / "aa" / "a.png").write_bytes(b"not really a png")
-        body = b"\n".join(line.replace(b"\n", b" ").replace(b"\r", b" ") for line in manifest_lines)
-        (root / MANIFEST_FILE).write_bytes(body + (b"\n" if trailing_newline else b""))
+@pytest.fixture(scope="module")
+def store_root(tmp_path_factory) -> Path:
+    """One raw store for every example (each rewrites its manifest): a folder per example is slow."""
+    root = tmp_path_factory.mktemp("store")
+    (root / "files" / "aa").mkdir(parents=True)
+    (root / "files" / "aa" / "a.png").write_bytes(b"not really a png")
+    return root
 
-        inputs = read_raw_store(root)  # never raises
 
-        n_lines = sum(1 for line in body.splitlines() if line.strip())
-        assert inputs.n_records == n_lines
-        accepted = sum(len(f.records) for f in inputs.files)
-        per_line = [r for r in inputs.rejected if r["reason"] != "missing-file" and r["reason"] != "not-a-file"]
-        assert accepted + len(per_line) <= n_lines
-        for f in inputs.files:
-            assert f.path.resolve().is_relative_to(root.resolve())
-            for rec in f.records:
-                assert check_record(rec) is None
-        for rej in inputs.rejected:
-            assert isinstance(rej["reason"], str) and isinstance(rej["detail"], str) and rej["detail"]
-        json.dumps(inputs.rejected, ensure_ascii=False).encode("utf-8")  # the report can always be written
+@STORE
+@given(manifest_lines=st.lists(lines, max_size=8), trailing_newline=st.booleans())
+def test_any_manifest_gives_records_or_rejections(store_root, manifest_lines, trailing_newline):
+    root = store_root
+    body = b"\n".join(line.replace(b"\n", b" ").replace(b"\r", b" ") for line in manifest_lines)
+    (root / MANIFEST_FILE).write_bytes(body + (b"\n" if trailing_newline else b""))
 
-        loaded = Manifest(root / MANIFEST_FILE).load()  # the crawler's reader: never raises either
-        assert all(is_valid_record(rec) for rec in loaded)
+    inputs = read_raw_store(root)  # never raises
+
+    n_lines = sum(1 for line in body.splitlines() if line.strip())
+    assert inputs.n_records == n_lines
+    accepted = sum(len(f.records) for f in inputs.files)
+    per_line = [r for r in inputs.rejected if r["reason"] not in ("missing-file", "not-a-file")]
+    assert accepted + len(per_line) == n_lines  # every line is a record or a rejection, never both or none
+    for f in inputs.files:
+        assert f.path.resolve().is_relative_to(root.resolve())
+        for rec in f.records:
+            assert check_record(rec) is None
+    for rej in inputs.rejected:
+        assert isinstance(rej["reason"], str) and isinstance(rej["detail"], str) and rej["detail"]
+    json.dumps(inputs.rejected, ensure_ascii=False).encode("utf-8")  # the report can always be written
+
+    loaded = Manifest(root / MANIFEST_FILE).load()  # the crawler's reader: never raises either
+    assert all(is_valid_record(rec) for rec in loaded)
 
 
 # ---- configs -------------------------------------------------------------------------------------------
