@@ -163,6 +163,8 @@ class CurateConfig:
                 raise ConfigError(f"expand.{key} must be {'>= 0' if key == 'max_depth' else 'positive'}")
         if not self.expand.max_ratio > 0:  # also refuses nan
             raise ConfigError("expand.max_ratio must be positive")
+        if self.decode.max_pixels < 1 or self.decode.max_frames < 1:
+            raise ConfigError("decode.max_pixels and decode.max_frames must be positive")
         return self
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from curation.errors import CurateError
 from curation.process import ItemInfo
 from pixelforge.dataset import UNKNOWN_LICENSE
 from pixelforge.rawstore import MANIFEST_FILE as MANIFEST
@@ -310,8 +311,14 @@ def read_folder(root: Path, exclude: Path | None = None) -> Inputs:
 
 
 def read_inputs(root: Path, output: Path | None = None) -> Inputs:
+    """The raw store or folder at ``root``; one that cannot be read at all is a :class:`CurateError`."""
     if not root.is_dir():
         raise FileNotFoundError(f"input {root} is not a folder")
+    try:
+        with os.scandir(root) as it:
+            next(it, None)
+    except OSError as exc:
+        raise CurateError(f"input {root} cannot be read: {exc.strerror or exc}") from None
     if (root / MANIFEST).is_file():
         return read_raw_store(root)
     return read_folder(root, exclude=output)

@@ -22,6 +22,7 @@ import pytest
 from curation import pipeline, workers
 from curation.cli import main as curate
 from curation.config import CurateConfig, ExpandConfig, load_config
+from curation.errors import CurateError
 from curation.stages.expand import expand
 from pixelforge.testing.sprites import make_sprite
 
@@ -307,6 +308,16 @@ def test_unreadable_files_and_folders_are_rejections_not_aborts(tmp_path):
     report = json.loads((out / "curation_report.json").read_text())
     assert reasons(report) == {"secret.png": "unreadable", "locked": "unreadable-folder"}
     assert report["counts"]["kept"] == 1
+
+    def locked_input() -> None:  # an input that cannot be listed at all is an error, not an empty dataset
+        with pytest.raises(CurateError, match="cannot be read: Permission denied"):
+            pipeline.run(src, tmp_path / "out2", config(), progress=False)
+
+    src.chmod(0o000)
+    try:
+        assert _unprivileged(locked_input) == 0
+    finally:
+        src.chmod(0o755)
 
 
 def test_file_names_that_are_not_utf8_are_rejected_before_any_work(tmp_path):
