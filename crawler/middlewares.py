@@ -19,17 +19,27 @@ from email.utils import parsedate_to_datetime
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
 from scrapy.robotstxt import RobotParser
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet import defer, reactor, task
 
+from crawler.robots import DisallowAll
+
 logger = logging.getLogger(__name__)
 
 
 class ConcurrentSafeRobotsTxtMiddleware(RobotsTxtMiddleware):
-    """``RobotsTxtMiddleware`` whose waiters all get the parsed rules, not just the first one."""
+    """``RobotsTxtMiddleware`` whose waiters all get the parsed rules, not just the first one, and
+    which reads robots.txt statuses as RFC 9309 2.3.1 says.
+
+    2xx: the rules (parsed by ``ROBOTSTXT_PARSER``). 3xx left after ``REDIRECT_MAX_TIMES`` (5)
+    redirects, and 4xx except 429: "unavailable", everything allowed. 5xx, 429 and network errors
+    (timeouts, refused or dropped connections): "unreachable", everything on that host disallowed
+    for this crawl (upstream Scrapy allows everything then, and parses a 5xx error page as rules).
+    """
 
     async def robot_parser(self, request: Request) -> RobotParser | None:
         parser = await super().robot_parser(request)
@@ -37,6 +47,35 @@ class ConcurrentSafeRobotsTxtMiddleware(RobotsTxtMiddleware):
         if isinstance(stored, defer.Deferred):  # cannot happen after the await; keep upstream's answer
             return parser
         return stored
+
+    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
+        status = response.status
+        if 200 <= status < 300:
+            await super()._parse_robots(response, netloc, request)
+            return
+        self._stats.inc_value("robotstxt/response_count")
+        self._stats.inc_value(f"robotstxt/response_status_count/{status}")
+        if status >= 500 or status == 429:
+            logger.warning("robots.txt of %s answered %d: nothing on that host is fetched (RFC 9309 2.3.1.4)",
+                           netloc, status)
+            self._settle(netloc, DisallowAll(f"robots.txt answered {status}"))
+        else:
+            self._settle(netloc, None)  # 3xx/4xx: unavailable, no rules (RFC 9309 2.3.1.3)
+
+    def _robots_error(self, exc: Exception, netloc: str) -> None:
+        if isinstance(exc, IgnoreRequest):  # too many redirects, or filtered: unavailable
+            super()._robots_error(exc, netloc)
+            return
+        self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
+        logger.warning("robots.txt of %s unreachable (%s): nothing on that host is fetched (RFC 9309 2.3.1.4)",
+                       netloc, type(exc).__name__)
+        self._settle(netloc, DisallowAll(f"robots.txt unreachable: {type(exc).__name__}"))
+
+    def _settle(self, netloc: str, parser: RobotParser | None) -> None:
+        pending = self._parsers[netloc]
+        self._parsers[netloc] = parser
+        if isinstance(pending, defer.Deferred):
+            pending.callback(parser)
 
 
 def parse_retry_after(value: bytes | str | None) -> float | None:

@@ -17,6 +17,7 @@ from hashlib import sha256
 from io import BytesIO
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.crawler import Crawler
@@ -24,6 +25,8 @@ from scrapy.http import Request, Response
 from scrapy.http.request import NO_CALLBACK
 from scrapy.pipelines.files import FilesPipeline, FSFilesStore
 from scrapy.pipelines.media import MediaPipeline
+from scrapy.utils.defer import deferred_from_coro
+from twisted.internet import reactor
 from twisted.python.failure import Failure
 
 from crawler.items import ArtFile
@@ -35,6 +38,7 @@ from pixelforge.rawstore import (
     Manifest,
     ManifestRecord,
     extension_for,
+    false_claim,
     file_path,
     looks_like_html,
     sniff,
@@ -82,6 +86,7 @@ class RawStorePipeline(FilesPipeline):
         self.provenances: set[tuple[str, str]] = set()
         self.source_files: dict[str, set[str]] = {}
         self.pending: Counter[str] = Counter()
+        self.disk_full = False
         self.started_at = utc_now()
 
     @classmethod
@@ -102,8 +107,12 @@ class RawStorePipeline(FilesPipeline):
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         """Write crawl_stats.json once the finish reason is known, and log the summary."""
-        summary = write_crawl_stats(self.root / STATS_FILE, self.crawler, self.started_at, self._store_totals(),
-                                    reason)
+        try:
+            summary = write_crawl_stats(self.root / STATS_FILE, self.crawler, self.started_at, self._store_totals(),
+                                        reason)
+        except OSError as exc:  # a full disk: the previous crawl_stats.json stays whole
+            logger.error("raw store %s: cannot write %s: %s", self.root, STATS_FILE, exc)
+            return
         logger.info(
             "raw store %s: %d new files (%d bytes), %d extra provenances, %d pages; skips %s; errors %s",
             self.root, summary["files"], summary["bytes"], summary["provenance_added"], summary["pages"],
@@ -186,10 +195,19 @@ class RawStorePipeline(FilesPipeline):
         header_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1").split(";")[0].strip().lower()
         if sniff(body) is None and (looks_like_html(body) or header_type == "text/html"):
             raise CrawlError("html_not_file", f"served as {header_type or 'no type'}")
+        problem = false_claim(body, urlsplit(request.url).path, header_type)
+        if problem:  # an SVG, an XML error, or "image/png" bytes that are not a PNG
+            raise CrawlError("not_an_image", problem)
         digest = sha256(body).hexdigest()
         ext, content_type = extension_for(body, request.url.split("?", 1)[0], header_type)
         path = file_path(digest, ext)
-        self.store.persist_file(path, BytesIO(body), info)
+        try:
+            self.store.persist_file(path, BytesIO(body), info)
+        except OSError as exc:
+            if reason_of(exc) == "disk_full":
+                self._stop_for_full_disk()
+                raise CrawlError("disk_full", str(exc)) from None
+            raise
         self.crawler.stats.inc_value("pixelforge/downloaded")
         return {"url": request.url, "path": path, "sha256": digest, "bytes": len(body),
                 "content_type": content_type, "status": "downloaded", "checksum": digest}
@@ -218,13 +236,31 @@ class RawStorePipeline(FilesPipeline):
                 self._append(item, value, new=True)
         return item
 
+    def _stop_for_full_disk(self) -> None:
+        """Close the crawl (finish reason ``disk_full``): what is recorded is whole, a re-run resumes."""
+        if self.disk_full:
+            return
+        self.disk_full = True
+        logger.error("no space left on the device of %s: stopping the crawl; free some space and run it again "
+                     "(every file and manifest line written so far is whole)", self.root)
+        engine = self.crawler.engine
+        if engine is not None:
+            reactor.callLater(0, lambda: deferred_from_coro(engine.close_spider_async(reason="disk_full")))
+
     def _append(self, item: ArtFile, file: dict[str, Any], new: bool = False) -> None:
         record = ManifestRecord(
             sha256=file["sha256"], path=file["path"], bytes=int(file["bytes"]), content_type=file["content_type"],
             url=item.url, page_url=item.page_url, source=item.source, title=item.title, author=item.author,
             license=item.license, license_url=item.license_url, tags=list(item.tags), fetched_at=utc_now(),
         )
-        self.manifest.append(record)
+        try:
+            self.manifest.append(record)
+        except OSError as exc:
+            if reason_of(exc) != "disk_full":
+                raise
+            self._count("disk_full", item.source, item.url)  # the line was rolled back: a re-run records it
+            self._stop_for_full_disk()
+            return
         self._remember(record.to_dict())
         stats = self.crawler.stats
         if new:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as net_error
@@ -58,6 +60,8 @@ def reason_of(failure: Failure | BaseException) -> str:
         if "offsite" in text:
             return "offsite"
         return "ignored"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "disk_full"
     name = type(exc).__name__
     if name in _BY_NAME:  # Scrapy's own download exceptions (2.13+), matched by name across versions
         if name == "DownloadCancelledError" and "max size" not in str(exc).lower() and "maxsize" not in str(exc).lower():

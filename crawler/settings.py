@@ -22,6 +22,10 @@ RAW_STORE_FSYNC = True
 CONTACT = "https://github.com/pixelforge/pixelforge"
 USER_AGENT = f"pixelforge/0.1 (pixel-art dataset research crawler; +{CONTACT})"
 ROBOTSTXT_OBEY = True
+#: RFC 9309 on top of Protego: groups chosen by our product token, 500 KiB parse limit (crawler/robots.py).
+ROBOTSTXT_PARSER = "crawler.robots.RFC9309RobotParser"
+#: The product token robots.txt groups are matched against (case-insensitively).
+ROBOTSTXT_USER_AGENT = "pixelforge"
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 0.5

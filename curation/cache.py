@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from curation.errors import CurateError, is_disk_full
 from curation.process import FileResult, ItemInfo, Rejection
 
 CACHE_FILE = "cache.sqlite"
@@ -46,20 +47,41 @@ class CachedFile:
                    data["stages"])
 
 
+def damaged(path: Path, exc: BaseException) -> CurateError:
+    """The error for a cache that cannot be used; deleting it loses only time, never a result."""
+    if is_disk_full(exc, path.parent):
+        return CurateError(f"no space left on the device of {path} ({exc}); free some space and run again: "
+                           "the results committed so far are kept")
+    return CurateError(f"{path} is damaged or not a pixelforge cache ({type(exc).__name__}: {exc}); "
+                       "delete it and run again (every image is then processed anew; nothing else is lost)")
+
+
 class ResultCache:
     """SQLite cache of per-file results and their PNGs, keyed by raw sha256 + config key."""
 
     def __init__(self, path: Path, config_key: str) -> None:
         self.key = config_key
-        self.db = sqlite3.connect(path)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("CREATE TABLE IF NOT EXISTS files (key TEXT, sha256 TEXT, result TEXT, PRIMARY KEY (key, sha256))")
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS images (key TEXT, pixel_sha256 TEXT, native BLOB, canvas BLOB,"
-            " PRIMARY KEY (key, pixel_sha256))"
-        )
-        self.db.commit()
+        self.path = path
+        try:
+            self.db = sqlite3.connect(path)
+        except sqlite3.Error as exc:
+            raise damaged(path, exc) from None
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("CREATE TABLE IF NOT EXISTS files (key TEXT, sha256 TEXT, result TEXT,"
+                            " PRIMARY KEY (key, sha256))")
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS images (key TEXT, pixel_sha256 TEXT, native BLOB, canvas BLOB,"
+                " PRIMARY KEY (key, pixel_sha256))"
+            )
+            # a table of ours with other columns (another tool's file, an old layout) fails here, not mid-run
+            self.db.execute("SELECT key, sha256, result FROM files LIMIT 0")
+            self.db.execute("SELECT key, pixel_sha256, native, canvas FROM images LIMIT 0")
+            self.db.commit()
+        except sqlite3.Error as exc:
+            self.db.close()
+            raise damaged(path, exc) from None
 
     def done(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT sha256 FROM files WHERE key = ?", (self.key,))}
@@ -73,7 +95,10 @@ class ResultCache:
 
     def get(self, sha: str) -> CachedFile:
         row = self.db.execute("SELECT result FROM files WHERE key = ? AND sha256 = ?", (self.key, sha)).fetchone()
-        return CachedFile.from_json(row[0])
+        try:
+            return CachedFile.from_json(row[0])
+        except (TypeError, KeyError, ValueError) as exc:  # a row that is not what put() wrote
+            raise damaged(self.path, exc) from None
 
     def image(self, pixel_sha: str) -> tuple[bytes, bytes]:
         row = self.db.execute("SELECT native, canvas FROM images WHERE key = ? AND pixel_sha256 = ?",
@@ -81,5 +106,8 @@ class ResultCache:
         return row[0], row[1]
 
     def close(self) -> None:
-        self.db.commit()
+        try:
+            self.db.commit()
+        except sqlite3.Error:  # a full disk: the last open transaction is lost, the committed ones are kept
+            pass
         self.db.close()

@@ -36,9 +36,20 @@ def _load(args: argparse.Namespace) -> CurateConfig:
     return load_config(args.config, overrides)
 
 
+def _os_message(exc: OSError) -> str:
+    from curation.errors import is_disk_full
+
+    where = f" ({exc.filename})" if exc.filename else ""
+    if is_disk_full(exc):
+        return (f"no space left on the device{where}; free some space and run again: finished work is kept "
+                "and files are never left half-written")
+    return f"{exc.strerror or exc}{where}"
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from curation.allocator import keep_freed_memory
     from curation.config import ConfigError
+    from curation.errors import CurateError
     from curation.pipeline import run
     from curation.report import format_summary
     from curation.stages.background import RembgModelMissing
@@ -49,8 +60,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         keep_freed_memory()  # this process runs the images itself when --workers 1
         result = run(args.input, args.output, config, progress=not args.no_progress)
         write_card(result.output, domain=config.domain)  # the data_cards stage, on the folder just written
-    except (ConfigError, RembgModelMissing, FileNotFoundError) as exc:
+    except (ConfigError, RembgModelMissing, CurateError, FileNotFoundError) as exc:
         print(f"curate run: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # unreadable input, unwritable output, full disk while writing the card
+        print(f"curate run: {_os_message(exc)}", file=sys.stderr)
         return 2
     print(format_summary(result.report))
     print(f"dataset: {result.output} (load with datasets.load_dataset({str(result.output)!r}))")
@@ -59,14 +73,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from curation.config import ConfigError
+    from curation.errors import CurateError
     from curation.inspection import format_inspection, inspect_file
     from curation.stages.background import RembgModelMissing
 
     try:
         config = _load(args)
         info = inspect_file(Path(args.image), config)
-    except (ConfigError, RembgModelMissing, OSError) as exc:
+    except (ConfigError, RembgModelMissing, CurateError) as exc:
         print(f"curate inspect: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"curate inspect: {_os_message(exc)}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(info, indent=2))

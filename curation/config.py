@@ -42,10 +42,15 @@ class SheetConfig:
 
 @dataclass(frozen=True)
 class ExpandConfig:
-    """Zip packs are read in memory under these limits; nothing is ever written outside the output."""
+    """Raw files and zip packs are read in memory under these limits; nothing is extracted to disk.
 
+    With the decode limit (64 Mpx per frame), the defaults keep one job (one raw file in one
+    worker) under about 2 GB: a raw file of at most 256 MB, at most 512 MB decompressed from it.
+    """
+
+    max_file_bytes: int = 256_000_000  # raw file size, checked before it is read (stat)
     max_members: int = 10_000  # members per archive
-    max_total_bytes: int = 1_000_000_000  # uncompressed bytes per archive
+    max_total_bytes: int = 512_000_000  # bytes decompressed from one raw file, nested archives included
     max_member_bytes: int = 200_000_000  # uncompressed bytes per member
     max_ratio: float = 200.0  # uncompressed / compressed per member (zip bombs compress ~1000x)
     max_depth: int = 1  # nested zips: a zip inside a zip is opened, one inside that is rejected
@@ -153,6 +158,13 @@ class CurateConfig:
             raise ConfigError("split.test_fraction must be within [0, 1]")
         if self.canvas.size < 1 or self.output.shard_rows < 1 or self.workers < 0:
             raise ConfigError("canvas.size and output.shard_rows must be positive, workers >= 0")
+        for key in ("max_file_bytes", "max_members", "max_total_bytes", "max_member_bytes", "max_depth"):
+            if getattr(self.expand, key) < (0 if key == "max_depth" else 1):
+                raise ConfigError(f"expand.{key} must be {'>= 0' if key == 'max_depth' else 'positive'}")
+        if not self.expand.max_ratio > 0:  # also refuses nan
+            raise ConfigError("expand.max_ratio must be positive")
+        if self.decode.max_pixels < 1 or self.decode.max_frames < 1:
+            raise ConfigError("decode.max_pixels and decode.max_frames must be positive")
         return self
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from curation.config import CurateConfig
+from curation.errors import CurateError
+from curation.inputs import ReadRefused, read_regular
 from curation.process import process_bytes
 from curation.stages.background import load_rembg_session
 
@@ -14,7 +16,10 @@ from curation.stages.background import load_rembg_session
 def inspect_file(path: Path, config: CurateConfig | None = None) -> dict[str, Any]:
     """Run the per-image stages with tracing; dedup and split need the whole set, so they are not shown."""
     config = (config or CurateConfig()).validate()
-    data = path.read_bytes()
+    try:
+        data = read_regular(path, config.expand.max_file_bytes)
+    except ReadRefused as exc:
+        raise CurateError(f"{path}: {exc.reason}: {exc.detail}") from None
     session = load_rembg_session(config.background) if config.background.uses_rembg() else None
     result = process_bytes(data, config, session, trace=True)
     first = next((fr for fr in result.trace if fr["decode"]["ok"]), result.trace[0] if result.trace else {})

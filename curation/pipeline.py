@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,17 +25,18 @@ from typing import Any
 
 from tqdm import tqdm
 
-from curation.cache import CACHE_FILE, ResultCache
+from curation.cache import CACHE_FILE, ResultCache, damaged
 from curation.config import CurateConfig
 from curation.dataset import write_shards
 from curation.dedup import deduplicate
+from curation.errors import CurateError, is_disk_full
 from curation.inputs import Entry, Inputs, read_inputs
 from curation.process import IMAGE_STAGES
 from curation.report import build_report, format_summary, write_html_report
 from curation.stages.background import load_rembg_session
 from curation.stages.split import split_of
 from curation.workers import local_results
-from pixelforge.dataset import REPORT_FILE, UNKNOWN_LICENSE
+from pixelforge.dataset import DATA_DIR, REPORT_FILE, UNKNOWN_LICENSE
 from pixelforge.io import atomic_write
 from pixelforge.rawstore import PROVENANCE_FIELDS
 
@@ -80,6 +83,47 @@ def _row(entry: Entry, cluster_size: int, native: bytes, canvas: bytes) -> dict[
     }
 
 
+def is_own_output(folder: Path) -> bool:
+    """True for a folder `curate run` wrote: it has our cache, or a report with our keys."""
+    if (folder / CACHE_FILE).is_file():
+        return True
+    try:
+        report = json.loads((folder / REPORT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(report, dict) and {"config", "counts", "stages"} <= report.keys()
+
+
+def check_paths(input_dir: Path, output_dir: Path) -> None:
+    """Refuse an output that would overwrite what is not ours, or that overlaps the input.
+
+    `curate run` replaces ``data/`` and ``README.md`` in its output, so the output must be new,
+    empty, or a folder it wrote before; and input and output must not contain each other (the
+    input would be rewritten, or the dataset read back as input).
+    """
+    if input_dir.is_dir():  # else read_inputs says so
+        inp, out = input_dir.resolve(), output_dir.resolve()
+        if inp == out:
+            raise CurateError(f"--input and --output are the same folder ({inp}): write the dataset elsewhere")
+        if out.is_relative_to(inp):
+            raise CurateError(f"--output {out} is inside --input {inp}: write the dataset outside the input")
+        if inp.is_relative_to(out):
+            raise CurateError(f"--input {inp} is inside --output {out}: curate would rewrite its own input")
+    if output_dir.exists() or output_dir.is_symlink():
+        if not output_dir.is_dir():
+            raise CurateError(f"--output {output_dir} exists and is not a folder: give a folder "
+                              "(it is created when missing)")
+        try:
+            empty = next(output_dir.iterdir(), None) is None
+        except OSError as exc:
+            raise CurateError(f"--output {output_dir} cannot be listed: {exc.strerror or exc}") from None
+        if not empty and not is_own_output(output_dir):
+            raise CurateError(
+                f"--output {output_dir} is not empty and not a dataset folder written by `curate run` (no "
+                f"{CACHE_FILE} or {REPORT_FILE}); curate would replace its {DATA_DIR}/ and README.md, so it "
+                "refuses: choose a new or empty folder")
+
+
 def run(
     input_dir: str | Path,
     output_dir: str | Path,
@@ -90,8 +134,24 @@ def run(
     """Curate ``input_dir`` into the dataset folder ``output_dir``; see the module docstring."""
     config = (config or CurateConfig()).validate()
     input_dir, output_dir = Path(input_dir), Path(output_dir)
+    check_paths(input_dir, output_dir)
     inputs = read_inputs(input_dir, output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run(inputs, input_dir, output_dir, config, progress)
+    except sqlite3.Error as exc:
+        raise damaged(output_dir / CACHE_FILE, exc) from None
+    except OSError as exc:
+        if is_disk_full(exc, output_dir):
+            raise CurateError(f"no space left on the device of {output_dir} ({exc}); free some space and run "
+                              "again: the images processed so far are kept in its cache, and the dataset "
+                              "files there are still those of the last complete run") from None
+        raise
+    finally:
+        shutil.rmtree(output_dir / f".{DATA_DIR}.tmp", ignore_errors=True)  # half-written shards, if any
+
+
+def _run(inputs: Inputs, input_dir: Path, output_dir: Path, config: CurateConfig, progress: bool) -> RunResult:
     # fail now, with the file to download, not in every worker; one worker reuses this session
     session = load_rembg_session(config.background) if config.background.uses_rembg() else None
     workers = config.workers or os.cpu_count() or 1

@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from curation.allocator import keep_freed_memory
 from curation.cache import CachedFile, Images
 from curation.config import CurateConfig
+from curation.inputs import ReadRefused, read_regular
 from curation.process import FileResult, process_bytes
 from curation.stages.background import load_rembg_session
 
@@ -47,14 +47,24 @@ def work(task: Task) -> Outcome:
     """Process one raw file; every failure becomes a rejection with its reason, never an exception."""
     sha, path = task
     config: CurateConfig = _WORKER["config"]
+    limit = config.expand.max_file_bytes
     try:
-        data = Path(path).read_bytes()
+        data = read_regular(path, limit)
+    except ReadRefused as exc:
+        return (sha, *CachedFile.of(_rejected(exc.reason, exc.detail)))
     except OSError as exc:
-        return (sha, *CachedFile.of(_rejected("unreadable", str(exc))))
+        return (sha, *CachedFile.of(_rejected("unreadable", f"{path}: {exc.strerror or exc}")))
+    except MemoryError:
+        return (sha, *CachedFile.of(_rejected("out-of-memory", f"reading {path}; lower expand.max_file_bytes"
+                                                               f" (now {limit}) or use fewer workers")))
     if hashlib.sha256(data).hexdigest() != sha:
         return (sha, *CachedFile.of(_rejected("sha256-mismatch", f"{path} does not hash to its manifest sha256")))
     try:
         result = process_bytes(data, config, _WORKER["session"])
+    except MemoryError:
+        del data  # give the memory back before building the answer
+        result = _rejected("out-of-memory", "processing this file ran out of memory; lower expand.max_total_bytes"
+                                            " or decode.max_pixels, or use fewer workers")
     except Exception as exc:  # one bad file never aborts the run
         result = FileResult()
         result.reject("", "internal", "error", f"{type(exc).__name__}: {exc}")

@@ -57,7 +57,20 @@ def add_push_parser(sub: argparse._SubParsersAction) -> None:
         help="also publish images whose source stated no licence (left out by default)",
     )
     p.add_argument("--domain", choices=("A", "B"), default=None, help="as for `curate card`")
+    p.add_argument("--timeout", type=_positive, default=None, metavar="SECONDS",
+                   help="longest wait for any one Hub request: to connect, to send a block, or for its answer "
+                        "(default 120); a Hub that stays silent longer ends the push with a clear error")
     p.set_defaults(func=run_push)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
 
 
 def run_card(args: argparse.Namespace) -> int:
@@ -79,8 +92,17 @@ def _size(n: int) -> str:
 
 
 def run_push(args: argparse.Namespace) -> int:
-    from data_cards.push import PushError, prepare_push, redact, resolve_repo_id, resolve_token, upload
+    from data_cards.push import (
+        DEFAULT_TIMEOUT,
+        PushError,
+        prepare_push,
+        redact,
+        resolve_repo_id,
+        resolve_token,
+        upload,
+    )
 
+    timeout = args.timeout or DEFAULT_TIMEOUT
     token = None
     try:
         repo_id = args.repo_id
@@ -88,7 +110,7 @@ def run_push(args: argparse.Namespace) -> int:
             token = resolve_token()
             if "/" not in repo_id:
                 DatasetFolder.read(args.folder)  # bad input is reported before any request
-                repo_id = resolve_repo_id(repo_id, token=token)
+                repo_id = resolve_repo_id(repo_id, token=token, timeout=timeout)
         with tempfile.TemporaryDirectory(prefix="pixelforge-push-") as staging:
             plan = prepare_push(
                 args.folder,
@@ -121,7 +143,7 @@ def run_push(args: argparse.Namespace) -> int:
                     print(f"  repo: {repo_id} goes under the token's own user, resolved at push time")
                 print("dry run: nothing was sent; no network was touched.")
                 return 0
-            result = upload(plan, token=token)
+            result = upload(plan, token=token, timeout=timeout)
     except FolderError as exc:
         print(f"curate push: {exc}", file=sys.stderr)
         return 2

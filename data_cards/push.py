@@ -12,18 +12,26 @@ Two steps, so ``--dry-run`` shows exactly what a real push sends:
 
 The token comes from ``HF_TOKEN`` or huggingface_hub's login cache. It is passed to
 huggingface_hub only; every message we print goes through :func:`redact`.
+
+Every Hub request is bounded by ``timeout`` seconds (connect, send, and each wait for the
+answer): huggingface_hub's own client waits forever, so a Hub that accepts a commit and never
+answers would hang the push. A request that times out is not retried: the message says that the
+commit may have landed and that running the same push again is safe.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, get_token
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, get_token, set_client_factory
 from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
 from huggingface_hub.utils import validate_repo_id
 
@@ -41,6 +49,81 @@ from pixelforge.dataset import (
 
 #: The Hub accepts up to 25k LFS files per commit; we stay well below it.
 MAX_FILES_PER_COMMIT = 10_000
+#: Seconds one Hub request may take to connect, to send a block, or to be answered (``--timeout``).
+DEFAULT_TIMEOUT = 120.0
+
+
+class HubNoAnswer(TimeoutError):
+    """The Hub did not answer one request in time (not retried: it may have acted on it)."""
+
+
+def _http_library() -> Any:
+    """The HTTP library huggingface_hub uses (``httpx2`` from 2.0, ``httpx`` in 1.x; the same API)."""
+    from huggingface_hub.utils import _http as hf_http
+
+    lib = getattr(hf_http, "httpx2", None) or getattr(hf_http, "httpx", None)
+    if lib is None:  # pragma: no cover - huggingface_hub < 1.0 used requests
+        raise RuntimeError("curate push needs huggingface_hub >= 1.0")
+    return lib
+
+
+def _deadline_client(timeout: float) -> Any:
+    """An HTTP client like huggingface_hub's, whose every request is bounded by ``timeout`` seconds.
+
+    The bound is set in the transport, so it holds even where huggingface_hub passes
+    ``timeout=None``; a timeout surfaces as :class:`HubNoAnswer`, which its backoff does not retry.
+    """
+    from huggingface_hub.utils import _http as hf_http
+
+    lib = _http_library()
+
+    class Stream(lib.SyncByteStream):  # type: ignore[name-defined,misc]
+        def __init__(self, inner: Any, what: str) -> None:
+            self.inner, self.what = inner, what
+
+        def __iter__(self) -> Iterator[bytes]:
+            try:
+                yield from self.inner
+            except lib.TimeoutException as exc:
+                raise HubNoAnswer(f"no answer within {timeout:g} s ({self.what})") from exc
+
+        def close(self) -> None:
+            self.inner.close()
+
+    class Transport(lib.BaseTransport):  # type: ignore[name-defined,misc]
+        def __init__(self) -> None:
+            self.inner = lib.HTTPTransport()
+
+        def handle_request(self, request: Any) -> Any:
+            asked = dict(request.extensions.get("timeout") or {})
+            request.extensions["timeout"] = {k: min(asked.get(k) or timeout, timeout)
+                                             for k in ("connect", "read", "write", "pool")}
+            what = f"{request.method} {request.url.path}"
+            try:
+                response = self.inner.handle_request(request)
+            except lib.TimeoutException as exc:
+                raise HubNoAnswer(f"no answer within {timeout:g} s ({what})") from exc
+            return lib.Response(status_code=response.status_code, headers=response.headers,
+                                stream=Stream(response.stream, what), extensions=response.extensions)
+
+        def close(self) -> None:
+            self.inner.close()
+
+    hooks = {"request": [hf_http.hf_request_event_hook]} if hasattr(hf_http, "hf_request_event_hook") else {}
+    return lib.Client(event_hooks=hooks, follow_redirects=True, timeout=lib.Timeout(timeout), transport=Transport())
+
+
+@contextmanager
+def hub_timeouts(timeout: float = DEFAULT_TIMEOUT) -> Iterator[None]:
+    """Within the block, every huggingface_hub request is bounded by ``timeout`` seconds."""
+    from huggingface_hub.utils import _http as hf_http
+
+    previous = getattr(hf_http, "_GLOBAL_CLIENT_FACTORY", hf_http.default_client_factory)
+    set_client_factory(lambda: _deadline_client(timeout))
+    try:
+        yield
+    finally:
+        set_client_factory(previous)
 
 
 class PushError(Exception):
@@ -210,18 +293,27 @@ def endpoint_url() -> str | None:
     return value.rstrip("/") if value else None
 
 
-def resolve_repo_id(repo_id: str, *, token: str, endpoint: str | None = None) -> str:
+def resolve_repo_id(repo_id: str, *, token: str, endpoint: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> str:
     """``name`` -> ``<token's user>/name`` (asks the Hub who owns the token); ``user/name`` unchanged."""
     if "/" in repo_id:
         return repo_id
     try:
-        return f"{HfApi(endpoint=endpoint or endpoint_url(), token=token).whoami()['name']}/{repo_id}"
+        with hub_timeouts(timeout):
+            return f"{HfApi(endpoint=endpoint or endpoint_url(), token=token).whoami()['name']}/{repo_id}"
     except Exception as exc:  # noqa: BLE001 - translated into one clear message
         raise PushError(_explain(exc, token, repo_id, endpoint or endpoint_url(), [], 1)) from None
 
 
-def upload(plan: PushPlan, *, token: str, endpoint: str | None = None) -> PushResult:
-    """Create the repo if needed and commit the plan's files; errors become :class:`PushError`."""
+def upload(plan: PushPlan, *, token: str, endpoint: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> PushResult:
+    """Create the repo if needed and commit the plan's files; errors become :class:`PushError`.
+
+    Every request is bounded by ``timeout`` seconds (see :func:`hub_timeouts`).
+    """
+    with hub_timeouts(timeout):
+        return _upload(plan, token=token, endpoint=endpoint)
+
+
+def _upload(plan: PushPlan, *, token: str, endpoint: str | None) -> PushResult:
     api = HfApi(endpoint=endpoint or endpoint_url(), token=token)
     landed: list[str] = []
     repo_id = plan.repo_id
@@ -260,8 +352,26 @@ def _is_network_error(exc: BaseException) -> bool:
     return any(cls.__name__ in _NETWORK_ERRORS for cls in type(exc).__mro__)
 
 
+def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """``exc`` or the first exception of type ``kind`` in its chain (huggingface_hub wraps some)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def _explain(exc: Exception, token: str, repo_id: str, endpoint: str | None, landed: list[str], total: int) -> str:
     where = endpoint or "https://huggingface.co"
+    no_answer = _cause(exc, HubNoAnswer)
+    if no_answer is not None:
+        message = (f"the Hub at {where} did not answer: {no_answer}. It may have acted on that request: "
+                   f"check {where}/datasets/{repo_id} and run the same `curate push` again (it is safe to repeat; "
+                   "--timeout sets the wait).")
+        return redact(message + (" Nothing was published before it." if not landed else ""), token)
     if isinstance(exc, LocalTokenNotFoundError):
         message = "no Hugging Face token: set HF_TOKEN or run `hf auth login`."
     elif isinstance(exc, HfHubHTTPError) and exc.response is not None:

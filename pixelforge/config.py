@@ -39,6 +39,16 @@ def _kinds(hint: Any) -> tuple[set[Any], bool]:
     return {origin or hint}, False
 
 
+def _item_type(hint: Any) -> type | None:
+    """The element type of ``tuple[str, ...]`` / ``list[int]`` (None when the hint does not say)."""
+    for arg in typing.get_args(hint) or ():
+        if arg is not type(None) and typing.get_origin(arg) in (tuple, list):
+            return _item_type(arg)
+        if isinstance(arg, type) and arg is not type(None):
+            return arg
+    return None
+
+
 def coerce(value: Any, hint: Any, key: str) -> Any:
     """``value`` checked against the type ``hint``; ints are accepted for floats, a comma string for tuples."""
     kinds, nullable = _kinds(hint)
@@ -58,6 +68,10 @@ def coerce(value: Any, hint: Any, key: str) -> Any:
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         if isinstance(value, (list, tuple)):
+            item = _item_type(hint)
+            ok = (int, float) if item is float else item
+            if item is not None and not all(isinstance(v, ok) and not isinstance(v, bool) for v in value):
+                raise ConfigError(f"{key} must be a list of {item.__name__} values, got {value!r}")
             return tuple(value) if tuple in kinds else list(value)
         raise ConfigError(f"{key} must be a list, got {value!r}")
     want = "an integer" if int in kinds else "a number" if float in kinds else "a string" if str in kinds else "valid"
@@ -95,8 +109,9 @@ def parse_override(text: str) -> dict[str, Any]:
         raise ConfigError(f"override {text!r} must look like section.key=value")
     dotted, raw = text.split("=", 1)
     try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+        parsed = tomllib.loads(f"v = {raw}")
+        value = parsed["v"] if len(parsed) == 1 else raw  # "1\nx = 2" is not one value: keep the text
+    except (tomllib.TOMLDecodeError, RecursionError):  # deep [[[...]]] nesting is text, not a crash
         value = raw
     out: dict[str, Any] = {}
     node = out
@@ -120,3 +135,5 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config {path} is not valid TOML: {exc}") from exc
+    except RecursionError:
+        raise ConfigError(f"config {path} is nested too deeply to be a config") from None

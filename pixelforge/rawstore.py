@@ -77,6 +77,18 @@ class ManifestRecord:
 MANIFEST_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ManifestRecord))
 
 
+#: Keys a record must have, as strings, for a reader to use it.
+REQUIRED_FIELDS: tuple[str, ...] = ("sha256", "path", "url", "page_url", "source")
+
+
+def is_valid_record(rec: Any) -> bool:
+    """True for a manifest line a reader can rely on: the required keys are strings, ``bytes`` an int."""
+    if not isinstance(rec, dict) or not all(isinstance(rec.get(k), str) for k in REQUIRED_FIELDS):
+        return False
+    size = rec.get("bytes", 0)
+    return isinstance(size, int) and not isinstance(size, bool) and isinstance(rec.get("tags", []), list)
+
+
 class Manifest:
     """Append-only JSONL with whole-line writes: a killed process never leaves half a record.
 
@@ -110,11 +122,13 @@ class Manifest:
                 continue
             try:
                 rec = json.loads(line)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # not UTF-8, not JSON, nested too deeply
                 logger.warning("manifest %s: line %d is not JSON, ignored", self.path, n)
                 continue
-            if isinstance(rec, dict) and {"sha256", "path", "url", "page_url", "source"} <= rec.keys():
+            if is_valid_record(rec):
                 records.append(rec)
+            else:
+                logger.warning("manifest %s: line %d is not a manifest record, ignored", self.path, n)
         return records
 
     def append(self, record: ManifestRecord) -> None:
@@ -124,9 +138,14 @@ class Manifest:
         data = record.to_line()
         fcntl.flock(self._fd, fcntl.LOCK_EX)  # whole lines even with several writers on one store
         try:
-            written = os.write(self._fd, data)
-            while written < len(data):  # regular files do not short-write in practice; be correct anyway
-                written += os.write(self._fd, data[written:])
+            start = os.lseek(self._fd, 0, os.SEEK_END)
+            try:
+                written = os.write(self._fd, data)
+                while written < len(data):  # a full disk short-writes; be correct anyway
+                    written += os.write(self._fd, data[written:])
+            except OSError:
+                os.ftruncate(self._fd, start)  # never leave half a line for the next append to run into
+                raise
             if self.fsync:
                 os.fsync(self._fd)
         finally:
@@ -165,9 +184,85 @@ def sniff(body: bytes) -> tuple[str, str] | None:
     return None
 
 
+#: What a body that starts like markup looks like (after whitespace, comments and an XML declaration);
+#: the tags are those of the WHATWG MIME sniffing rules for text/html.
+_HTML_TAGS = (b"!doctype html", b"html", b"head", b"script", b"iframe", b"h1", b"div", b"font", b"table", b"a",
+              b"style", b"title", b"b", b"body", b"br", b"p", b"meta", b"link")
+_BOMS = (b"\xef\xbb\xbf", b"\xfe\xff", b"\xff\xfe")
+
+
+def _skip_prolog(head: bytes) -> tuple[bytes, bool]:
+    """``head`` without leading whitespace, comments, ``<?xml ...?>`` and a non-HTML doctype;
+    and whether a comment was skipped (a body that opens with one is markup)."""
+    comment = False
+    while True:
+        head = head.lstrip()
+        if head.startswith(b"<!--"):
+            end = head.find(b"-->")
+            comment = True
+            head = head[end + 3:] if end >= 0 else b""
+        elif head.startswith(b"<?"):
+            end = head.find(b"?>")
+            head = head[end + 2:] if end >= 0 else b""
+        elif head.startswith(b"<!doctype") and not head.startswith(b"<!doctype html"):
+            end = head.find(b">")
+            head = head[end + 1:] if end >= 0 else b""
+        else:
+            return head, comment
+
+
+def markup_kind(body: bytes) -> str | None:
+    """"html", "svg" or "xml" when ``body`` is markup rather than a file's bytes, else None.
+
+    Looks past a byte-order mark, whitespace, comments, an XML declaration and a doctype, so an
+    error page that opens with ``<!-- ... -->`` and blank lines is still seen as HTML.
+    """
+    head = body[:4096]
+    for bom in _BOMS:
+        if head.startswith(bom):
+            head = head[len(bom):]
+            break
+    lowered = head.lower()
+    rest, comment = _skip_prolog(lowered)
+    if rest.startswith(b"<svg") or (lowered.lstrip().startswith((b"<?xml", b"<!doctype svg")) and b"<svg" in lowered):
+        return "svg"
+    for tag in _HTML_TAGS:
+        if rest.startswith(b"<" + tag) and rest[len(tag) + 1:len(tag) + 2] in (b" ", b">", b"\t", b"\n", b"\r", b"/"):
+            return "html"
+    if b"<html" in lowered[:1024] or b"<!doctype html" in lowered[:1024]:
+        return "html"
+    if comment:
+        return "html"  # WHATWG: a body that opens with a comment is text/html
+    if lowered.lstrip().startswith(b"<?xml"):
+        return "xml"
+    return None
+
+
 def looks_like_html(body: bytes) -> bool:
-    head = body[:512].lstrip().lower()
-    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in head[:200]
+    return markup_kind(body) == "html"
+
+
+#: Types that always open with a magic number :func:`sniff` knows: a body claimed to be one of them
+#: (by its URL or its Content-Type) that does not sniff as anything is not what it claims.
+_CLAIMABLE = {"png": "PNG", "gif": "GIF", "jpg": "JPEG", "jpeg": "JPEG", "jpe": "JPEG", "bmp": "BMP",
+              "webp": "WebP", "zip": "zip"}
+_CLAIMABLE_TYPES = {"image/png": "PNG", "image/gif": "GIF", "image/jpeg": "JPEG", "image/pjpeg": "JPEG",
+                    "image/bmp": "BMP", "image/webp": "WebP", "application/zip": "zip"}
+
+
+def false_claim(body: bytes, url_path: str, header_type: str) -> str | None:
+    """Why ``body`` is not what its URL or header says (None when it may be): markup, or a format
+    whose magic number is missing. The crawler stores no such file."""
+    if sniff(body) is not None:
+        return None
+    kind = markup_kind(body)
+    if kind is not None:
+        return f"{kind} served as {header_type or 'no type'}"
+    suffix = Path(url_path).suffix.lower().lstrip(".")
+    claimed = _CLAIMABLE_TYPES.get(header_type) or _CLAIMABLE.get(suffix)
+    if claimed:
+        return f"served as {header_type or 'no type'} ({Path(url_path).name or '/'}), but the bytes are not {claimed}"
+    return None
 
 
 def extension_for(body: bytes, url_path: str, header_type: str) -> tuple[str, str]:

@@ -21,6 +21,7 @@ from PIL import Image
 
 from curation import pipeline
 from curation.config import load_config
+from curation.errors import CurateError
 from curation.inputs import read_raw_store
 from data_cards.card import write_card
 from pixelforge.dataset import COLUMNS, FEATURES
@@ -254,7 +255,9 @@ def test_folder_input_domain_a_keeps_paths_as_provenance(tmp_path, cartoon_files
     (src / ".hidden.png").write_bytes(cartoon_files[0].read_bytes())
     noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     (src / "photo.png").write_bytes(png(Image.fromarray(noise)))
-    out = src / "out"  # an output folder inside the input is never read back as input
+    with pytest.raises(CurateError, match="inside --input"):  # it would be read back as input
+        pipeline.run(src, src / "out", config("domain=A"), progress=False)
+    out = tmp_path / "out"
     res = pipeline.run(src, out, config("domain=A"), progress=False)
     assert res.report["input_kind"] == "folder" and res.report["domain"] == "A"
     assert res.report["counts"]["kept"] == 6  # colour limits are for pixel art only

@@ -164,6 +164,10 @@ class _Handler(BaseHTTPRequestHandler):
         with hub.lock:
             hub.requests.append(req)
         status, payload, headers = hub.dispatch(req)
+        if hub.hangs(req):  # the request was handled (a commit lands), but no answer ever comes
+            hub.released.wait()
+            self.close_connection = True
+            return
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json" if not isinstance(payload, bytes) else "text/plain")
@@ -200,6 +204,8 @@ class FakeHub:
         self.failures: dict[str, tuple[int, dict[str, str], int | None]] = {}
         self._fail_after: dict[str, int] = {}
         self.lock = threading.Lock()
+        self.hanging: set[str] = set()
+        self.released = threading.Event()  # set on exit: hung handlers give up then
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.hub = self
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -214,6 +220,7 @@ class FakeHub:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.released.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -225,6 +232,13 @@ class FakeHub:
         lfs-upload, commit), ``times`` times or forever, once ``after`` calls have succeeded."""
         self.failures[endpoint] = (status, headers or {}, times)
         self._fail_after[endpoint] = after
+
+    def hang_on(self, endpoint: str) -> None:
+        """Handle requests to ``endpoint`` (a commit is applied) but never answer them: a Hub that hangs."""
+        self.hanging.add(endpoint)
+
+    def hangs(self, req: HubRequest) -> bool:
+        return self._endpoint(req)[0] in self.hanging
 
     def calls(self, endpoint: str) -> list[HubRequest]:
         return [r for r in self.requests if self._endpoint(r)[0] == endpoint]
