@@ -58,7 +58,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         config = _load(args)
         keep_freed_memory()  # this process runs the images itself when --workers 1
-        result = run(args.input, args.output, config, progress=not args.no_progress)
+        result = run(args.input, args.output, config, progress=not args.no_progress,
+                     engine=args.engine, address=args.address)
         write_card(result.output, domain=config.domain)  # the data_cards stage, on the folder just written
     except (ConfigError, RembgModelMissing, CurateError, FileNotFoundError) as exc:
         print(f"curate run: {exc}", file=sys.stderr)
@@ -120,11 +121,16 @@ def build_parser() -> argparse.ArgumentParser:
             "new files and an interrupted run resumes."
         ),
     )
-    run.add_argument("--input", required=True, type=Path, help="raw store (manifest.jsonl + files/) or image folder")
+    run.add_argument("--input", required=True, type=str,  # str keeps fsspec URLs (file://, s3://)
+                     help="raw store (manifest.jsonl + files/) or image folder; a raw store may be an fsspec URL")
     run.add_argument("--output", required=True, type=Path, help="dataset folder to write (created if missing)")
     _add_config_args(run)
     run.add_argument("--workers", type=int, help="worker processes (default: all cores; 1 = no pool)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")
+    # engines (docs/cluster.md)
+    run.add_argument("--engine", choices=["local", "dask"], default="local",
+                     help="local = a process pool here; dask = tasks on a Dask cluster (pip install 'pixelforge[cluster]')")
+    run.add_argument("--address", help="Dask scheduler address (tcp://host:8786); default: a local cluster of --workers")
     run.set_defaults(func=_cmd_run)
     inspect = sub.add_parser(
         "inspect",

@@ -142,7 +142,7 @@ def check_record(rec: Any) -> str | None:
     return None
 
 
-def _lines(fh: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
+def lines(fh: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
     """(line number, line) of a binary file; a line over MAX_MANIFEST_LINE comes as None, skipped unread."""
     lineno = 0
     while True:
@@ -158,7 +158,7 @@ def _lines(fh: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
         yield lineno, line
 
 
-def _parse_line(line: bytes | None) -> tuple[dict[str, Any] | None, str]:
+def parse_line(line: bytes | None) -> tuple[dict[str, Any] | None, str]:
     if line is None:
         return None, f"longer than {MAX_MANIFEST_LINE} bytes"
     try:
@@ -181,11 +181,11 @@ def read_raw_store(root: Path) -> Inputs:
     root = root.resolve()
     resolve = _Resolver()
     with (root / MANIFEST).open("rb") as fh:
-        for lineno, line in _lines(fh):
+        for lineno, line in lines(fh):
             if line is not None and not line.strip():
                 continue
             n_records += 1
-            rec, problem = _parse_line(line)
+            rec, problem = parse_line(line)
             if rec is None:
                 rejected.append(_input_rejection(f"{MANIFEST}:{lineno}", None, "bad-manifest-line", problem))
                 continue

@@ -29,13 +29,14 @@ from curation.cache import CACHE_FILE, ResultCache, damaged
 from curation.config import CurateConfig
 from curation.dataset import write_shards
 from curation.dedup import deduplicate
+from curation.engines import open_engine
+from curation.engines.urls import read_any
 from curation.errors import CurateError, is_disk_full
 from curation.inputs import Entry, Inputs, read_inputs
 from curation.process import IMAGE_STAGES
 from curation.report import build_report, format_summary, write_html_report
 from curation.stages.background import load_rembg_session
 from curation.stages.split import split_of
-from curation.workers import local_results
 from pixelforge.dataset import DATA_DIR, REPORT_FILE, UNKNOWN_LICENSE
 from pixelforge.io import atomic_write
 from pixelforge.rawstore import PROVENANCE_FIELDS
@@ -130,15 +131,19 @@ def run(
     config: CurateConfig | None = None,
     *,
     progress: bool = True,
+    engine: str = "local",  # "local" or "dask" (curation.engines)
+    address: str | None = None,  # an existing Dask scheduler; None = a local cluster
 ) -> RunResult:
     """Curate ``input_dir`` into the dataset folder ``output_dir``; see the module docstring."""
     config = (config or CurateConfig()).validate()
-    input_dir, output_dir = Path(input_dir), Path(output_dir)
-    check_paths(input_dir, output_dir)
-    inputs = read_inputs(input_dir, output_dir)
+    output_dir = Path(output_dir)
+    input_dir = input_dir if "://" in str(input_dir) else Path(input_dir)  # fsspec URLs: a raw store
+    if isinstance(input_dir, Path):
+        check_paths(input_dir, output_dir)
+    inputs = read_any(input_dir, output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     try:
-        return _run(inputs, input_dir, output_dir, config, progress)
+        return _run(inputs, input_dir, output_dir, config, progress, engine, address)
     except sqlite3.Error as exc:
         raise damaged(output_dir / CACHE_FILE, exc) from None
     except OSError as exc:
@@ -151,11 +156,14 @@ def run(
         shutil.rmtree(output_dir / f".{DATA_DIR}.tmp", ignore_errors=True)  # half-written shards, if any
 
 
-def _run(inputs: Inputs, input_dir: Path, output_dir: Path, config: CurateConfig, progress: bool) -> RunResult:
+def _run(inputs: Inputs, input_dir: Path | str, output_dir: Path, config: CurateConfig, progress: bool,
+         engine: str, address: str | None) -> RunResult:
     # fail now, with the file to download, not in every worker; one worker reuses this session
     session = load_rembg_session(config.background) if config.background.uses_rembg() else None
     workers = config.workers or os.cpu_count() or 1
     cache = ResultCache(output_dir / CACHE_FILE, config.image_key())
+    runner = open_engine(engine, address=address, workers=workers)
+    workers = runner.workers
     started = time.perf_counter()
     processed = 0
     try:
@@ -164,7 +172,7 @@ def _run(inputs: Inputs, input_dir: Path, output_dir: Path, config: CurateConfig
         live = dict.fromkeys(("expanded", "decoded", "filtered", "passed", "rejected"), 0)
         last_commit, uncommitted = time.monotonic(), 0
         with tqdm(total=len(tasks), unit="file", desc="curate", disable=not progress, dynamic_ncols=True) as bar:
-            for sha, cached, images in local_results(tasks, config, workers, session):
+            for sha, cached, images in runner.results(tasks, config, session):
                 cache.put(sha, cached, images)
                 processed += 1
                 st = cached.stages
@@ -180,16 +188,18 @@ def _run(inputs: Inputs, input_dir: Path, output_dir: Path, config: CurateConfig
                     cache.commit()  # a killed run loses at most these few files' work
                     last_commit, uncommitted = time.monotonic(), 0
         cache.commit()
-        report = _assemble(inputs, input_dir, output_dir, config, cache)
+        report = _assemble(inputs, input_dir, output_dir, config, cache, runner.deduplicate)
     finally:
         cache.close()
+        runner.close()
     report["timing"] = {"seconds": round(time.perf_counter() - started, 3), "processed_files": processed,
                         "cached_files": len(inputs.files) - processed, "workers": workers}
     atomic_write(output_dir / REPORT_FILE, json.dumps(report, indent=2, sort_keys=False) + "\n")
     return RunResult(report, processed, output_dir)
 
 
-def _assemble(inputs: Inputs, input_dir: Path, output_dir: Path, config: CurateConfig, cache: ResultCache) -> dict[str, Any]:
+def _assemble(inputs: Inputs, input_dir: Path, output_dir: Path, config: CurateConfig, cache: ResultCache,
+              dedupe: Any = deduplicate) -> dict[str, Any]:  # the engine's dedup
     entries: list[Entry] = []
     rejected: list[dict[str, Any]] = list(inputs.rejected)
     stages: dict[str, dict[str, int]] = {"input": {"in": inputs.n_records, "out": len(inputs.files),
@@ -209,7 +219,7 @@ def _assemble(inputs: Inputs, input_dir: Path, output_dir: Path, config: CurateC
             entries.append(Entry(raw.sha256, raw.records[0], item, raw))
     entries.sort(key=lambda e: (e.sha256, e.item.member))
     dd = config.dedup
-    result = deduplicate(
+    result = dedupe(
         [e.item.pixel_sha256 for e in entries],
         [e.item.phash for e in entries],
         [e.item.dhash for e in entries],
