@@ -84,9 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     model = p.add_argument_group("model (CycleGAN generator)")
     model.add_argument("--checkpoint", help="run folder, checkpoint folder, G_A.safetensors or a reference latest_net_G_A.pth")
-    model.add_argument("--which", choices=("G_A", "G_B"), default="G_A", help="generator to use (G_A: pictures -> pixel art)")
-    model.add_argument("--ngf", type=int, help="generator width, for reference .pth files (default 64)")
-    model.add_argument("--n-blocks", type=int, help="residual blocks, for reference .pth files (default 9)")
+    model.add_argument("--which", choices=("G_A", "G_B"), default="G_A", help="generator to use from a folder (G_A: pictures -> pixel art; a single file is the generator it holds)")
+    model.add_argument("--ngf", type=int, help="generator width of a reference .pth (default: read off its tensors)")
+    model.add_argument("--n-blocks", type=int, help="residual blocks of a reference .pth (default: read off its tensors)")
     model.add_argument(
         "--pixels-per-cell",
         type=int,

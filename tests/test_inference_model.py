@@ -70,9 +70,10 @@ def test_every_checkpoint_form_loads(run_folder, tiny_net, tmp_path):
     px = Pixelator.from_checkpoint(pth, spec=TINY)
     img = photo(32, 24)
     assert np.array_equal(np.asarray(px.pixelate(img)), np.asarray(Pixelator.from_checkpoint(run_folder).pixelate(img)))
-    # without a spec the reference defaults (ngf 64, 9 blocks) apply, and the mismatch is explained
-    with pytest.raises(CheckpointError, match="ngf=8"):
-        Pixelator.from_checkpoint(pth)
+    # without a spec the architecture is read off the tensors; a wrong explicit one is explained
+    assert Pixelator.from_checkpoint(pth).spec == TINY
+    with pytest.raises(CheckpointError, match="--ngf 8 --n-blocks 2"):
+        Pixelator.from_checkpoint(pth, spec=GeneratorSpec())
 
 
 def test_public_api_has_the_cli_defaults(run_folder):

@@ -295,7 +295,8 @@ def test_export_command_writes_reference_files(tmp_path, capsys):
     train(cfg, progress=False)
     assert main(["export", cfg.output, "--to", str(tmp_path / "ref")]) == 0
     names = sorted(p.name for p in (tmp_path / "ref").iterdir())
-    assert names == ["latest_net_D_A.pth", "latest_net_D_B.pth", "latest_net_G_A.pth", "latest_net_G_B.pth"]
+    assert names == ["latest_net_D_A.pth", "latest_net_D_B.pth", "latest_net_G.pth", "latest_net_G_A.pth",
+                     "latest_net_G_B.pth"]
     spec = GeneratorSpec(ngf=8, n_blocks=2)
     a, _ = load_generator(tmp_path / "ref/latest_net_G_A.pth", spec=spec)
     b, _ = load_generator(cfg.output)

@@ -258,7 +258,7 @@ def test_mismatched_architecture_names_keys_and_shapes(tmp_path):
     path = tmp_path / "latest_net_G_A.pth"
     torch.save(_reference_state_dict(ngf=8, n_blocks=2), path)
     with pytest.raises(CheckpointError, match="shape mismatches"):
-        load_generator(path)  # reference default ngf 64 does not fit
+        load_generator(path, spec=GeneratorSpec())  # an explicit reference default (ngf 64) does not fit
 
 
 def test_missing_and_garbage_files_are_clear_errors(tmp_path):
@@ -281,3 +281,54 @@ def test_missing_and_garbage_files_are_clear_errors(tmp_path):
         load_generator(bad, which="D_A")
     with pytest.raises(CheckpointError, match="not a resumable"):
         load_state(tmp_path)
+
+
+# --------------------------------------------------------------------------- interop polish (issue 16, part 4)
+
+
+def test_pixelate_reads_a_reference_checkpoint_folder(tmp_path):
+    """`train --init-from` took the reference's checkpoints/NAME/ folder; loading for inference does too."""
+    folder = tmp_path / "checkpoints" / "px"
+    folder.mkdir(parents=True)
+    torch.save(_reference_state_dict(ngf=8, n_blocks=2, seed=1), folder / "latest_net_G_A.pth")
+    torch.save(_reference_state_dict(ngf=8, n_blocks=2, seed=2), folder / "latest_net_G_B.pth")
+    a, spec = load_generator(folder)
+    b, _ = load_generator(folder, which="G_B")
+    assert spec == TINY  # the width and depth come from the tensors: no spec needed
+    assert not torch.equal(a.state_dict()["model.1.weight"], b.state_dict()["model.1.weight"])
+    only_test = tmp_path / "test_model"  # the reference's `--model test` names its file latest_net_G.pth
+    only_test.mkdir()
+    torch.save(_reference_state_dict(ngf=8, n_blocks=2, seed=1), only_test / "latest_net_G.pth")
+    c, _ = load_generator(only_test)
+    assert torch.equal(a.state_dict()["model.1.weight"], c.state_dict()["model.1.weight"])
+    with pytest.raises(CheckpointError, match="holds no checkpoint"):
+        load_generator(tmp_path / "checkpoints")
+
+
+def test_which_is_not_silently_ignored_for_one_file(tmp_path):
+    path = tmp_path / "latest_net_G_A.pth"
+    torch.save(_reference_state_dict(ngf=8, n_blocks=2), path)
+    with pytest.raises(CheckpointError, match="chooses within a folder"):
+        load_generator(path, which="G_B")
+
+
+def test_a_non_default_pth_loads_without_a_spec_and_hints_in_cli_terms(tmp_path):
+    path = tmp_path / "latest_net_G_A.pth"
+    torch.save(_reference_state_dict(ngf=8, n_blocks=2), path)
+    assert load_generator(path)[1] == TINY
+    with pytest.raises(CheckpointError) as err:
+        load_generator(path, spec=GeneratorSpec(ngf=16, n_blocks=3))
+    assert "--ngf 8 --n-blocks 2" in str(err.value) and "pass spec=" not in str(err.value)
+
+
+def test_export_writes_what_the_reference_test_model_loads(tmp_path):
+    from training.cli import main as train_main
+
+    _write_run(tmp_path / "run")
+    assert train_main(["export", str(tmp_path / "run"), "--to", str(tmp_path / "ref")]) == 0
+    names = sorted(p.name for p in (tmp_path / "ref").iterdir())
+    assert names == ["latest_net_D_A.pth", "latest_net_D_B.pth", "latest_net_G.pth", "latest_net_G_A.pth",
+                     "latest_net_G_B.pth"]
+    g = torch.load(tmp_path / "ref" / "latest_net_G.pth", weights_only=True)
+    g_a = torch.load(tmp_path / "ref" / "latest_net_G_A.pth", weights_only=True)
+    assert g.keys() == g_a.keys() and all(torch.equal(g[k], g_a[k]) for k in g)

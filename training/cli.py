@@ -108,7 +108,7 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def build_export_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="train export", description="Write a run's latest weights as the reference's latest_net_{G_A,G_B,D_A,D_B}.pth.")
+    parser = argparse.ArgumentParser(prog="train export", description="Write a run's latest weights as the reference's latest_net_{G_A,G_B,D_A,D_B}.pth, and G_A again as latest_net_G.pth (what the reference's --model test loads).")
     parser.add_argument("run", help="run folder or checkpoint folder")
     parser.add_argument("--to", required=True, help="output folder")
     return parser
@@ -131,6 +131,8 @@ def export_main(argv: list[str]) -> int:
                 state, _ = read_network(path)
                 out = export_reference_pth(state, Path(args.to) / f"latest_net_{name}.pth")
                 print(f"wrote {out}")
+                if name == "G_A":  # the reference's `--model test` (no --model_suffix) loads latest_net_G.pth
+                    print(f"wrote {export_reference_pth(state, Path(args.to) / 'latest_net_G.pth')}")
     except CheckpointError as exc:
         print(f"train export: {exc}", file=sys.stderr)
         return 2

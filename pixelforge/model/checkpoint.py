@@ -331,7 +331,10 @@ def load_generator(
         raise CheckpointError(f"which must be one of {sorted(DIRECTIONS)}, got {which!r}")
     path = Path(path)
     if path.is_dir():
-        path = find_checkpoint_dir(path) / f"{which}.safetensors"
+        path = _generator_file(path, which)
+    elif which != "G_A":
+        raise CheckpointError(f"{path} is one generator's file; which={which!r} chooses within a folder: "
+                              f"give the folder, or the {which} file itself")
     if not path.exists():
         raise CheckpointError(f"checkpoint file not found: {path}")
     suffix = path.suffix.lower()
@@ -343,14 +346,29 @@ def load_generator(
         state = clean_reference_keys(read_network(path)[0])
     elif suffix in (".pth", ".pt", ".ckpt", ".bin"):
         state = load_reference_pth(path)
-        spec = check_spec(spec or GeneratorSpec())
-        _check_or_hint(spec, {k: tuple(v.shape) for k, v in state.items()}, str(path))
+        shapes = {k: tuple(v.shape) for k, v in state.items()}
+        # a reference file carries no metadata: its tensors say the width and depth
+        spec = check_spec(spec or infer_generator_spec(shapes) or GeneratorSpec())
+        _check_or_hint(spec, shapes, str(path))
     else:
         raise CheckpointError(f"unknown checkpoint type {path.name!r}: expected .safetensors or .pth")
     net = spec.build()
     check_state_dict(net, state, str(path))
     net.load_state_dict(state, strict=True)
     return net.to(map_location).eval(), spec
+
+
+def _generator_file(folder: Path, which: str) -> Path:
+    """The ``which`` generator in a folder: ours (run or checkpoint folder), else the reference's
+    ``checkpoints/NAME/`` layout (``latest_net_G_A.pth``; ``latest_net_G.pth`` from ``--model test``)."""
+    ours = (folder / CHECKPOINTS_DIR).is_dir() or any((folder / f"{n}.safetensors").is_file() for n in NETWORKS)
+    if ours:
+        return find_checkpoint_dir(folder) / f"{which}.safetensors"
+    for name in (f"latest_net_{which}.pth", "latest_net_G.pth" if which == "G_A" else None):
+        if name and (folder / name).is_file():
+            return folder / name
+    raise CheckpointError(f"{folder} holds no checkpoint: no run folder, no {'/'.join(NETWORKS)} .safetensors "
+                          f"and no reference latest_net_{which}.pth")
 
 
 def _check_or_hint(spec: GeneratorSpec, shapes: Mapping[str, tuple[int, ...]], what: str) -> None:
@@ -360,7 +378,11 @@ def _check_or_hint(spec: GeneratorSpec, shapes: Mapping[str, tuple[int, ...]], w
     except CheckpointError as exc:
         guess = infer_generator_spec(shapes)
         if guess is not None and guess != spec:
-            raise CheckpointError(f"{exc}\n  the file looks like {guess}; pass spec= to load it") from exc
+            raise CheckpointError(
+                f"{exc}\n  the file looks like ngf={guess.ngf}, n_blocks={guess.n_blocks}: give that architecture "
+                f"(pixelate --ngf {guess.ngf} --n-blocks {guess.n_blocks}; spec=GeneratorSpec(...) in Python), "
+                "or leave it out to use the file's own"
+            ) from exc
         raise
 
 
