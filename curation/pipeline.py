@@ -41,6 +41,8 @@ from pixelforge.dataset import DATA_DIR, REPORT_FILE, UNKNOWN_LICENSE
 from pixelforge.io import atomic_write
 from pixelforge.rawstore import PROVENANCE_FIELDS
 
+#: tqdm's monitor is a thread; without it the local pool can still fork (see curation.workers.start_method)
+tqdm.monitor_interval = 0
 COMMIT_EVERY = 32  # files; or every second, whichever comes first
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -71,6 +72,19 @@ def work(task: Task) -> Outcome:
     return (sha, *CachedFile.of(result))
 
 
+def start_method() -> str:
+    """``fork`` when this process runs no other thread, else ``forkserver``.
+
+    Forking is fastest (workers inherit the imported stages), but a child forked while another
+    thread holds a lock (a Dask client, an HTTP pool, a progress monitor) can wait on it forever;
+    the fork server starts workers from a clean single-threaded process instead.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
 def local_results(tasks: list[Task], config: CurateConfig, workers: int, session: Any = None) -> Iterator[Outcome]:
     """Results in completion order: in this process for one worker, else from a process pool."""
     if workers <= 1 or len(tasks) <= 1:
@@ -78,6 +92,6 @@ def local_results(tasks: list[Task], config: CurateConfig, workers: int, session
         for task in tasks:
             yield work(task)
         return
-    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    ctx = multiprocessing.get_context(start_method())
     with ctx.Pool(workers, initializer=_init_pool_worker, initargs=(config, 1)) as pool:
         yield from pool.imap_unordered(work, tasks, chunksize=max(1, min(16, len(tasks) // (workers * 8))))

@@ -369,3 +369,25 @@ def test_raw_store_paths_resolve_symlinks_and_never_escape(tmp_path):
     inputs = read_raw_store(root)
     assert sorted(r["input"] for r in inputs.rejected if r["reason"] == "path-escape") == sorted(paths[1:3] + paths[4:])
     assert {f.path for f in inputs.files} == {(root / "files" / "ab" / "inside.png").resolve()}
+
+
+def test_pool_starts_from_the_fork_server_beside_other_threads(store, tmp_path):
+    """A child forked while another thread holds a lock can wait forever (it happened with a Dask
+    client in the same process): beside other threads the pool starts from the fork server, and a
+    run with 2 workers still gives the same bytes as one."""
+    import threading
+
+    from curation import workers
+
+    release = threading.Event()
+    holder = threading.Thread(target=release.wait, daemon=True)
+    holder.start()
+    try:
+        assert workers.start_method() == "forkserver"
+        pipeline.run(store.root, tmp_path / "pool", config("decode.max_pixels=50000000", "workers=2"), progress=False)
+    finally:
+        release.set()
+        holder.join()
+    pipeline.run(store.root, tmp_path / "one", config("decode.max_pixels=50000000", "workers=1"), progress=False)
+    for a, b in zip(sorted((tmp_path / "pool" / "data").rglob("*.parquet")), sorted((tmp_path / "one" / "data").rglob("*.parquet"))):
+        assert a.read_bytes() == b.read_bytes()
