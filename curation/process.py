@@ -49,6 +49,8 @@ class ItemInfo:
     n_colors: int
     background: str
     pixel_art: float | None
+    frame_width: int  # native size of the whole image this item was cut from (= native size when not cut)
+    frame_height: int
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,8 @@ def _process_frame(
                 n_colors=int(n_colors),
                 background=bg.kind,
                 pixel_art=None if score is None else float(score.score),
+                frame_width=native.image.width,
+                frame_height=native.image.height,
                 native_png=png_bytes(white, PNG_LEVEL),
                 canvas_png=png_bytes(canvas.image, PNG_LEVEL),
             )
