@@ -29,6 +29,9 @@ class NativeConfig:
     snap_distance: float = 0.05  # OKLab distance under which two colours count as one (JND ~0.02)
     snap_min_share: float = 0.01  # rarer clusters join a near common colour (JPEG bleed)
     fractional: bool = True  # also look for non-integer scale factors (cells of uneven width)
+    snap_lossy: bool = True  # snap colours of lossy input (JPEG) whose grid was found, whatever snap_colors says
+    lossless_max_residual: float = 0.1  # a PNG/GIF grid whose cells differ more from the image is smooth resampling
+    min_cells: int = 16  # a grid that is not exact needs this many cells along the longer side to count
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from curation.stages.canvas import to_canvas
 from curation.stages.decode import decode
 from curation.stages.expand import expand
 from curation.stages.filters import first_failure, run_filters
-from curation.stages.native import NativeResult, recover_native
+from curation.stages.native import LOSSLESS_FORMATS, NativeResult, recover_native
 from curation.stages.pixelart import PixelArtScore, pixel_art_score
 from curation.stages.sheets import slice_sheet
 from pixelforge.imaging import ImageDecodeError, count_colors, pixel_sha256, png_bytes
@@ -92,10 +92,10 @@ def join_member(*parts: str) -> str:
     return "#".join(p for p in parts if p)
 
 
-def _native(frame: Image.Image, config: CurateConfig) -> NativeResult:
+def _native(frame: Image.Image, config: CurateConfig, fmt: str | None = None) -> NativeResult:
     if not config.native.enabled:
         return NativeResult(image=frame, scale=(1.0, 1.0), phase=(0, 0), confidence=0.0, upscaled=False)
-    return recover_native(frame, config.native)
+    return recover_native(frame, config.native, lossless=None if fmt is None else fmt.upper() in LOSSLESS_FORMATS)
 
 
 def _native_trace(native: NativeResult) -> dict[str, Any]:
@@ -108,6 +108,7 @@ def _native_trace(native: NativeResult) -> dict[str, Any]:
         "flagged": bool(native.flagged),
         "n_colors_before": native.n_colors_before,
         "n_colors_after": native.n_colors_after,
+        "rejected_grid": native.rejected_grid,
     }
 
 
@@ -149,7 +150,7 @@ def _process_frame(
     frame: Image.Image, name: str, config: CurateConfig, session: Any, result: FileResult, info: dict[str, Any]
 ) -> None:
     result.count("native", 1, 1)
-    native = _native(frame, config)
+    native = _native(frame, config, info.get("decode", {}).get("format"))
     info["native"] = _native_trace(native)
     score: PixelArtScore | None = None
     if config.domain in config.filters.pixel_art_domains:
