@@ -190,6 +190,18 @@ def score(truth: list[dict[str, Any]], by_sha: dict[str, str], out: Path) -> dic
         box = _box(it["member"])
         return t["id"], "" if box is None else ",".join(map(str, box))
 
+    def trimmed(it: dict[str, Any]) -> np.ndarray | None:
+        """The item's art as cut from its lossless source, white margins trimmed (None for copies)."""
+        t = t_of[by_sha[it["sha256"]]]
+        if t["ops"]:
+            return None
+        src = np.asarray(composite_on_white(source_image(t["source"])[0]))
+        x, y, w, h = _box(it["member"]) or (0, 0, src.shape[1], src.shape[0])
+        art = src[y:y + h, x:x + w]
+        ink = (art != 255).any(-1)
+        rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+        return art[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] if len(rows) else art
+
     wrong = Counter()
     for it in report["items"]:
         if it["kept"]:
@@ -199,6 +211,9 @@ def score(truth: list[dict[str, Any]], by_sha: dict[str, str], out: Path) -> dic
         same = a[0] == b[0] and (a[1] == b[1] or "*" in (a[1], b[1]))
         if same or it["pixel_sha256"] == head["pixel_sha256"]:
             continue
+        ta_art, tb_art = trimmed(it), trimmed(head)
+        if ta_art is not None and tb_art is not None and ta_art.shape == tb_art.shape and np.array_equal(ta_art, tb_art):
+            continue  # the same drawing placed elsewhere in its cell: the same artwork
         ta, tb = t_of[a[0]], t_of[b[0]]
         kind = ("recolour" if ta["group"] and ta["group"] == tb["group"] and ta["group"].startswith("recolour")
                 else "frame" if a[0] == b[0] or (ta["group"] and ta["group"] == tb["group"]) else "other")

@@ -26,6 +26,7 @@ CORPUS = Path(__import__("os").environ.get("PIXELFORGE_CORPUS", ROOT.parent / "s
 FIXTURES = ROOT / "tests" / "fixtures" / "art" / "pixel"
 OUT = Path(__file__).resolve().parent / "truth.jsonl"
 SEED = 20261215
+WHITE_ART = ("1443f5a451",)
 KEY_COLOURS = ([80, 160, 200], [255, 0, 255], [0, 255, 0], [90, 110, 60])
 
 LPC_PICK = (
@@ -93,12 +94,14 @@ def superpowers_rows(px: list[dict], rng: random.Random) -> tuple[list[dict], li
     for rec in rng.sample(scenes, 24):
         rows.append(row("sp:" + rec["sha256"][:10], "pixel-art", rec, category="native", pixel_art=True,
                         native_size=size_of(rec), content="scene", background="scene"))
-    for rec in rng.sample(portraits, 10):
+    for rec in rng.sample(portraits, 10):  # portraits and crates on black: a key colour or part of the art
         rows.append(row("sp:" + rec["sha256"][:10], "pixel-art", rec, category="native", pixel_art=True,
-                        native_size=size_of(rec), content="tile", background="scene"))
+                        native_size=size_of(rec), content="tile", background="key-or-scene"))
     picked = rng.sample(sprites, 60)
     for rec in picked:
-        rows.append(row("sp:" + rec["sha256"][:10], "pixel-art", rec, category="native", pixel_art=True,
+        # white particle rings: real pixel art, but invisible on the white canvas (checked by eye)
+        category = "invisible" if rec["sha256"].startswith(WHITE_ART) else "native"
+        rows.append(row("sp:" + rec["sha256"][:10], "pixel-art", rec, category=category, pixel_art=True,
                         native_size=size_of(rec), content="sprite", background="transparent"))
     for rec in rng.sample(sheets, 16):
         rows.append(row("sp:" + rec["sha256"][:10], "pixel-art", rec, category="native", pixel_art=True,
@@ -180,7 +183,7 @@ def main() -> int:
     sp_rows, sprites = superpowers_rows(px, rng)
     pyxel = [row("pyxel:" + Path(r["url"]).stem, "pixel-art", r, category="native", pixel_art=True,
                  native_size=size_of(r), content="sheet" if "tileset" in r["url"] or "urban" in r["url"] else "sprite",
-                 background="transparent" if "transparent" in r["tags"] else "scene")
+                 background="transparent" if "transparent" in r["tags"] else "key-or-scene")
              for r in px if r["source"] == "pyxel"]
     rows = lpc_rows(px) + pyxel + sp_rows + fixture_rows() + copy_rows(sprites, rng) + invisible_rows(sprites)
     rows += picture_rows(rng)
