@@ -31,7 +31,7 @@ class NativeConfig:
     fractional: bool = True  # also look for non-integer scale factors (cells of uneven width)
     snap_lossy: bool = True  # snap colours of lossy input (JPEG) whose grid was found, whatever snap_colors says
     lossless_max_residual: float = 0.1  # a PNG/GIF grid whose cells differ more from the image is smooth resampling
-    min_cells: int = 16  # a grid that is not exact needs this many cells along the longer side to count
+    min_cells: int = 8  # a grid that is not exact needs this many cells along the longer side to count
 
 
 @dataclass(frozen=True)

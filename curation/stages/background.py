@@ -75,7 +75,8 @@ def dominant_border_color(arr: np.ndarray, tolerance: int) -> tuple[tuple[int, i
 def key_color(arr: np.ndarray, config: BackgroundConfig) -> tuple[tuple[int, int, int], float] | None:
     """The border colour most likely to be a key colour: among the commonest ring colours (each on
     at least ``key_min_border_share`` of the ring), the one in most corners (a sprite cropped tight
-    shows its own colour along whole sides, rarely in the corners), then the commonest."""
+    shows its own colour along whole sides, rarely in the corners), then the commonest. A colour
+    in fewer than ``MIN_KEY_CORNERS`` corners is no key colour (None)."""
     color, share = dominant_border_color(arr, config.tolerance)
     ring = border_pixels(arr).astype(np.int16)
     corners = np.array([arr[0, 0], arr[0, -1], arr[-1, 0], arr[-1, -1]], np.int16)
@@ -93,7 +94,8 @@ def key_color(arr: np.ndarray, config: BackgroundConfig) -> tuple[tuple[int, int
         keys, counts = np.unique(rest, axis=0, return_counts=True)
         color = tuple(int(v) for v in keys[np.argmax(counts)])
         share = float((np.abs(ring - np.array(color)).max(-1) <= config.tolerance).mean())
-    return None if best is None else (best[2], best[1])
+    # a colour in fewer than two corners runs along the sides: the figure's own outline, not a background
+    return None if best is None or best[0] < MIN_KEY_CORNERS else (best[2], best[1])
 
 
 def flood_from_border(arr: np.ndarray, color: tuple[int, int, int], tolerance: int) -> np.ndarray:
@@ -112,6 +114,8 @@ VISIBLE = 32
 #: figure parts over a flat colour: more than this many, none holding SCATTER_SHARE of the figure, is a starfield
 SCATTER_PARTS = 24
 SCATTER_SHARE = 0.3
+#: a key colour shows in at least this many corners (a tight sprite is rarely a rectangle)
+MIN_KEY_CORNERS = 2
 #: three or more parts of at least OBJECT_AREA of the image, none holding MAIN_SHARE of the art: a scene
 OBJECT_AREA = 0.01
 MAIN_SHARE = 0.6

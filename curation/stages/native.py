@@ -69,7 +69,7 @@ def recover_native(img: Image.Image, config: NativeConfig | None = None, *, loss
     are not uniform is not a nearest-neighbour upscale but smooth resampling or native art with
     flat areas (a vector cartoon, a card back at "scale 16"), and is not evidence (a non-integer
     nearest-neighbour resize misplaces a few columns: residual ~0.04, smooth resizes 0.3+). Lossy
-    input whose grid is found gets its colours snapped (``snap_lossy``). A grid that is not exact must also give ``min_cells`` cells along the longer side (an 11x13 "native"
+    input whose grid is found gets its colours snapped (``snap_lossy``). A grid that is not exact must also give ``min_cells`` cells along the longer side (a 4x6 "native"
     image is a coincidence of flat areas). The reason is kept in ``rejected_grid``.
     """
     config = config or NativeConfig()
