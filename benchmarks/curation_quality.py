@@ -336,7 +336,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="keep the raw store and dataset here instead of a temp folder")
     parser.add_argument("--json", type=Path, help="write the metrics and failures here")
     parser.add_argument("--failures", action="store_true", help="print every failing case")
+    parser.add_argument("--store-only", action="store_true", help="only the pixel-art store throughput (implies --store)")
     args = parser.parse_args(argv)
+    if args.store_only:
+        print("pixel-art store:", json.dumps(store_throughput(args.workers)))
+        return 0
     truth = [json.loads(line) for line in TRUTH.read_text().splitlines() if line.strip()]
     with tempfile.TemporaryDirectory() as tmp:
         base = args.keep or Path(tmp)

@@ -104,7 +104,8 @@ def superpowers_rows(px: list[dict], rng: random.Random) -> tuple[list[dict], li
         rows.append(row("sp:" + rec["sha256"][:10], "pixel-art", rec, category=category, pixel_art=True,
                         native_size=size_of(rec), content="sprite", background="transparent"))
     for rec in rng.sample(sheets, 16):
-        rows.append(row("sp:" + rec["sha256"][:10], "pixel-art", rec, category="native", pixel_art=True,
+        category = "invisible" if rec["sha256"].startswith(WHITE_ART) else "native"
+        rows.append(row("sp:" + rec["sha256"][:10], "pixel-art", rec, category=category, pixel_art=True,
                         native_size=size_of(rec), content="sheet", background="transparent"))
     return rows, picked
 
