@@ -114,6 +114,8 @@ VISIBLE = 32
 #: figure parts over a flat colour: more than this many, none holding SCATTER_SHARE of the figure, is a starfield
 SCATTER_PARTS = 24
 SCATTER_SHARE = 0.3
+#: near-key pixels around the fill beyond this share of it: a noisy background, not a key colour
+NOISY_HALO = 0.05
 #: a key colour shows in at least this many corners (a tight sprite is rarely a rectangle)
 MIN_KEY_CORNERS = 2
 #: three or more parts of at least OBJECT_AREA of the image, none holding MAIN_SHARE of the art: a scene
@@ -170,6 +172,12 @@ def fill_border(img: Image.Image, config: BackgroundConfig) -> BackgroundResult 
         return None
     color, share = picked
     mask = flood_from_border(arr, color, config.tolerance)
+    # a key colour is flat: noise or a gradient around it (pixels next to the fill, nearly its colour
+    # but outside the tolerance) means a complex background that a fill would only half clear
+    near = np.abs(arr.astype(np.int16) - np.array(color, np.int16)).max(axis=2) <= 2 * config.tolerance
+    halo = ndimage.binary_dilation(mask) & ~mask & near
+    if halo.sum() > NOISY_HALO * max(int(mask.sum()), 1):
+        return None
     why_scene = scene_reason(mask, config)
     if why_scene:
         return BackgroundResult(Image.fromarray(arr, "RGB") if img.mode != "RGB" else img, "scene", color, share, 0,
