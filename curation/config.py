@@ -29,6 +29,9 @@ class NativeConfig:
     snap_distance: float = 0.05  # OKLab distance under which two colours count as one (JND ~0.02)
     snap_min_share: float = 0.01  # rarer clusters join a near common colour (JPEG bleed)
     fractional: bool = True  # also look for non-integer scale factors (cells of uneven width)
+    snap_lossy: bool = True  # snap colours of lossy input (JPEG) whose grid was found, whatever snap_colors says
+    lossless_max_residual: float = 0.1  # a PNG/GIF grid whose cells differ more from the image is smooth resampling
+    min_cells: int = 8  # a grid that is not exact needs this many cells along the longer side to count
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class SheetConfig:
     merge_gap: int = 1  # components closer than this many pixels belong to one sprite
     min_sprite_size: int = 8
     detect_grid: bool = True  # cut frame/tile grids on the grid
+    auto_cut_above: int = 256  # even when disabled, cut images larger than this on a frame grid (0 = never)
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,11 @@ class BackgroundConfig:
     rembg_model: str = ""  # a named rembg model already in U2NET_HOME (e.g. "u2netp"); "" = off
     rembg_model_path: str = ""  # an .onnx file for new_session("u2net_custom", model_path=...)
     rembg_threshold: int = 128  # mask value (0..255) above which a pixel is foreground
+    key_min_border_share: float = 0.2  # a flat colour on this share of the border ring can be a key colour
+    scene_side_share: float = 0.9  # art covering this share of one side: a full-bleed scene, never filled
+    scene_flat_ring: float = 0.5  # ring pixels equal to their neighbour on the ring: flat pixel art, not noise
+    keep_complex_domains: tuple[str, ...] = ("A",)  # where a complex background is kept (else rejected)
+    min_visible_edge: float = 0.3  # share of a figure's outline that must show on white
 
     def uses_rembg(self) -> bool:
         """True when a rembg session must be loaded (mode rembg, or auto with a model configured)."""
@@ -99,12 +108,18 @@ class DedupConfig:
     dhash_distance: int = 6
     phash_distance: int = 16
     max_aspect_change: float = 1.1
+    # Hash neighbours are only candidates: a pair merges when its native images are the same artwork
+    # (same size, or an exact integer rescale or crop, and pixels equal up to lossy noise)
+    confirm: bool = True
+    pixel_tolerance: int = 40  # per-channel difference still counted as lossy noise
+    max_diff_share: float = 0.03  # share of pixels allowed beyond the tolerance (JPEG at cell edges)
+    merge_recolors: bool = False  # also merge the same silhouette in another palette (LPC skin colours)
 
 
 @dataclass(frozen=True)
 class CanvasConfig:
     size: int = 256  # white square canvas, integer nearest-neighbour scale only
-    too_large: str = "decimate"  # native larger than the canvas: "decimate" (every k-th pixel) or "reject"
+    too_large: str = "keep"  # native larger than the canvas: "keep" (at scale 1 on a larger canvas) or "reject"
 
 
 @dataclass(frozen=True)
@@ -152,8 +167,8 @@ class CurateConfig:
             raise ConfigError(f"background.mode must be auto, border, rembg or none, got {self.background.mode!r}")
         if self.background.mode == "rembg" and not (self.background.rembg_model or self.background.rembg_model_path):
             raise ConfigError("background.mode = 'rembg' needs background.rembg_model or background.rembg_model_path")
-        if self.canvas.too_large not in ("decimate", "reject"):
-            raise ConfigError(f"canvas.too_large must be 'decimate' or 'reject', got {self.canvas.too_large!r}")
+        if self.canvas.too_large not in ("keep", "reject"):
+            raise ConfigError(f"canvas.too_large must be 'keep' or 'reject', got {self.canvas.too_large!r}")
         if not 0.0 <= self.split.test_fraction <= 1.0:
             raise ConfigError("split.test_fraction must be within [0, 1]")
         if self.canvas.size < 1 or self.output.shard_rows < 1 or self.workers < 0:

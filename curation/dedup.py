@@ -229,12 +229,15 @@ def deduplicate(
     phash_distance: int = 16,
     max_aspect_change: float = 1.1,
     near: bool = True,
+    confirm: Callable[[int, int], bool] | None = None,
 ) -> DedupResult:
     """Group items: equal pixel hashes first, then near duplicates.
 
     Near duplicates are searched by dhash (the index), then confirmed by phash and, when
     ``sizes`` are given, by aspect ratio. ``rank(i)`` orders members; the smallest rank is kept
     (the pipeline ranks by native size, known licence, metadata). Clusters list the kept member first.
+    ``confirm(i, j)`` (item indices) has the last word on each near pair: hashes only find
+    candidates, and two animation frames or two recolours can hash alike (see :func:`same_artwork`).
     """
     n = len(pixel_hashes)
     uf = UnionFind(n)
@@ -257,8 +260,103 @@ def deduplicate(
                 a, b = aspect[pairs[:, 0]], aspect[pairs[:, 1]]
                 ok &= np.maximum(a / b, b / a) <= max_aspect_change
             for a_idx, b_idx in pairs[ok]:
-                uf.union(unique[int(a_idx)], unique[int(b_idx)])
+                i, j = unique[int(a_idx)], unique[int(b_idx)]
+                if uf.find(i) != uf.find(j) and (confirm is None or confirm(i, j)):
+                    uf.union(i, j)
     clusters = [sorted(g, key=rank) for g in uf.groups()]
     clusters.sort(key=lambda g: g[0])
     near_dups = len(unique) - len(clusters)
     return DedupResult(clusters, exact_dups, near_dups)
+
+
+# --------------------------------------------------------------------------- confirmation at native size
+
+#: a re-crop keeps at least this share of each side (a smaller exact piece is a part, not a re-crop)
+MIN_CROP = 0.75
+
+
+def _trim_white(arr: np.ndarray) -> np.ndarray:
+    """The image without its white margin (a sprite and its re-crop, or its key-colour copy, align)."""
+    ink = (arr != 255).any(-1)
+    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+    if len(rows) == 0:
+        return arr
+    return arr[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+
+
+def _close(a: np.ndarray, b: np.ndarray, tolerance: int, max_share: float, shape_only: bool) -> bool:
+    """Equal up to ``tolerance`` per channel on all but ``max_share`` of the art's pixels (tolerance 0:
+    exactly equal; a lossless pair has no noise to forgive, so one changed pixel is another frame)."""
+    ink = (a != 255).any(-1) | (b != 255).any(-1)
+    n_ink = max(int(ink.sum()), 1)
+    if shape_only:  # a recolour: the same silhouette, any palette
+        return int(((a != 255).any(-1) != (b != 255).any(-1)).sum()) <= max_share * n_ink
+    if tolerance == 0:
+        return bool(np.array_equal(a, b))
+    diff = np.abs(a.astype(np.int16) - b.astype(np.int16)).max(-1)
+    return int((diff > tolerance).sum()) <= max_share * n_ink
+
+
+def same_artwork(a: np.ndarray, b: np.ndarray, *, tolerance: int = 40, max_share: float = 0.03,
+                 merge_recolors: bool = False) -> str:
+    """How two native images (RGB on white) are the same artwork: "same", "rescale", "crop",
+    "recolour", or "" when they are not (another animation frame, another palette, another picture).
+
+    White margins are trimmed first, so a sprite, its tight crop and its copy on a key colour
+    (now white) align. Sizes must then agree exactly, or by an integer factor (one native image
+    was not recovered: compared on every k-th pixel), or one must lie inside the other (a crop).
+    Pixels must agree up to ``tolerance`` on all but ``max_share`` of the art (pass tolerance 0
+    when both are lossless: then they must be equal).
+    """
+    a, b = _trim_white(a), _trim_white(b)
+    if a.shape[0] * a.shape[1] < b.shape[0] * b.shape[1]:
+        a, b = b, a  # a is the larger
+    checks = [(False, "same")] + ([(True, "recolour")] if merge_recolors else [])
+    if a.shape == b.shape:
+        return next((name for shape_only, name in checks if _close(a, b, tolerance, max_share, shape_only)), "")
+    (ha, wa), (hb, wb) = a.shape[:2], b.shape[:2]
+    if hb and wb and ha % hb == 0 and wa % wb == 0 and ha // hb == wa // wb:
+        k = ha // hb
+        small = a[k // 2 :: k, k // 2 :: k]
+        if _close(small, b, tolerance, max_share, False):
+            return "rescale"
+    if hb <= ha and wb <= wa and min(hb / ha, wb / wa) >= MIN_CROP and (ha - hb + 1) * (wa - wb + 1) <= 4096:
+        for y in range(ha - hb + 1):
+            for x in range(wa - wb + 1):
+                window = a[y:y + hb, x:x + wb]
+                if window[0, 0].tolist() == b[0, 0].tolist() and _close(window, b, tolerance, max_share, False):
+                    return "crop"
+    return ""
+
+
+class NativeConfirm:
+    """``confirm(i, j)`` for :func:`deduplicate`: loads each item's native PNG once (``load(i)``)."""
+
+    def __init__(self, load: Callable[[int], bytes], *, lossy: Callable[[int], bool] | None = None,
+                 source: Callable[[int], str] | None = None, tolerance: int = 40, max_share: float = 0.03,
+                 merge_recolors: bool = False) -> None:
+        self.load = load
+        self.lossy = lossy or (lambda i: True)
+        self.source = source  # items cut from one file (frames of a sheet) are never near duplicates
+        self.kw = {"tolerance": tolerance, "max_share": max_share, "merge_recolors": merge_recolors}
+        self.arrays: dict[int, np.ndarray] = {}
+        self.decisions: dict[tuple[int, int], str] = {}
+
+    def array(self, i: int) -> np.ndarray:
+        if i not in self.arrays:
+            import io
+
+            with Image.open(io.BytesIO(self.load(i))) as img:
+                self.arrays[i] = np.asarray(img.convert("RGB"))
+        return self.arrays[i]
+
+    def __call__(self, i: int, j: int) -> bool:
+        if self.source is not None and self.source(i) == self.source(j):
+            self.decisions[(i, j)] = ""
+            return False
+        kw = dict(self.kw)
+        if not (self.lossy(i) or self.lossy(j)):
+            kw["tolerance"] = 0
+        how = same_artwork(self.array(i), self.array(j), **kw)
+        self.decisions[(i, j)] = how
+        return bool(how)

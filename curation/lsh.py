@@ -231,6 +231,7 @@ def deduplicate_sharded(
     phash_distance: int = 16,
     max_aspect_change: float = 1.1,
     near: bool = True,
+    confirm: Callable[[int, int], bool] | None = None,
     near_pairs: NearPairs = local_near_pairs,
 ) -> DedupResult:
     """:func:`curation.dedup.deduplicate` with the near-pair search done by banding shards.
@@ -252,8 +253,11 @@ def deduplicate_sharded(
         frame = pd.DataFrame({"idx": np.asarray(unique, np.int64), "dhash": hex_to_u64([dhashes[i] for i in unique]),
                               "phash": hex_to_u64([phashes[i] for i in unique]), "aspect": aspect})
         banding = Banding.plan(dhash_distance, len(unique))
-        for a, b in near_pairs(frame, banding, phash_distance, max_aspect_change).tolist():
-            uf.union(a, b)
+        pairs = near_pairs(frame, banding, phash_distance, max_aspect_change)
+        # the local path's order (sorted pairs), so a confirmation sees the same clusters as there
+        for a, b in sorted(map(tuple, pairs.tolist())):
+            if uf.find(a) != uf.find(b) and (confirm is None or confirm(a, b)):
+                uf.union(a, b)
     clusters = [sorted(g, key=rank) for g in uf.groups()]
     clusters.sort(key=lambda g: g[0])
     return DedupResult(clusters, n - len(unique), len(unique) - len(clusters))

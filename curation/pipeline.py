@@ -28,7 +28,7 @@ from tqdm import tqdm
 from curation.cache import CACHE_FILE, ResultCache, damaged
 from curation.config import CurateConfig
 from curation.dataset import write_shards
-from curation.dedup import deduplicate
+from curation.dedup import NativeConfirm, deduplicate
 from curation.engines import open_engine
 from curation.engines.urls import read_any
 from curation.errors import CurateError, is_disk_full
@@ -54,12 +54,13 @@ class RunResult:
 
 
 def _rank(entry: Entry) -> tuple:
-    """Best cluster member first: largest native size, then a known licence, then most metadata."""
+    """Best cluster member first: largest native size, then lossless, then the least upscaled input,
+    then a known licence, then most metadata."""
     rec, item = entry.record, entry.item
     known = rec.get("license") not in (None, "", UNKNOWN_LICENSE)
     filled = sum(1 for f in PROVENANCE_FIELDS + ("tags",) if rec.get(f))
-    return (-(item.native_width * item.native_height), not known, -filled, item.pixel_sha256, entry.sha256,
-            item.member)
+    return (-(item.native_width * item.native_height), item.lossy, item.pixel_scale, not known, -filled,
+            item.pixel_sha256, entry.sha256, item.member)
 
 
 def _row(entry: Entry, cluster_size: int, native: bytes, canvas: bytes) -> dict[str, Any]:
@@ -231,6 +232,9 @@ def _assemble(inputs: Inputs, input_dir: Path, output_dir: Path, config: CurateC
         phash_distance=dd.phash_distance,
         max_aspect_change=dd.max_aspect_change,
         near=dd.enabled,
+        confirm=NativeConfirm(lambda i: cache.image(entries[i].item.pixel_sha256)[0], lossy=lambda i: entries[i].item.lossy,
+                              source=lambda i: entries[i].sha256, tolerance=dd.pixel_tolerance,
+                              max_share=dd.max_diff_share, merge_recolors=dd.merge_recolors) if dd.confirm else None,
     )
     # exact duplicates are always merged: two rows with equal pixels would leak between splits
     splits: dict[str, list[dict[str, Any]]] = {"train": [], "test": []}

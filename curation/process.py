@@ -19,9 +19,9 @@ from curation.stages.canvas import to_canvas
 from curation.stages.decode import decode
 from curation.stages.expand import expand
 from curation.stages.filters import first_failure, run_filters
-from curation.stages.native import NativeResult, recover_native
+from curation.stages.native import LOSSLESS_FORMATS, NativeResult, recover_native
 from curation.stages.pixelart import PixelArtScore, pixel_art_score
-from curation.stages.sheets import slice_sheet
+from curation.stages.sheets import SpriteBox, frame_grid, slice_sheet
 from pixelforge.imaging import ImageDecodeError, count_colors, pixel_sha256, png_bytes
 
 #: zlib level for the PNGs in the dataset: 3 encodes ~40% faster than 6 for ~1.5x the bytes on
@@ -49,6 +49,9 @@ class ItemInfo:
     n_colors: int
     background: str
     pixel_art: float | None
+    frame_width: int  # native size of the whole image this item was cut from (= native size when not cut)
+    frame_height: int
+    lossy: bool  # decoded from a lossy format (JPEG, WebP): its lossless twin is the better row
 
 
 @dataclass(frozen=True)
@@ -90,10 +93,10 @@ def join_member(*parts: str) -> str:
     return "#".join(p for p in parts if p)
 
 
-def _native(frame: Image.Image, config: CurateConfig) -> NativeResult:
+def _native(frame: Image.Image, config: CurateConfig, fmt: str | None = None) -> NativeResult:
     if not config.native.enabled:
         return NativeResult(image=frame, scale=(1.0, 1.0), phase=(0, 0), confidence=0.0, upscaled=False)
-    return recover_native(frame, config.native)
+    return recover_native(frame, config.native, lossless=None if fmt is None else fmt.upper() in LOSSLESS_FORMATS)
 
 
 def _native_trace(native: NativeResult) -> dict[str, Any]:
@@ -106,6 +109,7 @@ def _native_trace(native: NativeResult) -> dict[str, Any]:
         "flagged": bool(native.flagged),
         "n_colors_before": native.n_colors_before,
         "n_colors_after": native.n_colors_after,
+        "rejected_grid": native.rejected_grid,
     }
 
 
@@ -147,7 +151,7 @@ def _process_frame(
     frame: Image.Image, name: str, config: CurateConfig, session: Any, result: FileResult, info: dict[str, Any]
 ) -> None:
     result.count("native", 1, 1)
-    native = _native(frame, config)
+    native = _native(frame, config, info.get("decode", {}).get("format"))
     info["native"] = _native_trace(native)
     score: PixelArtScore | None = None
     if config.domain in config.filters.pixel_art_domains:
@@ -155,12 +159,17 @@ def _process_frame(
         info["pixel_art"] = {"score": round(float(score.score), 4), "components": score.components,
                              "explanation": score.explanation, "threshold": config.filters.pixel_art_threshold}
     crops: list[tuple[str, Image.Image]] = [(name, native.image)]
+    boxes: list[SpriteBox] = []
     if config.sheets.enabled:
         boxes = slice_sheet(native.image, config.sheets)
-        info["sheets"] = {"boxes": [b.as_member() for b in boxes]}
-        if boxes:
-            crops = [(join_member(name, b.as_member()), native.image.crop((b.x, b.y, b.x + b.width, b.y + b.height)))
-                     for b in boxes]
+        info["sheets"] = {"boxes": [b.as_member() for b in boxes], "how": "slice_sheet"}
+    elif config.sheets.auto_cut_above and max(native.image.size) > config.sheets.auto_cut_above:
+        # too large for the canvas: cut on its frame grid when it has one, else kept whole at scale 1
+        boxes = frame_grid(native.image, max(16, config.sheets.min_sprite_size), config.canvas.size, config.sheets.min_sprites)
+        info["sheets"] = {"boxes": [b.as_member() for b in boxes], "how": "frame grid (larger than the canvas)"}
+    if boxes:
+        crops = [(join_member(name, b.as_member()), native.image.crop((b.x, b.y, b.x + b.width, b.y + b.height)))
+                 for b in boxes]
     result.count("sheets", 1, len(crops))
     info["items"] = []
     for crop_name, crop in crops:
@@ -171,11 +180,16 @@ def _process_frame(
         result.stages["background"]["out"] += 1
         white = bg.image
         step["background"] = {"kind": bg.kind, "border_color": list(bg.border_color) if bg.border_color else None,
-                              "border_share": round(bg.border_share, 4), "filled_pixels": bg.filled}
+                              "border_share": round(bg.border_share, 4), "filled_pixels": bg.filled,
+                              "visible_edge": round(bg.visible_edge, 4), "reason": bg.reason}
+        reject_complex = bg.kind == "complex" and config.domain not in config.background.keep_complex_domains
         n_colors = count_colors(white)
         result.stages["filters"]["in"] += 1
         max_side = config.canvas.size if config.canvas.too_large == "reject" else None
-        verdicts = run_filters(white, n_colors, score, config.domain, config.filters, max_side=max_side)
+        verdicts = run_filters(white, n_colors, score, config.domain, config.filters, max_side=max_side,
+                               visible_edge=bg.visible_edge, min_visible_edge=config.background.min_visible_edge,
+                               complex_background=f"{bg.reason} (set background.keep_complex_domains to keep it)"
+                               if reject_complex else "")
         step["filters"] = [dict(vars(v)) for v in verdicts]
         failed = first_failure(verdicts)
         phash, dhash = image_hashes(white)
@@ -205,6 +219,9 @@ def _process_frame(
                 n_colors=int(n_colors),
                 background=bg.kind,
                 pixel_art=None if score is None else float(score.score),
+                frame_width=native.image.width,
+                frame_height=native.image.height,
+                lossy=str(info.get("decode", {}).get("format") or "").upper() not in LOSSLESS_FORMATS,
                 native_png=png_bytes(white, PNG_LEVEL),
                 canvas_png=png_bytes(canvas.image, PNG_LEVEL),
             )

@@ -104,6 +104,15 @@ def build_report(
             for c in clusters
             if len(c) > 1
         ],
+        # every item that passed the per-image stages, in its cluster (kept = the row that represents it)
+        "items": [
+            {"sha256": entries[i].sha256, "member": entries[i].item.member, "pixel_sha256": entries[i].item.pixel_sha256,
+             "native_size": [entries[i].item.native_width, entries[i].item.native_height],
+             "frame_size": [entries[i].item.frame_width, entries[i].item.frame_height],
+             "background": entries[i].item.background, "cluster": ci, "kept": rank == 0}
+            for ci, c in enumerate(clusters)
+            for rank, i in enumerate(c)
+        ],
         "extra_provenance": extra,
         "sources": _sources(inputs),
         "native": {

@@ -85,11 +85,12 @@ def store(tmp_path_factory):
     # the same sprite saved opaque on white, as a palette PNG: an exact duplicate after decoding
     on_white = Image.fromarray(render(make_sprite(2, (18, 16)), background="transparent", seed=2).native_truth)
     s.add(png(on_white.convert("P", palette=Image.Palette.ADAPTIVE, colors=64)))
-    # a near duplicate: sprite 3 with two pixels changed
-    near = render(make_sprite(3, (19, 16)), background="transparent", seed=3).native_truth.copy()
-    near[7, 7] = (0, 0, 0)
-    near[8, 7] = (0, 0, 0)
-    s.add(png(Image.fromarray(near)))
+    # a near duplicate: sprite 3 upscaled x4 and saved as JPEG (issue 15: a lossless copy with two
+    # pixels changed is another drawing, e.g. the next animation frame, and is no longer merged)
+    near = Image.fromarray(render(make_sprite(3, (19, 16)), background="transparent", seed=3).native_truth)
+    buf = io.BytesIO()
+    near.resize((near.width * 4, near.height * 4), Image.Resampling.NEAREST).save(buf, "JPEG", quality=90)
+    s.add(buf.getvalue(), ext="jpg")
     # a zip pack: two sprites, a licence text and a zip-slip member
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -155,7 +156,7 @@ def test_report_lists_every_rejection_with_its_reason(curated):
     counts = report["counts"]
     assert counts["rejected"] == len(report["rejected"])
     assert counts["kept"] == counts["train"] + counts["test"]
-    # other garbage under alpha and an opaque palette copy are exact duplicates; 2 pixels changed is near
+    # other garbage under alpha and an opaque palette copy are exact duplicates; the JPEG upscale is near
     assert counts["duplicates_exact"] == 2 and counts["duplicates_near"] == 1
     assert report["stages"]["expand"]["out"] == report["stages"]["decode"]["in"]
     assert list(report["stages"])[:9] == ["input", "expand", "decode", "native", "sheets", "background", "filters",
@@ -291,7 +292,7 @@ def test_native_recovery_and_pixel_art_score_are_wired(tmp_path, monkeypatch):
     from curation.stages.native import NativeResult
     from curation.stages.pixelart import PixelArtScore
 
-    def fake_native(img, cfg):
+    def fake_native(img, cfg, **kw):
         small = img.resize((img.width // 4, img.height // 4), Image.Resampling.NEAREST)
         return NativeResult(image=small, scale=(4.0, 4.0), phase=(1, 2), confidence=0.93, upscaled=True)
 

@@ -19,6 +19,9 @@ from pixelforge.testing.recovery_truth import PIXEL_ART, Tally, grade, real_case
 from pixelforge.testing.sprites import make_sprite, render
 
 FIXTURES = sorted(PIXEL_ART.parent.glob("*/*.png"))
+#: the sampling targets below grade cell colours before colour cleanup (snapping lossy input,
+#: on by default since issue 15, is a separate step with its own tests)
+SAMPLING_ONLY = NativeConfig(snap_lossy=False)
 
 
 @pytest.mark.parametrize("jpeg", [False, True], ids=["png", "jpeg"])
@@ -26,7 +29,7 @@ def test_targets_on_procedural_sprites(jpeg):
     tally = Tally()
     for seed in range(200):
         case = sprite_case(seed, jpeg)
-        tally.add(grade(case, recover_native(case.image)))
+        tally.add(grade(case, recover_native(case.image, SAMPLING_ONLY)))
     rates = tally.rates()
     assert rates["scale"] >= 0.995, rates
     assert rates["size"] >= 0.99, rates
@@ -37,7 +40,7 @@ def test_targets_on_procedural_sprites(jpeg):
 def test_targets_on_real_pixel_art():
     tallies = {False: Tally(), True: Tally()}
     for case in real_cases(2, seed=1):
-        tallies[case.jpeg].add(grade(case, recover_native(case.image)))
+        tallies[case.jpeg].add(grade(case, recover_native(case.image, SAMPLING_ONLY)))
     for jpeg, tally in tallies.items():
         rates = tally.rates()
         assert tally.n == 26
@@ -173,7 +176,7 @@ def test_snap_colors_restores_a_small_palette_after_jpeg(seed, scale):
     truth = np.asarray(render(sprite, 1, background="solid").image)
     n_truth = count_colors(Image.fromarray(truth))
     r = render(sprite, scale=scale, phase=(1, 1), background="solid", jpeg_quality=85, seed=seed)
-    plain = recover_native(r.image)
+    plain = recover_native(r.image, SAMPLING_ONLY)
     snapped = recover_native(r.image, NativeConfig(snap_colors=True))
     assert snapped.n_colors_before == count_colors(plain.image) > 10 * n_truth
     assert count_colors(snapped.image) == snapped.n_colors_after

@@ -1,11 +1,21 @@
-"""Stage 3: every background becomes white.
+"""Stage 3: every background becomes white, and nothing else changes.
 
-* Transparency is composited onto white, never dropped (the RGB under alpha=0 is arbitrary).
-* An opaque image whose border is one colour (within a tolerance) is flood-filled from the
-  border: only regions of that colour *connected to the border* turn white, so a sprite's own
-  pixels of the same colour stay.
-* Anything else is a complex background: rembg cuts it out when a model is configured,
-  otherwise the image is kept as it is and the kind says so.
+Each image gets a background kind:
+
+* ``alpha``: transparency is composited onto white, never dropped (the RGB under alpha=0 is arbitrary).
+* ``white`` / ``border``: an opaque image on a flat key colour (the dominant colour of at least
+  ``key_min_border_share`` of the border ring, so a figure may touch much of the border) is
+  flood-filled from the border: only pixels of that colour *connected to the border* turn white,
+  so a sprite's own pixels of the same colour stay.
+* ``scene``: full-bleed art (a level background, a portrait, a tile) is never filled, even when its
+  sky is one colour: art covers a whole side of the image (ground, buildings, water), or is
+  scattered over the flat colour (a starfield, clouds), or the border is not one colour but made
+  of flat runs (pixel art, not noise). Kept pixel for pixel.
+* ``complex``: anything else (noise, gradients, photos): rembg cuts it out when a model is
+  configured; otherwise the filters reject it (domain B) or keep it as it is (``keep_complex_domains``).
+
+Whatever the kind, ``visible_edge`` measures how much of the figure's outline shows on white:
+a white figure on transparency (a snow pile, a white font) would vanish and is rejected.
 """
 
 from __future__ import annotations
@@ -37,6 +47,8 @@ class BackgroundResult:
     border_color: tuple[int, int, int] | None = None
     border_share: float = 0.0  # share of border pixels matching the dominant border colour
     filled: int = 0  # pixels turned white
+    visible_edge: float = 1.0  # share of the figure's outline that differs clearly from white
+    reason: str = ""  # why this kind (shown by curate inspect)
 
 
 def border_pixels(arr: np.ndarray) -> np.ndarray:
@@ -60,6 +72,32 @@ def dominant_border_color(arr: np.ndarray, tolerance: int) -> tuple[tuple[int, i
     return color, float(close.mean())
 
 
+def key_color(arr: np.ndarray, config: BackgroundConfig) -> tuple[tuple[int, int, int], float] | None:
+    """The border colour most likely to be a key colour: among the commonest ring colours (each on
+    at least ``key_min_border_share`` of the ring), the one in most corners (a sprite cropped tight
+    shows its own colour along whole sides, rarely in the corners), then the commonest. A colour
+    in fewer than ``MIN_KEY_CORNERS`` corners is no key colour (None)."""
+    color, share = dominant_border_color(arr, config.tolerance)
+    ring = border_pixels(arr).astype(np.int16)
+    corners = np.array([arr[0, 0], arr[0, -1], arr[-1, 0], arr[-1, -1]], np.int16)
+    best: tuple[int, float, tuple[int, int, int]] | None = None
+    left = np.ones(len(ring), bool)
+    for _ in range(3):
+        if share >= config.key_min_border_share:
+            in_corners = int((np.abs(corners - np.array(color)).max(-1) <= config.tolerance).sum())
+            if best is None or (in_corners, share) > best[:2]:
+                best = (in_corners, share, color)
+        left &= np.abs(ring - np.array(color)).max(-1) > config.tolerance
+        if left.sum() < config.key_min_border_share * len(ring):
+            break
+        rest = ring[left]
+        keys, counts = np.unique(rest, axis=0, return_counts=True)
+        color = tuple(int(v) for v in keys[np.argmax(counts)])
+        share = float((np.abs(ring - np.array(color)).max(-1) <= config.tolerance).mean())
+    # a colour in fewer than two corners runs along the sides: the figure's own outline, not a background
+    return None if best is None or best[0] < MIN_KEY_CORNERS else (best[2], best[1])
+
+
 def flood_from_border(arr: np.ndarray, color: tuple[int, int, int], tolerance: int) -> np.ndarray:
     """Mask of pixels within ``tolerance`` of ``color`` that are 4-connected to the image border."""
     near = np.abs(arr.astype(np.int16) - np.array(color, np.int16)).max(axis=2) <= tolerance
@@ -71,17 +109,85 @@ def flood_from_border(arr: np.ndarray, color: tuple[int, int, int], tolerance: i
     return touches[labels]
 
 
+#: a pixel differs clearly from white when a channel is this far from 255 (whitened art stays within ~25)
+VISIBLE = 32
+#: figure parts over a flat colour: more than this many, none holding SCATTER_SHARE of the figure, is a starfield
+SCATTER_PARTS = 24
+SCATTER_SHARE = 0.3
+#: near-key pixels around the fill beyond this share of it: a noisy background, not a key colour
+NOISY_HALO = 0.05
+#: a key colour shows in at least this many corners (a tight sprite is rarely a rectangle)
+MIN_KEY_CORNERS = 2
+#: three or more parts of at least OBJECT_AREA of the image, none holding MAIN_SHARE of the art: a scene
+OBJECT_AREA = 0.01
+MAIN_SHARE = 0.6
+
+
+def visible_edge(white: np.ndarray, background: np.ndarray) -> float:
+    """How much of the figure shows on white: the larger of the share of its outline (figure pixels
+    next to the background) and the share of all its pixels that differ clearly from white. A white
+    ghost with a dark outline and a shuriken with a white rim both show; white rings do not."""
+    fig = ~background
+    near_bg = np.zeros_like(background)
+    near_bg[1:] |= background[:-1]
+    near_bg[:-1] |= background[1:]
+    near_bg[:, 1:] |= background[:, :-1]
+    near_bg[:, :-1] |= background[:, 1:]
+    outline = fig & near_bg
+    if not outline.any():
+        return 1.0
+    shows = (255 - white.astype(np.int16)).max(-1) >= VISIBLE
+    return float(max(shows[outline].mean(), shows[fig].mean()))
+
+
+def ring_flatness(arr: np.ndarray) -> float:
+    """Share of border-ring pixels equal to the next one along the ring (flat runs: pixel art)."""
+    ring = np.concatenate([arr[0], arr[1:, -1], arr[-1, ::-1][1:], arr[::-1, 0][1:-1]])
+    return float((ring[1:] == ring[:-1]).all(-1).mean()) if len(ring) > 1 else 1.0
+
+
+def scene_reason(mask: np.ndarray, config: BackgroundConfig) -> str:
+    """Why the flat colour around an image is a scene's sky rather than a key colour ("" if it is a key)."""
+    fig = ~mask
+    for name, side in (("top", fig[0]), ("bottom", fig[-1]), ("left", fig[:, 0]), ("right", fig[:, -1])):
+        if side.mean() >= config.scene_side_share:
+            return f"art covers {side.mean():.0%} of the {name} side (full-bleed)"
+    labels, n = ndimage.label(fig, structure=np.ones((3, 3), bool))
+    if n > 1:
+        sizes = np.sort(np.bincount(labels.ravel())[1:])[::-1] / max(int(fig.sum()), 1)
+        if n > SCATTER_PARTS and sizes[0] < SCATTER_SHARE:
+            return f"{n} separate parts, the largest {sizes[0]:.0%} of the art (scattered over a sky)"
+        big = int((sizes * fig.sum() >= OBJECT_AREA * fig.size).sum())
+        if big >= 3 and sizes[0] < MAIN_SHARE:
+            return f"{big} large separate parts, none holding {MAIN_SHARE:.0%} of the art (objects in a scene)"
+    return ""
+
+
 def fill_border(img: Image.Image, config: BackgroundConfig) -> BackgroundResult | None:
-    """Flood-fill a uniform border colour with white; None when the border is not uniform."""
+    """Flood-fill a flat key colour with white; a scene when the colour is a sky; None when no colour
+    dominates the border."""
     arr = np.asarray(img if img.mode == "RGB" else img.convert("RGB"))
-    color, share = dominant_border_color(arr, config.tolerance)
-    if share < config.min_border_share:
+    picked = key_color(arr, config)
+    if picked is None:
         return None
+    color, share = picked
     mask = flood_from_border(arr, color, config.tolerance)
+    # a key colour is flat: noise or a gradient around it (pixels next to the fill, nearly its colour
+    # but outside the tolerance) means a complex background that a fill would only half clear
+    near = np.abs(arr.astype(np.int16) - np.array(color, np.int16)).max(axis=2) <= 2 * config.tolerance
+    halo = ndimage.binary_dilation(mask) & ~mask & near
+    if halo.sum() > NOISY_HALO * max(int(mask.sum()), 1):
+        return None
+    why_scene = scene_reason(mask, config)
+    if why_scene:
+        return BackgroundResult(Image.fromarray(arr, "RGB") if img.mode != "RGB" else img, "scene", color, share, 0,
+                                reason=f"flat {color} on {share:.0%} of the border, but {why_scene}")
     out = arr.copy()
     out[mask] = WHITE
     kind = "white" if color == WHITE else "border"
-    return BackgroundResult(Image.fromarray(out, "RGB"), kind, color, share, int(mask.sum()))
+    return BackgroundResult(Image.fromarray(out, "RGB"), kind, color, share, int(mask.sum()),
+                            visible_edge=visible_edge(out, mask),
+                            reason=f"key colour {color} on {share:.0%} of the border, flood-filled from the border")
 
 
 def _session_class(name: str) -> Any:
@@ -172,15 +278,24 @@ def to_white(img: Image.Image, config: BackgroundConfig | None = None, session: 
     """Make the background white; ``session`` is a rembg session (needed for mode rembg)."""
     config = config or BackgroundConfig()
     if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-        return BackgroundResult(composite_on_white(img), "alpha")
+        white = composite_on_white(img)
+        clear = np.asarray(img.convert("RGBA"))[..., 3] < 128  # soft (anti-aliased) edges belong to the outside
+        return BackgroundResult(white, "alpha", visible_edge=visible_edge(np.asarray(white), clear),
+                                reason="transparency composited on white")
     if config.mode == "none":
         return BackgroundResult(img.convert("RGB"), "none")
     if config.mode in ("auto", "border"):
         filled = fill_border(img, config)
         if filled is not None:
             return filled
+        rgb = img.convert("RGB")
+        flat = ring_flatness(np.asarray(rgb))
+        if flat >= config.scene_flat_ring:
+            return BackgroundResult(rgb, "scene", reason=f"no flat border colour; {flat:.0%} of the border in flat runs"
+                                    " (full-bleed pixel art)")
         if config.mode == "border" or session is None:
-            return BackgroundResult(img.convert("RGB"), "complex")
+            return BackgroundResult(rgb, "complex", reason=f"no flat border colour and only {flat:.0%} of the border"
+                                    " in flat runs (noise, gradient or photo); no rembg model")
     if session is None:
         raise ValueError("background mode 'rembg' needs a rembg session (see load_rembg_session)")
     return rembg_to_white(img, session, config.rembg_threshold)

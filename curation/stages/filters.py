@@ -38,11 +38,16 @@ def run_filters(
     config: FilterConfig | None = None,
     *,
     max_side: int | None = None,
+    visible_edge: float = 1.0,
+    min_visible_edge: float = 0.0,
+    complex_background: str = "",
 ) -> list[Verdict]:
     """Every verdict, in a fixed order; the first failing one is the rejection reason.
 
     ``max_side`` is the canvas size when images larger than the canvas are to be rejected
-    rather than decimated (``canvas.too_large = "reject"``).
+    rather than kept at native size (``canvas.too_large = "reject"``). ``visible_edge`` is the share
+    of the figure's outline that shows on white (background stage); ``complex_background`` the
+    reason a background could not be made white, when that rejects the image.
     """
     config = config or FilterConfig()
     width, height = rgb.size
@@ -54,6 +59,8 @@ def run_filters(
                 f"{width}x{height} native, smallest side must be >= {config.min_size}"),
         Verdict("extreme-aspect", aspect <= config.max_aspect, round(aspect, 3), config.max_aspect,
                 f"aspect {aspect:.2f} > {config.max_aspect:g}"),
+        Verdict("invisible-on-white", visible_edge >= min_visible_edge, round(visible_edge, 4), min_visible_edge,
+                f"only {visible_edge:.0%} of the figure's outline shows on white (white art on transparency)"),
         Verdict("near-blank", ink >= config.min_ink and n_colors > 1, round(ink, 4), config.min_ink,
                 f"{ink:.2%} non-white pixels, {n_colors} colour(s)"),
     ]
@@ -64,6 +71,8 @@ def run_filters(
             verdicts.append(Verdict("not-pixel-art", score.score >= config.pixel_art_threshold, round(score.score, 4),
                                     config.pixel_art_threshold,
                                     f"pixel-art score {score.score:.2f} < {config.pixel_art_threshold:g}: {score.explanation}"))
+    verdicts.append(Verdict("complex-background", not complex_background, 0.0 if complex_background else 1.0, 1.0,
+                            complex_background or "background made white"))
     if max_side is not None:
         verdicts.append(Verdict("larger-than-canvas", long <= max_side, long, max_side,
                                 f"{width}x{height} native > {max_side} canvas"))

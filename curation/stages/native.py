@@ -46,6 +46,7 @@ class NativeResult:
     confidence: float  # 0..1, how well the grid explains the image
     upscaled: bool
     flagged: bool = False  # a grid was suspected but confidence was below the threshold
+    rejected_grid: str = ""  # why a confident grid was not used ("" when none was rejected)
     n_colors_before: int | None = None
     n_colors_after: int | None = None
     boundaries: tuple[tuple[int, ...], tuple[int, ...]] | None = None  # cell edges (x, y) in input pixels
@@ -56,10 +57,20 @@ class NativeResult:
         return self.image.size
 
 
-def recover_native(img: Image.Image, config: NativeConfig | None = None) -> NativeResult:
+#: formats whose pixels are exactly what the artist saved: a grid on them must reproduce them exactly
+LOSSLESS_FORMATS = frozenset({"PNG", "GIF", "BMP", "TGA", "ICO", "PPM", "TIFF", "QOI"})
+
+
+def recover_native(img: Image.Image, config: NativeConfig | None = None, *, lossless: bool | None = None) -> NativeResult:
     """Find the art-pixel grid of ``img`` and sample one pixel per cell.
 
     Native art (no grid found) comes back as the very same object, so it is byte-identical.
+    ``lossless`` says the file format keeps pixels exactly (PNG, GIF): then a grid whose cells
+    are not uniform is not a nearest-neighbour upscale but smooth resampling or native art with
+    flat areas (a vector cartoon, a card back at "scale 16"), and is not evidence (a non-integer
+    nearest-neighbour resize misplaces a few columns: residual ~0.04, smooth resizes 0.3+). Lossy
+    input whose grid is found gets its colours snapped (``snap_lossy``). A grid that is not exact must also give ``min_cells`` cells along the longer side (a 4x6 "native"
+    image is a coincidence of flat areas). The reason is kept in ``rejected_grid``.
     """
     config = config or NativeConfig()
     if not config.enabled or img.width < 2 or img.height < 2:
@@ -76,6 +87,12 @@ def recover_native(img: Image.Image, config: NativeConfig | None = None) -> Nati
         else:
             small = np.asarray(rgb_on_white(native))
             residual = _residual(rgb, small, grid.x.bounds, grid.y.bounds)
+        why = _grid_not_evidence(uniform, residual, native.size, lossless, config)
+        if why:
+            result = replace(_unchanged(img, confidence=grid.confidence, flagged=True), rejected_grid=why)
+            if config.snap_colors:
+                result = snap_result(result, config, lossy=False)
+            return result
         result = NativeResult(
             image=native,
             scale=(grid.x.period, grid.y.period),
@@ -85,9 +102,25 @@ def recover_native(img: Image.Image, config: NativeConfig | None = None) -> Nati
             boundaries=(tuple(int(v) for v in grid.x.bounds), tuple(int(v) for v in grid.y.bounds)),
             residual=residual,
         )
+    residual = cell_residual(img, result) if result.upscaled else 0.0
+    lossy = result.upscaled and (residual > config.lossless_max_residual if lossless is None else not lossless)
     if config.snap_colors:
-        result = snap_result(result, config, lossy=result.upscaled and cell_residual(img, result) > 0)
+        result = snap_result(result, config, lossy=result.upscaled and residual > 0)
+    elif config.snap_lossy and lossy:
+        result = snap_result(result, config, lossy=lossy)
     return result
+
+
+def _grid_not_evidence(uniform: bool, residual: float, size: tuple[int, int], lossless: bool | None,
+                       config: NativeConfig) -> str:
+    """Why a confident grid does not show a nearest-neighbour upscale ("" when it does)."""
+    if uniform or residual == 0.0:
+        return ""
+    if lossless and residual > config.lossless_max_residual:
+        return f"cells not uniform in a lossless file (residual {residual:.2f}): smooth resampling, not an upscale"
+    if max(size) < config.min_cells:
+        return f"only {size[0]}x{size[1]} cells: too few to be evidence of an upscale"
+    return ""
 
 
 def cell_residual(original: Image.Image, native: NativeResult) -> float:

@@ -1,25 +1,27 @@
-"""The pixel-art test: a documented, explainable score.
+"""The pixel-art test: a documented, explainable score, calibrated on real art.
 
 Interface contract: ``pixel_art_score(original, native) -> PixelArtScore``; the curation filter
 rejects a domain-B image when ``score < threshold``.
 
-The score is a weighted mean of three sub-scores, each in 0..1 and each reported in
-``components`` so a rejection can be explained:
+The score is a weighted mean of sub-scores, each in 0..1 and each reported in ``components`` so a
+rejection can be explained. Calibrated on ``benchmarks/curation_truth`` (151 native pixel-art files:
+LPC sheets, Superpowers packs, pyxel, ansimuz; 105 Kenney/Twemoji cartoons and photos):
 
-* ``grid_fit`` (weight 1, only when a grid was found): the native stage's confidence, how much
-  of the image's change lies on the cell grid. Photos, vector cartoons and paintings are never
-  nearest-neighbour upscaled, so a clean grid is strong evidence. A native-resolution image has
-  no grid to show; then this input is left out rather than counted against it.
-* ``colors`` (weight 1): distinct colours at native resolution. 32 or fewer scores 1, 256 or
-  more scores 0, log-linear between. Upscaled lossy inputs (the native image scaled back on its
-  grid differs from the input: ``cell_residual`` > 0) are counted after the OKLab colour snap, so
-  JPEG noise does not count as colours; native images are counted exactly (a JPEG at native
-  resolution has lost its pixels anyway).
-* ``hard_edges`` (weight 1.5): one minus the share of anti-aliased or gradient edges. Across
-  every strong edge (colours at distance 2 differ by more than ``EDGE``), the middle pixel is a
-  *blend* when it differs from both sides and lies between them. Pixel art switches colour in
-  one step (share below 0.10 scores 1); anti-aliased cartoons and paintings blend (0.20 and up
-  scores 0). With no strong edges at all (smooth photos) the sub-score is a neutral 0.5.
+* ``grid_fit`` (weight 1, only when a grid was found): the native stage's confidence. A
+  native-resolution image has no grid to show; then this input is left out, not counted against.
+* ``colors`` (weight 1): distinct colours at native resolution, 32 or fewer scores 1, 256 or
+  more 0, log-linear between. Lossy upscales are counted after the OKLab colour snap.
+* ``hard_edges`` (weight 4): one minus the share of strong edges whose middle pixel is a *rare*
+  blend: a colour between its two neighbours that the image uses almost nowhere else. Vector
+  anti-aliasing mixes a new colour for every edge pixel (Kenney, Twemoji: 8-50% of edges); hand
+  anti-aliasing, shading ramps and dithering reuse a few palette colours all over the image
+  (LPC sheets blend 15-20% of their edges, yet under 1% with rare colours). 2% or less scores 1,
+  6% or more 0.
+* ``blends`` (weight 2): one minus the share of all blended edges, 20% or less scores 1, 40% or
+  more 0 (photos and paintings blend everywhere, pixel art at most in ramps).
+* ``flat`` (weight 0.5): share of visible pixels with an 8-neighbour of exactly the same colour,
+  60% or more scores 1, 30% or less 0 (sensor noise and gradients leave no two pixels equal;
+  dithering is flat along its diagonals).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from pixelforge.imaging import count_colors, rgb_on_white
 EDGE = 48.0  # RGB distance across two pixels that makes an edge
 BLEND_MIN = 24.0  # a blend pixel differs from both sides by at least this (JPEG noise stays below)
 LOSSY_RESIDUAL = 0.0  # lossless upscales reproduce exactly; any JPEG noise leaves a residual
+RARE_SHARE = 0.001  # a colour used by at most this share of the visible pixels (and at most ...
+RARE_MIN = 4  # ... this many pixels, whichever is more) is a rare colour
 
 
 @dataclass(frozen=True)
@@ -42,9 +46,13 @@ class PixelArtConfig:
     threshold: float = 0.5  # images scoring below are not pixel art
     few_colors: int = 32  # at or below: colour sub-score 1
     many_colors: int = 256  # at or above: colour sub-score 0
-    blend_ok: float = 0.10  # blend share at or below: edge sub-score 1
-    blend_bad: float = 0.20  # blend share at or above: edge sub-score 0
-    weights: tuple[float, float, float] = (1.0, 1.0, 1.5)  # grid_fit, colors, hard_edges
+    blend_ok: float = 0.20  # share of blended edges at or below: blends sub-score 1
+    blend_bad: float = 0.40  # ... at or above: 0
+    rare_ok: float = 0.02  # share of edges blended with a rare colour at or below: hard_edges 1
+    rare_bad: float = 0.06  # ... at or above: 0
+    flat_ok: float = 0.6  # share of pixels with an equal neighbour at or above: flat 1
+    flat_bad: float = 0.3  # ... at or below: 0
+    weights: tuple[float, float, float, float, float] = (1.0, 1.0, 4.0, 2.0, 0.5)  # grid, colours, hard, blends, flat
 
 
 @dataclass(frozen=True)
@@ -57,30 +65,58 @@ class PixelArtScore:
         return self.score >= threshold
 
 
-def blend_share(rgb: np.ndarray) -> tuple[float, int]:
-    """Share of strong edges whose middle pixel is a blend of its two neighbours.
-
-    Looks at every run of three pixels, horizontally and vertically. Returns the share and the
-    number of strong edges it was measured on.
-    """
-    a = rgb.astype(np.float32)
-    blends = edges = 0
+def _blend_masks(a: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per direction (rows, then columns): the strong-edge mask and the blend mask of the middle pixels."""
+    out = []
     for x in (a, a.transpose(1, 0, 2)):
         if x.shape[1] < 3:
             continue
         left, mid, right = x[:, :-2], x[:, 1:-1], x[:, 2:]
         d_lr = np.sqrt(((left - right) ** 2).sum(-1))
         edge = d_lr > EDGE
-        if not edge.any():
-            continue
-        d_lm = np.sqrt(((left - mid) ** 2).sum(-1))[edge]
-        d_mr = np.sqrt(((mid - right) ** 2).sum(-1))[edge]
-        d = d_lr[edge]
-        floor = np.maximum(0.2 * d, BLEND_MIN)
-        blend = (d_lm > floor) & (d_mr > floor) & (d_lm + d_mr <= 1.15 * d)
-        blends += int(blend.sum())
-        edges += int(edge.sum())
+        d_lm = np.sqrt(((left - mid) ** 2).sum(-1))
+        d_mr = np.sqrt(((mid - right) ** 2).sum(-1))
+        floor = np.maximum(0.2 * d_lr, BLEND_MIN)
+        blend = edge & (d_lm > floor) & (d_mr > floor) & (d_lm + d_mr <= 1.15 * d_lr)
+        out.append((edge, blend))
+    return out
+
+
+def blend_share(rgb: np.ndarray) -> tuple[float, int]:
+    """Share of strong edges whose middle pixel is a blend of its two neighbours.
+
+    Looks at every run of three pixels, horizontally and vertically. Returns the share and the
+    number of strong edges it was measured on.
+    """
+    masks = _blend_masks(rgb.astype(np.float32))
+    edges = sum(int(e.sum()) for e, _ in masks)
+    blends = sum(int(b.sum()) for _, b in masks)
     return (blends / edges if edges else 0.0), edges
+
+
+def edge_stats(rgb: np.ndarray, visible: np.ndarray | None = None) -> dict[str, float]:
+    """Blends, rare blends and flatness of an RGB image (``visible``: pixels that belong to the art)."""
+    h, w = rgb.shape[:2]
+    keys = (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2]
+    vis = np.ones((h, w), bool) if visible is None else visible
+    n_vis = int(vis.sum())
+    _, inverse, counts = np.unique(keys[vis], return_inverse=True, return_counts=True)
+    rare = np.zeros((h, w), bool)
+    rare[vis] = (counts <= max(RARE_MIN, RARE_SHARE * n_vis))[inverse.reshape(-1)]
+    masks = _blend_masks(rgb.astype(np.float32))
+    edges = blends = rare_blends = 0
+    for (edge, blend), r in zip(masks, (rare[:, 1:-1], rare.T[:, 1:-1])):
+        edges += int(edge.sum())
+        blends += int(blend.sum())
+        rare_blends += int((blend & r).sum())
+    padded = np.pad(keys, 1, constant_values=-1)
+    same = np.zeros((h, w), bool)
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            if dy != 1 or dx != 1:
+                same |= padded[dy:dy + h, dx:dx + w] == keys
+    return {"edges": edges, "blend": blends / edges if edges else 0.0, "rare_blend": rare_blends / edges if edges else 0.0,
+            "flat": float(same[vis].mean()) if n_vis else 1.0, "n_colors": len(counts)}
 
 
 def _ramp(value: float, good: float, bad: float) -> float:
@@ -94,6 +130,7 @@ def pixel_art_score(original: Image.Image, native: NativeResult, config: PixelAr
     config = config or PixelArtConfig()
     image = native.image
     rgb = np.asarray(rgb_on_white(image))
+    visible = _visible(image)
     n_colors = count_colors(rgb)
     residual = cell_residual(original, native) if native.upscaled else 0.0
     snapped = False
@@ -102,20 +139,26 @@ def pixel_art_score(original: Image.Image, native: NativeResult, config: PixelAr
         rgb = np.asarray(snap_colors(Image.fromarray(rgb, "RGB"), max_colors=config.many_colors).image)
         n_colors = count_colors(rgb)
         snapped = True
-    share, n_edges = blend_share(rgb)
-
+    stats = edge_stats(rgb, visible)
+    n_edges, share, rare = int(stats["edges"]), float(stats["blend"]), float(stats["rare_blend"])
     components: dict[str, float] = {
         "n_colors": float(n_colors),
         "aa_edge_share": round(share, 4),
+        "rare_blend_share": round(rare, 4),
+        "flat_share": round(float(stats["flat"]), 4),
         "n_edges": float(n_edges),
         "cell_residual": round(residual, 3),
         "colors": round(_log_ramp(n_colors, config.few_colors, config.many_colors), 4),
-        "hard_edges": round(_ramp(share, config.blend_ok, config.blend_bad) if n_edges else 0.5, 4),
+        "hard_edges": round(_ramp(rare, config.rare_ok, config.rare_bad) if n_edges else 0.5, 4),
+        "blends": round(_ramp(share, config.blend_ok, config.blend_bad) if n_edges else 0.5, 4),
+        "flat": round(_ramp(float(stats["flat"]), config.flat_ok, config.flat_bad), 4),
     }
-    parts = [(components["colors"], config.weights[1]), (components["hard_edges"], config.weights[2])]
+    w_grid, w_colors, w_hard, w_blends, w_flat = config.weights
+    parts = [(components["colors"], w_colors), (components["hard_edges"], w_hard), (components["blends"], w_blends),
+             (components["flat"], w_flat)]
     if native.upscaled:
         components["grid_fit"] = round(float(native.confidence), 4)
-        parts.append((components["grid_fit"], config.weights[0]))
+        parts.append((components["grid_fit"], w_grid))
     score = sum(v * w for v, w in parts) / sum(w for _, w in parts)
 
     reasons = []
@@ -124,10 +167,23 @@ def pixel_art_score(original: Image.Image, native: NativeResult, config: PixelAr
     else:
         reasons.append("no upscale grid (native size or not pixel art)")
     reasons.append(f"{n_colors} colours{' after JPEG snap' if snapped else ''}")
-    reasons.append(f"{share:.0%} of {n_edges} edges blended" if n_edges else "no hard edges")
+    if n_edges:
+        reasons.append(f"{share:.0%} of {n_edges} edges blended, {rare:.1%} with a one-off colour "
+                       f"({'vector anti-aliasing' if rare > config.rare_bad else 'palette ramps' if share > config.rare_ok else 'hard'})")
+    else:
+        reasons.append("no hard edges")
+    reasons.append(f"{stats['flat']:.0%} of pixels have an equal neighbour")
     verdict = "pixel art" if score >= config.threshold else "not pixel art"
     explanation = f"{verdict} (score {score:.2f}): " + "; ".join(reasons)
     return PixelArtScore(score=round(float(score), 4), components=components, explanation=explanation)
+
+
+def _visible(img: Image.Image) -> np.ndarray | None:
+    """Pixels that belong to the art (alpha > 0); None when the image has no transparency."""
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        alpha = np.asarray(img.convert("RGBA"))[..., 3] > 0
+        return alpha if alpha.any() else None
+    return None
 
 
 def _log_ramp(n: int, few: int, many: int) -> float:

@@ -44,6 +44,8 @@ BACKGROUND_TOLERANCE = 12
 TILE_CONTRAST = 2.0
 #: more separate parts than this is noise, not a sheet (and would make merging quadratic)
 MAX_PARTS = 20_000
+#: a frame grid may be crossed on this share of its line length (LPC feet touching the next row)
+GRID_CROSSING = 0.01
 #: one part holding this share of all foreground pixels makes the image a picture, not a sheet
 DOMINANT_SHARE = 0.6
 
@@ -186,6 +188,34 @@ def grid_cells(boxes: np.ndarray, size: tuple[int, int], min_size: int) -> list[
     if not (_aligned(boxes[:, 0] % cw, boxes[:, 2] - boxes[:, 0], cw) and _aligned(boxes[:, 1] % ch, boxes[:, 3] - boxes[:, 1], ch)):
         return None  # sprites sit anywhere in their cells: a chance grid, not a frame grid
     return [SpriteBox(int(c % (width // cw)) * cw, int(c // (width // cw)) * ch, cw, ch, "grid") for c in np.sort(cells)]
+
+
+def frame_grid(img: Image.Image, min_cell: int = 16, max_cell: int = 256, min_frames: int = 2) -> list[SpriteBox]:
+    """Frames of a sheet drawn on a square grid, the largest cell that no sprite crosses; empty cells dropped.
+
+    Animation sheets (the Universal LPC sheets: 13x21 frames of 64 px) put every frame inside its
+    cell, so (almost: ``GRID_CROSSING``) no two opaque pixels face each other across a cell line. Cells must divide both sides
+    (at most ``max_cell``, at least two per side); a sheet without transparency or whose every
+    candidate cell is crossed is not cut here (``[]``). Costs one pass per candidate cell size.
+    """
+    rgba = np.asarray(to_rgba(img))
+    if not (rgba[..., 3] < 128).any():
+        return []
+    fg = rgba[..., 3] >= 128 if img.mode != "RGBA" else rgba[..., 3] > 0
+    height, width = fg.shape
+    g = int(np.gcd(width, height))
+    for cell in sorted((c for c in range(min_cell, min(max_cell, g) + 1) if g % c == 0), reverse=True):
+        if width // cell < 2 and height // cell < 2:
+            continue
+        crossed = int((fg[:, cell - 1 : -1 : cell] & fg[:, cell::cell]).sum() + (fg[cell - 1 : -1 : cell] & fg[cell::cell]).sum())
+        lines = (width // cell - 1) * height + (height // cell - 1) * width
+        if crossed > GRID_CROSSING * lines:
+            continue
+        used = fg.reshape(height // cell, cell, width // cell, cell).any(axis=(1, 3))
+        if used.sum() < min_frames:
+            return []
+        return [SpriteBox(int(x) * cell, int(y) * cell, cell, cell, "grid") for y, x in zip(*np.nonzero(used))]
+    return []
 
 
 def tile_grid(img: Image.Image, min_size: int) -> list[SpriteBox]:
