@@ -76,8 +76,8 @@ def _blend_masks(a: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         # per-channel sums of squared integer steps: exact in float32 (< 2**24), so the order is free
         d_lr = np.sqrt(_squared(xs, slice(None, -2), slice(2, None)))
         edge = d_lr > EDGE
-        d_lm = np.sqrt(_squared(xs, slice(None, -2), slice(1, -1)))
-        d_mr = np.sqrt(_squared(xs, slice(1, -1), slice(2, None)))
+        step = np.sqrt(_squared(xs, slice(1, None), slice(None, -1)))  # between neighbours, computed once
+        d_lm, d_mr = step[:, :-1], step[:, 1:]
         floor = np.maximum(0.2 * d_lr, BLEND_MIN)
         blend = edge & (d_lm > floor) & (d_mr > floor) & (d_lm + d_mr <= 1.15 * d_lr)
         out.append((edge, blend))
