@@ -79,6 +79,7 @@ def key_color(arr: np.ndarray, config: BackgroundConfig) -> tuple[tuple[int, int
     in fewer than ``MIN_KEY_CORNERS`` corners is no key colour (None)."""
     color, share = dominant_border_color(arr, config.tolerance)
     ring = border_pixels(arr).astype(np.int16)
+    packed = (ring[:, 0].astype(np.int32) << 16) | (ring[:, 1].astype(np.int32) << 8) | ring[:, 2]
     corners = np.array([arr[0, 0], arr[0, -1], arr[-1, 0], arr[-1, -1]], np.int16)
     best: tuple[int, float, tuple[int, int, int]] | None = None
     left = np.ones(len(ring), bool)
@@ -90,9 +91,9 @@ def key_color(arr: np.ndarray, config: BackgroundConfig) -> tuple[tuple[int, int
         left &= np.abs(ring - np.array(color)).max(-1) > config.tolerance
         if left.sum() < config.key_min_border_share * len(ring):
             break
-        rest = ring[left]
-        keys, counts = np.unique(rest, axis=0, return_counts=True)
-        color = tuple(int(v) for v in keys[np.argmax(counts)])
+        keys, counts = np.unique(packed[left], return_counts=True)  # packed RGB sorts like the rows
+        key = int(keys[np.argmax(counts)])
+        color = ((key >> 16) & 255, (key >> 8) & 255, key & 255)
         share = float((np.abs(ring - np.array(color)).max(-1) <= config.tolerance).mean())
     # a colour in fewer than two corners runs along the sides: the figure's own outline, not a background
     return None if best is None or best[0] < MIN_KEY_CORNERS else (best[2], best[1])
@@ -100,7 +101,19 @@ def key_color(arr: np.ndarray, config: BackgroundConfig) -> tuple[tuple[int, int
 
 def flood_from_border(arr: np.ndarray, color: tuple[int, int, int], tolerance: int) -> np.ndarray:
     """Mask of pixels within ``tolerance`` of ``color`` that are 4-connected to the image border."""
-    near = np.abs(arr.astype(np.int16) - np.array(color, np.int16)).max(axis=2) <= tolerance
+    return _flood(_distance(arr, color) <= tolerance)
+
+
+def _distance(arr: np.ndarray, color: tuple[int, int, int]) -> np.ndarray:
+    """Largest per-channel difference of every pixel from ``color`` (uint8, no widening copies)."""
+    c = np.array(color, np.uint8)
+    d = np.maximum(arr, c)
+    d -= np.minimum(arr, c)
+    return d.max(axis=2)
+
+
+def _flood(near: np.ndarray) -> np.ndarray:
+    """The pixels of ``near`` that are 4-connected to the image border."""
     labels, n = ndimage.label(near)
     touches = np.zeros(n + 1, bool)  # per label: does it reach the border?
     for line in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
@@ -127,16 +140,24 @@ def visible_edge(white: np.ndarray, background: np.ndarray) -> float:
     """How much of the figure shows on white: the larger of the share of its outline (figure pixels
     next to the background) and the share of all its pixels that differ clearly from white. A white
     ghost with a dark outline and a shuriken with a white rim both show; white rings do not."""
-    fig = ~background
+    return _visible_edge(white, ~background, _outline(background))
+
+
+def _outline(background: np.ndarray) -> np.ndarray:
+    """Figure pixels 4-adjacent to the background (= the background's one-step dilation less itself)."""
     near_bg = np.zeros_like(background)
     near_bg[1:] |= background[:-1]
     near_bg[:-1] |= background[1:]
     near_bg[:, 1:] |= background[:, :-1]
     near_bg[:, :-1] |= background[:, 1:]
-    outline = fig & near_bg
+    near_bg &= ~background
+    return near_bg
+
+
+def _visible_edge(white: np.ndarray, fig: np.ndarray, outline: np.ndarray) -> float:
     if not outline.any():
         return 1.0
-    shows = (255 - white.astype(np.int16)).max(-1) >= VISIBLE
+    shows = white.min(-1) <= 255 - VISIBLE  # some channel at least VISIBLE below white
     return float(max(shows[outline].mean(), shows[fig].mean()))
 
 
@@ -171,12 +192,14 @@ def fill_border(img: Image.Image, config: BackgroundConfig) -> BackgroundResult 
     if picked is None:
         return None
     color, share = picked
-    mask = flood_from_border(arr, color, config.tolerance)
+    distance = _distance(arr, color)
+    mask = _flood(distance <= config.tolerance)
+    filled = int(mask.sum())
     # a key colour is flat: noise or a gradient around it (pixels next to the fill, nearly its colour
     # but outside the tolerance) means a complex background that a fill would only half clear
-    near = np.abs(arr.astype(np.int16) - np.array(color, np.int16)).max(axis=2) <= 2 * config.tolerance
-    halo = ndimage.binary_dilation(mask) & ~mask & near
-    if halo.sum() > NOISY_HALO * max(int(mask.sum()), 1):
+    outline = _outline(mask)
+    halo = outline & (distance <= 2 * config.tolerance)
+    if halo.sum() > NOISY_HALO * max(filled, 1):
         return None
     why_scene = scene_reason(mask, config)
     if why_scene:
@@ -185,8 +208,8 @@ def fill_border(img: Image.Image, config: BackgroundConfig) -> BackgroundResult 
     out = arr.copy()
     out[mask] = WHITE
     kind = "white" if color == WHITE else "border"
-    return BackgroundResult(Image.fromarray(out, "RGB"), kind, color, share, int(mask.sum()),
-                            visible_edge=visible_edge(out, mask),
+    return BackgroundResult(Image.fromarray(out, "RGB"), kind, color, share, filled,
+                            visible_edge=_visible_edge(out, ~mask, outline),
                             reason=f"key colour {color} on {share:.0%} of the border, flood-filled from the border")
 
 
@@ -279,7 +302,8 @@ def to_white(img: Image.Image, config: BackgroundConfig | None = None, session: 
     config = config or BackgroundConfig()
     if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
         white = composite_on_white(img)
-        clear = np.asarray(img.convert("RGBA"))[..., 3] < 128  # soft (anti-aliased) edges belong to the outside
+        alpha = img.getchannel("A") if img.mode == "RGBA" else img.convert("RGBA").getchannel("A")
+        clear = np.asarray(alpha) < 128  # soft (anti-aliased) edges belong to the outside
         return BackgroundResult(white, "alpha", visible_edge=visible_edge(np.asarray(white), clear),
                                 reason="transparency composited on white")
     if config.mode == "none":

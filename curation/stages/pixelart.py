@@ -68,18 +68,30 @@ class PixelArtScore:
 def _blend_masks(a: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per direction (rows, then columns): the strong-edge mask and the blend mask of the middle pixels."""
     out = []
-    for x in (a, a.transpose(1, 0, 2)):
-        if x.shape[1] < 3:
+    planes = [np.ascontiguousarray(a[..., c]) for c in range(a.shape[-1])]
+    for transpose in (False, True):
+        xs = [c.T if transpose else c for c in planes]
+        if xs[0].shape[1] < 3:
             continue
-        left, mid, right = x[:, :-2], x[:, 1:-1], x[:, 2:]
-        d_lr = np.sqrt(((left - right) ** 2).sum(-1))
+        # per-channel sums of squared integer steps: exact in float32 (< 2**24), so the order is free
+        d_lr = np.sqrt(_squared(xs, slice(None, -2), slice(2, None)))
         edge = d_lr > EDGE
-        d_lm = np.sqrt(((left - mid) ** 2).sum(-1))
-        d_mr = np.sqrt(((mid - right) ** 2).sum(-1))
+        step = np.sqrt(_squared(xs, slice(1, None), slice(None, -1)))  # between neighbours, computed once
+        d_lm, d_mr = step[:, :-1], step[:, 1:]
         floor = np.maximum(0.2 * d_lr, BLEND_MIN)
         blend = edge & (d_lm > floor) & (d_mr > floor) & (d_lm + d_mr <= 1.15 * d_lr)
         out.append((edge, blend))
     return out
+
+
+def _squared(planes: list[np.ndarray], p: slice, q: slice) -> np.ndarray:
+    """Sum over channels of the squared step between columns ``p`` and ``q`` of each plane."""
+    total = np.zeros_like(planes[0][:, p])
+    for c in planes:
+        d = c[:, p] - c[:, q]
+        d *= d
+        total += d
+    return total
 
 
 def blend_share(rgb: np.ndarray) -> tuple[float, int]:
@@ -98,25 +110,33 @@ def edge_stats(rgb: np.ndarray, visible: np.ndarray | None = None) -> dict[str, 
     """Blends, rare blends and flatness of an RGB image (``visible``: pixels that belong to the art)."""
     h, w = rgb.shape[:2]
     keys = (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2]
-    vis = np.ones((h, w), bool) if visible is None else visible
-    n_vis = int(vis.sum())
-    _, inverse, counts = np.unique(keys[vis], return_inverse=True, return_counts=True)
-    rare = np.zeros((h, w), bool)
-    rare[vis] = (counts <= max(RARE_MIN, RARE_SHARE * n_vis))[inverse.reshape(-1)]
+    n_vis = h * w if visible is None else int(visible.sum())
+    _, inverse, counts = np.unique(keys.reshape(-1) if visible is None else keys[visible], return_inverse=True,
+                                   return_counts=True)
+    is_rare = (counts <= max(RARE_MIN, RARE_SHARE * n_vis))[inverse.reshape(-1)]
+    if visible is None:
+        rare = is_rare.reshape(h, w)
+    else:
+        rare = np.zeros((h, w), bool)
+        rare[visible] = is_rare
     masks = _blend_masks(rgb.astype(np.float32))
     edges = blends = rare_blends = 0
     for (edge, blend), r in zip(masks, (rare[:, 1:-1], rare.T[:, 1:-1])):
         edges += int(edge.sum())
         blends += int(blend.sum())
         rare_blends += int((blend & r).sum())
-    padded = np.pad(keys, 1, constant_values=-1)
     same = np.zeros((h, w), bool)
-    for dy in (0, 1, 2):
-        for dx in (0, 1, 2):
-            if dy != 1 or dx != 1:
-                same |= padded[dy:dy + h, dx:dx + w] == keys
+    # each of the 4 neighbour pairs (right, down, two diagonals) is compared once and marks both pixels
+    for a, b in (((slice(None), slice(1, None)), (slice(None), slice(None, -1))),
+                   ((slice(1, None), slice(None)), (slice(None, -1), slice(None))),
+                   ((slice(1, None), slice(1, None)), (slice(None, -1), slice(None, -1))),
+                   ((slice(1, None), slice(None, -1)), (slice(None, -1), slice(1, None)))):
+        eq = keys[a] == keys[b]
+        same[a] |= eq
+        same[b] |= eq
+    flat = (float(same.mean()) if visible is None else float(same[visible].mean())) if n_vis else 1.0
     return {"edges": edges, "blend": blends / edges if edges else 0.0, "rare_blend": rare_blends / edges if edges else 0.0,
-            "flat": float(same[vis].mean()) if n_vis else 1.0, "n_colors": len(counts)}
+            "flat": flat, "n_colors": len(counts)}
 
 
 def _ramp(value: float, good: float, bad: float) -> float:
@@ -181,7 +201,7 @@ def pixel_art_score(original: Image.Image, native: NativeResult, config: PixelAr
 def _visible(img: Image.Image) -> np.ndarray | None:
     """Pixels that belong to the art (alpha > 0); None when the image has no transparency."""
     if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-        alpha = np.asarray(img.convert("RGBA"))[..., 3] > 0
+        alpha = np.asarray(img.getchannel("A") if img.mode == "RGBA" else img.convert("RGBA").getchannel("A")) > 0
         return alpha if alpha.any() else None
     return None
 
