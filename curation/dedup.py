@@ -239,16 +239,7 @@ def deduplicate(
     ``confirm(i, j)`` (item indices) has the last word on each near pair: hashes only find
     candidates, and two animation frames or two recolours can hash alike (see :func:`same_artwork`).
     """
-    n = len(pixel_hashes)
-    uf = UnionFind(n)
-    first_of: dict[str, int] = {}
-    for i, key in enumerate(pixel_hashes):
-        if key in first_of:
-            uf.union(first_of[key], i)
-        else:
-            first_of[key] = i
-    unique = sorted(first_of.values())
-    exact_dups = n - len(unique)
+    uf, unique = exact_groups(pixel_hashes)
     if near and len(unique) > 1:
         ph = hex_to_u64([phashes[i] for i in unique])
         dh = hex_to_u64([dhashes[i] for i in unique])
@@ -263,10 +254,27 @@ def deduplicate(
                 i, j = unique[int(a_idx)], unique[int(b_idx)]
                 if uf.find(i) != uf.find(j) and (confirm is None or confirm(i, j)):
                     uf.union(i, j)
+    return ranked_clusters(uf, rank, len(pixel_hashes), len(unique))
+
+
+def exact_groups(pixel_hashes: Sequence[str]) -> tuple[UnionFind, list[int]]:
+    """A union-find with equal pixel hashes already joined, and the first index of each distinct hash
+    (ascending): the start of every dedup, local or sharded."""
+    uf = UnionFind(len(pixel_hashes))
+    first_of: dict[str, int] = {}
+    for i, key in enumerate(pixel_hashes):
+        if key in first_of:
+            uf.union(first_of[key], i)
+        else:
+            first_of[key] = i
+    return uf, sorted(first_of.values())
+
+
+def ranked_clusters(uf: UnionFind, rank: Callable[[int], tuple], n_items: int, n_unique: int) -> DedupResult:
+    """The union-find's groups, best member first, ordered by their kept member; with the counts."""
     clusters = [sorted(g, key=rank) for g in uf.groups()]
     clusters.sort(key=lambda g: g[0])
-    near_dups = len(unique) - len(clusters)
-    return DedupResult(clusters, exact_dups, near_dups)
+    return DedupResult(clusters, n_items - n_unique, n_unique - len(clusters))
 
 
 # --------------------------------------------------------------------------- confirmation at native size

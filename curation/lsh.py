@@ -28,7 +28,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from curation.dedup import DedupResult, UnionFind, brute_force_pairs, hex_to_u64
+from curation.dedup import (
+    DedupResult,
+    UnionFind,
+    brute_force_pairs,
+    exact_groups,
+    hex_to_u64,
+    ranked_clusters,
+)
 
 #: a run of equal keys longer than this is searched blockwise (skewed hashes, e.g. blank images)
 BIG_RUN = 2048
@@ -238,15 +245,7 @@ def deduplicate_sharded(
 
     Same arguments, same result (tests compare them); ``near_pairs`` runs the shards.
     """
-    n = len(pixel_hashes)
-    uf = UnionFind(n)
-    first_of: dict[str, int] = {}
-    for i, key in enumerate(pixel_hashes):
-        if key in first_of:
-            uf.union(first_of[key], i)
-        else:
-            first_of[key] = i
-    unique = sorted(first_of.values())
+    uf, unique = exact_groups(pixel_hashes)
     if near and len(unique) > 1:
         aspect = (np.array([sizes[i][0] / max(sizes[i][1], 1) for i in unique], np.float64) if sizes is not None
                   else np.full(len(unique), np.nan))
@@ -258,6 +257,4 @@ def deduplicate_sharded(
         for a, b in sorted(map(tuple, pairs.tolist())):
             if uf.find(a) != uf.find(b) and (confirm is None or confirm(a, b)):
                 uf.union(a, b)
-    clusters = [sorted(g, key=rank) for g in uf.groups()]
-    clusters.sort(key=lambda g: g[0])
-    return DedupResult(clusters, n - len(unique), len(unique) - len(clusters))
+    return ranked_clusters(uf, rank, len(pixel_hashes), len(unique))
