@@ -39,7 +39,7 @@ FEATURES = Features(
         "native_height": Value("int32"),
         "pixel_scale": Value("float32"),  # detected upscale factor of the input (1 = already native)
         "grid_confidence": Value("float32"),
-        "scale": Value("int32"),  # canvas scale: native -> canvas factor (negative = decimation step)
+        "scale": Value("int32"),  # canvas scale: native -> canvas factor (>= 1: curation never decimates)
         "n_colors": Value("int32"),  # distinct colours at native resolution
         "phash": Value("string"),  # 64-bit hex
         "dhash": Value("string"),  # 64-bit hex
