@@ -19,3 +19,5 @@ class ArtFile:
     license: str = UNKNOWN_LICENSE
     license_url: str = ""
     tags: list[str] = field(default_factory=list)
+    #: every licence the page states, ``{"name", "url"}`` in page order (``license`` is the chosen one)
+    licenses: list[dict[str, str]] = field(default_factory=list)

@@ -252,6 +252,7 @@ class RawStorePipeline(FilesPipeline):
             sha256=file["sha256"], path=file["path"], bytes=int(file["bytes"]), content_type=file["content_type"],
             url=item.url, page_url=item.page_url, source=item.source, title=item.title, author=item.author,
             license=item.license, license_url=item.license_url, tags=list(item.tags), fetched_at=utc_now(),
+            licenses=[dict(x) for x in item.licenses] or [{"name": item.license, "url": item.license_url}],
         )
         try:
             self.manifest.append(record)

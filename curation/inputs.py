@@ -139,7 +139,19 @@ def check_record(rec: Any) -> str | None:
         isinstance(tags, list) and all(isinstance(t, str) and _utf8(t) for t in tags)
     ):
         return "tags must be a list of strings"
+    stated = rec.get("licenses")
+    if stated is not None and not (isinstance(stated, list) and all(_license_entry(x) for x in stated)):
+        return 'licenses must be a list of {"name": non-empty string, "url": string} objects'
     return None
+
+
+def _license_entry(entry: Any) -> bool:
+    """One ``licenses`` item of the raw-store contract: ``{"name": str, "url": str}``, valid Unicode."""
+    if not isinstance(entry, dict) or set(entry) - {"name", "url"}:
+        return False
+    name, url = entry.get("name"), entry.get("url", "")
+    return (isinstance(name, str) and bool(name.strip()) and isinstance(url, str)
+            and _utf8(name) and _utf8(url))
 
 
 def lines(fh: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
@@ -304,7 +316,7 @@ def read_folder(root: Path, exclude: Path | None = None) -> Inputs:
             continue
         rec = {"sha256": sha, "path": rel, "source": "folder", "url": rel, "page_url": "",
                "title": Path(rel).stem, "author": "", "license": UNKNOWN_LICENSE, "license_url": "", "tags": [],
-               "fetched_at": None}
+               "fetched_at": None, "licenses": [{"name": UNKNOWN_LICENSE, "url": ""}]}
         by_sha.setdefault(sha, RawInput(sha, path, [])).records.append(rec)
     n += sum(1 for r in found if r["reason"] != "unreadable-folder")  # files found but refused
     return Inputs("folder", sorted(by_sha.values(), key=lambda r: r.sha256), found + rejected, n)

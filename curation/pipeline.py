@@ -39,7 +39,7 @@ from curation.stages.background import load_rembg_session
 from curation.stages.split import split_of
 from pixelforge.dataset import DATA_DIR, REPORT_FILE, UNKNOWN_LICENSE
 from pixelforge.io import atomic_write
-from pixelforge.rawstore import PROVENANCE_FIELDS
+from pixelforge.rawstore import PROVENANCE_FIELDS, record_licenses
 
 #: tqdm's monitor is a thread; without it the local pool can still fork (see curation.workers.start_method)
 tqdm.monitor_interval = 0
@@ -84,6 +84,7 @@ def _row(entry: Entry, cluster_size: int, native: bytes, canvas: bytes) -> dict[
         "dhash": item.dhash,
         "cluster_size": cluster_size,
         "tags": [str(t) for t in tags] if isinstance(tags, list) else [str(tags)],
+        "licenses": [x["name"] for x in record_licenses(rec)],
     }
 
 

@@ -101,17 +101,20 @@ def card_data(stats: CardStats, *, pretty_name: str, domain: str) -> DatasetCard
     """The YAML header: licence, task, size, tags, data files per split and dataset_info."""
     single = stats.single_license
     extra: dict[str, str] = {}
+    license_id: str | list[str]
+    ids = list(dict.fromkeys(lic.hub_id or "other" for lic in stats.licenses))
     if not stats.licenses:  # no rows at all
         license_id = "unknown"
     elif single is not None and single.hub_id is not None:
         license_id = single.hub_id
-    else:
+    elif single is not None:  # one licence the Hub has no id for: name it and link it
         license_id = "other"
-        if single is not None:  # one licence the Hub has no id for: name it and link it
-            extra["license_name"] = re.sub(r"[^a-z0-9]+", "-", single.stated.lower()).strip("-") or "other"
-            if single.url:
-                extra["license_link"] = single.url
-        else:
+        extra["license_name"] = re.sub(r"[^a-z0-9]+", "-", single.stated.lower()).strip("-") or "other"
+        if single.url:
+            extra["license_link"] = single.url
+    else:  # several: list every one present (per image in the `licenses` column)
+        license_id = ids if len(ids) > 1 else ids[0]
+        if "other" in ids:
             extra["license_name"] = "mixed-per-image"
             extra["license_link"] = "attribution.csv"
     data = DatasetCardData(
@@ -151,15 +154,22 @@ def _canvas_note(folder: DatasetFolder) -> str:
     return "square canvas"
 
 
-def _license_summary(stats: CardStats, license_id: str) -> str:
+def _license_summary(stats: CardStats, license_id: str | list[str]) -> str:
     if stats.single_license is not None and stats.single_license.hub_id == "unknown":
         return f"None of the {stats.total} images has a licence stated by its source (Hub id `unknown`)."
     if stats.single_license is not None:
         lic = stats.single_license
         return f"All {lic.images} images are under **{lic.stated}** (Hub id `{license_id}`)."
+    ids = license_id if isinstance(license_id, list) else [license_id]
+    multi = (
+        f" {stats.multi_licensed} images are offered under more than one licence (use them under any one); "
+        "such an image counts under each of its licences below, so the counts add up to more than the images."
+        if stats.multi_licensed else ""
+    )
     return (
-        f"The images carry {len(stats.licenses)} different licences, so the header says `license: other`; "
-        "each image's licence is in its `license` column and in [attribution.csv](attribution.csv)."
+        f"The images carry {len(stats.licenses)} different licences, so the header lists them all "
+        f"(`license: [{', '.join(ids)}]`); each image's licences are in its `licenses` column (`license` is the "
+        "first, or the one the crawl's licence filter chose, also in [attribution.csv](attribution.csv))." + multi
     )
 
 

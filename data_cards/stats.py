@@ -33,7 +33,7 @@ class LicenseRow:
     stated: str  # as the source stated it
     hub_id: str | None  # Hub licence id, None when it has none
     url: str  # licence URL as stated (first seen)
-    images: int
+    images: int  # works under this licence (a work with two licences counts under both)
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ class CardStats:
     canvas_scales: list[tuple[str, int]]  # native -> canvas factor -> images
     native_sizes: tuple[int, int, int, int]  # min w, max w, min h, max h
     unknown_license: int  # rows in the data with licence "unknown"
+    multi_licensed: int = 0  # rows offered under more than one licence (counted under each)
     excluded_unknown: int = 0  # rows left out of this copy because their licence is unknown
     report: dict | None = None
     rejections: list[tuple[str, str, int]] = field(default_factory=list)  # (stage, reason, count)
@@ -100,6 +101,7 @@ def _scale_label(value: float) -> str:
 def compute_stats(folder: DatasetFolder, *, excluded_unknown: int = 0) -> CardStats:
     """Read the metadata columns of every split once and count what the card reports."""
     splits, licenses, urls, sources, authors = [], Counter(), {}, Counter(), set()
+    unknown = multi = 0
     scales, colors, canvas, widths, heights = [], [], [], [], []
     for split in tqdm(folder.splits, desc="card: reading splits", unit="split", disable=None, leave=False):
         table, nbytes = folder.scan(split)
@@ -113,10 +115,16 @@ def compute_stats(folder: DatasetFolder, *, excluded_unknown: int = 0) -> CardSt
                 shards=len(folder.shards[split]),
             )
         )
-        for lic, url in zip(cols["license"], cols["license_url"]):
+        for lic, url, stated in zip(cols["license"], cols["license_url"], cols["licenses"]):
             lic = lic or UNKNOWN_LICENSE
-            licenses[lic] += 1
-            urls.setdefault(lic, url or "")
+            if url and not urls.get(lic):
+                urls[lic] = url  # only the first/chosen licence has its URL in the row
+            names = list(dict.fromkeys(n for n in stated or () if n)) or [lic]
+            for name in names:
+                licenses[name] += 1
+                urls.setdefault(name, "")
+            multi += len(names) > 1
+            unknown += all(hub_license_id(n) == UNKNOWN_LICENSE for n in names)
         sources.update(cols["source"])
         authors.update(a for a in cols["author"] if a)
         scales += [_scale_label(v) for v in cols["pixel_scale"]]
@@ -153,7 +161,8 @@ def compute_stats(folder: DatasetFolder, *, excluded_unknown: int = 0) -> CardSt
         color_histogram=[(name, color_counts.get(name, 0)) for name, _, _ in COLOR_BUCKETS],
         canvas_scales=_histogram(canvas),
         native_sizes=(min(widths, default=0), max(widths, default=0), min(heights, default=0), max(heights, default=0)),
-        unknown_license=sum(n for lic, n in licenses.items() if hub_license_id(lic) == UNKNOWN_LICENSE),
+        unknown_license=unknown,
+        multi_licensed=multi,
         excluded_unknown=excluded_unknown,
         report=folder.report,
         rejections=[(s, r, n) for (s, r), n in sorted(rejections.items(), key=lambda kv: (-kv[1], kv[0]))],

@@ -45,6 +45,9 @@ FEATURES = Features(
         "dhash": Value("string"),  # 64-bit hex
         "cluster_size": Value("int32"),  # members of the near-duplicate cluster this row represents
         "tags": Sequence(Value("string")),
+        # every licence the source states (a multi-licensed work has several; the user picks one);
+        # "license" above is the first/chosen one. Last, so older consumers keep their column positions.
+        "licenses": Sequence(Value("string")),
     }
 )
 

@@ -12,12 +12,18 @@ Contract (the crawler writes it, ``curate run`` reads it; both import it from he
 Each manifest line has exactly these keys:
 
     sha256, path, bytes, content_type, url, page_url, source, title, author, license,
-    license_url, tags, fetched_at
+    license_url, tags, fetched_at, licenses
 
 * ``path`` is relative to the store (``files/ab/<sha256>.<ext>``); ``bytes`` is its size;
   ``content_type`` is sniffed from the bytes when recognised, else the server's header.
 * ``license`` is the licence the page states (e.g. ``"CC0"``, ``"CC-BY 4.0"``) or ``"unknown"``
   when it states none; ``license_url`` is ``""`` then. Nothing is ever guessed.
+* ``licenses`` is every licence the page states, in page order, as a list of
+  ``{"name": ..., "url": ...}`` objects (``url`` may be ``""``): a work offered under
+  "CC-BY-SA 3.0, GPL 2.0" keeps both, because choosing one belongs to the user.
+  ``license``/``license_url`` stay the chosen one (the first the crawl's licence filter
+  accepts) for older readers. Lines written before this field existed lack it: read them as
+  ``[{"name": license, "url": license_url}]`` (:func:`record_licenses` does).
 * ``tags`` is a list of strings; ``fetched_at`` is an ISO-8601 UTC timestamp.
 * A line is a *provenance* of a stored file: the same bytes found at two URLs (or the same URL on
   two pages) are stored once and get two lines with the same ``sha256`` and ``path``. Readers
@@ -35,7 +41,7 @@ import logging
 import mimetypes
 import os
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -66,6 +72,7 @@ class ManifestRecord:
     license_url: str
     tags: list[str]
     fetched_at: str
+    licenses: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(vars(self))  # flat fields: cheaper than dataclasses.asdict's deep copy
@@ -79,6 +86,15 @@ MANIFEST_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ManifestRecord))
 
 #: Keys a record must have, as strings, for a reader to use it.
 REQUIRED_FIELDS: tuple[str, ...] = ("sha256", "path", "url", "page_url", "source")
+
+
+def record_licenses(rec: dict[str, Any]) -> list[dict[str, str]]:
+    """Every licence of a manifest record as ``{"name", "url"}``; an old line without ``licenses`` has one."""
+    stated = rec.get("licenses")
+    if isinstance(stated, list) and stated:
+        return [{"name": str(x.get("name") or ""), "url": str(x.get("url") or "")}
+                for x in stated if isinstance(x, dict) and x.get("name")]
+    return [{"name": str(rec.get("license") or "unknown"), "url": str(rec.get("license_url") or "")}]
 
 
 def is_valid_record(rec: Any) -> bool:

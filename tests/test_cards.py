@@ -77,7 +77,7 @@ def test_card_validates_against_hub_rules(mixed, monkeypatch):
         monkeypatch.setattr(hf_constants, "ENDPOINT", hub.url)
         DatasetCard.load(mixed.path / CARD_FILE).validate(repo_type="dataset")
         assert [r.path for r in hub.requests] == ["/api/validate-yaml"]
-        bad = (mixed.path / CARD_FILE).read_text().replace("license: other", "license: cc-by-4")
+        bad = (mixed.path / CARD_FILE).read_text().replace("- cc-by-4.0\n", "- cc-by-4\n")
         with pytest.raises(ValueError, match="license"):
             DatasetCard(bad).validate(repo_type="dataset")
 
@@ -93,7 +93,7 @@ def test_validator_catches_broken_metadata(mixed):
 
 def test_header_fields(mixed):
     meta = header(mixed.path / CARD_FILE)
-    assert meta["license"] == "other"  # three licences
+    assert sorted(meta["license"]) == ["cc-by-4.0", "cc0-1.0", "unknown"]  # three licences, all listed
     assert meta["task_categories"] == ["image-to-image"]
     assert meta["size_categories"] == ["n<1K"]
     assert "pixel-art" in meta["tags"]
@@ -290,3 +290,19 @@ def test_web_text_cannot_break_the_tables(tmp_path):
     text = path.read_text()
     assert "| Free \\| no warranty | other | 3 |" in text
     assert header(path)["license_name"] == "free-no-warranty" and validate_card_metadata(text) == []
+
+
+def test_multi_licensed_works_count_under_each_licence_and_header_lists_all(tmp_path):
+    """Rows alternate a dual licence (CC-BY-SA 3.0 + GPL 2.0) and CC0: both of the dual count, all three
+    are in the header's ``license`` list, and the card says a work with two licences counts twice."""
+    built = build_dataset_folder(tmp_path / "dual", n_train=4, n_test=2,
+                                 licenses=(("CC-BY-SA 3.0", "GPL 2.0"), "CC0 1.0"))
+    path = write_card(built.path)
+    meta = header(path)
+    assert sorted(meta["license"]) == ["cc-by-sa-3.0", "cc0-1.0", "gpl-2.0"] and "license_name" not in meta
+    text = path.read_text()
+    assert "| CC-BY-SA 3.0 | cc-by-sa-3.0 | 3 |" in text and "| GPL 2.0 | gpl-2.0 | 3 |" in text
+    assert "| CC0 1.0 | cc0-1.0 | 3 |" in text
+    assert "3 images are offered under more than one licence" in text
+    assert "counts under each of them" in text
+    assert validate_card_metadata(text) == []

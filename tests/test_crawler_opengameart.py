@@ -13,7 +13,7 @@ from pixelforge.testing.http_server import FixtureServer
 from pixelforge.testing.sites import build_opengameart_site, read_manifest, read_stats, run_crawl
 
 ISSUE_FIELDS = ["sha256", "path", "bytes", "content_type", "url", "page_url", "source", "title", "author",
-                "license", "license_url", "tags", "fetched_at"]
+                "license", "license_url", "tags", "fetched_at", "licenses"]
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +59,7 @@ def test_original_bytes_stored_untouched_and_content_addressed(oga):
     zip_rec = next(r for r in records if r["url"].endswith(".zip"))
     assert zip_rec["content_type"] == "application/zip" and zip_rec["path"].endswith(".zip")
     assert zip_rec["license"] == "CC-BY-SA 3.0"  # first of a dual licence
+    assert [x["name"] for x in zip_rec["licenses"]] == ["CC-BY-SA 3.0", "GPL 3.0"]  # and both kept
     assert not list(oga["raw"].rglob(".part-*"))
 
 
@@ -73,6 +74,8 @@ def test_provenance_licence_author_and_tags(oga):
     assert by_page["/content/art-0001-cybercity-far-buildings"]["license"] == "CC-BY 4.0"
     unlicensed = by_page["/content/no-license"]
     assert unlicensed["license"] == "unknown" and unlicensed["license_url"] == ""
+    assert unlicensed["licenses"] == [{"name": "unknown", "url": ""}]
+    assert first["licenses"] == [{"name": "CC0", "url": first["license_url"]}]
 
 
 def test_same_bytes_stored_once_with_every_provenance(oga):
@@ -134,6 +137,26 @@ def test_licence_filter_and_limit(tmp_path, pixel_files):
     stats = read_stats(tmp_path / "raw")
     assert stats["skips"]["license_filtered"] >= 3
     assert stats["sources"]["opengameart"]["in_store"] == 3
+
+
+def test_multi_licence_node_keeps_every_licence_and_filter_keeps_on_any(tmp_path, pixel_files):
+    """A node offered under "CC-BY-SA 3.0, GPL 2.0": unfiltered, both are recorded, the first is ``license``;
+    filtered to "GPL 2.0" alone, the work is kept (one of its licences is allowed) and still lists both."""
+    root = tmp_path / "site"
+    site = build_opengameart_site(root, pixel_files[:2], multi_license=True)
+    both = [{"name": "CC-BY-SA 3.0", "url": "http://creativecommons.org/licenses/by-sa/3.0/"},
+            {"name": "GPL 2.0", "url": "http://www.gnu.org/licenses/old-licenses/gpl-2.0.html"}]
+    with site.install(FixtureServer(root)) as srv:
+        run_crawl("opengameart", tmp_path / "all", {"base_url": srv.url})
+        run_crawl("opengameart", tmp_path / "gpl", {"base_url": srv.url, "licenses": "GPL 2.0"})
+    dual = next(r for r in read_manifest(tmp_path / "all") if r["page_url"].endswith("/content/multi-license"))
+    assert dual["licenses"] == both
+    assert (dual["license"], dual["license_url"]) == (both[0]["name"], both[0]["url"])
+    kept = read_manifest(tmp_path / "gpl")
+    assert [urlsplit(r["page_url"]).path for r in kept] == ["/content/multi-license"]  # CC0 / CC-BY dropped
+    assert kept[0]["licenses"] == both
+    assert (kept[0]["license"], kept[0]["license_url"]) == (both[1]["name"], both[1]["url"])  # the allowed one
+    assert read_stats(tmp_path / "gpl")["skips"]["license_filtered"] == 2
 
 
 def test_scrapy_list_shows_every_spider():

@@ -265,10 +265,25 @@ def test_folder_input_domain_a_keeps_paths_as_provenance(tmp_path, cartoon_files
     rows = [r for rows in _splits(out).values() for r in rows]
     assert sorted(r["url"] for r in rows) == sorted([f"sub/{f.name}" for f in cartoon_files[:5]] + ["photo.png"])
     assert {r["source"] for r in rows} == {"folder"} and {r["license"] for r in rows} == {"unknown"}
+    assert all(r["licenses"] == ["unknown"] for r in rows)
     again = pipeline.run(src, out, config("domain=A"), progress=False)
     assert again.processed == 0 and again.report["counts"]["kept"] == 6
     res_b = pipeline.run(src, tmp_path / "as_b", config("domain=B", "filters.max_colors=64"), progress=False)
     assert any(r["reason"] == "too-many-colors" and r["input"] == "photo.png" for r in res_b.report["rejected"])
+
+
+def test_every_licence_of_a_work_reaches_the_licenses_column(tmp_path):
+    """A dual-licensed work keeps both licences; a manifest line from before ``licenses`` reads as its one."""
+    store = RawStore(tmp_path / "raw")
+    both = [{"name": "CC-BY-SA 3.0", "url": "http://creativecommons.org/licenses/by-sa/3.0/"},
+            {"name": "GPL 2.0", "url": "http://www.gnu.org/licenses/old-licenses/gpl-2.0.html"}]
+    dual = store.add(sprite_png(401), license="CC-BY-SA 3.0", license_url=both[0]["url"], licenses=both)
+    old = store.add(sprite_png(402), license="CC-BY 4.0")  # no "licenses" key: an older crawl
+    pipeline.run(store.root, tmp_path / "out", config("split.test_fraction=0"), progress=False)
+    rows = {r["sha256"]: r for rows in _splits(tmp_path / "out").values() for r in rows}
+    assert rows[dual]["licenses"] == ["CC-BY-SA 3.0", "GPL 2.0"] and rows[dual]["license"] == "CC-BY-SA 3.0"
+    assert rows[old]["licenses"] == ["CC-BY 4.0"]
+    assert list(rows[old])[-1] == "licenses"  # last column: existing consumers keep their positions
 
 
 def test_animated_gif_every_frame_becomes_a_row(tmp_path):

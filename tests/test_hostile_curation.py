@@ -246,6 +246,9 @@ def test_hostile_manifest_lines_are_rejections(tmp_path):
         line({**rec, "url": ["https://a", "https://b"]}),  # url as a list
         line({**rec, "source": {"nested": True}}),  # source as a dict
         line({**rec, "sha256": 5}),  # wrong type of key
+        line({**rec, "licenses": "CC0", "url": "licenses-as-string"}),  # licenses not a list
+        line({**rec, "licenses": [{"name": ""}], "url": "licenses-empty-name"}),  # a licence without a name
+        line({**rec, "licenses": [{"name": "CC0", "url": 7}], "url": "licenses-url-int"}),
         line({**rec, "title": "\udcff", "url": "lone-surrogate"}),  # not encodable as UTF-8 (Parquet)
         b"[1, 2]\n",
         b'"just a string"\n',
@@ -257,7 +260,7 @@ def test_hostile_manifest_lines_are_rejections(tmp_path):
     assert len(bad) == len(bad_lines) and res.report["counts"]["kept"] == 1
     details = " ".join(r["detail"] for r in bad)
     for needle in ("not UTF-8", "nested too deeply", "NUL", "url must be a string", "source must be a string",
-                   "not valid Unicode", "longer than"):
+                   "not valid Unicode", "longer than", "licenses must be a list"):
         assert needle in details
     assert pq.read_table(next((tmp_path / "out" / "data").glob("train-*.parquet"))).num_rows == 1
 

@@ -86,8 +86,9 @@ class Source:
                  licenses: list[tuple[str, str]] | None = None, tags: Iterable[str] = ()) -> ArtFile | None:
         """The item for one file, or None when the licence filter says no (counted).
 
-        ``licenses`` lists (name, url) pairs as the page states them; a dual-licensed work is
-        recorded under the first licence the filter accepts (any one of them may be chosen).
+        ``licenses`` lists (name, url) pairs as the page states them. A multi-licensed work is kept
+        when any of its licences is allowed and records them all; ``license`` is the first allowed
+        one (the choice among them belongs to the user).
         """
         stated = [(n.strip(), u.strip()) for n, u in (licenses or []) if n and n.strip()]
         chosen = self.spider.pick_license(stated)
@@ -95,7 +96,8 @@ class Source:
             self.spider.count("skip", "license_filtered", self.name)
             return None
         return ArtFile(url=url, page_url=page_url, source=self.name, title=title.strip(), author=author.strip(),
-                       license=chosen[0], license_url=chosen[1], tags=sorted({t.strip() for t in tags if t.strip()}))
+                       license=chosen[0], license_url=chosen[1], tags=sorted({t.strip() for t in tags if t.strip()}),
+                       licenses=[{"name": n, "url": u} for n, u in stated or [chosen]])
 
     @property
     def full(self) -> bool:

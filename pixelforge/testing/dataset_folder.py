@@ -47,8 +47,14 @@ class BuiltFolder:
 
 
 
-def make_row(index: int, *, license: str, source: str, author: str, canvas: int = 64, native_size: int = 16) -> dict:
-    """One contract row built from sprite ``index`` (all measurements computed from the pixels)."""
+def make_row(index: int, *, license: str | Sequence[str], source: str, author: str, canvas: int = 64,
+             native_size: int = 16) -> dict:
+    """One contract row built from sprite ``index`` (all measurements computed from the pixels).
+
+    ``license`` is one licence name, or a tuple of them for a multi-licensed work (the first is ``license``).
+    """
+    names = [license] if isinstance(license, str) else list(license)
+    license = names[0]
     sprite = make_sprite(seed=1000 + index, size=(native_size, native_size), n_colors=3 + index % 5)
     native = sprite.on_white()
     image, scale = place_on_canvas(native, canvas)
@@ -76,6 +82,7 @@ def make_row(index: int, *, license: str, source: str, author: str, canvas: int 
         "dhash": str(imagehash.dhash(native)),
         "cluster_size": 1 + index % 2,
         "tags": ["sprite", source],
+        "licenses": names,
     }
 
 
@@ -84,7 +91,7 @@ def build_dataset_folder(
     *,
     n_train: int = 6,
     n_test: int = 2,
-    licenses: Sequence[str] = ("CC0 1.0",),
+    licenses: Sequence[str | Sequence[str]] = ("CC0 1.0",),
     sources: Sequence[str] = SOURCES,
     authors: Sequence[str] = AUTHORS,
     domain: str = "B",

@@ -38,6 +38,7 @@ LICENSES = {
     "CC-BY 4.0": "http://creativecommons.org/licenses/by/4.0/",
     "CC-BY-SA 3.0": "http://creativecommons.org/licenses/by-sa/3.0/",
     "GPL 3.0": "http://www.gnu.org/licenses/gpl-3.0.html",
+    "GPL 2.0": "http://www.gnu.org/licenses/old-licenses/gpl-2.0.html",
 }
 
 ROBOTS_TXT = """# Drupal-style robots.txt
@@ -174,8 +175,11 @@ def _oga_listing_html(nodes: Sequence[tuple[str, str]], page: int, last: int) ->
 
 def build_opengameart_site(root: str | Path, files: Sequence[Path | Art], *, per_page: int = 4,
                            files_per_node: int = 1, licenses: Sequence[str] = ("CC0", "CC-BY 4.0"),
-                           bad: bool = False, zip_pack: bool = False) -> Site:
-    """Write an OpenGameArt-shaped site for ``files`` into ``root``; ``install()`` adds the search route."""
+                           bad: bool = False, zip_pack: bool = False, multi_license: bool = False) -> Site:
+    """Write an OpenGameArt-shaped site for ``files`` into ``root``; ``install()`` adds the search route.
+
+    ``multi_license`` adds a node ``/content/multi-license`` offered under "CC-BY-SA 3.0, GPL 2.0".
+    """
     root = Path(root)
     arts = _arts(files, licenses)
     site = Site(root=root)
@@ -210,6 +214,14 @@ def build_opengameart_site(root: str | Path, files: Sequence[Path | Art], *, per
             [("/sites/default/files/pixel_pack.zip", "pixel_pack.zip")], None))
         nodes.append(("pixel-pack", "Pixel Pack"))
         site.expected_files.append("/sites/default/files/pixel_pack.zip")
+    if multi_license:
+        name = "dual-licensed.png"
+        _write(root / "sites/default/files" / name, tiny_png((7, 70, 170), size=16))
+        _write(root / "content/multi-license/index.html", _oga_node_html(
+            "Dual Licensed", "sharer", ["CC-BY-SA 3.0", "GPL 2.0"], ["pixel art"],
+            [(f"/sites/default/files/{name}", name)], None))
+        nodes.append(("multi-license", "Dual Licensed"))
+        site.expected_files.append(f"/sites/default/files/{name}")
     if bad:
         nodes.extend(_oga_bad_nodes(root, arts, site))
     last = max(0, (len(nodes) - 1) // per_page)
