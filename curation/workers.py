@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -44,24 +45,52 @@ def _rejected(reason: str, detail: str) -> FileResult:
     return result
 
 
-def work(task: Task) -> Outcome:
-    """Process one raw file; every failure becomes a rejection with its reason, never an exception."""
+def rejected_file(sha: str, reason: str, detail: str) -> Outcome:
+    """A raw file that produced nothing, as an outcome: one input-stage rejection."""
+    return (sha, *CachedFile.of(_rejected(reason, detail)))
+
+
+def is_url(source: str | os.PathLike[str]) -> bool:
+    """An fsspec URL (``file://``, ``s3://``, ...) rather than a local path."""
+    return "://" in str(source)
+
+
+def read_raw(path: str, limit: int) -> bytes:
+    """A raw file's bytes under the file-size budget: a local path (regular files only) or an fsspec
+    URL (``file://``, ``s3://``, ...), whose size is checked before reading when the store tells it."""
+    if not is_url(path):
+        return read_regular(path, limit)
+    import fsspec
+
+    key = "expand.max_file_bytes"
+    with fsspec.open(path, "rb") as fh:
+        size = getattr(fh, "size", None)
+        if isinstance(size, int) and size > limit:
+            raise ReadRefused("file-too-large", f"{size} bytes > {key} = {limit}")
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ReadRefused("file-too-large", f"more than {key} = {limit} bytes")
+    return data
+
+
+def process_raw(task: Task, config: CurateConfig, session: Any = None) -> Outcome:
+    """Process one raw file (path or URL); every failure becomes a rejection with its reason, never an
+    exception. The one task of every engine, so their results are the same, byte for byte."""
     sha, path = task
-    config: CurateConfig = _WORKER["config"]
     limit = config.expand.max_file_bytes
     try:
-        data = read_regular(path, limit)
+        data = read_raw(path, limit)
     except ReadRefused as exc:
-        return (sha, *CachedFile.of(_rejected(exc.reason, exc.detail)))
+        return rejected_file(sha, exc.reason, exc.detail)
     except OSError as exc:
-        return (sha, *CachedFile.of(_rejected("unreadable", f"{path}: {exc.strerror or exc}")))
+        return rejected_file(sha, "unreadable", f"{path}: {exc.strerror or exc}")
     except MemoryError:
-        return (sha, *CachedFile.of(_rejected("out-of-memory", f"reading {path}; lower expand.max_file_bytes"
-                                                               f" (now {limit}) or use fewer workers")))
+        return rejected_file(sha, "out-of-memory", f"reading {path}; lower expand.max_file_bytes (now {limit})"
+                                                   " or use fewer workers")
     if hashlib.sha256(data).hexdigest() != sha:
-        return (sha, *CachedFile.of(_rejected("sha256-mismatch", f"{path} does not hash to its manifest sha256")))
+        return rejected_file(sha, "sha256-mismatch", f"{path} does not hash to its manifest sha256")
     try:
-        result = process_bytes(data, config, _WORKER["session"])
+        result = process_bytes(data, config, session)
     except MemoryError:
         del data  # give the memory back before building the answer
         result = _rejected("out-of-memory", "processing this file ran out of memory; lower expand.max_total_bytes"
@@ -70,6 +99,11 @@ def work(task: Task) -> Outcome:
         result = FileResult()
         result.reject("", "internal", "error", f"{type(exc).__name__}: {exc}")
     return (sha, *CachedFile.of(result))
+
+
+def work(task: Task) -> Outcome:
+    """The pool's task: :func:`process_raw` with this worker process's config and rembg session."""
+    return process_raw(task, _WORKER["config"], _WORKER["session"])
 
 
 def start_method() -> str:

@@ -132,6 +132,30 @@ def test_file_size_is_checked_before_reading(tmp_path):
     assert reasons(res.report) == {"big.png": "file-too-large"} and res.report["counts"]["kept"] == 1
 
 
+
+def test_an_engine_worker_reading_a_url_keeps_the_same_file_budget(tmp_path):
+    """A cluster engine's task (files given as fsspec URLs) is the local pool's task: the size budget
+    is checked before reading, with the same rejection, and a file under it gives the same result."""
+    from curation.engines.files import process_file
+
+    huge = tmp_path / "huge.bin"
+    with huge.open("wb") as fh:
+        fh.truncate(3_000_000_000)
+    tracemalloc.start()
+    try:
+        _, cached, images = process_file(("0" * 64, huge.as_uri()), CurateConfig())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000 and images == []
+    [rej] = cached.rejected
+    assert rej.reason == "file-too-large" and "expand.max_file_bytes = 256000000" in rej.detail
+    small = tmp_path / "small.png"
+    small.write_bytes(sprite(2))
+    task = hashlib.sha256(small.read_bytes()).hexdigest()
+    workers._init_worker(CurateConfig())
+    assert process_file((task, small.as_uri()), CurateConfig()) == workers.work((task, str(small)))
+
 def _zip(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", method) as zf:

@@ -14,8 +14,7 @@ from typing import Any, Protocol
 
 from curation.config import CurateConfig
 from curation.dedup import DedupResult, deduplicate
-from curation.engines.files import is_url
-from curation.workers import Outcome, Task, local_results
+from curation.workers import Outcome, Task, is_url, local_results
 from pixelforge.config import ConfigError
 
 ENGINES = ("local", "dask")

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from curation.config import CurateConfig
-from curation.engines.files import process_batch, rejected_file
+from curation.engines.files import process_batch
 from curation.lsh import Banding, band_frame, deduplicate_sharded, local_near_pairs, pairs_array, shard_pairs
-from curation.workers import Outcome, Task
+from curation.workers import Outcome, Task, rejected_file
 
 IN_FLIGHT_PER_WORKER = 4  # batches
 ROWS_PER_PARTITION = 250_000  # hashes per dataframe partition of the dedup

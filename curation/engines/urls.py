@@ -8,8 +8,8 @@ import posixpath
 from pathlib import Path
 from typing import Any
 
-from curation.engines.files import is_url
 from curation.inputs import Inputs, RawInput, lines, parse_line, read_inputs
+from curation.workers import is_url
 from pixelforge.rawstore import MANIFEST_FILE
 
 
