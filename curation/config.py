@@ -126,6 +126,9 @@ class CanvasConfig:
 class SplitConfig:
     test_fraction: float = 0.1
     salt: str = ""  # change it to draw a different (still deterministic) split
+    # Raw files whose sha256 starts with one of these always go to test, with every duplicate of them:
+    # a held-out set (e.g. a benchmark's) that training never sees. ["0"] holds out 1/16 of the files.
+    holdout_prefixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,8 @@ class CurateConfig:
             raise ConfigError(f"canvas.too_large must be 'keep' or 'reject', got {self.canvas.too_large!r}")
         if not 0.0 <= self.split.test_fraction <= 1.0:
             raise ConfigError("split.test_fraction must be within [0, 1]")
+        if any(not p or any(c not in "0123456789abcdef" for c in p) for p in self.split.holdout_prefixes):
+            raise ConfigError("split.holdout_prefixes must be lowercase hex prefixes of a sha256, e.g. [\"0\"]")
         if self.canvas.size < 1 or self.output.shard_rows < 1 or self.workers < 0:
             raise ConfigError("canvas.size and output.shard_rows must be positive, workers >= 0")
         for key in ("max_file_bytes", "max_members", "max_total_bytes", "max_member_bytes", "max_depth"):

@@ -36,7 +36,7 @@ from curation.inputs import Entry, Inputs, read_inputs
 from curation.process import IMAGE_STAGES
 from curation.report import build_report, format_summary, write_html_report
 from curation.stages.background import load_rembg_session
-from curation.stages.split import split_of
+from curation.stages.split import held_out, split_of
 from pixelforge.dataset import DATA_DIR, REPORT_FILE, UNKNOWN_LICENSE
 from pixelforge.io import atomic_write
 from pixelforge.rawstore import PROVENANCE_FIELDS, record_licenses
@@ -242,6 +242,8 @@ def _assemble(inputs: Inputs, input_dir: Path, output_dir: Path, config: CurateC
     for cluster in result.clusters:
         best = entries[cluster[0]]
         split = split_of(best.item.pixel_sha256, config.split.test_fraction, config.split.salt)
+        if held_out([entries[i].sha256 for i in cluster], config.split.holdout_prefixes):
+            split = "test"
         splits[split].append(_row(best, len(cluster), b"", b""))
     for rows in splits.values():
         rows.sort(key=lambda r: r["pixel_sha256"])

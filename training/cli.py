@@ -34,6 +34,9 @@ HELP = {
     "split": "split to read from dataset folders and Hub datasets (default train)",
     "size": "square training crop in pixels (default 256)",
     "load-size": "domain A: shorter side is resized to this before the random crop (default 286)",
+    "a-resize": "domain A downscale filter: bicubic (reference) or box (area average, as pixelate reaches its cell grid)",
+    "b-max-scale": "domain B: largest nearest-neighbour scale (default 0 = the largest that fits; 1 = native pixels, "
+                   "one generator pixel per art pixel, as pixelate runs the model)",
     "ngf": "generator width (default 64)",
     "n-blocks": "generator residual blocks (default 9)",
     "ndf": "discriminator width (default 64)",

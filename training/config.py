@@ -17,7 +17,7 @@ from pixelforge.io import atomic_write
 from pixelforge.model.networks import DiscriminatorSpec, GeneratorSpec
 
 #: Fields that define the model and the data stream: a resume may not change them.
-ARCHITECTURE_FIELDS = ("ngf", "n_blocks", "ndf", "n_layers", "size", "batch_size", "seed")
+ARCHITECTURE_FIELDS = ("ngf", "n_blocks", "ndf", "n_layers", "size", "batch_size", "seed", "a_resize", "b_max_scale")
 
 
 def min_size(n_layers: int) -> int:
@@ -42,6 +42,8 @@ class TrainConfig:
     size: int = 256  # training crop (square)
     load_size: int = 286  # domain A: shorter side resized to this, then a random size crop (reference: 286)
     flip: bool = True  # random horizontal flips (both domains; a flip keeps the pixel grid)
+    a_resize: str = "bicubic"  # domain A downscale: bicubic (reference) | box (area average, as pixelate does)
+    b_max_scale: int = 0  # domain B: largest integer NN scale (0 = largest that fits the crop; 1 = native pixels)
     workers: int = 2  # DataLoader worker processes (0 = load in the main process)
     # model (reference defaults)
     ngf: int = 64
@@ -137,6 +139,10 @@ class TrainConfig:
             raise ConfigError(f"max_steps must be >= 1, got {self.max_steps}")
         if self.compile_mode not in ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"):
             raise ConfigError(f"compile_mode must be default, reduce-overhead or max-autotune, got {self.compile_mode!r}")
+        if self.a_resize not in ("bicubic", "box"):
+            raise ConfigError(f"a_resize must be bicubic or box, got {self.a_resize!r}")
+        if self.b_max_scale < 0:
+            raise ConfigError(f"b_max_scale must be >= 0 (0 = largest that fits), got {self.b_max_scale}")
         if self.amp_dtype not in ("bf16", "fp16"):
             raise ConfigError(f"amp_dtype must be bf16 or fp16, got {self.amp_dtype!r}")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):

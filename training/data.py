@@ -3,7 +3,7 @@
 A domain source is one of
 
 * a local dataset folder written by ``curate run`` (Parquet shards under ``data/``, see
-  :mod:`pixelforge.dataset`); domain B reads the ``native`` column (one pixel per art pixel);
+  :mod:`pixelforge.dataset`); both domains read the ``native`` column (the picture itself; one pixel per art pixel in B);
 * a Hugging Face Hub dataset id (``owner/name``), loaded with ``datasets.load_dataset``;
 * a plain folder of images (searched recursively);
 * the reference layout: a folder holding ``trainA/`` and ``trainB/``.
@@ -59,9 +59,13 @@ def native_pixels(img: Image.Image, max_scale: int = 32) -> tuple[Image.Image, i
     return img, 1
 
 
-def pixel_art_crop(img: Image.Image, size: int, rng: np.random.Generator | None, flip: bool) -> Image.Image:
+def pixel_art_crop(
+    img: Image.Image, size: int, rng: np.random.Generator | None, flip: bool, max_scale: int = 0
+) -> Image.Image:
     """Domain B: integer NN fit onto a white ``size`` square, offset aligned to the pixel grid.
 
+    ``max_scale=1`` keeps one pixel per art pixel (the native recipe: the generator then learns at the
+    resolution ``pixelate`` runs it, one generator pixel per cell); 0 = the largest scale that fits.
     ``rng=None`` gives the deterministic centred version (samples, evaluation).
     """
     native, _ = native_pixels(img.convert("RGB"))
@@ -70,6 +74,8 @@ def pixel_art_crop(img: Image.Image, size: int, rng: np.random.Generator | None,
     width, height = native.size
     canvas = Image.new("RGB", (size, size), (255, 255, 255))
     k = fit_scale(width, height, size)
+    if max_scale:
+        k = min(k, max_scale)
     if k >= 1:
         scaled = scale_nearest(native, k)
         slack_x, slack_y = size - scaled.width, size - scaled.height
@@ -90,15 +96,20 @@ def pixel_art_crop(img: Image.Image, size: int, rng: np.random.Generator | None,
 
 
 def picture_crop(
-    img: Image.Image, size: int, load_size: int, rng: np.random.Generator | None, flip: bool
+    img: Image.Image, size: int, load_size: int, rng: np.random.Generator | None, flip: bool, resize: str = "bicubic"
 ) -> Image.Image:
-    """Domain A: shorter side to ``load_size`` (bicubic, aspect kept), random ``size`` crop, flip."""
+    """Domain A: shorter side to ``load_size`` (aspect kept), random ``size`` crop, flip.
+
+    ``resize="bicubic"`` is the reference; ``"box"`` averages areas, as ``pixelate`` does to bring a
+    picture down to its cell grid, so the generator trains on the inputs it will see.
+    """
     img = img.convert("RGB")
     width, height = img.size
     ratio = load_size / min(width, height)
     new_w, new_h = max(size, round(width * ratio)), max(size, round(height * ratio))
     if (new_w, new_h) != (width, height):
-        img = img.resize((new_w, new_h), Image.Resampling.BICUBIC)
+        box = resize == "box" and new_w < width
+        img = img.resize((new_w, new_h), Image.Resampling.BOX if box else Image.Resampling.BICUBIC)
     if rng is None:
         x, y = (new_w - size) // 2, (new_h - size) // 2
     else:
@@ -129,12 +140,14 @@ class Preprocess:
     size: int
     load_size: int
     flip: bool = True
+    a_resize: str = "bicubic"  # bicubic (reference) | box (area average, as pixelate reaches the cell grid)
+    b_max_scale: int = 0  # 0 = largest integer scale that fits; 1 = native pixels
 
     def a(self, img: Image.Image, rng: np.random.Generator | None) -> Image.Image:
-        return picture_crop(img, self.size, self.load_size, rng, self.flip)
+        return picture_crop(img, self.size, self.load_size, rng, self.flip, self.a_resize)
 
     def b(self, img: Image.Image, rng: np.random.Generator | None) -> Image.Image:
-        return pixel_art_crop(img, self.size, rng, self.flip)
+        return pixel_art_crop(img, self.size, rng, self.flip, self.b_max_scale)
 
 
 def epoch_pairs(len_a: int, len_b: int, seed: int, epoch: int, rank: int = 0, world: int = 1) -> np.ndarray:

@@ -155,7 +155,9 @@ def _pick_column(features: dict, role: str) -> str:
     from datasets import Image as ImageFeature
 
     image_columns = [k for k, v in features.items() if isinstance(v, ImageFeature)]
-    preferred = ("native", "image") if role == "B" else ("image",)
+    # both roles read `native`: B keeps one pixel per art pixel, and A gets the picture itself rather than
+    # the canvas, which curation scales by whole numbers (nearest neighbour) and would make blocky
+    preferred = ("native", "image")
     for name in preferred:
         if name in image_columns:
             return name
