@@ -407,3 +407,22 @@ def test_pool_starts_from_the_fork_server_beside_other_threads(store, tmp_path):
     pipeline.run(store.root, tmp_path / "one", config("decode.max_pixels=50000000", "workers=1"), progress=False)
     for a, b in zip(sorted((tmp_path / "pool" / "data").rglob("*.parquet")), sorted((tmp_path / "one" / "data").rglob("*.parquet"))):
         assert a.read_bytes() == b.read_bytes()
+
+
+def test_held_out_files_and_their_copies_always_go_to_test(tmp_path):
+    """split.holdout_prefixes: a benchmark's held-out files never reach train, not even through a copy."""
+    store = RawStore(tmp_path / "raw")
+    shas = [store.add(sprite_png(500 + i)) for i in range(24)]
+    held = sorted({s[0] for s in shas})[:3]
+    copy_of = next(s for s in shas if s[0] in held)
+    data = (store.root / "files" / copy_of[:2]).glob(copy_of + ".*")
+    original = Image.open(next(data)).convert("RGBA")
+    copy = store.add(png(original.resize((original.width * 2, original.height * 2), Image.Resampling.NEAREST)))
+    pipeline.run(store.root, tmp_path / "out", config("split.test_fraction=0", f"split.holdout_prefixes={held}",
+                                                      "dedup.enabled=true"), progress=False)
+    splits = _splits(tmp_path / "out")
+    assert not any(r["sha256"][0] in held for r in splits["train"])
+    assert {s for s in shas if s[0] in held} <= {r["sha256"] for r in splits["test"]} | {copy}
+    assert copy not in {r["sha256"] for r in splits["train"]}
+    with pytest.raises(Exception, match="holdout_prefixes"):
+        load_config(None, ["split.holdout_prefixes=['0G']"])

@@ -12,7 +12,7 @@ from PIL import Image
 
 from pixelforge.imaging import png_bytes, scale_nearest
 from pixelforge.testing.dataset_folder import build_dataset_folder
-from pixelforge.testing.sprites import make_sprite
+from pixelforge.testing.sprites import make_sprite, render
 from training.data import (
     DataError,
     FolderDomain,
@@ -155,8 +155,11 @@ def test_dataset_folder_from_curation_uses_native_for_pixel_art(tmp_path):
     for i, row in enumerate(built.rows["train"]):
         want = Image.open(io.BytesIO(row["native"]["bytes"])).convert("RGB")
         assert np.array_equal(np.asarray(b.load(i)), np.asarray(want))
+    # domain A reads the picture itself too, not the canvas curation scaled up by nearest neighbour
     a = open_domain(str(built.path), "A", split="test")
-    assert len(a) == 2 and a.column == "image" and a.load(0).size == (64, 64)
+    assert len(a) == 2 and a.column == "native"
+    native = Image.open(io.BytesIO(built.rows["test"][0]["native"]["bytes"]))
+    assert a.load(0).size == native.size != (64, 64)
     with pytest.raises(DataError, match=r"no 'validation' split \(found \['test', 'train'\]\)"):
         open_domain(str(built.path), "B", split="validation")
     # the same rows through datasets.load_dataset: the folder really is the contract
@@ -254,3 +257,27 @@ def test_domain_b_tensors_hold_only_the_arts_colours(tmp_path):
     epoch = UnpairedEpoch(dom_a, dom_b, Preprocess(size=32, load_size=36), seed=3, epoch=0)
     for i in range(len(epoch)):
         assert _colors(to_image(epoch[i]["B"])) <= palette | {(255, 255, 255)}
+
+
+def test_native_recipe_keeps_one_pixel_per_art_pixel():
+    """b_max_scale=1: a 12 px sprite stays 12 px on the crop (the default scales it 4x to fill 48)."""
+    sprite = Image.fromarray(render(make_sprite(7, (12, 12)), background="solid", background_color=(255, 255, 255)).native_truth).convert("RGB")
+    rng = np.random.default_rng(0)
+    native = pixel_art_crop(sprite, 48, rng, flip=False, max_scale=1)
+    ink = np.argwhere((np.asarray(native) != 255).any(-1))
+    assert (ink.max(0) - ink.min(0) + 1).max() <= 12
+    assert _colors(native) <= _colors(sprite) | {(255, 255, 255)}
+    fitted = pixel_art_crop(sprite, 48, None, flip=False)
+    ink = np.argwhere((np.asarray(fitted) != 255).any(-1))
+    assert (ink.max(0) - ink.min(0) + 1).max() > 12
+
+
+def test_box_resize_of_domain_a_matches_what_pixelate_does():
+    """a_resize=box averages 2x2 blocks, as pixelate's box_average brings a picture to its cell grid."""
+    rng = np.random.default_rng(1)
+    pic = Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    boxed = np.asarray(picture_crop(pic, 32, 32, None, flip=False, resize="box")).astype(int)
+    want = np.asarray(pic).astype(float).reshape(32, 2, 32, 2, 3).mean((1, 3))
+    assert np.abs(boxed - want).max() <= 1
+    bicubic = np.asarray(picture_crop(pic, 32, 32, None, flip=False)).astype(int)
+    assert np.abs(bicubic - want).max() > 8  # the reference filter is a different one
