@@ -28,6 +28,7 @@ from inference.inputs import (
 )
 from inference.palette import NAMED_PALETTES, PaletteError
 from inference.pixelator import ModelOptions, Pixelator
+from inference.shipped import DEFAULT_METHOD, SHIPPED_NAME, shipped_card
 from inference.video import pixelate_gif, pixelate_video
 from pixelforge.imaging import (
     DEFAULT_MAX_FRAMES,
@@ -46,6 +47,7 @@ from pixelforge.model.networks import GeneratorSpec
 EPILOG = """\
 examples:
   pixelate photo.jpg -o out/                          classical method, 4x4 cells, 16 colours
+  pixelate photo.jpg -o out/ --shipped                the CycleGAN model shipped with pixelforge
   pixelate photos/ -o out/ --checkpoint runs/demo     CycleGAN model from a run folder
   pixelate cat.png -o cat_px.png --palette pico8 --dither ordered --native
   pixelate clip.mp4 anim.gif -o out/ --palette gameboy
@@ -63,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pixelate",
         description=(
             "Turn pictures into pixel art: every NxN cell one colour, a small perceptual palette, optional "
-            "dithering. Uses a trained CycleGAN checkpoint when given one, else a classical method (no ML)."
+            "dithering. Uses a trained CycleGAN checkpoint when given one (--checkpoint, or --shipped for the model that "
+            "comes with pixelforge), else a classical method (no ML)."
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -83,7 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     art.add_argument("--native", action="store_true", help="write one pixel per cell instead of NxN blocks at the input size")
 
     model = p.add_argument_group("model (CycleGAN generator)")
-    model.add_argument("--checkpoint", help="run folder, checkpoint folder, G_A.safetensors or a reference latest_net_G_A.pth")
+    method = model.add_mutually_exclusive_group()
+    method.add_argument("--checkpoint", help="run folder, checkpoint folder, G_A.safetensors or a reference latest_net_G_A.pth")
+    method.add_argument("--shipped", action="store_true",
+                        help=f"the CycleGAN model shipped with pixelforge ({SHIPPED_NAME}; see its card: pixelate --model-card)")
+    method.add_argument("--classic", action="store_true", help="the classical method (no ML)"
+                        + (" (the default)" if DEFAULT_METHOD == "classic" else ""))
+    method.add_argument("--model-card", action="store_true", help="print the shipped model's card and exit")
     model.add_argument("--which", choices=("G_A", "G_B"), default="G_A", help="generator to use from a folder (G_A: pictures -> pixel art; a single file is the generator it holds)")
     model.add_argument("--ngf", type=int, help="generator width of a reference .pth (default: read off its tensors)")
     model.add_argument("--n-blocks", type=int, help="residual blocks of a reference .pth (default: read off its tensors)")
@@ -274,7 +283,9 @@ def make_pixelator(args: argparse.Namespace) -> Pixelator:
     if not args.checkpoint:
         if args.ngf or args.n_blocks:
             raise ValueError("--ngf/--n-blocks describe a checkpoint; give --checkpoint too")
-        return Pixelator.classic(**options)
+        if args.shipped:
+            return Pixelator.shipped(**options)
+        return Pixelator.classic(**options) if args.classic else Pixelator.default(**options)
     spec = None
     if args.ngf or args.n_blocks:
         spec = GeneratorSpec(ngf=args.ngf or 64, n_blocks=args.n_blocks if args.n_blocks is not None else 9)
@@ -287,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
         from webapp.serve import main as serve
 
         return serve(argv[1:])
+    if "--model-card" in argv:
+        print(shipped_card().read_text())
+        return 0
     args = build_parser().parse_args(argv)
     limits = {"--max-pixels": args.max_pixels, "--max-frames": args.max_frames, "--max-total-pixels": args.max_total_pixels,
               "--timeout": args.timeout, "--max-download-mb": args.max_download_mb}
@@ -296,11 +310,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         pixelator = make_pixelator(args)
-    except (CheckpointError, PaletteError, ValueError) as exc:
+    except (CheckpointError, PaletteError, ValueError, FileNotFoundError) as exc:
         print(f"pixelate: error: {exc}", file=sys.stderr)
         return 2
-    if pixelator.is_classic:
-        print("pixelate: no --checkpoint given, using the classical method (no ML).", file=sys.stderr)
+    if pixelator.is_classic and not args.classic:
+        print("pixelate: no --checkpoint given, using the classical method (no ML); --shipped uses the CycleGAN "
+              f"model shipped with pixelforge ({SHIPPED_NAME}).", file=sys.stderr)
+    elif pixelator.is_classic:
+        print("pixelate: the classical method (no ML).", file=sys.stderr)
     else:
         print(f"pixelate: {pixelator.describe()}", file=sys.stderr)
     out_root = args.output.resolve()

@@ -205,6 +205,22 @@ class Pixelator:
         return cls(net, spec, art, model, source=str(path))
 
     @classmethod
+    def shipped(cls, **options: object) -> Pixelator:
+        """The model shipped with pixelforge (``inference/models/``; its card says what it was trained on)."""
+        from inference.shipped import SHIPPED_NAME, shipped_weights
+
+        pix = cls.from_checkpoint(shipped_weights(), **options)
+        pix.source = f"the shipped model {SHIPPED_NAME}"
+        return pix
+
+    @classmethod
+    def default(cls, **options: object) -> Pixelator:
+        """What ``pixelate`` runs without a checkpoint: :data:`inference.shipped.DEFAULT_METHOD`."""
+        from inference.shipped import DEFAULT_METHOD
+
+        return cls.shipped(**options) if DEFAULT_METHOD == "shipped" else cls.classic(**options)
+
+    @classmethod
     def classic(cls, **options: object) -> Pixelator:
         """The no-ML method with the same options and API."""
         art, model = cls._split(dict(options))

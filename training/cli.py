@@ -114,20 +114,35 @@ def build_export_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="train export", description="Write a run's latest weights as the reference's latest_net_{G_A,G_B,D_A,D_B}.pth, and G_A again as latest_net_G.pth (what the reference's --model test loads).")
     parser.add_argument("run", help="run folder or checkpoint folder")
     parser.add_argument("--to", required=True, help="output folder")
+    parser.add_argument("--format", choices=("reference", "safetensors"), default="reference",
+                        help="reference: latest_net_*.pth for the reference implementation (default); safetensors: "
+                             "G_A/G_B.safetensors with their metadata, for pixelate and the Hub")
+    parser.add_argument("--fp16", action="store_true", help="with --format safetensors: half-precision weights "
+                        "(half the size, what the package ships; outputs within rounding of fp32)")
     return parser
 
 
 def export_main(argv: list[str]) -> int:
     from pixelforge.model.checkpoint import (
         CheckpointError,
+        copy_network,
         export_reference_pth,
         find_checkpoint_dir,
         read_network,
     )
 
     args = build_export_parser().parse_args(argv)
+    if args.fp16 and args.format != "safetensors":
+        print("train export: --fp16 needs --format safetensors (the reference loads fp32 .pth files)", file=sys.stderr)
+        return 2
     try:
         folder = find_checkpoint_dir(args.run)
+        if args.format == "safetensors":
+            for name in ("G_A", "G_B"):
+                if (folder / f"{name}.safetensors").exists():
+                    out = copy_network(folder / f"{name}.safetensors", Path(args.to) / f"{name}.safetensors", fp16=args.fp16)
+                    print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MB)")
+            return 0
         for name in ("G_A", "G_B", "D_A", "D_B"):
             path = folder / f"{name}.safetensors"
             if path.exists():

@@ -33,7 +33,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from pixelforge.io import replace_dir
+from pixelforge.io import atomic_path, replace_dir
 from pixelforge.model.networks import DiscriminatorSpec, GeneratorSpec, ResnetGenerator
 
 FORMAT = "pixelforge"
@@ -186,6 +186,22 @@ def read_network(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, s
         return load_file(str(path)), meta
     except (SafetensorError, OSError) as exc:
         raise CheckpointError(f"{path} is not a readable safetensors file: {exc}") from exc
+
+
+def copy_network(src: str | Path, dst: str | Path, *, fp16: bool = False) -> Path:
+    """Copy one network file with its metadata, optionally as fp16 (half the size; the shipped model).
+
+    Loading casts back to the model's dtype, so an fp16 file runs wherever an fp32 one does.
+    """
+    state, meta = read_network(src)
+    if fp16:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    meta["dtype"] = "float16" if fp16 else meta.get("dtype", "float32")
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(dst) as tmp:
+        save_file({k: v.contiguous() for k, v in state.items()}, str(tmp), metadata=meta)
+    return dst
 
 
 def clean_reference_keys(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
