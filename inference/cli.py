@@ -47,6 +47,7 @@ EPILOG = """\
 examples:
   pixelate photo.jpg -o out/                          classical method, 4x4 cells, 16 colours
   pixelate photos/ -o out/ --checkpoint runs/demo     CycleGAN model from a run folder
+  pixelate photo.jpg -o out/ --checkpoint hf://OWNER/NAME   a model repo from the Hub (`train publish`)
   pixelate cat.png -o cat_px.png --palette pico8 --dither ordered --native
   pixelate clip.mp4 anim.gif -o out/ --palette gameboy
   pixelate https://example.org/a.png -o out/ --checkpoint latest_net_G_A.pth --ngf 64 --n-blocks 9
@@ -83,7 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     art.add_argument("--native", action="store_true", help="write one pixel per cell instead of NxN blocks at the input size")
 
     model = p.add_argument_group("model (CycleGAN generator)")
-    model.add_argument("--checkpoint", help="run folder, checkpoint folder, G_A.safetensors or a reference latest_net_G_A.pth")
+    model.add_argument("--checkpoint", help="run folder, checkpoint folder, G_A.safetensors, a reference latest_net_G_A.pth, "
+                       "or a model repo on the Hugging Face Hub: hf://OWNER/NAME[@REVISION] (the scheme is required: "
+                       "anything else is a local path and is never downloaded)")
     model.add_argument("--which", choices=("G_A", "G_B"), default="G_A", help="generator to use from a folder (G_A: pictures -> pixel art; a single file is the generator it holds)")
     model.add_argument("--ngf", type=int, help="generator width of a reference .pth (default: read off its tensors)")
     model.add_argument("--n-blocks", type=int, help="residual blocks of a reference .pth (default: read off its tensors)")

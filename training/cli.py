@@ -57,7 +57,8 @@ HELP = {
     "seed": "random seed: same seed, same data order, same initial weights (default 0)",
     "save-epoch-freq": "keep checkpoints/epoch_NNNN every N epochs (default 5)",
     "save-latest-steps": "refresh checkpoints/latest every N steps within an epoch (default 5000; 0 = off)",
-    "init-from": "start from existing weights: a run/checkpoint folder, or a folder of the reference's latest_net_*.pth",
+    "init-from": "start from existing weights: a run/checkpoint folder, a folder of the reference's latest_net_*.pth, "
+                 "or a model repo on the Hub, hf://OWNER/NAME[@REVISION] (its generators; discriminators start fresh)",
     "n-samples": "sample translations per epoch on index.html (default 4)",
 }
 FLAGS = {
