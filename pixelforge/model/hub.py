@@ -123,7 +123,8 @@ def resolve_checkpoint(
     """
     if not is_hub_ref(source):
         path = Path(source)
-        if not path.exists() and re.fullmatch(r"[\w.-]+/[\w.-]+", str(source)):
+        # OWNER/NAME whose OWNER is no folder here reads like a Hub id: say how to ask for one, never fetch it
+        if not path.exists() and re.fullmatch(r"[\w.-]+/[\w.-]+", str(source)) and not path.parent.is_dir():
             raise CheckpointError(f"no such checkpoint or run folder: {source} (a model on the Hub is written "
                                   f"with its scheme: --checkpoint hf://{source})")
         return path
