@@ -280,3 +280,25 @@ def test_hub_refs_parse_strictly():
     for bad in ("hf://", "hf://me", "hf://me/", "hf://me/mo del", "hf://a/b@", "hf://a/b/../c"):
         with pytest.raises(HubModelError):
             parse_hub_ref(bad)
+
+
+def test_a_hub_that_never_answers_is_an_error_in_seconds(hub, run):
+    published(hub, run)
+    hub.hang_on("info")
+    start = time.monotonic()
+    with pytest.raises(HubModelError, match=r"did not answer within 1 s and the model is not in the local cache"):
+        resolve_checkpoint(f"hf://{REPO}", timeout=1)
+    assert time.monotonic() - start < 8
+
+
+def test_the_web_app_offers_a_hub_model(hub, run, photo):
+    from webapp.models import Models
+
+    published(hub, run)
+    models = Models([f"hf://{REPO}"], shipped={})
+    models.load_all()
+    assert (f"checkpoint: hf://{REPO}", f"hf://{REPO}") in models.choices()
+    local = Models([str(run)], shipped={})
+    image = Image.open(photo)
+    ours = np.asarray(models.pixelator(f"hf://{REPO}").pixelate(image))
+    assert np.array_equal(ours, np.asarray(local.pixelator(str(run)).pixelate(image)))
