@@ -21,23 +21,19 @@ commit may have landed and that running the same push again is safe.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, get_token, set_client_factory
-from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 from huggingface_hub.utils import validate_repo_id
 
 from data_cards.card import write_card_files
 from data_cards.folder import DatasetFolder
-from data_cards.licenses import is_unknown
 from pixelforge.dataset import (
     ATTRIBUTION_FILE,
     CARD_FILE,
@@ -46,6 +42,16 @@ from pixelforge.dataset import (
     UNKNOWN_LICENSE,
     shard_name,
 )
+from pixelforge.hub import (  # noqa: F401 - HubNoAnswer, redact and endpoint_url are part of this module's API
+    HubNoAnswer,
+    describe_hub_error,
+    endpoint_url,
+    find_cause,
+    redact,
+    write_token,
+)
+from pixelforge.hub import hub_timeouts as bounded
+from pixelforge.licenses import is_unknown
 
 #: The Hub accepts up to 25k LFS files per commit; we stay well below it.
 MAX_FILES_PER_COMMIT = 10_000
@@ -53,77 +59,11 @@ MAX_FILES_PER_COMMIT = 10_000
 DEFAULT_TIMEOUT = 120.0
 
 
-class HubNoAnswer(TimeoutError):
-    """The Hub did not answer one request in time (not retried: it may have acted on it)."""
-
-
-def _http_library() -> Any:
-    """The HTTP library huggingface_hub uses (``httpx2`` from 2.0, ``httpx`` in 1.x; the same API)."""
-    from huggingface_hub.utils import _http as hf_http
-
-    lib = getattr(hf_http, "httpx2", None) or getattr(hf_http, "httpx", None)
-    if lib is None:  # pragma: no cover - huggingface_hub < 1.0 used requests
-        raise RuntimeError("curate push needs huggingface_hub >= 1.0")
-    return lib
-
-
-def _deadline_client(timeout: float) -> Any:
-    """An HTTP client like huggingface_hub's, whose every request is bounded by ``timeout`` seconds.
-
-    The bound is set in the transport, so it holds even where huggingface_hub passes
-    ``timeout=None``; a timeout surfaces as :class:`HubNoAnswer`, which its backoff does not retry.
-    """
-    from huggingface_hub.utils import _http as hf_http
-
-    lib = _http_library()
-
-    class Stream(lib.SyncByteStream):  # type: ignore[name-defined,misc]
-        def __init__(self, inner: Any, what: str) -> None:
-            self.inner, self.what = inner, what
-
-        def __iter__(self) -> Iterator[bytes]:
-            try:
-                yield from self.inner
-            except lib.TimeoutException as exc:
-                raise HubNoAnswer(f"no answer within {timeout:g} s ({self.what})") from exc
-
-        def close(self) -> None:
-            self.inner.close()
-
-    class Transport(lib.BaseTransport):  # type: ignore[name-defined,misc]
-        def __init__(self) -> None:
-            self.inner = lib.HTTPTransport()
-
-        def handle_request(self, request: Any) -> Any:
-            asked = dict(request.extensions.get("timeout") or {})
-            request.extensions["timeout"] = {k: min(asked.get(k) or timeout, timeout)
-                                             for k in ("connect", "read", "write", "pool")}
-            what = f"{request.method} {request.url.path}"
-            try:
-                response = self.inner.handle_request(request)
-            except lib.TimeoutException as exc:
-                raise HubNoAnswer(f"no answer within {timeout:g} s ({what})") from exc
-            return lib.Response(status_code=response.status_code, headers=response.headers,
-                                stream=Stream(response.stream, what), extensions=response.extensions)
-
-        def close(self) -> None:
-            self.inner.close()
-
-    hooks = {"request": [hf_http.hf_request_event_hook]} if hasattr(hf_http, "hf_request_event_hook") else {}
-    return lib.Client(event_hooks=hooks, follow_redirects=True, timeout=lib.Timeout(timeout), transport=Transport())
-
-
 @contextmanager
 def hub_timeouts(timeout: float = DEFAULT_TIMEOUT) -> Iterator[None]:
     """Within the block, every huggingface_hub request is bounded by ``timeout`` seconds."""
-    from huggingface_hub.utils import _http as hf_http
-
-    previous = getattr(hf_http, "_GLOBAL_CLIENT_FACTORY", hf_http.default_client_factory)
-    set_client_factory(lambda: _deadline_client(timeout))
-    try:
+    with bounded(timeout):
         yield
-    finally:
-        set_client_factory(previous)
 
 
 class PushError(Exception):
@@ -264,7 +204,7 @@ def split_commits(files: list[UploadFile], limit: int = MAX_FILES_PER_COMMIT) ->
 
 def resolve_token() -> str:
     """The token from ``HF_TOKEN`` or the login cache; raises a :class:`PushError` when there is none."""
-    token = get_token()
+    token = write_token()
     if not token:
         raise PushError(
             "no Hugging Face token: set HF_TOKEN or run `hf auth login` (a token with write access). "
@@ -274,23 +214,12 @@ def resolve_token() -> str:
     return token
 
 
-def redact(text: str, token: str | None) -> str:
-    """Remove the token from any text before it is printed."""
-    return text.replace(token, "<token>") if token else text
-
-
 @dataclass(frozen=True)
 class PushResult:
     repo_id: str
     repo_url: str
     commit_urls: list[str]
     deleted: list[str]
-
-
-def endpoint_url() -> str | None:
-    """``HF_ENDPOINT`` as set now (huggingface_hub reads it only once, at import)."""
-    value = os.environ.get("HF_ENDPOINT")
-    return value.rstrip("/") if value else None
 
 
 def resolve_repo_id(repo_id: str, *, token: str, endpoint: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> str:
@@ -344,57 +273,15 @@ def _upload(plan: PushPlan, *, token: str, endpoint: str | None) -> PushResult:
     return PushResult(repo_id=repo_id, repo_url=str(repo_url), commit_urls=landed, deleted=stale)
 
 
-_NETWORK_ERRORS = {"TransportError", "NetworkError", "ConnectError", "TimeoutException", "ConnectionError", "TimeoutError"}
-
-
-def _is_network_error(exc: BaseException) -> bool:
-    """Connection refused, DNS, timeouts: by class name, so it holds for httpx, httpx2 and requests alike."""
-    return any(cls.__name__ in _NETWORK_ERRORS for cls in type(exc).__mro__)
-
-
-def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
-    """``exc`` or the first exception of type ``kind`` in its chain (huggingface_hub wraps some)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, kind):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
-
-
 def _explain(exc: Exception, token: str, repo_id: str, endpoint: str | None, landed: list[str], total: int) -> str:
     where = endpoint or "https://huggingface.co"
-    no_answer = _cause(exc, HubNoAnswer)
+    no_answer = find_cause(exc, HubNoAnswer)
     if no_answer is not None:
         message = (f"the Hub at {where} did not answer: {no_answer}. It may have acted on that request: "
                    f"check {where}/datasets/{repo_id} and run the same `curate push` again (it is safe to repeat; "
                    "--timeout sets the wait).")
         return redact(message + (" Nothing was published before it." if not landed else ""), token)
-    if isinstance(exc, LocalTokenNotFoundError):
-        message = "no Hugging Face token: set HF_TOKEN or run `hf auth login`."
-    elif isinstance(exc, HfHubHTTPError) and exc.response is not None:
-        status = exc.response.status_code
-        if status == 401:
-            message = "the Hub rejected the token (401 Unauthorized): set a valid HF_TOKEN or run `hf auth login`."
-        elif status == 403:
-            message = f"the token may not write to {repo_id} (403 Forbidden): use a write token for that namespace."
-        elif status == 429:
-            retry = exc.response.headers.get("Retry-After")
-            message = "rate limited by the Hub (429 Too Many Requests)" + (
-                f"; retry in {retry} s." if retry else "; wait a few minutes and retry."
-            )
-        elif status >= 500:
-            message = f"the Hub failed ({status}); try again later. Server said: {exc}"
-        else:
-            message = f"the Hub answered {status}: {exc}"
-    elif _is_network_error(exc):
-        message = f"network error while talking to {where}: {type(exc).__name__}: {exc}"
-    elif isinstance(exc, ValueError):
-        message = f"the Hub refused the upload: {exc}"
-    else:
-        message = f"upload failed: {type(exc).__name__}: {exc}"
+    message = describe_hub_error(exc, repo_id, where)
     if not landed:
         message += " Nothing was published."
     else:

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from tqdm import tqdm
 
 from data_cards.folder import DatasetFolder
-from data_cards.licenses import hub_license_id
 from pixelforge.dataset import UNKNOWN_LICENSE
+from pixelforge.licenses import hub_license_id
 
 #: Palette-size buckets, the same as the report's ``native.n_colors_histogram``.
 COLOR_BUCKETS: tuple[tuple[str, int, int], ...] = (("<=4", 0, 4), ("5-16", 5, 16), ("17-64", 17, 64), (">64", 65, 1 << 30))

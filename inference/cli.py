@@ -49,6 +49,7 @@ examples:
   pixelate photo.jpg -o out/                          classical method, 4x4 cells, 16 colours
   pixelate photo.jpg -o out/ --shipped                the CycleGAN model shipped with pixelforge
   pixelate photos/ -o out/ --checkpoint runs/demo     CycleGAN model from a run folder
+  pixelate photo.jpg -o out/ --checkpoint hf://OWNER/NAME   a model repo from the Hub (`train publish`)
   pixelate cat.png -o cat_px.png --palette pico8 --dither ordered --native
   pixelate clip.mp4 anim.gif -o out/ --palette gameboy
   pixelate https://example.org/a.png -o out/ --checkpoint latest_net_G_A.pth --ngf 64 --n-blocks 9
@@ -87,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     model = p.add_argument_group("model (CycleGAN generator)")
     method = model.add_mutually_exclusive_group()
-    method.add_argument("--checkpoint", help="run folder, checkpoint folder, G_A.safetensors or a reference latest_net_G_A.pth")
+    method.add_argument("--checkpoint", help="run folder, checkpoint folder, G_A.safetensors, a reference latest_net_G_A.pth, "
+                        "or a model repo on the Hugging Face Hub: hf://OWNER/NAME[@REVISION] (the scheme is required: "
+                        "anything else is a local path and is never downloaded)")
     method.add_argument("--shipped", action="store_true",
                         help=f"the CycleGAN model shipped with pixelforge ({SHIPPED_NAME}; see its card: pixelate --model-card)")
     method.add_argument("--classic", action="store_true", help="the classical method (no ML)"

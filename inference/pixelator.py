@@ -38,6 +38,7 @@ from inference.postprocess import Cells, PixelArtOptions, box_average, image_cel
 from pixelforge.device import resolve_device
 from pixelforge.imaging import has_alpha, rgb_on_white
 from pixelforge.model.checkpoint import load_generator
+from pixelforge.model.hub import resolve_checkpoint
 from pixelforge.model.networks import GeneratorSpec
 
 
@@ -192,16 +193,18 @@ class Pixelator:
     def from_checkpoint(
         cls, path: str | Path, *, which: str = "G_A", spec: GeneratorSpec | None = None, **options: object
     ) -> Pixelator:
-        """Load a run folder, checkpoint folder, ``G_A.safetensors`` or reference ``latest_net_G_A.pth``.
+        """Load a run folder, checkpoint folder, ``G_A.safetensors``, reference ``latest_net_G_A.pth``, or a
+        model repo on the Hub written with its scheme, ``hf://OWNER/NAME[@REVISION]`` (safetensors only).
 
         A ``.pth`` without ``spec`` is read with the reference defaults (ngf 64, 9 blocks).
         Raises :class:`pixelforge.model.checkpoint.CheckpointError` with a clear message otherwise.
         """
         art, model = cls._split(dict(options))
+        local = resolve_checkpoint(path, which=which)  # hf:// -> the downloaded files; a local path stays itself
         with warnings.catch_warnings():
             # torch's safe unpickler warns about pickle protocols even for the plain state dicts it accepts
             warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
-            net, spec = load_generator(path, which=which, spec=spec, map_location="cpu")
+            net, spec = load_generator(local, which=which, spec=spec, map_location="cpu")
         return cls(net, spec, art, model, source=str(path))
 
     @classmethod

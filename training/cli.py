@@ -2,7 +2,8 @@
 
 Options come from, in rising priority: the defaults in :class:`training.config.TrainConfig`, a
 TOML file (``--config``), the saved ``config.json`` of the run being resumed, and the command line.
-``train export RUN --to DIR`` writes the run's latest weights in the reference's ``.pth`` format.
+``train export RUN --to DIR`` writes the run's latest weights in the reference's ``.pth`` format;
+``train publish RUN --repo OWNER/NAME`` publishes them as a model repo on the Hugging Face Hub.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ examples:
   train --resume runs/p2p                                          (continue exactly where it stopped)
   torchrun --nproc_per_node 4 -m training --config train.toml      (DDP; --batch-size is per process)
   train export runs/p2p --to ref/                                  (latest_net_G_A.pth etc.)
+  train publish runs/p2p --repo me/pixel-art --dry-run             (a model repo on the Hub, with its card)
 
 the run folder: config.json, losses.csv, loss.png, index.html, samples/, checkpoints/latest/
 (G_A.safetensors = pictures -> pixel art, used by `pixelate --checkpoint runs/NAME`).
@@ -57,7 +59,8 @@ HELP = {
     "seed": "random seed: same seed, same data order, same initial weights (default 0)",
     "save-epoch-freq": "keep checkpoints/epoch_NNNN every N epochs (default 5)",
     "save-latest-steps": "refresh checkpoints/latest every N steps within an epoch (default 5000; 0 = off)",
-    "init-from": "start from existing weights: a run/checkpoint folder, or a folder of the reference's latest_net_*.pth",
+    "init-from": "start from existing weights: a run/checkpoint folder, a folder of the reference's latest_net_*.pth, "
+                 "or a model repo on the Hub, hf://OWNER/NAME[@REVISION] (its generators; discriminators start fresh)",
     "n-samples": "sample translations per epoch on index.html (default 4)",
 }
 FLAGS = {
@@ -157,10 +160,77 @@ def export_main(argv: list[str]) -> int:
     return 0
 
 
+def build_publish_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="train publish",
+        description="Publish a run folder (its checkpoints/latest) or a checkpoint folder as a model repo on the "
+                    "Hugging Face Hub, in one commit: G_A.safetensors (and G_B), config.json, loss.png and metrics.json "
+                    "when the run has them, attribution.csv for the training images, and README.md, a model card "
+                    "written from the run. Load it back with `pixelate --checkpoint hf://OWNER/NAME`. The token comes "
+                    "from HF_TOKEN or `hf auth login`; it is never printed or written.",
+    )
+    parser.add_argument("run", help="run folder (runs/NAME) or checkpoint folder (runs/NAME/checkpoints/epoch_0005)")
+    parser.add_argument("--repo", required=True, metavar="OWNER/NAME", help="the model repo to create or update")
+    parser.add_argument("--private", action="store_true", help="create the repo private (an existing repo keeps its visibility)")
+    parser.add_argument("--dry-run", action="store_true", help="list what would be uploaded, with sizes; no token, no network")
+    parser.add_argument("--fp16", action="store_true", help="publish the generators as float16 (half the size; outputs "
+                        "differ from fp32 by rounding); default: the fp32 files byte for byte")
+    parser.add_argument("--no-g-b", action="store_true", help="leave out G_B (pixel art -> pictures): only G_A is published")
+    parser.add_argument("--license", metavar="ID", help="the model's Hub licence id, instead of the one derived from "
+                        "the training data's licences (unknown when they are not all stated)")
+    parser.add_argument("--stage", metavar="DIR", type=Path, help="also keep the staged files (the card, config.json, ...) in DIR to read")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds one Hub request may take (default 120)")
+    return parser
+
+
+def publish_main(argv: list[str]) -> int:
+    import shutil
+    import tempfile
+
+    from pixelforge.hub import redact, write_token
+    from training.publish import DEFAULT_TIMEOUT, PublishError, prepare_publish, upload
+
+    args = build_publish_parser().parse_args(argv)
+    token = None
+    try:
+        if not args.dry_run:
+            token = write_token()
+            if not token:
+                raise PublishError("no Hugging Face token: set HF_TOKEN or run `hf auth login` (a token with write "
+                                   "access). Nothing was published.", exit_code=2)
+        with tempfile.TemporaryDirectory(prefix="pixelforge-publish-") as staging:
+            plan = prepare_publish(args.run, staging, repo_id=args.repo, fp16=args.fp16, private=args.private,
+                                   generators=("G_A",) if args.no_g_b else ("G_A", "G_B"), license_id=args.license)
+            verb = "would upload" if args.dry_run else "uploading"
+            print(f"train publish: {verb} {len(plan.files)} files ({plan.total_bytes:,} B) from {plan.checkpoint} to "
+                  f"model repo {plan.repo_id} ({'private' if plan.private else 'public'}) in 1 commit:")
+            width = max(len(f.path_in_repo) for f in plan.files)
+            for f in plan.files:
+                print(f"  {f.path_in_repo:<{width}}  {f.size:>12,} B")
+            print(f"  generators: {plan.dtype}; licence: {plan.license}")
+            if args.stage:
+                shutil.copytree(staging, args.stage, dirs_exist_ok=True)
+                print(f"  staged files kept in {args.stage}")
+            if args.dry_run:
+                print("dry run: nothing was sent; no network was touched.")
+                return 0
+            result = upload(plan, token=token, timeout=args.timeout or DEFAULT_TIMEOUT)
+    except PublishError as exc:
+        print(f"train publish: {redact(str(exc), token)}", file=sys.stderr)
+        return exc.exit_code
+    print(f"commit: {result.commit_url}")
+    if result.deleted:
+        print(f"removed {len(result.deleted)} file(s) an earlier publish wrote: {', '.join(result.deleted)}")
+    print(f"published {plan.repo_id}: pixelate --checkpoint hf://{plan.repo_id}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["export"]:
         return export_main(argv[1:])
+    if argv[:1] == ["publish"]:
+        return publish_main(argv[1:])
     args = build_parser().parse_args(argv)
     from pixelforge.model.checkpoint import CheckpointError
     from training.data import DataError

@@ -42,6 +42,7 @@ from pixelforge.model.checkpoint import (
     load_state,
     save_checkpoint,
 )
+from pixelforge.model.hub import resolve_checkpoint
 from training import ddp
 from training.config import ARCHITECTURE_FIELDS, ConfigError, TrainConfig, load_run_config
 from training.cyclegan import CycleGAN, Losses, NonFiniteLossError, build_model, train_step
@@ -272,7 +273,7 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
         if d.is_main:
             log(note)
     elif cfg.init_from:
-        loaded = init_networks(cfg.init_from, nets)
+        loaded = init_networks(resolve_checkpoint(cfg.init_from), nets)  # hf://OWNER/NAME: the Hub's generators
         if d.is_main:
             log(f"initialised {', '.join(loaded)} from {cfg.init_from}")
     if d.is_main:

@@ -18,7 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)), help="port (default 7860)")
-    p.add_argument("--checkpoint", action="append", default=[], help="run folder or checkpoint to offer in the model menu (repeatable)")
+    p.add_argument("--checkpoint", action="append", default=[], help="run folder, checkpoint or Hub model (hf://OWNER/NAME) to offer in the model menu (repeatable)")
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
     p.add_argument("--concurrency", type=int, default=limits.concurrency, help=f"jobs run at once; others queue (default {limits.concurrency})")
     p.add_argument("--queue-size", type=int, default=limits.queue_size, help=f"jobs waiting at most (default {limits.queue_size})")

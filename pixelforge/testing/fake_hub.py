@@ -1,4 +1,5 @@
-"""A small local Hugging Face Hub: the endpoints ``create_repo`` + ``create_commit`` really call.
+"""A small local Hugging Face Hub: the endpoints uploads (``create_repo`` + ``create_commit``) and
+downloads (``snapshot_download`` / ``hf_hub_download``) really call.
 
 Point huggingface_hub at it with ``HF_ENDPOINT`` (and ``HF_HUB_DISABLE_XET=1``, since the Xet
 storage protocol is not implemented: uploads then use the classic LFS protocol). Implemented,
@@ -13,16 +14,25 @@ with the request and response shapes huggingface_hub 2.x expects (read from its 
 ``POST /datasets/<ns>/<name>.git/info/lfs/objects/batch``    LFS batch: where to PUT each object
 ``PUT  /__lfs/<oid>``, ``POST /__lfs/verify``                the LFS object store (sha256 checked)
 ``POST /api/datasets/<ns>/<name>/commit/<rev>``              ndjson commit, applied atomically
+``GET  /api/models/<ns>/<name>/revision/<rev>``              repo info: commit ``sha``, ``siblings``
+``HEAD|GET /<ns>/<name>/resolve/<rev>/<path>``               a file, with ``X-Repo-Commit``, ``ETag``
+                                                             and ``Content-Length`` (what ``file_download``
+                                                             requires); datasets under ``/datasets/``
 ===========================================================  ==========================================
+
+Any repo type works where ``datasets`` is written (``models`` in the API paths, no prefix in the
+``resolve`` path). A revision is ``main`` or the oid of any commit (each keeps its files), so a
+download pinned to a commit gets that commit's bytes. Public repos are read without a token,
+private ones only with their owner's; a missing repo, revision or file answers 404 with the
+``X-Error-Code`` huggingface_hub turns into ``RepositoryNotFoundError``, ``RevisionNotFoundError``
+or ``EntryNotFoundError``.
 
 Every request is recorded (:attr:`FakeHub.requests`, headers included) and any endpoint can be
 made to fail with :meth:`FakeHub.fail_on`. :meth:`FakeHub.export` writes a repo's files to a
 folder, so tests can ``datasets.load_dataset`` exactly what was published.
 
-``/api/validate-yaml`` checks what the Hub's metadata validation checks for dataset cards, with
-the public lists available offline: YAML without duplicate keys, licence ids from the Hub's
-licence list, ``task_categories`` from the Hub's task ids, ``size_categories`` from the
-datasets library's list, ``configs`` and ``dataset_info`` parsed by the datasets library itself.
+``/api/validate-yaml`` checks what the Hub's metadata validation checks for dataset and model
+cards, with the public lists available offline (:mod:`pixelforge.testing.hub_metadata`).
 """
 
 from __future__ import annotations
@@ -37,78 +47,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import yaml
+from pixelforge.testing.hub_metadata import HUB_LICENSES, validate_card_metadata
 
-#: The Hub's licence ids (https://huggingface.co/docs/hub/repositories-licenses).
-HUB_LICENSES = frozenset(
-    """apache-2.0 mit openrail bigscience-openrail-m creativeml-openrail-m bigscience-bloom-rail-1.0
-    bigcode-openrail-m afl-3.0 artistic-2.0 bsl-1.0 bsd bsd-2-clause bsd-3-clause bsd-3-clause-clear c-uda cc
-    cc0-1.0 cc-by-2.0 cc-by-2.5 cc-by-3.0 cc-by-4.0 cc-by-sa-3.0 cc-by-sa-4.0 cc-by-nc-2.0 cc-by-nc-3.0
-    cc-by-nc-4.0 cc-by-nd-4.0 cc-by-nc-nd-3.0 cc-by-nc-nd-4.0 cc-by-nc-sa-2.0 cc-by-nc-sa-3.0 cc-by-nc-sa-4.0
-    cdla-sharing-1.0 cdla-permissive-1.0 cdla-permissive-2.0 wtfpl ecl-2.0 epl-1.0 epl-2.0 etalab-2.0
-    eupl-1.1 eupl-1.2 agpl-3.0 gfdl gpl gpl-2.0 gpl-3.0 lgpl lgpl-2.1 lgpl-3.0 isc h-research intel-research
-    lppl-1.3c ms-pl apple-ascl apple-amlr mpl-2.0 odc-by odbl openrail++ osl-3.0 postgresql ofl-1.1 ncsa
-    unlicense zlib pddl lgpl-lr deepfloyd-if-license llama2 llama3 llama3.1 llama3.2 llama3.3 llama4 gemma
-    unknown other""".split()
-)
+__all__ = ["FakeHub", "FakeRepo", "HubRequest", "HUB_LICENSES", "LFS_EXTENSIONS", "validate_card_metadata"]
 
 LFS_EXTENSIONS = (".parquet", ".png", ".jpg", ".arrow", ".bin", ".safetensors", ".zip")
-
-
-def validate_card_metadata(content: str) -> list[str]:
-    """Errors the Hub would report for a dataset card's YAML header (empty list: valid)."""
-    from datasets.info import DatasetInfosDict
-    from datasets.utils.metadata import MetadataConfigs, _NoDuplicateSafeLoader, known_task_ids
-    from huggingface_hub import DatasetCardData
-
-    lines = content.splitlines()
-    if not lines or lines[0] != "---" or "---" not in lines[1:]:
-        return ["README.md has no YAML metadata block"]
-    end = lines[1:].index("---") + 1
-    try:
-        meta = yaml.load("\n".join(lines[1:end]), Loader=_NoDuplicateSafeLoader)
-    except (yaml.YAMLError, TypeError) as exc:
-        return [f"invalid YAML: {exc}"]
-    if not isinstance(meta, dict):
-        return ["YAML metadata must be a mapping"]
-    errors = []
-    licenses = meta.get("license", [])
-    for lic in [licenses] if isinstance(licenses, str) else licenses:
-        if lic not in HUB_LICENSES:
-            errors.append(f'"license" must be one of the Hub licence ids, got {lic!r}')
-    if "license_name" in meta and not re.fullmatch(r"[a-z0-9][a-z0-9.-]*", str(meta["license_name"])):
-        errors.append('"license_name" must be lowercase letters, digits, dots and dashes')
-    for task in meta.get("task_categories", []):
-        if task not in known_task_ids:
-            errors.append(f'"task_categories" has unknown task {task!r}')
-    import datasets
-
-    sizes = json.loads((Path(datasets.__file__).parent / "utils/resources/size_categories.json").read_text())
-    for size in meta.get("size_categories", []):
-        if size not in sizes:
-            errors.append(f'"size_categories" has unknown value {size!r}')
-    for key in ("pretty_name",):
-        if key in meta and not isinstance(meta[key], str):
-            errors.append(f'"{key}" must be a string')
-    if "tags" in meta and not (isinstance(meta["tags"], list) and all(isinstance(t, str) for t in meta["tags"])):
-        errors.append('"tags" must be a list of strings')
-    card_data = DatasetCardData(**meta)
-    try:
-        configs = MetadataConfigs.from_dataset_card_data(card_data)
-        for name, config in configs.items():
-            if not config.get("data_files"):
-                errors.append(f"config {name!r} has no data_files")
-    except Exception as exc:  # noqa: BLE001 - any parse failure is a validation error
-        errors.append(f'"configs" is invalid: {exc}')
-    try:
-        infos = DatasetInfosDict.from_dataset_card_data(card_data)
-        for name, info in infos.items():
-            if info.features is None or info.splits is None:
-                errors.append(f"dataset_info {name!r} lacks features or splits")
-    except Exception as exc:  # noqa: BLE001
-        errors.append(f'"dataset_info" is invalid: {exc}')
-    return errors
-
+#: The commit an empty repo is at (the Hub's repos start with one; ours with none).
+EMPTY_COMMIT = hashlib.sha1(b"").hexdigest()
 
 @dataclass
 class HubRequest:
@@ -128,7 +73,16 @@ class FakeRepo:
     repo_type: str
     private: bool
     files: dict[str, bytes] = field(default_factory=dict)
-    commits: list[dict] = field(default_factory=list)
+    commits: list[dict] = field(default_factory=list)  # oid, header, operations, files (the tree after it)
+
+    def at(self, revision: str) -> tuple[str, dict[str, bytes]] | None:
+        """(commit oid, files) at ``main`` or at a commit oid; None for an unknown revision."""
+        if revision == "main":
+            return (self.commits[-1]["oid"], self.commits[-1]["files"]) if self.commits else (EMPTY_COMMIT, {})
+        for commit in self.commits:
+            if commit["oid"] == revision:
+                return commit["oid"], commit["files"]
+        return None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -151,7 +105,7 @@ class _Handler(BaseHTTPRequestHandler):
             return b"".join(chunks)
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
-    def _handle(self) -> None:
+    def _handle(self, head: bool = False) -> None:
         parts = urlsplit(self.path)
         req = HubRequest(
             method=self.command,
@@ -175,14 +129,13 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in headers.items():
             self.send_header(key, value)
         self.end_headers()
-        self.wfile.write(body)
+        if not head:
+            self.wfile.write(body)
 
     do_GET = do_POST = do_PUT = do_DELETE = _handle
 
     def do_HEAD(self) -> None:
-        self.send_response(404)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
+        self._handle(head=True)
 
 
 class _Server(ThreadingHTTPServer):
@@ -259,16 +212,23 @@ class FakeHub:
         ("tree", "GET", re.compile(r"^/api/(?P<type>\w+)s/(?P<repo>[^/]+/[^/]+)/tree/(?P<rev>[^/]+)(?P<path>/.*)?$")),
         ("preupload", "POST", re.compile(r"^/api/(?P<type>\w+)s/(?P<repo>[^/]+/[^/]+)/preupload/(?P<rev>[^/]+)$")),
         ("commit", "POST", re.compile(r"^/api/(?P<type>\w+)s/(?P<repo>[^/]+/[^/]+)/commit/(?P<rev>[^/]+)$")),
-        ("lfs-batch", "POST", re.compile(r"^/(?P<type>\w+)s/(?P<repo>[^/]+/[^/]+)\.git/info/lfs/objects/batch$")),
+        ("lfs-batch", "POST", re.compile(r"^/(?:(?P<type>dataset|space)s/)?(?P<repo>[^/]+/[^/]+)\.git/info/lfs/objects/batch$")),
         ("lfs-verify", "POST", re.compile(r"^/__lfs/verify$")),
         ("lfs-upload", "PUT", re.compile(r"^/__lfs/(?P<oid>[0-9a-f]{64})$")),
+        ("info", "GET", re.compile(r"^/api/(?P<type>model|dataset|space)s/(?P<repo>[^/]+/[^/]+?)(?:/revision/(?P<rev>[^/]+))?$")),
+        ("resolve", "GET HEAD", re.compile(r"^/(?:(?P<type>dataset|space)s/)?(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)$")),
     )
+    #: endpoints anyone may call on a public repo (private repos: their owner only)
+    _READS = ("info", "tree", "resolve")
 
     def _endpoint(self, req: HubRequest) -> tuple[str, dict[str, str]]:
-        for name, method, pattern in self._ROUTES:
+        for name, methods, pattern in self._ROUTES:
             match = pattern.match(req.path)
-            if match and req.method == method:
-                return name, {k: v for k, v in match.groupdict().items() if v is not None}
+            if match and req.method in methods.split():
+                args = {k: v for k, v in match.groupdict().items() if v is not None}
+                if "repo" in args:
+                    args.setdefault("type", "model")
+                return name, args
         return "unknown", {}
 
     def _user(self, req: HubRequest) -> str | None:
@@ -297,13 +257,14 @@ class FakeHub:
             if name == "validate":
                 return self._validate(req, args)
             user = self._user(req)
-            if user is None:
+            if user is None and (name not in self._READS or "authorization" in req.headers):
                 return 401, {"error": "Invalid credentials in Authorization header"}, {"X-Error-Code": "Unauthorized"}
             if "repo" in args:
                 repo = self.repos.get(args["repo"])
-                if repo is None or repo.repo_type != args["type"]:
+                owner = args["repo"].split("/")[0]
+                if repo is None or repo.repo_type != args["type"] or (repo.private and owner != user):
                     return 404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"}
-                if args["repo"].split("/")[0] != user:
+                if name not in self._READS and owner != user:
                     return 403, {"error": "You don't have the rights to write to this repo"}, {}
             return getattr(self, "_" + name.replace("-", "_"))(req, args, user)
 
@@ -321,24 +282,53 @@ class FakeHub:
         prefix = "" if repo_type == "model" else f"{repo_type}s/"
         url = f"{self.url}/{prefix}{repo_id}"
         if repo_id in self.repos:
-            return 409, {"error": "You already created this dataset repo", "url": url}, {}
+            return 409, {"error": f"You already created this {repo_type} repo", "url": url}, {}
         self.repos[repo_id] = FakeRepo(repo_id, repo_type, body.get("visibility") == "private")
         return 200, {"url": url, "name": repo_id}, {}
 
     def _validate(self, req: HubRequest, args: dict) -> Reply:
         body = req.json()
-        errors = validate_card_metadata(body.get("content", ""))
+        errors = validate_card_metadata(body.get("content", ""), body.get("repoType") or "model")
         if errors:
             if "text/plain" in req.headers.get("accept", ""):
                 return 400, "\n".join(errors).encode(), {}
             return 400, {"errors": [{"message": e} for e in errors], "warnings": []}, {}
         return 200, {"errors": [], "warnings": []}, {}
 
-    def _tree(self, req: HubRequest, args: dict, user: str) -> Reply:
+    def _tree(self, req: HubRequest, args: dict, user: str | None) -> Reply:
+        snapshot = self.repos[args["repo"]].at(args["rev"])
+        if snapshot is None:
+            return 404, {"error": f"Invalid rev id: {args['rev']}"}, {"X-Error-Code": "RevisionNotFound"}
+        folder = args.get("path", "").strip("/")
+        entries = []
+        for path, data in sorted(snapshot[1].items()):
+            if folder and not path.startswith(folder + "/"):
+                continue
+            entry = {"type": "file", "path": path, "size": len(data), "oid": _git_blob_id(data)}
+            if _is_lfs(path, data):
+                entry["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}
+            entries.append(entry)
+        return 200, entries, {}
+
+    def _info(self, req: HubRequest, args: dict, user: str | None) -> Reply:
         repo = self.repos[args["repo"]]
-        return 200, [
-            {"type": "file", "path": p, "size": len(d), "oid": hashlib.sha1(d).hexdigest()} for p, d in sorted(repo.files.items())
-        ], {}
+        snapshot = repo.at(args.get("rev", "main"))
+        if snapshot is None:
+            return 404, {"error": f"Invalid rev id: {args['rev']}"}, {"X-Error-Code": "RevisionNotFound"}
+        sha, files = snapshot
+        return 200, {"id": repo.repo_id, "sha": sha, "private": repo.private, "tags": [],
+                     "siblings": [{"rfilename": p} for p in sorted(files)]}, {}
+
+    def _resolve(self, req: HubRequest, args: dict, user: str | None) -> Reply:
+        snapshot = self.repos[args["repo"]].at(args["rev"])
+        if snapshot is None:
+            return 404, {"error": f"Invalid rev id: {args['rev']}"}, {"X-Error-Code": "RevisionNotFound"}
+        sha, files = snapshot
+        data = files.get(args["path"])
+        if data is None:
+            return 404, {"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": sha}
+        etag = hashlib.sha256(data).hexdigest() if _is_lfs(args["path"], data) else _git_blob_id(data)
+        return 200, data, {"X-Repo-Commit": sha, "ETag": f'"{etag}"'}
 
     def _preupload(self, req: HubRequest, args: dict, user: str) -> Reply:
         files = req.json()["files"]
@@ -400,10 +390,21 @@ class FakeHub:
                 del files[value["path"]]
             else:
                 return 400, {"error": f"unsupported operation {key}"}, {}
-        oid = hashlib.sha1(req.body).hexdigest()
+        oid = hashlib.sha1(req.body + str(len(repo.commits)).encode()).hexdigest()
         repo.files = files  # applied only once every line was valid: commits are atomic
-        repo.commits.append({"oid": oid, "header": lines[0]["value"], "operations": lines[1:]})
-        return 200, {"commitUrl": f"{self.url}/datasets/{repo.repo_id}/commit/{oid}", "commitOid": oid, "success": True}, {}
+        repo.commits.append({"oid": oid, "header": lines[0]["value"], "operations": lines[1:], "files": files})
+        prefix = "" if repo.repo_type == "model" else f"{repo.repo_type}s/"
+        return 200, {"commitUrl": f"{self.url}/{prefix}{repo.repo_id}/commit/{oid}", "commitOid": oid, "success": True}, {}
+
+
+def _is_lfs(path: str, data: bytes) -> bool:
+    """Where the Hub keeps a file: LFS for binaries and anything over 10 MB (as preupload decides)."""
+    return path.endswith(LFS_EXTENSIONS) or len(data) > 10_000_000
+
+
+def _git_blob_id(data: bytes) -> str:
+    """The git object id of a file's bytes (what the Hub reports as ``oid`` and a regular file's ETag)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -412,7 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     import signal
     import time
 
-    parser = argparse.ArgumentParser(description="A local fake Hugging Face Hub for trying `curate push` offline.")
+    parser = argparse.ArgumentParser(description="A local fake Hugging Face Hub for trying `curate push`, "
+                                                 "`train publish` and `pixelate --checkpoint hf://` offline.")
     parser.add_argument("--user", default="demo", help="user name the token belongs to")
     parser.add_argument("--token", default="hf_demo", help="the one token it accepts")
     parser.add_argument("--export", type=Path, default=None, help="on exit, write every repo's files here")

@@ -1,0 +1,176 @@
+"""The model card: ``README.md`` of a model repo, in the Hugging Face model-card format.
+
+:func:`build_model_card` fills ``templates/model_card.md`` from what the run folder says and nothing
+typed in: the generator's architecture (from its safetensors metadata), the recipe (``config.json``),
+the steps trained (``state.json``), the training data with its licences and authors
+(:mod:`training.provenance`), metrics (``metrics.json``, if the run folder has one) and the loss plot.
+The YAML header is written by huggingface_hub's ``ModelCardData``, so the Hub reads it as its own.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from huggingface_hub import ModelCardData
+
+from pixelforge.model.networks import GeneratorSpec
+from training.provenance import DomainData, model_license
+
+TEMPLATE = Path(__file__).parent / "templates" / "model_card.md"
+TAGS = ["pixel-art", "cyclegan", "image-to-image", "pixelforge"]
+#: The recipe settings the card shows (config.json holds them all).
+RECIPE_KEYS = ("size", "load_size", "a_resize", "b_max_scale", "ngf", "n_blocks", "ndf", "n_layers", "batch_size",
+               "epochs", "epochs_decay", "lr", "lambda_a", "lambda_b", "lambda_identity", "pool_size", "max_steps",
+               "seed", "amp", "amp_dtype")
+MAX_METRICS = 40
+
+
+@dataclass(frozen=True)
+class CardFile:
+    name: str
+    what: str
+
+
+@dataclass(frozen=True)
+class CardInputs:
+    """Everything the card says, gathered by ``train publish`` from the run folder."""
+
+    repo_id: str
+    spec: GeneratorSpec
+    params: int
+    dtype: str  # float32 | float16
+    files: list[CardFile]
+    domains: list[DomainData]
+    config: dict[str, Any] | None  # the run's training config, as published
+    counters: dict[str, int] | None  # step, epoch of the checkpoint
+    metrics: dict[str, Any] | None
+    has_loss_plot: bool = False
+    license_override: str | None = None
+    hub: str = "https://huggingface.co"
+    extra_tags: list[str] = field(default_factory=list)
+
+
+def card_metadata(inputs: CardInputs) -> ModelCardData:
+    """The YAML header: licence from the training data (or the publisher's), tags, task, datasets."""
+    if inputs.license_override:
+        license_id, extra = inputs.license_override, {}
+    else:
+        license_id, extra = model_license(inputs.domains)
+    datasets = sorted({d.hub_dataset for d in inputs.domains if d.hub_dataset})
+    return ModelCardData(
+        license=license_id,
+        license_name=extra.get("license_name"),
+        license_link=extra.get("license_link"),
+        library_name="pixelforge",
+        pipeline_tag="image-to-image",
+        tags=TAGS + [t for t in inputs.extra_tags if t not in TAGS],
+        datasets=datasets or None,
+    )
+
+
+def build_model_card(inputs: CardInputs) -> str:
+    """The card's Markdown, header included."""
+    data = card_metadata(inputs)
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    template = env.from_string(TEMPLATE.read_text(encoding="utf-8"))
+    config = inputs.config or {}
+    name = inputs.repo_id.split("/")[-1]
+    return template.render(
+        card_data=data.to_yaml(),
+        name=name,
+        repo_id=inputs.repo_id,
+        hub=inputs.hub,
+        summary=_summary(inputs),
+        files=inputs.files,
+        spec=inputs.spec,
+        params=f"{inputs.params:,}",
+        dtype=inputs.dtype,
+        domains=inputs.domains,
+        split=config.get("split", "train"),
+        licence_rows=[(d, lic) for d in inputs.domains for lic in d.licences],
+        licence_note=_licence_note(inputs, data),
+        credits=[(d, lic) for d in inputs.domains for lic in d.licences if lic.needs_attribution and lic.authors],
+        progress=_progress(inputs.counters),
+        recipe=_recipe(config, inputs.spec),
+        has_config=inputs.config is not None,
+        has_loss_plot=inputs.has_loss_plot,
+        metrics=_metric_rows(inputs.metrics),
+        metrics_note=_metrics_note(inputs.metrics),
+    ).rstrip() + "\n"
+
+
+def _summary(inputs: CardInputs) -> str:
+    b = next((d for d in inputs.domains if d.role == "B"), None)
+    trained_on = f" trained on {b.images} pixel-art images" if b is not None and b.images else ""
+    return (f"A CycleGAN generator{trained_on} that turns pictures (domain A) into pixel art (domain B), "
+            "published with pixelforge's `train publish`. `G_A.safetensors` is the pictures-to-pixel-art direction "
+            "`pixelate` uses.")
+
+
+def _licence_note(inputs: CardInputs, data: ModelCardData) -> str:
+    if inputs.license_override:
+        return (f"The publisher set the licence to `{data.license}` (`train publish --license`); the training "
+                "images keep their own licences, listed above where known.")
+    unknown = [d for d in inputs.domains if not d.known]
+    if unknown:
+        names = ", ".join(f"{d.role} ({d.kind})" for d in unknown)
+        return (f"The licence is `unknown`: the licences of domain {names} are not stated in its files (only a "
+                "dataset folder from `curate run` records each image's licence, and an image without one is "
+                "`unknown`). Check them before reusing this model.")
+    if data.license == "other" and data.license_link == "attribution.csv":
+        return ("The training images carry several licences, so the licence is `other`: each image's licence "
+                "is in [attribution.csv](attribution.csv); using the model means respecting the terms of each.")
+    return f"Every training image is under the same licence, so the model's card says `{data.license}`."
+
+
+def _progress(counters: dict[str, int] | None) -> str:
+    if not counters:
+        return "The checkpoint records no step count."
+    step, epoch = counters.get("step", 0), counters.get("epoch", 0)
+    return f"Published from the checkpoint at optimizer step {step:,} (epoch {epoch + 1})."
+
+
+def _recipe(config: dict[str, Any], spec: GeneratorSpec) -> list[tuple[str, str]]:
+    if not config:
+        return [("ngf", str(spec.ngf)), ("n_blocks", str(spec.n_blocks))]
+    return [(key, f"`{json.dumps(config[key])}`") for key in RECIPE_KEYS if key in config]
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        return [row for k, v in value.items() for row in _flatten(v, f"{prefix}.{k}" if prefix else str(k))]
+    return [(prefix, value)]
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:.4g}" if math.isfinite(value) else str(value)
+    if isinstance(value, list):
+        return ", ".join(_fmt(v) for v in value[:8]) + (" ..." if len(value) > 8 else "")
+    return str(value).replace("|", "\\|").replace("\n", " ")[:200]
+
+
+def _metric_rows(metrics: dict[str, Any] | None) -> list[tuple[str, str]]:
+    if not metrics:
+        return []
+    values = metrics.get("metrics", metrics) if isinstance(metrics.get("metrics"), dict) else metrics
+    rows = [(key, _fmt(v)) for key, v in _flatten(values) if key not in ("command", "source", "note")]
+    return rows[:MAX_METRICS]
+
+
+def _metrics_note(metrics: dict[str, Any] | None) -> str:
+    if not metrics:
+        return ""
+    how = next((str(metrics[k]) for k in ("command", "source") if isinstance(metrics.get(k), str)), None)
+    note = "From the run folder's `metrics.json` (published beside this card)"
+    note += f", measured with `{how}`." if how else "."
+    if isinstance(metrics.get("note"), str):
+        note += " " + metrics["note"]
+    return note

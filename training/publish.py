@@ -1,0 +1,278 @@
+"""``train publish``: a run folder (or one checkpoint folder) becomes a model repo on the Hub, in one commit.
+
+Two steps, so ``--dry-run`` shows exactly what a real publish sends:
+
+1. :func:`prepare_publish` stages the repo in a temporary folder, no network: the generators
+   (``G_A.safetensors``, and ``G_B`` unless left out; fp32 byte for byte, or cast to fp16), a
+   ``config.json`` (architecture, precision, step, and the training config with local paths reduced
+   to folder names), ``loss.png`` and ``metrics.json`` when the run has them, ``attribution.csv``
+   for training images with stated provenance, and ``README.md``, the model card. Discriminators
+   and optimizer state are never published.
+2. :func:`upload` checks the token, creates the model repo if it is missing and commits every file
+   at once (Hub commits are atomic); files an earlier publish wrote that this one lacks are deleted
+   in the same commit. Every request is bounded by ``timeout`` seconds.
+
+The token comes from ``HF_TOKEN`` or the login cache and goes to huggingface_hub only; every
+message goes through :func:`pixelforge.hub.redact`. ``pixelate --checkpoint hf://OWNER/NAME``
+loads what this writes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from pixelforge.dataset import CARD_FILE
+from pixelforge.hub import (
+    HubNoAnswer,
+    describe_hub_error,
+    endpoint_url,
+    find_cause,
+    hub_timeouts,
+    hub_url,
+    redact,
+)
+from pixelforge.licenses import HUB_LICENSES
+from pixelforge.model.checkpoint import (
+    CHECKPOINTS_DIR,
+    DIRECTIONS,
+    FORMAT,
+    GENERATOR_ARCH,
+    STATE_JSON,
+    CheckpointError,
+    expected_shapes,
+    find_checkpoint_dir,
+    read_header,
+    read_network,
+    spec_from_metadata,
+)
+from training.model_card import CardFile, CardInputs, build_model_card
+from training.provenance import attribution_csv, describe_domain, shown_source
+
+DEFAULT_TIMEOUT = 120.0
+RUN_CONFIG = "config.json"
+LOSS_PLOT = "loss.png"
+METRICS = "metrics.json"
+ATTRIBUTION = "attribution.csv"
+#: Files ``train publish`` owns in a repo: a later publish deletes the ones it no longer sends.
+MANAGED = ("G_A.safetensors", "G_B.safetensors", RUN_CONFIG, LOSS_PLOT, METRICS, ATTRIBUTION, CARD_FILE)
+_WHAT = {
+    "G_A.safetensors": "generator A→B: pictures → pixel art (what `pixelate` runs)",
+    "G_B.safetensors": "generator B→A: pixel art → pictures (`pixelate --which G_B`)",
+    RUN_CONFIG: "architecture, precision, step and the training config",
+    LOSS_PLOT: "the training losses",
+    METRICS: "the run's measured metrics",
+    ATTRIBUTION: "one line per training image: title, author, licence, source page",
+    CARD_FILE: "this card",
+}
+
+
+class PublishError(Exception):
+    """A publish that could not be done; the message is safe to print (no token) and says what to do."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    path_in_repo: str
+    local_path: Path
+    size: int
+
+
+@dataclass(frozen=True)
+class PublishPlan:
+    repo_id: str
+    files: list[ModelFile]
+    checkpoint: Path
+    dtype: str
+    license: str
+    private: bool = False
+    step: int | None = None
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    repo_url: str
+    commit_url: str
+    deleted: list[str]
+
+
+def run_root(source: Path, checkpoint: Path) -> Path | None:
+    """The run folder around a checkpoint (the one holding config.json), if there is one."""
+    if (source / RUN_CONFIG).is_file() and (source / CHECKPOINTS_DIR).is_dir():
+        return source
+    if checkpoint.parent.name == CHECKPOINTS_DIR and (checkpoint.parent.parent / RUN_CONFIG).is_file():
+        return checkpoint.parent.parent
+    return None
+
+
+def published_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The training config without the publisher's file system: local paths become folder names."""
+    out = dict(config)
+    for key in ("domain_a", "domain_b", "output", "resume", "init_from"):
+        value = out.get(key)
+        if isinstance(value, str) and value and not value.startswith("hf://"):
+            out[key] = shown_source(value)
+    return out
+
+
+def prepare_publish(
+    source: str | Path,
+    staging: str | Path,
+    *,
+    repo_id: str,
+    fp16: bool = False,
+    generators: tuple[str, ...] = ("G_A", "G_B"),
+    private: bool = False,
+    license_id: str | None = None,
+) -> PublishPlan:
+    """Stage everything a publish uploads into ``staging`` and return the plan (no network)."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        if repo_id.count("/") != 1:
+            raise HFValidationError("write it as OWNER/NAME")
+        validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        raise PublishError(f"bad --repo {repo_id!r}: {str(exc).splitlines()[0]}", exit_code=2) from None
+    if license_id is not None:
+        if license_id not in HUB_LICENSES:
+            raise PublishError(f"--license {license_id!r} is not a Hub licence id (e.g. cc-by-4.0, mit, other)", exit_code=2)
+    source, staging = Path(source), Path(staging)
+    try:
+        checkpoint = find_checkpoint_dir(source)
+    except CheckpointError as exc:
+        raise PublishError(str(exc), exit_code=2) from None
+    if not checkpoint.is_dir():
+        raise PublishError(f"{source}: give a run folder or a checkpoint folder, not a file", exit_code=2)
+    root = run_root(source, checkpoint)
+    staging.mkdir(parents=True, exist_ok=True)
+    spec, size, names = _stage_generators(checkpoint, staging, generators, fp16)
+    config = _read_json(root / RUN_CONFIG) if root else None
+    metrics = _read_json(root / METRICS) if root and (root / METRICS).is_file() else None
+    counters = _counters(checkpoint)
+    dtype = "float16" if fp16 else "float32"
+    model_config = {
+        "format": FORMAT, "arch": GENERATOR_ARCH, "generator": asdict(spec),
+        "networks": {n.removesuffix(".safetensors"): DIRECTIONS[n.removesuffix(".safetensors")] for n in names}, "dtype": dtype, "size": size,
+        "step": counters.get("step") if counters else None, "training": published_config(config) if config else None,
+    }
+    (staging / RUN_CONFIG).write_text(json.dumps(model_config, indent=2) + "\n")
+    names += [RUN_CONFIG]
+    for name, payload in ((LOSS_PLOT, root / LOSS_PLOT if root else None), (METRICS, metrics)):
+        if isinstance(payload, Path) and payload.is_file():
+            shutil.copyfile(payload, staging / name)
+            names.append(name)
+        elif isinstance(payload, dict):
+            (staging / name).write_text(json.dumps(payload, indent=2) + "\n")
+            names.append(name)
+    domains = [describe_domain(config.get(key) or "", role, config.get("split", "train"))
+               for key, role in (("domain_a", "A"), ("domain_b", "B"))] if config else []
+    attribution = attribution_csv(domains)
+    if attribution:
+        (staging / ATTRIBUTION).write_text(attribution, encoding="utf-8")
+        names.append(ATTRIBUTION)
+    inputs = CardInputs(
+        repo_id=repo_id, spec=spec, params=_params(spec), dtype=dtype,
+        files=[CardFile(n, _WHAT[n]) for n in [*names, CARD_FILE]], domains=domains,
+        config=published_config(config) if config else None, counters=counters, metrics=metrics,
+        has_loss_plot=LOSS_PLOT in names, license_override=license_id, hub=hub_url(),
+    )
+    card = build_model_card(inputs)
+    (staging / CARD_FILE).write_text(card, encoding="utf-8")
+    names.append(CARD_FILE)
+    license_line = next(line for line in card.splitlines() if line.startswith("license:"))
+    files = [ModelFile(n, staging / n, (staging / n).stat().st_size) for n in names]
+    return PublishPlan(repo_id, files, checkpoint, dtype, license_line.split(":", 1)[1].strip(), private,
+                       counters.get("step") if counters else None)
+
+
+def _stage_generators(checkpoint: Path, staging: Path, generators: tuple[str, ...], fp16: bool) -> tuple[Any, int, list[str]]:
+    """Copy (fp32, byte for byte) or cast (fp16) each generator; the first one's spec and crop size."""
+    if "G_A" in generators and not (checkpoint / "G_A.safetensors").is_file():
+        raise PublishError(f"{checkpoint} has no G_A.safetensors (the generator `pixelate` uses)", exit_code=2)
+    names, spec, size = [], None, 0
+    for which in generators:
+        path = checkpoint / f"{which}.safetensors"
+        if not path.is_file():
+            continue
+        try:
+            _, meta = read_header(path)
+            spec = spec or spec_from_metadata(meta)
+            size = size or int(meta.get("size", "0") or 0)
+        except (CheckpointError, ValueError) as exc:
+            raise PublishError(f"{path}: {exc}", exit_code=2) from None
+        target = staging / path.name
+        if fp16:
+            from safetensors.torch import save_file
+
+            state, meta = read_network(path)
+            half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+            save_file(half, str(target), metadata={**meta, "dtype": "float16"})
+        else:
+            shutil.copyfile(path, target)
+        names.append(path.name)
+    if spec is None:
+        raise PublishError(f"{checkpoint} holds none of {', '.join(generators)} .safetensors", exit_code=2)
+    return spec, size, names
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PublishError(f"{path} is not readable JSON: {exc}", exit_code=2) from None
+    if not isinstance(value, dict):
+        raise PublishError(f"{path} must hold a JSON object", exit_code=2)
+    return value
+
+
+def _counters(checkpoint: Path) -> dict[str, int] | None:
+    try:
+        counters = json.loads((checkpoint / STATE_JSON).read_text()).get("counters")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return {k: v for k, v in counters.items() if isinstance(v, int)} if isinstance(counters, dict) else None
+
+
+def _params(spec: Any) -> int:
+    return sum(math.prod(shape) for shape in expected_shapes(spec).values())
+
+
+def upload(plan: PublishPlan, *, token: str, timeout: float = DEFAULT_TIMEOUT) -> PublishResult:
+    """Create the model repo if needed and commit the plan's files; errors become :class:`PublishError`."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+
+    where = hub_url()
+    try:
+        with hub_timeouts(timeout):
+            api = HfApi(endpoint=endpoint_url(), token=token)
+            api.whoami()  # a bad token fails here, before anything is created
+            repo_url = api.create_repo(plan.repo_id, repo_type="model", private=plan.private, exist_ok=True)
+            ours = {f.path_in_repo for f in plan.files}
+            stale = sorted(p for p in api.list_repo_files(plan.repo_id) if p in MANAGED and p not in ours)
+            ops: list = [CommitOperationAdd(path_in_repo=f.path_in_repo, path_or_fileobj=str(f.local_path)) for f in plan.files]
+            ops += [CommitOperationDelete(path_in_repo=p) for p in stale]
+            step = f" at step {plan.step:,}" if plan.step is not None else ""
+            info = api.create_commit(plan.repo_id, ops, commit_message=f"pixelforge: publish the generator{step}",
+                                     commit_description="Uploaded by `train publish`: generators, config.json, model card.")
+    except Exception as exc:  # noqa: BLE001 - every failure is translated into one clear message
+        no_answer = find_cause(exc, HubNoAnswer)
+        if no_answer is not None:
+            message = (f"the Hub at {where} did not answer: {no_answer}. The commit may have landed: check "
+                       f"{where}/{plan.repo_id} and run the same `train publish` again (it is safe to repeat).")
+        else:
+            message = describe_hub_error(exc, plan.repo_id, where) + " Nothing was published."
+        raise PublishError(redact(message, token)) from None
+    return PublishResult(repo_url=str(repo_url), commit_url=info.commit_url, deleted=stale)
