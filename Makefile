@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 # command -> Debian package, for the real servers and tools the tests start
 SYSTEM_DEPS := redis-server:redis-server chromium:chromium ffmpeg:ffmpeg
 
-.PHONY: system-deps venv test lint imports docs bench demo clean
+.PHONY: model ship-model system-deps venv test lint imports docs bench demo clean
 
 # Installs only what is missing; needs root (apt-get) only then, and says so otherwise.
 system-deps:
@@ -58,6 +58,23 @@ bench: $(STAMP)
 # The whole pipeline on the bundled sample; DEMO_FAST=1 is the reduced mode the tests run.
 demo: system-deps $(STAMP)
 	$(PY) -m pixelforge.demo $(if $(filter 1,$(DEMO_FAST)),--fast,)
+
+# The shipped model, reproducible: curate the shared corpus, train with a recipe, measure, ship.
+# `make model` (about two hours on 2 CPU cores; RECIPE=training/recipes/gpu-native.toml on a GPU), then
+# `make ship-model` copies the run into the package as fp16 with its card (what a Hub repo would hold).
+CORPUS ?= ../shared/corpus
+RECIPE ?= training/recipes/cpu-native.toml
+MODEL_RUN ?= runs/cpu-native
+SHIPPED ?= inference/models/pixelforge-native-v1
+model: $(STAMP)
+	$(PY) -m curation run --input $(CORPUS)/cartoons --output data/cartoons --domain A --set 'split.holdout_prefixes=["0"]'
+	$(PY) -m curation run --input $(CORPUS)/pixel-art --output data/pixel-art
+	$(if $(wildcard $(MODEL_RUN)/config.json),$(PY) -m training --resume $(MODEL_RUN),$(PY) -m training --config $(RECIPE) --output $(MODEL_RUN))
+
+ship-model: $(STAMP)
+	$(PY) benchmarks/quality.py --checkpoint $(MODEL_RUN) --metrics $(MODEL_RUN)/metrics.json --out benchmarks/out/quality-model
+	rm -rf $(SHIPPED)
+	$(PY) -m training publish $(MODEL_RUN) --repo pixelforge/pixelforge-native-v1 --dry-run --fp16 --no-g-b --stage $(SHIPPED)
 
 clean:
 	rm -rf build site *.egg-info .pytest_cache .ruff_cache

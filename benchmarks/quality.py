@@ -11,8 +11,8 @@ Inputs, all held out from training:
 * the corpus photos (all 13; ``--quick`` takes 4), with key regions marked by eye below.
 
 Methods: the classical path as on main (box average + k-means by pixel count: ``outlines=False,
-key_colors=False``), the classical path now, an untrained generator (random init, seed 0) through
-the same pipeline, PixelOE (``pip install pixeloe``; 16-colour k-means, its own palette step) and
+key_colors=False``), the classical path now, the model shipped with the package (or ``--checkpoint``),
+an untrained generator of the same architecture (random init, seed 0) through the same pipeline, PixelOE (``pip install pixeloe``; 16-colour k-means, its own palette step) and
 pyxelate (skipped when not importable: its PyPI release is a placeholder). Every input is cropped
 to a multiple of the 4 px cell at the top-left so all methods share one grid.
 
@@ -225,22 +225,26 @@ def measure(case: Case, out: Image.Image, seconds: float) -> dict:
 # ----------------------------------------------------------------------------- methods
 
 
-def methods() -> tuple[dict, list[str]]:
+def methods(checkpoint: str | None = None) -> tuple[dict, list[str]]:
     import torch
 
-    from pixelforge.model.networks import GeneratorSpec, init_weights
+    from pixelforge.model.networks import init_weights
 
     notes = []
     old = Pixelator.classic(outlines=False, key_colors=False)
     new = Pixelator.classic()
+    model = Pixelator.from_checkpoint(checkpoint) if checkpoint else Pixelator.shipped()
     torch.manual_seed(0)
-    spec = GeneratorSpec()
+    spec = model.spec  # the untrained network has the trained one's architecture: only training differs
     net = Pixelator(init_weights(spec.build()).eval(), spec)
     found = {
         "classical (main)": old.pixelate,
         "classical (new)": new.pixelate,
+        "shipped model" if checkpoint is None else "model": model.pixelate,
         "untrained net": net.pixelate,
     }
+    if checkpoint:
+        notes.append(f"model: {checkpoint}")
     try:
         from pixeloe.torch.pixelize import pixelize
 
@@ -367,11 +371,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", nargs="*", help="run only these methods")
     p.add_argument("--cases", nargs="*", help="run only cases whose name contains one of these")
     p.add_argument("--tile", type=int, default=256, help="tile side on the sheet")
+    p.add_argument("--checkpoint", help="a run or checkpoint folder to measure instead of the shipped model")
+    p.add_argument("--metrics", type=Path, help="also write the model's and classical totals here (a run's metrics.json)")
     args = p.parse_args(argv)
     cases = generated_cases() + cartoon_cases(2 if args.quick else 5) + photo_cases(args.quick)
     if args.cases:
         cases = [c for c in cases if any(part in c.name for part in args.cases)]
-    found, notes = methods()
+    found, notes = methods(args.checkpoint)
     if args.only:
         found = {n: f for n, f in found.items() if n in args.only}
     names = list(found)
@@ -392,11 +398,24 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
     total = summarise(results, names)
+    kinds = {c.name: c.group for c in cases}
+    by_kind = {k: summarise({c: r for c, r in results.items() if kinds[c] == k}, names) for k in sorted(set(kinds.values()))}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps({"total": total, "per_image": results, "notes": notes}, indent=1))
     sheet(cases, outputs, names, args.tile).save(args.out / "sheet.png")
     write_html(args.out, results, total, names, notes)
     print(table(total))
+    for kind, sub in by_kind.items():
+        print(f"\n{kind} ({sum(1 for k in kinds.values() if k == kind)} images)\n{table(sub)}")
+    if args.metrics:  # for a model card: `train publish` puts metrics.json beside the card
+        command = "PYTHONPATH=. python benchmarks/quality.py" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
+        args.metrics.write_text(json.dumps({
+            "command": command,
+            "note": "Means over held-out images at cell 4 and 16 colours; every method measured in the same run.",
+            "metrics": {f"{kind}/{n}": {k: round(v, 3) if isinstance(v, float) else v for k, v in t.items()}
+                        for kind, sub in {"all": total, **by_kind}.items() for n, t in sub.items()
+                        if n in ("classical (new)", "shipped model", "model", "untrained net")},
+        }, indent=1))
     for note in notes:
         print(f"note: {note}")
     return 0

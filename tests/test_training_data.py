@@ -281,3 +281,17 @@ def test_box_resize_of_domain_a_matches_what_pixelate_does():
     assert np.abs(boxed - want).max() <= 1
     bicubic = np.asarray(picture_crop(pic, 32, 32, None, flip=False)).astype(int)
     assert np.abs(bicubic - want).max() > 8  # the reference filter is a different one
+
+
+def test_domain_a_scale_jitter_places_small_pictures_on_white():
+    """a_min_load_size: the same cartoon at several cell grids; smaller than the crop means whole, on white."""
+    rng = np.random.default_rng(2)
+    pic = Image.new("RGB", (64, 64), (200, 30, 30))
+    widths = set()
+    for _ in range(40):
+        out = picture_crop(pic, 48, 48, rng, flip=True, resize="box", min_load_size=16)
+        assert out.size == (48, 48)
+        red = np.argwhere((np.asarray(out) != 255).any(-1))
+        widths.add(int(red[:, 1].max() - red[:, 1].min() + 1))
+    assert min(widths) <= 24 and max(widths) == 48 and len(widths) > 5
+    assert picture_crop(pic, 48, 48, None, flip=False, resize="box", min_load_size=16).size == (48, 48)

@@ -39,6 +39,8 @@ HELP = {
     "a-resize": "domain A downscale filter: bicubic (reference) or box (area average, as pixelate reaches its cell grid)",
     "b-max-scale": "domain B: largest nearest-neighbour scale (default 0 = the largest that fits; 1 = native pixels, "
                    "one generator pixel per art pixel, as pixelate runs the model)",
+    "a-min-load-size": "domain A scale jitter: the shorter side is drawn from this..load-size (default 0 = off); "
+                       "a picture smaller than the crop is placed on white",
     "ngf": "generator width (default 64)",
     "n-blocks": "generator residual blocks (default 9)",
     "ndf": "discriminator width (default 64)",

@@ -17,7 +17,7 @@ from pixelforge.io import atomic_write
 from pixelforge.model.networks import DiscriminatorSpec, GeneratorSpec
 
 #: Fields that define the model and the data stream: a resume may not change them.
-ARCHITECTURE_FIELDS = ("ngf", "n_blocks", "ndf", "n_layers", "size", "batch_size", "seed", "a_resize", "b_max_scale")
+ARCHITECTURE_FIELDS = ("ngf", "n_blocks", "ndf", "n_layers", "size", "batch_size", "seed", "a_resize", "b_max_scale", "a_min_load_size")
 
 
 def min_size(n_layers: int) -> int:
@@ -44,6 +44,7 @@ class TrainConfig:
     flip: bool = True  # random horizontal flips (both domains; a flip keeps the pixel grid)
     a_resize: str = "bicubic"  # domain A downscale: bicubic (reference) | box (area average, as pixelate does)
     b_max_scale: int = 0  # domain B: largest integer NN scale (0 = largest that fits the crop; 1 = native pixels)
+    a_min_load_size: int = 0  # > 0: domain A's shorter side is drawn from a_min_load_size..load_size (scale jitter)
     workers: int = 2  # DataLoader worker processes (0 = load in the main process)
     # model (reference defaults)
     ngf: int = 64
@@ -141,6 +142,8 @@ class TrainConfig:
             raise ConfigError(f"compile_mode must be default, reduce-overhead or max-autotune, got {self.compile_mode!r}")
         if self.a_resize not in ("bicubic", "box"):
             raise ConfigError(f"a_resize must be bicubic or box, got {self.a_resize!r}")
+        if not 0 <= self.a_min_load_size <= self.load_size:
+            raise ConfigError(f"a_min_load_size must be 0 (off) or at most load_size, got {self.a_min_load_size}")
         if self.b_max_scale < 0:
             raise ConfigError(f"b_max_scale must be >= 0 (0 = largest that fits), got {self.b_max_scale}")
         if self.amp_dtype not in ("bf16", "fp16"):

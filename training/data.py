@@ -96,15 +96,35 @@ def pixel_art_crop(
 
 
 def picture_crop(
-    img: Image.Image, size: int, load_size: int, rng: np.random.Generator | None, flip: bool, resize: str = "bicubic"
+    img: Image.Image, size: int, load_size: int, rng: np.random.Generator | None, flip: bool, resize: str = "bicubic",
+    min_load_size: int = 0,
 ) -> Image.Image:
     """Domain A: shorter side to ``load_size`` (aspect kept), random ``size`` crop, flip.
 
     ``resize="bicubic"`` is the reference; ``"box"`` averages areas, as ``pixelate`` does to bring a
     picture down to its cell grid, so the generator trains on the inputs it will see.
+    ``min_load_size`` > 0 draws the shorter side from ``min_load_size..load_size`` instead: the same
+    cartoon at several cell grids (``pixelate`` runs one generator pixel per cell, whatever the cell
+    size); a picture smaller than the crop is placed on white, as domain B's small sprites are.
     """
     img = img.convert("RGB")
     width, height = img.size
+    if min_load_size and rng is not None:
+        load_size = int(rng.integers(min_load_size, load_size + 1))
+    ratio = load_size / min(width, height)
+    if min_load_size and min(width, height) * ratio < size:  # smaller than the crop: whole picture on white
+        ratio = min(ratio, size / max(width, height))
+        new_w, new_h = max(1, round(width * ratio)), max(1, round(height * ratio))
+        small = img.resize((new_w, new_h), Image.Resampling.BOX if resize == "box" else Image.Resampling.BICUBIC)
+        canvas = Image.new("RGB", (size, size), (255, 255, 255))
+        if rng is None:
+            x, y = (size - new_w) // 2, (size - new_h) // 2
+        else:
+            x, y = int(rng.integers(0, size - new_w + 1)), int(rng.integers(0, size - new_h + 1))
+        canvas.paste(small, (x, y))
+        if flip and rng is not None and rng.random() < 0.5:
+            canvas = canvas.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        return canvas
     ratio = load_size / min(width, height)
     new_w, new_h = max(size, round(width * ratio)), max(size, round(height * ratio))
     if (new_w, new_h) != (width, height):
@@ -142,9 +162,10 @@ class Preprocess:
     flip: bool = True
     a_resize: str = "bicubic"  # bicubic (reference) | box (area average, as pixelate reaches the cell grid)
     b_max_scale: int = 0  # 0 = largest integer scale that fits; 1 = native pixels
+    a_min_load_size: int = 0  # > 0: domain A's shorter side drawn from a_min_load_size..load_size
 
     def a(self, img: Image.Image, rng: np.random.Generator | None) -> Image.Image:
-        return picture_crop(img, self.size, self.load_size, rng, self.flip, self.a_resize)
+        return picture_crop(img, self.size, self.load_size, rng, self.flip, self.a_resize, self.a_min_load_size)
 
     def b(self, img: Image.Image, rng: np.random.Generator | None) -> Image.Image:
         return pixel_art_crop(img, self.size, rng, self.flip, self.b_max_scale)

@@ -1,0 +1,91 @@
+"""The model shipped in the package: it loads, obeys the pixel-art rules, and the CLI says which method runs."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from safetensors import safe_open
+
+from inference import shipped
+from inference.cli import main
+from inference.grid import cell_purity
+from inference.pixelator import Pixelator
+from pixelforge.imaging import count_colors
+from pixelforge.testing.hub_metadata import validate_card_metadata
+
+
+def picture(seed: int = 0, size: int = 64) -> Image.Image:
+    """A cartoon-like picture: flat shapes with dark outlines on white."""
+    rng = np.random.default_rng(seed)
+    arr = np.full((size, size, 3), 255, np.uint8)
+    yy, xx = np.mgrid[:size, :size]
+    for _ in range(4):
+        cy, cx, r = rng.integers(12, size - 12, 2).tolist() + [int(rng.integers(6, 14))]
+        d = np.hypot(yy - cy, xx - cx)
+        arr[d < r + 1.5] = (20, 20, 30)
+        arr[d < r] = rng.integers(40, 230, 3)
+    return Image.fromarray(arr)
+
+
+def test_the_shipped_weights_are_small_fp16_safetensors_with_a_valid_card():
+    path = shipped.shipped_weights()
+    assert path.stat().st_size <= 10 * 2**20
+    with safe_open(str(path), framework="pt") as fh:
+        meta = fh.metadata()
+        assert {str(fh.get_tensor(k).dtype) for k in fh.keys()} == {"torch.float16"}
+    assert meta["dtype"] == "float16" and int(meta["ngf"]) == 32
+    card = shipped.shipped_card().read_text()
+    assert validate_card_metadata(card, "model") == []
+    for needed in ("## Training data", "## Metrics", "## Limitations", "CC-BY-SA-3.0", "Twemoji"):
+        assert needed in card
+    assert json.loads((shipped.SHIPPED_DIR / "config.json").read_text())["training"]["b_max_scale"] == 1
+
+
+def test_shipped_model_output_keeps_the_pixel_art_rules():
+    pix = Pixelator.shipped(cell_size=4, palette="16")
+    assert "shipped model" in pix.describe() and not pix.is_classic
+    out = pix.pixelate(picture(1))
+    assert out.size == (64, 64) and cell_purity(np.asarray(out), 4) == 1.0 and count_colors(out) <= 16
+    # the generator did something: its output differs from the classical method's
+    assert not np.array_equal(np.asarray(out), np.asarray(Pixelator.classic(cell_size=4).pixelate(picture(1))))
+
+
+def _png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_cli_says_which_method_runs(tmp_path, capsys):
+    src = tmp_path / "in.png"
+    src.write_bytes(_png(picture(2)))
+    assert main([str(src), "-o", str(tmp_path / "s.png"), "--shipped", "-q"]) == 0
+    assert f"the shipped model {shipped.SHIPPED_NAME}" in capsys.readouterr().err
+    assert main([str(src), "-o", str(tmp_path / "c.png"), "--classic", "-q"]) == 0
+    assert "classical method" in capsys.readouterr().err
+    assert main([str(src), "-o", str(tmp_path / "d.png"), "-q"]) == 0
+    err = capsys.readouterr().err
+    if shipped.DEFAULT_METHOD == "classic":
+        assert "classical method" in err and "--shipped" in err
+        assert (tmp_path / "d.png").read_bytes() == (tmp_path / "c.png").read_bytes()
+    else:
+        assert "shipped model" in err
+        assert (tmp_path / "d.png").read_bytes() == (tmp_path / "s.png").read_bytes()
+    assert (tmp_path / "s.png").read_bytes() != (tmp_path / "c.png").read_bytes()
+    with pytest.raises(SystemExit) as exc:  # one method at a time
+        main([str(src), "-o", str(tmp_path / "x.png"), "--shipped", "--classic"])
+    assert exc.value.code == 2
+    assert main(["--model-card"]) == 0
+    assert capsys.readouterr().out.startswith("---\n")
+
+
+def test_a_missing_shipped_model_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(shipped, "SHIPPED_DIR", tmp_path / "nowhere")
+    src = tmp_path / "in.png"
+    src.write_bytes(_png(picture(3)))
+    assert main([str(src), "-o", str(tmp_path / "o.png"), "--shipped"]) == 2
+    assert "shipped model is missing" in capsys.readouterr().err
