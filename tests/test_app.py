@@ -25,10 +25,11 @@ from PIL import Image
 from inference.cli import main as cli_main
 from inference.grid import cell_purity
 from inference.preview import reduced_copy
+from inference.shipped import DEFAULT_METHOD, SHIPPED_NAME
 from pixelforge.imaging import count_colors
 from pixelforge.model.checkpoint import generator_metadata, save_network
 from pixelforge.model.networks import GeneratorSpec, init_weights
-from webapp.jobs import JobError, JobFiles, Limits, Settings, run_animation, run_preview
+from webapp.jobs import SHIPPED_G_A, JobError, JobFiles, Limits, Settings, run_animation, run_preview
 from webapp.models import CLASSICAL, Models
 
 REPO = Path(__file__).resolve().parent.parent
@@ -278,8 +279,12 @@ def test_preview_works_on_a_reduced_copy_with_the_same_grid(tmp_path):
 
 def test_model_menu_and_serve_command(run_folder, capsys):
     models = Models([str(run_folder)])
-    assert models.default == CLASSICAL
-    assert models.choices() == [("classical (no ML)", CLASSICAL), (f"checkpoint: {run_folder}", str(run_folder))]
+    assert models.default == (CLASSICAL if DEFAULT_METHOD == "classic" else SHIPPED_G_A)
+    assert models.choices() == [("classical (no ML)", CLASSICAL), (f"shipped: {SHIPPED_NAME}", SHIPPED_G_A),
+                                (f"checkpoint: {run_folder}", str(run_folder))]
+    settings = Settings(model=SHIPPED_G_A)
+    assert "--shipped" in settings.command() and "--checkpoint" not in settings.command()
+    assert not models.pixelator(SHIPPED_G_A, cell_size=4).is_classic
     assert cli_main(["serve", "--checkpoint", str(run_folder / "missing")]) == 2
     assert "pixelate serve: error: model" in capsys.readouterr().err
     with pytest.raises(SystemExit) as done:

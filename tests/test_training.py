@@ -338,3 +338,18 @@ def test_tensorboard_logs_or_says_what_is_missing(tmp_path):
     else:
         train(cfg, progress=False)
         assert any((tmp_path / "run" / "tensorboard").iterdir())
+
+
+def test_every_recipe_in_the_repo_is_a_valid_config_that_ships_under_10_mb():
+    """training/recipes/*.toml are what `make model` runs: a typo or an oversize model fails here, not hours in."""
+    from pathlib import Path
+
+    from training.config import TrainConfig, load_toml
+
+    recipes = sorted((Path(__file__).parents[1] / "training" / "recipes").glob("*.toml"))
+    assert len(recipes) >= 2
+    for path in recipes:
+        cfg = TrainConfig.from_mapping(load_toml(path), where=str(path)).validate()
+        params = sum(p.numel() for p in cfg.generator_spec.build().parameters())
+        assert params * 2 <= 10 * 2**20, f"{path.name}: fp16 generator {params * 2 / 2**20:.1f} MB"
+        assert cfg.b_max_scale == 1 and cfg.a_resize == "box"  # the native-resolution recipes

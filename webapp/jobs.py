@@ -26,9 +26,12 @@ from inference.grid import expand_cells
 from inference.inputs import VIDEO_SUFFIXES
 from inference.palette import PaletteError
 from inference.preview import preview
+from inference.shipped import SHIPPED_DIR
 from inference.video import pixelate_gif, pixelate_video
 from pixelforge.imaging import ImageDecodeError, open_image, png_bytes
 from webapp.models import CLASSICAL, ModelError, Models
+
+SHIPPED_G_A = str(SHIPPED_DIR / "G_A.safetensors")
 
 FITTED = "fitted"  # the palette choice "k colours fitted to the picture"
 PALETTE_FILE = "file"
@@ -93,7 +96,9 @@ class Settings:
         parts = ["pixelate", "INPUT", "-o", "OUT.png", "--cell-size", str(int(self.cell_size))]
         palette = Path(self.palette_arg()).name if self.palette == PALETTE_FILE else self.palette_arg()
         parts += ["--palette", palette, "--dither", self.dither] + (["--native"] if self.native else [])
-        if self.model != CLASSICAL:
+        if self.model == SHIPPED_G_A:
+            parts += ["--shipped"]
+        elif self.model != CLASSICAL:
             parts += ["--checkpoint", self.model]
         return shlex.join(parts)
 

@@ -13,14 +13,13 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from inference import Pixelator
+from inference.shipped import DEFAULT_METHOD, SHIPPED_DIR, SHIPPED_NAME
 
 CLASSICAL = "classical"
 
-#: Models that ship with pixelforge: dropdown label -> checkpoint (run folder, folder or file).
-#: A trained model plugs in with one line here, e.g. ``"cartoon-v1": MODELS_DIR / "cartoon-v1"``;
+#: Models that ship with pixelforge: dropdown label -> checkpoint (run folder, folder or file);
 #: entries whose file is missing are left out of the dropdown.
-MODELS_DIR = Path(__file__).resolve().parent.parent / "inference" / "models"
-SHIPPED_MODELS: dict[str, Path] = {}
+SHIPPED_MODELS: dict[str, Path] = {SHIPPED_NAME: SHIPPED_DIR / "G_A.safetensors"}
 
 
 class ModelError(ValueError):
@@ -44,8 +43,10 @@ class Models:
 
     @property
     def default(self) -> str:
-        """Classical until a model ships: it needs no weights and is what the CLI does without --checkpoint."""
-        return CLASSICAL
+        """What the CLI does without --checkpoint: classical until the shipped model is made the default."""
+        shipped = str(SHIPPED_DIR / "G_A.safetensors")
+        return shipped if DEFAULT_METHOD == "shipped" and shipped in self.labels else CLASSICAL
+
 
     def choices(self) -> list[tuple[str, str]]:
         """(label, value) pairs for the dropdown; the value is what the API takes."""
