@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from curation.config import BackgroundConfig, CurateConfig
+from curation.artwork import on_other_background, same_artwork
+from curation.config import BackgroundConfig, CurateConfig, load_config
+from curation.pipeline import run
 from curation.process import process_bytes
 from curation.stages.background import to_white
 from pixelforge.imaging import composite_on_white
@@ -66,6 +68,56 @@ def test_a_scene_framed_by_its_own_darkest_colour_is_never_filled():
     native, kind = _native(_png(forest))
     assert kind == "scene"
     assert np.array_equal(native, np.asarray(composite_on_white(forest)))  # not one pixel changed
+
+
+def test_key_copies_merge_with_their_transparent_twin(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    cases = {
+        "shot": ("superpowers-shot-14x22.png", MAGENTA, 3),  # rim at alpha 128: blended with the key
+        "leaf": ("superpowers-tea-leaf-16x16.png", (0, 255, 0), 8),  # transparent margins on the twin
+        "weapon": ("superpowers-weapon-38x18.png", OLIVE, 8),  # key-colour holes inside the figure
+        "head": ("superpowers-head-16x14.png", (0, 255, 0), 4),  # key colour only in two corner notches
+        "face": ("superpowers-faceset-27-32x32.png", OLIVE, 6),  # the base spans the bottom side
+    }
+    for stem, (name, key, k) in cases.items():
+        (src / f"{stem}-a-native.png").write_bytes((REAL / name).read_bytes())
+        (src / f"{stem}-b-key.png").write_bytes(_png(_up(_on(_open(REAL / name), key), k)))
+    report = run(src, tmp_path / "out", load_config(overrides=["workers=1"]), progress=False).report
+    assert report["rejected"] == []
+    assert report["counts"]["kept"] == len(cases)
+    for cluster in report["clusters"]:
+        urls = sorted(i["url"] for i in cluster["inputs"])
+        assert len(urls) == 2 and urls[0].endswith("-a-native.png") and urls[1].endswith("-b-key.png")
+        assert cluster["inputs"][0]["url"].endswith("-a-native.png")  # the transparent original is kept
+
+
+def test_other_background_is_one_blend_direction_on_the_rim_only():
+    shot = _open(REAL / "superpowers-shot-14x22.png")
+    twin = _twin(shot)
+    keyed = np.asarray(to_white(_on(shot, MAGENTA)).image)
+    assert not np.array_equal(keyed, twin)  # the rim was blended with magenta, not white
+    assert on_other_background(keyed, twin)
+    assert same_artwork(keyed, twin, tolerance=0) == ""  # only when the backgrounds differ
+    assert same_artwork(keyed, twin, tolerance=0, backgrounds_differ=True) == "background"
+    # a recolour of the rim's colours inside the figure, or pixels added in a colour the art uses, is not
+    inner = twin.copy()
+    figure = (twin != 255).any(-1)
+    y, x = np.argwhere(figure)[len(np.argwhere(figure)) // 2]
+    inner[y, x] = np.maximum(inner[y, x].astype(int) - 60, 0)
+    assert not on_other_background(inner, twin)
+    grown = twin.copy()
+    outline = twin[figure][0]
+    empty = np.argwhere(~figure)
+    grown[tuple(empty[0])] = outline  # one more pixel of the figure's own colour, on the background
+    assert not on_other_background(grown, twin)
+
+
+def test_real_frames_are_not_one_drawing_on_two_backgrounds():
+    sheet = np.asarray(composite_on_white(_open(REAL / "lpc-body-male-light.png")))
+    frames = [sheet[8 * 64:9 * 64, i * 64:(i + 1) * 64] for i in range(1, 9)]  # a walk cycle
+    for a, b in zip(frames, frames[1:]):
+        assert same_artwork(a, b, tolerance=0, backgrounds_differ=True) == ""
 
 
 def test_fill_holes_clears_key_colour_seen_through_the_figure():
