@@ -20,8 +20,9 @@ from curation.config import BackgroundConfig, CurateConfig, load_config
 from curation.pipeline import run
 from curation.process import process_bytes
 from curation.stages.background import to_white
+from curation.stages.native import recover_native
 from pixelforge.imaging import composite_on_white
-from tests.test_curation_real import REAL, _open, _png, _up
+from tests.test_curation_real import REAL, _jpeg, _open, _png, _up
 
 MAGENTA = (255, 0, 255)
 OLIVE = (90, 110, 60)
@@ -127,3 +128,43 @@ def test_fill_holes_clears_key_colour_seen_through_the_figure():
     assert (default == OLIVE).all(-1).sum() > 0  # enclosed key pixels stay by default (they may be art)
     holes = to_white(keyed, BackgroundConfig(fill_holes=True))
     assert np.array_equal(np.asarray(holes.image), _twin(weapon))
+
+
+def _jpeg_up(img: Image.Image, k: int, quality: int) -> bytes:
+    """The benchmark's JPEG copy: upscaled x``k`` on white, saved as JPEG."""
+    return _jpeg(_up(img, k), quality)
+
+
+def test_a_jpeg_whose_edges_fall_on_every_other_cell_keeps_its_own_cell():
+    box = _open(REAL / "superpowers-medium-box-32x32.png")
+    jpeg = Image.open(io.BytesIO(_jpeg_up(box, 6, 85)))
+    native = recover_native(jpeg, lossless=False)
+    assert native.scale == (6.0, 6.0) and native.native_size == (32, 32)  # not x12 -> 17x17
+
+
+@pytest.mark.parametrize(("name", "k", "quality"), [("superpowers-projectile-8x8.png", 3, 95),
+                                                   ("superpowers-dollar-32x18.png", 5, 80)])
+def test_white_corners_are_the_background_not_the_art_s_black_frame(name, k, quality):
+    art = _open(REAL / name)
+    native = recover_native(Image.open(io.BytesIO(_jpeg_up(art, k, quality))), lossless=False).image
+    out = to_white(native.convert("RGB"))
+    assert out.kind == "white", out.reason  # not complex (projectile), not a black key eating the frame (dollar)
+    twin = np.asarray(composite_on_white(art)).astype(int)
+    got = np.asarray(out.image).astype(int)
+    assert got.shape == twin.shape and (np.abs(got - twin).max(-1) > 40).mean() < 0.03  # the frame is kept
+
+
+def test_jpeg_copies_of_framed_and_cornered_art_merge_with_their_native(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    cases = {"box": ("superpowers-medium-box-32x32.png", 6, 85), "projectile": ("superpowers-projectile-8x8.png", 3, 95),
+             "dollar": ("superpowers-dollar-32x18.png", 5, 80), "ammo": ("superpowers-ammo-10x19.png", 3, 90)}
+    for stem, (name, k, q) in cases.items():
+        (src / f"{stem}-a-native.png").write_bytes((REAL / name).read_bytes())
+        (src / f"{stem}-b-copy.jpg").write_bytes(_jpeg_up(_open(REAL / name), k, q))
+    report = run(src, tmp_path / "out", load_config(overrides=["workers=1"]), progress=False).report
+    assert report["rejected"] == []
+    assert report["counts"]["kept"] == len(cases)
+    for cluster in report["clusters"]:
+        urls = [i["url"] for i in cluster["inputs"]]
+        assert len(urls) == 2 and urls[0].endswith("-a-native.png") and urls[1].endswith("-b-copy.jpg")

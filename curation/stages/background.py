@@ -80,8 +80,9 @@ def dominant_border_color(arr: np.ndarray, tolerance: int) -> tuple[tuple[int, i
 def key_color(arr: np.ndarray, config: BackgroundConfig) -> tuple[tuple[int, int, int], float] | None:
     """The border colour most likely to be a key colour: among the commonest ring colours (each on
     at least ``key_min_border_share`` of the ring), the one in most corners (a sprite cropped tight
-    shows its own colour along whole sides, rarely in the corners), then the commonest. A colour
-    in fewer than ``MIN_KEY_CORNERS`` corners is no key colour (None)."""
+    shows its own colour along whole sides, rarely in the corners), then the commonest. White in
+    ``MIN_KEY_CORNERS`` corners wins whatever its share. A colour in fewer than ``MIN_KEY_CORNERS``
+    corners is no key colour (None)."""
     color, share = dominant_border_color(arr, config.tolerance)
     ring = border_pixels(arr).astype(np.int16)
     packed = (ring[:, 0].astype(np.int32) << 16) | (ring[:, 1].astype(np.int32) << 8) | ring[:, 2]
@@ -100,6 +101,13 @@ def key_color(arr: np.ndarray, config: BackgroundConfig) -> tuple[tuple[int, int
         key = int(keys[np.argmax(counts)])
         color = ((key >> 16) & 255, (key >> 8) & 255, key & 255)
         share = float((np.abs(ring - np.array(color)).max(-1) <= config.tolerance).mean())
+    # white (or JPEG's near-white) in two corners is the background whatever its share: corner notches
+    # of a tile cut from a white page, the transparent corners of a crate saved without alpha. Filling
+    # it changes at most near-white noise, where another colour's fill could eat the art's own frame
+    near_white = np.abs(ring - np.array(WHITE)).max(-1) <= config.tolerance
+    white_corners = int((np.abs(corners - np.array(WHITE)).max(-1) <= config.tolerance).sum())
+    if white_corners >= MIN_KEY_CORNERS:
+        return WHITE, float(near_white.mean())
     # a colour in fewer than two corners runs along the sides: the figure's own outline, not a background
     return None if best is None or best[0] < MIN_KEY_CORNERS else (best[2], best[1])
 
