@@ -85,6 +85,7 @@ def _row(entry: Entry, cluster_size: int, native: bytes, canvas: bytes) -> dict[
         "cluster_size": cluster_size,
         "tags": [str(t) for t in tags] if isinstance(tags, list) else [str(tags)],
         "licenses": [x["name"] for x in record_licenses(rec)],
+        "background": item.background,
     }
 
 
