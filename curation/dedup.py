@@ -32,19 +32,23 @@ def image_hashes(rgb: Image.Image) -> tuple[str, str]:
     return _grey_hashes((rgb if rgb.mode == "RGB" else rgb.convert("RGB")).convert("L"))
 
 
-def hashes_and_art(rgb: Image.Image) -> tuple[tuple[str, str], tuple[str, str, int, int]]:
+def hashes_and_art(rgb: Image.Image, art: Image.Image | None = None) -> tuple[tuple[str, str], tuple[str, str, int, int]]:
     """:func:`image_hashes` of the image, and of its art without the white margin, with that size.
 
     The second pair is what dedup searches: a sprite on transparency, its tight crop and its copy
     on a key colour (now white) differ only by their margins, which move every hash bit. The first
-    pair is the dataset's ``phash``/``dhash``. One greyscale conversion serves both.
+    pair is the dataset's ``phash``/``dhash``. ``art`` (default: the image) is the picture to search
+    by, e.g. with key-colour holes cleared. One greyscale conversion serves both when it is the image.
     """
     rgb = rgb if rgb.mode == "RGB" else rgb.convert("RGB")
     grey = rgb.convert("L")
     full = _grey_hashes(grey)
+    if art is not None:
+        rgb = art if art.mode == "RGB" else art.convert("RGB")
+        grey = rgb.convert("L")
     box = ImageOps.invert(rgb).getbbox()  # non-white pixels
     if box is None or box == (0, 0, rgb.width, rgb.height):
-        return full, (*full, rgb.width, rgb.height)
+        return full, ((*full, rgb.width, rgb.height) if art is None else (*_grey_hashes(grey), rgb.width, rgb.height))
     return full, (*_grey_hashes(grey.crop(box)), box[2] - box[0], box[3] - box[1])
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from curation.config import CurateConfig
@@ -125,6 +126,22 @@ def _native_trace(native: NativeResult) -> dict[str, Any]:
     }
 
 
+def _key_cleared(white: Image.Image, key: tuple[int, int, int], tolerance: int) -> Image.Image | None:
+    """The image with every pixel of its key colour white, enclosed ones too (None when there are none):
+    what dedup searches by, so a key-colour copy whose holes kept the key finds its transparent twin
+    (the row keeps them: they may be the art's own; the confirmation has the last word)."""
+    arr = np.asarray(white)
+    c = np.array(key, np.uint8)
+    d = np.maximum(arr, c)
+    d -= np.minimum(arr, c)
+    left = d.max(axis=2) <= tolerance
+    if not left.any():
+        return None
+    out = arr.copy()
+    out[left] = 255
+    return Image.fromarray(out, "RGB")
+
+
 def process_bytes(data: bytes, config: CurateConfig, session: Any = None, *, trace: bool = False) -> FileResult:
     """Run every per-image stage on one raw file; one bad member never stops the others."""
     result = FileResult()
@@ -204,7 +221,8 @@ def _process_frame(
                                if reject_complex else "")
         step["filters"] = [dict(vars(v)) for v in verdicts]
         failed = first_failure(verdicts)
-        (phash, dhash), art = hashes_and_art(white)
+        (phash, dhash), art = hashes_and_art(white, _key_cleared(white, bg.border_color, config.background.tolerance)
+                                             if bg.kind == "border" and bg.border_color else None)
         step["hashes"] = {"pixel_sha256": pixel_sha256(white), "phash": phash, "dhash": dhash}
         if failed is not None:
             result.reject(crop_name, "filters", failed.name, failed.detail)
