@@ -136,8 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
         "inspect",
         help="show what every stage decides about one image",
         description=(
-            "Run the per-image stages on IMAGE (an image or a zip pack) and show every decision: decode, "
-            "native scale/phase/confidence, pixel-art score, background kind, hashes, filter verdicts, canvas."
+            "Run the per-image stages on IMAGE (an image or a zip pack) and show every decision with why: decode, "
+            "native scale/phase/confidence (the grid used, or why none was; lossy colours cleaned up), pixel-art "
+            "score against its threshold and what it saw, sheet cutting, background kind and its reason (and when "
+            "a kept row keeps a background that is not white), hashes, filter verdicts, canvas."
         ),
     )
     inspect.add_argument("image", help="image file or zip pack")

@@ -80,6 +80,11 @@ class BackgroundConfig:
     key_min_border_share: float = 0.2  # a flat colour on this share of the border ring can be a key colour
     scene_side_share: float = 0.9  # art covering this share of one side: a full-bleed scene, never filled
     scene_flat_ring: float = 0.5  # ring pixels equal to their neighbour on the ring: flat pixel art, not noise
+    # a key colour contrasts with the art it touches; a sky or ground is shaded into its neighbours:
+    # art next to the flat colour within key_contrast levels on scene_blend_share of that edge is a scene
+    key_contrast: int = 64
+    scene_blend_share: float = 0.25
+    fill_holes: bool = False  # key-colour pixels enclosed by the figure turn white too (sprite rips)
     keep_complex_domains: tuple[str, ...] = ("A",)  # where a complex background is kept (else rejected)
     min_visible_edge: float = 0.3  # share of a figure's outline that must show on white
 

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 BRUTE_FORCE_BELOW = 4096  # under this many hashes brute force is faster than building tables
 
@@ -29,9 +29,32 @@ def image_hashes(rgb: Image.Image) -> tuple[str, str]:
     greyscale, LANCZOS resizes and scipy DCT; tests compare bit for bit), computed with one
     greyscale conversion and no per-bit Python loop: a third of imagehash's time per image.
     """
+    return _grey_hashes((rgb if rgb.mode == "RGB" else rgb.convert("RGB")).convert("L"))
+
+
+def hashes_and_art(rgb: Image.Image, art: Image.Image | None = None) -> tuple[tuple[str, str], tuple[str, str, int, int]]:
+    """:func:`image_hashes` of the image, and of its art without the white margin, with that size.
+
+    The second pair is what dedup searches: a sprite on transparency, its tight crop and its copy
+    on a key colour (now white) differ only by their margins, which move every hash bit. The first
+    pair is the dataset's ``phash``/``dhash``. ``art`` (default: the image) is the picture to search
+    by, e.g. with key-colour holes cleared. One greyscale conversion serves both when it is the image.
+    """
+    rgb = rgb if rgb.mode == "RGB" else rgb.convert("RGB")
+    grey = rgb.convert("L")
+    full = _grey_hashes(grey)
+    if art is not None:
+        rgb = art if art.mode == "RGB" else art.convert("RGB")
+        grey = rgb.convert("L")
+    box = ImageOps.invert(rgb).getbbox()  # non-white pixels
+    if box is None or box == (0, 0, rgb.width, rgb.height):
+        return full, ((*full, rgb.width, rgb.height) if art is None else (*_grey_hashes(grey), rgb.width, rgb.height))
+    return full, (*_grey_hashes(grey.crop(box)), box[2] - box[0], box[3] - box[1])
+
+
+def _grey_hashes(grey: Image.Image) -> tuple[str, str]:
     from scipy.fftpack import dct
 
-    grey = (rgb if rgb.mode == "RGB" else rgb.convert("RGB")).convert("L")
     small = np.asarray(grey.resize((32, 32), Image.Resampling.LANCZOS))
     low = dct(dct(small, axis=0), axis=1)[:8, :8]
     ramp = np.asarray(grey.resize((9, 8), Image.Resampling.LANCZOS))
@@ -277,111 +300,5 @@ def ranked_clusters(uf: UnionFind, rank: Callable[[int], tuple], n_items: int, n
     return DedupResult(clusters, n_items - n_unique, n_unique - len(clusters))
 
 
-# --------------------------------------------------------------------------- confirmation at native size
-
-#: a re-crop keeps at least this share of each side (a smaller exact piece is a part, not a re-crop)
-MIN_CROP = 0.75
-
-
-def _trim_white(arr: np.ndarray) -> np.ndarray:
-    """The image without its white margin (a sprite and its re-crop, or its key-colour copy, align)."""
-    ink = (arr != 255).any(-1)
-    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
-    if len(rows) == 0:
-        return arr
-    return arr[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-
-
-def _close(a: np.ndarray, b: np.ndarray, tolerance: int, max_share: float, shape_only: bool) -> bool:
-    """Equal up to ``tolerance`` per channel on all but ``max_share`` of the art's pixels (tolerance 0:
-    exactly equal; a lossless pair has no noise to forgive, so one changed pixel is another frame)."""
-    ink = (a != 255).any(-1) | (b != 255).any(-1)
-    n_ink = max(int(ink.sum()), 1)
-    if shape_only:  # a recolour: the same silhouette, any palette
-        return int(((a != 255).any(-1) != (b != 255).any(-1)).sum()) <= max_share * n_ink
-    if tolerance == 0:
-        return bool(np.array_equal(a, b))
-    diff = np.abs(a.astype(np.int16) - b.astype(np.int16)).max(-1)
-    return int((diff > tolerance).sum()) <= max_share * n_ink
-
-
-def same_artwork(a: np.ndarray, b: np.ndarray, *, tolerance: int = 40, max_share: float = 0.03,
-                 merge_recolors: bool = False) -> str:
-    """How two native images (RGB on white) are the same artwork: "same", "rescale", "crop",
-    "recolour", or "" when they are not (another animation frame, another palette, another picture).
-
-    White margins are trimmed first, so a sprite, its tight crop and its copy on a key colour
-    (now white) align. Sizes must then agree exactly, or by an integer factor (one native image
-    was not recovered: compared on every k-th pixel), or one must lie inside the other (a crop).
-    Pixels must agree up to ``tolerance`` on all but ``max_share`` of the art (pass tolerance 0
-    when both are lossless: then they must be equal).
-    """
-    a, b = _trim_white(a), _trim_white(b)
-    if a.shape[0] * a.shape[1] < b.shape[0] * b.shape[1]:
-        a, b = b, a  # a is the larger
-    checks = [(False, "same")] + ([(True, "recolour")] if merge_recolors else [])
-    if a.shape == b.shape:
-        return next((name for shape_only, name in checks if _close(a, b, tolerance, max_share, shape_only)), "")
-    (ha, wa), (hb, wb) = a.shape[:2], b.shape[:2]
-    if hb and wb and ha % hb == 0 and wa % wb == 0 and ha // hb == wa // wb:
-        k = ha // hb
-        small = a[k // 2 :: k, k // 2 :: k]
-        if _close(small, b, tolerance, max_share, False):
-            return "rescale"
-    if hb <= ha and wb <= wa and min(hb / ha, wb / wa) >= MIN_CROP and (ha - hb + 1) * (wa - wb + 1) <= 4096:
-        for y, x in _crop_candidates(a, b, tolerance):
-            if _close(a[y:y + hb, x:x + wb], b, tolerance, max_share, False):
-                return "crop"
-    return ""
-
-
-def _crop_candidates(a: np.ndarray, b: np.ndarray, tolerance: int, probes: int = 24) -> list[tuple[int, int]]:
-    """Offsets where ``b`` may sit inside ``a``: every offset is tested at once on a few of b's ink pixels,
-    and only offsets where most of them agree get the full comparison (a crop search was the slowest step
-    of curating the LPC sheets: thousands of offsets per candidate pair, each a full-image compare)."""
-    (ha, wa), (hb, wb) = a.shape[:2], b.shape[:2]
-    ys, xs = np.nonzero((b != 255).any(-1))
-    if len(ys) == 0:
-        ys, xs = np.array([0]), np.array([0])
-    pick = np.linspace(0, len(ys) - 1, min(probes, len(ys))).astype(int)
-    py, px = ys[pick], xs[pick]
-    oy, ox = np.mgrid[0:ha - hb + 1, 0:wa - wb + 1]
-    oy, ox = oy.ravel(), ox.ravel()
-    got = a[oy[:, None] + py[None, :], ox[:, None] + px[None, :]].astype(np.int16)  # (offsets, probes, 3)
-    diff = np.abs(got - b[py, px].astype(np.int16)[None]).max(-1)
-    # the full check allows max_share of the art to differ; let a quarter of the probes miss
-    good = (diff > tolerance).sum(1) <= len(py) // 4
-    return [(int(y), int(x)) for y, x in zip(oy[good], ox[good])]
-
-
-class NativeConfirm:
-    """``confirm(i, j)`` for :func:`deduplicate`: loads each item's native PNG once (``load(i)``)."""
-
-    def __init__(self, load: Callable[[int], bytes], *, lossy: Callable[[int], bool] | None = None,
-                 source: Callable[[int], str] | None = None, tolerance: int = 40, max_share: float = 0.03,
-                 merge_recolors: bool = False) -> None:
-        self.load = load
-        self.lossy = lossy or (lambda i: True)
-        self.source = source  # items cut from one file (frames of a sheet) are never near duplicates
-        self.kw = {"tolerance": tolerance, "max_share": max_share, "merge_recolors": merge_recolors}
-        self.arrays: dict[int, np.ndarray] = {}
-        self.decisions: dict[tuple[int, int], str] = {}
-
-    def array(self, i: int) -> np.ndarray:
-        if i not in self.arrays:
-            import io
-
-            with Image.open(io.BytesIO(self.load(i))) as img:
-                self.arrays[i] = np.asarray(img.convert("RGB"))
-        return self.arrays[i]
-
-    def __call__(self, i: int, j: int) -> bool:
-        if self.source is not None and self.source(i) == self.source(j):
-            self.decisions[(i, j)] = ""
-            return False
-        kw = dict(self.kw)
-        if not (self.lossy(i) or self.lossy(j)):
-            kw["tolerance"] = 0
-        how = same_artwork(self.array(i), self.array(j), **kw)
-        self.decisions[(i, j)] = how
-        return bool(how)
+# confirmation at native size lives in curation.artwork; re-exported for older imports
+from curation.artwork import NativeConfirm, same_artwork  # noqa: E402, F401

@@ -11,6 +11,7 @@ from curation.errors import CurateError
 from curation.inputs import ReadRefused, read_regular
 from curation.process import process_bytes
 from curation.stages.background import load_rembg_session
+from pixelforge.dataset import NON_WHITE_BACKGROUNDS
 
 
 def inspect_file(path: Path, config: CurateConfig | None = None) -> dict[str, Any]:
@@ -61,15 +62,28 @@ def format_inspection(info: dict[str, Any]) -> str:
         if nat:
             out.append(f"    native: scale {nat['scale']} phase {nat['phase']} -> {nat['native_size'][0]}x{nat['native_size'][1]}"
                        f" (confidence {nat['confidence']:.2f}{', flagged' if nat['flagged'] else ''})")
+            out.append(f"      grid: {_grid_why(nat)}")
         pa = fr.get("pixel_art")
         if pa:
             comps = ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in pa["components"].items())
-            out.append(f"    pixel-art score {pa['score']:.2f} (threshold {pa['threshold']}) {comps}")
+            verdict = "pixel art" if pa["score"] >= pa["threshold"] else "not pixel art"
+            out.append(f"    pixel-art score {pa['score']:.2f} (threshold {pa['threshold']}: {verdict}) {comps}")
+            if pa.get("explanation"):
+                out.append(f"      why: {pa['explanation']}")
+        sheets = fr.get("sheets")
+        if sheets:
+            n = len(sheets["boxes"])
+            out.append(f"    sheet: {f'cut into {n} frames' if n else 'not cut'} ({sheets['how']})")
         if "error" in fr:
             out.append(f"    error: {fr['error']}")
         for step in fr.get("items", []):
             bg = step["background"]
-            out.append(f"    [{step['member'] or 'whole'}] background: {bg['kind']} (filled {bg['filled_pixels']} px)")
+            out.append(f"    [{step['member'] or 'whole'}] background: {bg['kind']} (filled {bg['filled_pixels']} px)"
+                       f"{_background_note(bg['kind'], step['verdict'])}")
+            if bg.get("reason"):
+                out.append(f"      why: {bg['reason']}")
+            if bg.get("visible_edge", 1.0) < 1.0:
+                out.append(f"      visible on white: {bg['visible_edge']:.0%} of the figure's outline")
             h = step["hashes"]
             out.append(f"      phash {h['phash']} dhash {h['dhash']} pixels {h['pixel_sha256'][:16]}…")
             for v in step["filters"]:
@@ -83,3 +97,23 @@ def format_inspection(info: dict[str, Any]) -> str:
         if r["stage"] == "expand":
             out.append(f"- {r['member'] or '(archive)'}: {r['reason']} ({r['detail']})")
     return "\n".join(out)
+
+
+def _grid_why(nat: dict[str, Any]) -> str:
+    """One line on the native-size decision: the grid used, or why none was."""
+    if nat.get("rejected_grid"):
+        return f"a grid was found but not used: {nat['rejected_grid']}"
+    if not nat.get("upscaled"):
+        return ("no grid explains the edges: taken as native (one pixel per art pixel)"
+                + ("; a weak grid was seen (flagged)" if nat.get("flagged") else ""))
+    colours = ""
+    if nat.get("n_colors_before") is not None and nat.get("n_colors_after") is not None:
+        colours = f"; lossy colours cleaned up at native size: {nat['n_colors_before']} -> {nat['n_colors_after']}"
+    return f"nearest-neighbour upscale, one pixel per {nat['scale'][0]:g}x{nat['scale'][1]:g} cell{colours}"
+
+
+def _background_note(kind: str, verdict: dict[str, Any]) -> str:
+    """What the background kind means for a kept row whose background is not white."""
+    if kind in NON_WHITE_BACKGROUNDS and verdict.get("kept"):
+        return f"; kept with its own background (the row's background column says {kind!r})"
+    return ""

@@ -85,6 +85,7 @@ def _row(entry: Entry, cluster_size: int, native: bytes, canvas: bytes) -> dict[
         "cluster_size": cluster_size,
         "tags": [str(t) for t in tags] if isinstance(tags, list) else [str(tags)],
         "licenses": [x["name"] for x in record_licenses(rec)],
+        "background": item.background,
     }
 
 
@@ -223,18 +224,20 @@ def _assemble(inputs: Inputs, input_dir: Path, output_dir: Path, config: CurateC
             entries.append(Entry(raw.sha256, raw.records[0], item, raw))
     entries.sort(key=lambda e: (e.sha256, e.item.member))
     dd = config.dedup
+    art = [e.item.art() for e in entries]  # hashes and size without white margins: candidates for dedup
     result = dedupe(
         [e.item.pixel_sha256 for e in entries],
-        [e.item.phash for e in entries],
-        [e.item.dhash for e in entries],
+        [a[0] for a in art],
+        [a[1] for a in art],
         rank=lambda i: _rank(entries[i]),
-        sizes=[(e.item.native_width, e.item.native_height) for e in entries],
+        sizes=[(a[2], a[3]) for a in art],
         dhash_distance=dd.dhash_distance,
         phash_distance=dd.phash_distance,
         max_aspect_change=dd.max_aspect_change,
         near=dd.enabled,
         confirm=NativeConfirm(lambda i: cache.image(entries[i].item.pixel_sha256)[0], lossy=lambda i: entries[i].item.lossy,
-                              source=lambda i: entries[i].sha256, tolerance=dd.pixel_tolerance,
+                              source=lambda i: entries[i].sha256, background=lambda i: entries[i].item.background,
+                              tolerance=dd.pixel_tolerance,
                               max_share=dd.max_diff_share, merge_recolors=dd.merge_recolors) if dd.confirm else None,
     )
     # exact duplicates are always merged: two rows with equal pixels would leak between splits

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from curation.config import CurateConfig
-from curation.dedup import image_hashes
+from curation.dedup import hashes_and_art
 from curation.stages.background import to_white
 from curation.stages.canvas import to_canvas
 from curation.stages.decode import decode
@@ -52,6 +53,18 @@ class ItemInfo:
     frame_width: int  # native size of the whole image this item was cut from (= native size when not cut)
     frame_height: int
     lossy: bool  # decoded from a lossy format (JPEG, WebP): its lossless twin is the better row
+    # dedup searches these: the hashes and size of the art without its white margin (0/"" in caches
+    # written before they existed: then the whole image's)
+    art_phash: str = field(default="", kw_only=True)
+    art_dhash: str = field(default="", kw_only=True)
+    art_width: int = field(default=0, kw_only=True)
+    art_height: int = field(default=0, kw_only=True)
+
+    def art(self) -> tuple[str, str, int, int]:
+        """(phash, dhash, width, height) of the art without its white margin, for dedup."""
+        if not self.art_phash:
+            return self.phash, self.dhash, self.native_width, self.native_height
+        return self.art_phash, self.art_dhash, self.art_width, self.art_height
 
 
 @dataclass(frozen=True)
@@ -111,6 +124,22 @@ def _native_trace(native: NativeResult) -> dict[str, Any]:
         "n_colors_after": native.n_colors_after,
         "rejected_grid": native.rejected_grid,
     }
+
+
+def _key_cleared(white: Image.Image, key: tuple[int, int, int], tolerance: int) -> Image.Image | None:
+    """The image with every pixel of its key colour white, enclosed ones too (None when there are none):
+    what dedup searches by, so a key-colour copy whose holes kept the key finds its transparent twin
+    (the row keeps them: they may be the art's own; the confirmation has the last word)."""
+    arr = np.asarray(white)
+    c = np.array(key, np.uint8)
+    d = np.maximum(arr, c)
+    d -= np.minimum(arr, c)
+    left = d.max(axis=2) <= tolerance
+    if not left.any():
+        return None
+    out = arr.copy()
+    out[left] = 255
+    return Image.fromarray(out, "RGB")
 
 
 def process_bytes(data: bytes, config: CurateConfig, session: Any = None, *, trace: bool = False) -> FileResult:
@@ -192,7 +221,8 @@ def _process_frame(
                                if reject_complex else "")
         step["filters"] = [dict(vars(v)) for v in verdicts]
         failed = first_failure(verdicts)
-        phash, dhash = image_hashes(white)
+        (phash, dhash), art = hashes_and_art(white, _key_cleared(white, bg.border_color, config.background.tolerance)
+                                             if bg.kind == "border" and bg.border_color else None)
         step["hashes"] = {"pixel_sha256": pixel_sha256(white), "phash": phash, "dhash": dhash}
         if failed is not None:
             result.reject(crop_name, "filters", failed.name, failed.detail)
@@ -222,6 +252,10 @@ def _process_frame(
                 frame_width=native.image.width,
                 frame_height=native.image.height,
                 lossy=str(info.get("decode", {}).get("format") or "").upper() not in LOSSLESS_FORMATS,
+                art_phash=art[0],
+                art_dhash=art[1],
+                art_width=art[2],
+                art_height=art[3],
                 native_png=png_bytes(white, PNG_LEVEL),
                 canvas_png=png_bytes(canvas.image, PNG_LEVEL),
             )

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import jinja2
-from datasets import DatasetInfo, SplitDict, SplitInfo
+from datasets import DatasetInfo, Features, SplitDict, SplitInfo
 from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard, DatasetCardData
 
@@ -97,7 +97,7 @@ def _feature_kind(feature: object) -> str:
     return name.lower()
 
 
-def card_data(stats: CardStats, *, pretty_name: str, domain: str) -> DatasetCardData:
+def card_data(stats: CardStats, *, pretty_name: str, domain: str, features: Features = FEATURES) -> DatasetCardData:
     """The YAML header: licence, task, size, tags, data files per split and dataset_info."""
     single = stats.single_license
     extra: dict[str, str] = {}
@@ -132,7 +132,7 @@ def card_data(stats: CardStats, *, pretty_name: str, domain: str) -> DatasetCard
         **extra,
     )
     info = DatasetInfo(
-        features=FEATURES,
+        features=features,
         splits=SplitDict({s.name: SplitInfo(name=s.name, num_bytes=s.num_bytes, num_examples=s.rows) for s in stats.splits}),
         download_size=sum(s.download_size for s in stats.splits),
         dataset_size=sum(s.num_bytes for s in stats.splits),
@@ -210,7 +210,9 @@ def render_card(
     noun = "pixel-art images" if domain == "B" else "pictures (domain A)"
     kind = "pixel art" if domain == "B" else "pictures, domain A"
     pretty_name = pretty_name or f"{folder.path.name}: {kind} (pixelforge)"
-    data = card_data(stats, pretty_name=pretty_name, domain=domain)
+    # the shards' own columns: an older folder (without a later column) is described as it is served
+    features = Features({name: FEATURES[name] for name in folder.columns})
+    data = card_data(stats, pretty_name=pretty_name, domain=domain, features=features)
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
     env.filters["filesize"] = _filesize
     env.filters["bar"] = _bar
@@ -230,7 +232,7 @@ def render_card(
         folder_name=folder.path.name,
         canvas_note=_canvas_note(folder),
         stats=stats,
-        columns=[(name, _feature_kind(f)) for name, f in FEATURES.items()],
+        columns=[(name, _feature_kind(f)) for name, f in features.items()],
         samples=pick_samples(folder, 16) if samples is None else samples,
         license_summary=_license_summary(stats, data.license),
         unknown_note=_unknown_note(stats, unknown_included),

@@ -14,7 +14,16 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pixelforge.dataset import COLUMNS, DATA_DIR, IMAGE_COLUMNS, REPORT_FILE, SPLITS
+from pixelforge.dataset import (
+    COLUMNS,
+    DATA_DIR,
+    FEATURES,
+    IMAGE_COLUMNS,
+    LATER_COLUMNS,
+    REPORT_FILE,
+    SPLITS,
+    known_columns,
+)
 
 _SHARD_RE = re.compile(r"^(?P<split>[A-Za-z0-9_]+)-(?P<index>\d{5})-of-(?P<total>\d{5})\.parquet$")
 
@@ -23,14 +32,15 @@ class FolderError(ValueError):
     """The folder does not follow the dataset contract (no shards, unreadable report, ...)."""
 
 
-def _check_shard(shard: Path) -> None:
-    """A shard must be readable Parquet with the contract's columns, in order."""
+def _check_shard(shard: Path) -> tuple[str, ...]:
+    """A shard must be readable Parquet with the contract's columns, in order (a folder written before
+    a later column was added may stop before it); returns its column names."""
     try:
         names = pq.read_schema(shard).names
         pq.ParquetFile(shard).metadata  # noqa: B018 - reads the footer: a truncated file fails here
     except (pa.ArrowException, OSError) as exc:
         raise FolderError(f"{shard} is not a readable Parquet file: {exc}") from exc
-    if tuple(names) != COLUMNS:
+    if not known_columns(names):
         missing = [c for c in COLUMNS if c not in names]
         extra = [c for c in names if c not in COLUMNS]
         raise FolderError(
@@ -39,6 +49,7 @@ def _check_shard(shard: Path) -> None:
             + (f"unexpected {extra} " if extra else "")
             + ("" if missing or extra else "columns out of order")
         )
+    return tuple(names)
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,9 @@ class DatasetFolder:
     path: Path
     shards: dict[str, list[Path]]
     report: dict | None
+    #: the shards' columns: the contract's, or a prefix of them in a folder written before a later
+    #: column existed (metadata() and scan() fill those in with their defaults)
+    columns: tuple[str, ...] = COLUMNS
 
     @classmethod
     def read(cls, folder: str | Path) -> DatasetFolder:
@@ -67,9 +81,10 @@ class DatasetFolder:
             totals = {int(_SHARD_RE.match(f.name)["total"]) for f in files}
             if totals != {len(files)}:
                 raise FolderError(f"split {split!r}: expected {sorted(totals)} shards, found {len(files)}")
-        for files in shards.values():
-            for shard in files:
-                _check_shard(shard)
+        found = {_check_shard(shard) for files in shards.values() for shard in files}
+        if len(found) > 1:
+            raise FolderError(f"{path / DATA_DIR}: shards disagree on their columns ({len(found)} different sets)")
+        columns = found.pop()
         ordered = {s: shards[s] for s in SPLITS if s in shards}
         ordered.update({s: f for s, f in sorted(shards.items()) if s not in ordered})
         report = None
@@ -79,27 +94,28 @@ class DatasetFolder:
                 report = json.loads(report_path.read_text())
             except json.JSONDecodeError as exc:
                 raise FolderError(f"{report_path} is not valid JSON: {exc}") from exc
-        return cls(path=path, shards=ordered, report=report)
+        return cls(path=path, shards=ordered, report=report, columns=columns)
 
     @property
     def splits(self) -> list[str]:
         return list(self.shards)
 
     def metadata(self, split: str) -> pa.Table:
-        """All columns except the image bytes, for one split, in row order."""
+        """All columns except the image bytes, for one split, in row order (later columns a folder
+        lacks filled in with their defaults)."""
         tables = []
         for shard in self.shards[split]:
             names = pq.read_schema(shard).names
-            tables.append(pq.read_table(shard, columns=[n for n in names if n not in IMAGE_COLUMNS]))
+            tables.append(_with_later(pq.read_table(shard, columns=[n for n in names if n not in IMAGE_COLUMNS])))
         return pa.concat_tables(tables)
 
     def scan(self, split: str) -> tuple[pa.Table, int]:
-        """One pass over a split: its metadata columns and its size once decoded into Arrow."""
+        """One pass over a split: its metadata columns (as :meth:`metadata`) and its size once decoded into Arrow."""
         tables, nbytes = [], 0
         for shard in self.shards[split]:
             table = pq.read_table(shard)
             nbytes += table.nbytes
-            tables.append(table.drop_columns([c for c in IMAGE_COLUMNS if c in table.column_names]))
+            tables.append(_with_later(table.drop_columns([c for c in IMAGE_COLUMNS if c in table.column_names])))
         return pa.concat_tables(tables), nbytes
 
     def num_rows(self, split: str) -> int:
@@ -122,3 +138,12 @@ class DatasetFolder:
                 out.update({start + i: v for i, v in zip(local, values)})
             start += n
         return [out[r] for r in rows]
+
+
+def _with_later(table: pa.Table) -> pa.Table:
+    """``table`` with every later column it lacks (an older folder), filled with that column's default."""
+    schema = FEATURES.arrow_schema
+    for name, default in LATER_COLUMNS.items():
+        if name not in table.column_names:
+            table = table.append_column(schema.field(name), pa.array([default] * table.num_rows, schema.field(name).type))
+    return table

@@ -1,8 +1,9 @@
 """``samples.png``: a grid of sample images for the card, built with integer nearest-neighbour only.
 
-Each sample is the row's native image (one pixel per art pixel) placed on a white cell with
-``pixelforge.imaging.place_on_canvas``, which scales by a whole factor (or decimates), so the
-grid never shows a smoothed pixel.
+Each sample is the row's native image (one pixel per art pixel) on a white cell, scaled up by a
+whole factor (nearest neighbour). A native larger than the cell is never shrunk (dropping every
+k-th pixel leaves scattered dots, smoothing invents colours): the cell shows a cell-sized piece of
+it at scale 1, centred on its art, so every pixel shown is a pixel of the art.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from data_cards.folder import DatasetFolder
 from pixelforge.dataset import SAMPLES_FILE
@@ -34,15 +35,29 @@ def pick_samples(folder: DatasetFolder, count: int) -> list[tuple[str, int]]:
     return picked
 
 
+def sample_tile(img: Image.Image, cell: int = CELL) -> tuple[Image.Image, bool]:
+    """One ``cell`` square: the image scaled up by a whole factor, or, when it is larger than the
+    cell, the cell-sized piece around the centre of its art (non-white pixels) at scale 1.
+    Returns the tile and whether it is such a piece."""
+    rgb = composite_on_white(img)
+    if max(rgb.size) <= cell:
+        return place_on_canvas(rgb, cell)[0], False  # a whole factor >= 1: nothing dropped
+    x0, y0, x1, y1 = ImageOps.invert(rgb).getbbox() or (0, 0, rgb.width, rgb.height)
+    left = min(max((x0 + x1) // 2 - cell // 2, 0), max(rgb.width - cell, 0))
+    top = min(max((y0 + y1) // 2 - cell // 2, 0), max(rgb.height - cell, 0))
+    piece = rgb.crop((left, top, min(left + cell, rgb.width), min(top + cell, rgb.height)))
+    return place_on_canvas(piece, cell)[0], True
+
+
 def sample_grid(images: list[Image.Image], *, cell: int = CELL, columns: int = 4) -> Image.Image:
-    """Lay images out on a white grid; each is integer-scaled to fit its ``cell`` square."""
+    """Lay images out on a white grid; each is a :func:`sample_tile` of its ``cell`` square."""
     if not images:
         raise ValueError("no images to put in a sample grid")
     columns = max(1, min(columns, len(images)))
     rows = -(-len(images) // columns)
     grid = Image.new("RGB", (columns * cell + (columns + 1) * GUTTER, rows * cell + (rows + 1) * GUTTER), (224, 224, 224))
     for i, img in enumerate(images):
-        tile, _ = place_on_canvas(composite_on_white(img), cell)
+        tile, _ = sample_tile(img, cell)
         r, c = divmod(i, columns)
         grid.paste(tile, (GUTTER + c * (cell + GUTTER), GUTTER + r * (cell + GUTTER)))
     return grid

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from tqdm import tqdm
 
 from data_cards.folder import DatasetFolder
-from pixelforge.dataset import UNKNOWN_LICENSE
+from pixelforge.dataset import NON_WHITE_BACKGROUNDS, UNKNOWN_LICENSE
 from pixelforge.licenses import hub_license_id
 
 #: Palette-size buckets, the same as the report's ``native.n_colors_histogram``.
@@ -72,6 +72,8 @@ class CardStats:
     clusters: int = 0
     clustered_members: int = 0
     largest_cluster: int = 0
+    # rows whose background is not white (background column: scene, complex, none) -> count
+    non_white: list[tuple[str, int]] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -101,6 +103,7 @@ def _scale_label(value: float) -> str:
 def compute_stats(folder: DatasetFolder, *, excluded_unknown: int = 0) -> CardStats:
     """Read the metadata columns of every split once and count what the card reports."""
     splits, licenses, urls, sources, authors = [], Counter(), {}, Counter(), set()
+    backgrounds: Counter = Counter()
     unknown = multi = 0
     scales, colors, canvas, widths, heights = [], [], [], [], []
     for split in tqdm(folder.splits, desc="card: reading splits", unit="split", disable=None, leave=False):
@@ -126,6 +129,7 @@ def compute_stats(folder: DatasetFolder, *, excluded_unknown: int = 0) -> CardSt
             multi += len(names) > 1
             unknown += all(hub_license_id(n) == UNKNOWN_LICENSE for n in names)
         sources.update(cols["source"])
+        backgrounds.update(b for b in cols["background"] if b in NON_WHITE_BACKGROUNDS)
         authors.update(a for a in cols["author"] if a)
         scales += [_scale_label(v) for v in cols["pixel_scale"]]
         colors += cols["n_colors"]
@@ -169,4 +173,5 @@ def compute_stats(folder: DatasetFolder, *, excluded_unknown: int = 0) -> CardSt
         clusters=len(clusters),
         clustered_members=sum(int(c.get("size", 0)) for c in clusters),
         largest_cluster=max((int(c.get("size", 0)) for c in clusters), default=0),
+        non_white=sorted(backgrounds.items(), key=lambda kv: (-kv[1], kv[0])),
     )

@@ -48,10 +48,27 @@ FEATURES = Features(
         # every licence the source states (a multi-licensed work has several; the user picks one);
         # "license" above is the first/chosen one. Last, so older consumers keep their column positions.
         "licenses": Sequence(Value("string")),
+        # how the background became white ("alpha", "white", "border" key colour flood-filled, "rembg"),
+        # or why the row keeps its own: "scene" (full-bleed art, never filled), "complex" (kept by
+        # background.keep_complex_domains), "none" (background.mode = "none"); "" in older folders
+        "background": Value("string"),
     }
 )
 
 COLUMNS: tuple[str, ...] = tuple(FEATURES.keys())
+#: columns added after the first folders were written, with the value a folder without them implies;
+#: readers (cards, push) accept a folder whose shards stop before any of them
+LATER_COLUMNS: dict[str, object] = {"licenses": [], "background": ""}
+#: background kinds whose row is not on a white background (see the ``background`` column)
+NON_WHITE_BACKGROUNDS: frozenset[str] = frozenset({"scene", "complex", "none"})
+
+
+def known_columns(names: list[str] | tuple[str, ...]) -> bool:
+    """True when ``names`` are the contract's columns in order, possibly without trailing later ones."""
+    names = tuple(names)
+    return names == COLUMNS[: len(names)] and all(c in LATER_COLUMNS for c in COLUMNS[len(names):])
+
+
 IMAGE_COLUMNS: tuple[str, ...] = ("image", "native")
 
 SPLITS: tuple[str, ...] = ("train", "test")

@@ -20,9 +20,9 @@ from curation.cli import main as curate
 from data_cards.card import write_card
 from data_cards.folder import DatasetFolder, FolderError
 from data_cards.licenses import hub_license_id
-from data_cards.samples import CELL, GUTTER, pick_samples
+from data_cards.samples import CELL, GUTTER, pick_samples, sample_grid, sample_tile
 from pixelforge.dataset import ATTRIBUTION_FILE, CARD_FILE, COLUMNS, FEATURES, SAMPLES_FILE, colors_bucket
-from pixelforge.imaging import place_on_canvas
+from pixelforge.imaging import composite_on_white, place_on_canvas
 from pixelforge.testing.dataset_folder import build_dataset_folder
 from pixelforge.testing.fake_hub import FakeHub, validate_card_metadata
 
@@ -306,3 +306,38 @@ def test_multi_licensed_works_count_under_each_licence_and_header_lists_all(tmp_
     assert "3 images are offered under more than one licence" in text
     assert "counts under each of them" in text
     assert validate_card_metadata(text) == []
+
+
+REAL = Path(__file__).parent / "fixtures" / "real"
+
+
+def _find(tile: np.ndarray, source: np.ndarray) -> bool:
+    """Is ``tile`` an exact piece of ``source`` (same pixels, same arrangement)?"""
+    th, tw = tile.shape[:2]
+    ys, xs = np.nonzero((source[: source.shape[0] - th + 1, : source.shape[1] - tw + 1] == tile[0, 0]).all(-1))
+    return any(np.array_equal(source[y:y + th, x:x + tw], tile) for y, x in zip(ys, xs))
+
+
+def test_samples_never_drop_pixels_of_a_large_native():
+    """An 832x1344 LPC sheet and a 137x89 scene used to be decimated into the 128 px cell (every
+    k-th pixel: scattered dots); now the cell shows a 128 px piece of each at scale 1."""
+    sheet = Image.open(REAL / "lpc-body-male-light.png")
+    scene = Image.open(REAL / "superpowers-forest-scene-137x89.png")
+    jar = Image.open(REAL / "superpowers-jar-16x30.png")
+    for img in (sheet, scene):
+        tile, piece = sample_tile(img, CELL)
+        src = np.asarray(composite_on_white(img))
+        arr = np.asarray(tile)
+        assert piece and tile.size == (CELL, CELL)
+        h, w = min(CELL, src.shape[0]), min(CELL, src.shape[1])
+        top, left = (CELL - h) // 2, (CELL - w) // 2
+        assert _find(arr[top:top + h, left:left + w], src)  # every pixel shown is the art's, in place
+        assert (arr[top:top + h, left:left + w] != 255).any()  # centred on the art, not a blank corner
+        decimated, scale = place_on_canvas(composite_on_white(img), CELL)
+        assert scale < 0 and not np.array_equal(np.asarray(decimated), arr)  # what it was
+    tile, piece = sample_tile(jar, CELL)
+    assert not piece and np.array_equal(np.asarray(tile), np.asarray(place_on_canvas(composite_on_white(jar), CELL)[0]))
+    grid = np.asarray(sample_grid([sheet, scene, jar], cell=CELL, columns=3))
+    for i, img in enumerate((sheet, scene, jar)):
+        left = GUTTER + i * (CELL + GUTTER)
+        assert np.array_equal(grid[GUTTER:GUTTER + CELL, left:left + CELL], np.asarray(sample_tile(img, CELL)[0]))

@@ -283,7 +283,7 @@ def test_every_licence_of_a_work_reaches_the_licenses_column(tmp_path):
     rows = {r["sha256"]: r for rows in _splits(tmp_path / "out").values() for r in rows}
     assert rows[dual]["licenses"] == ["CC-BY-SA 3.0", "GPL 2.0"] and rows[dual]["license"] == "CC-BY-SA 3.0"
     assert rows[old]["licenses"] == ["CC-BY 4.0"]
-    assert list(rows[old])[-1] == "licenses"  # last column: existing consumers keep their positions
+    assert list(rows[old])[-2:] == ["licenses", "background"]  # added last: existing consumers keep their positions
 
 
 def test_animated_gif_every_frame_becomes_a_row(tmp_path):

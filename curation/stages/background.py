@@ -7,10 +7,15 @@ Each image gets a background kind:
   ``key_min_border_share`` of the border ring, so a figure may touch much of the border) is
   flood-filled from the border: only pixels of that colour *connected to the border* turn white,
   so a sprite's own pixels of the same colour stay.
+  Pixels of the key colour enclosed by the figure stay by default (they may be the art's own); with
+  ``fill_holes`` (sprite rips, where the key colour is transparent everywhere) they turn white too.
 * ``scene``: full-bleed art (a level background, a portrait, a tile) is never filled, even when its
-  sky is one colour: art covers a whole side of the image (ground, buildings, water), or is
-  scattered over the flat colour (a starfield, clouds), or the border is not one colour but made
-  of flat runs (pixel art, not noise). Kept pixel for pixel.
+  sky is one colour: the art next to the flat colour is shaded towards it (a sky or ground in the
+  picture's own palette; a key colour contrasts with everything it touches), or art covers a whole
+  side of the image (ground, buildings, water) without being a sprite cropped tight (art on all
+  four sides, none of its edge near the key colour), or is scattered over the flat colour (a
+  starfield, clouds), or the border is not one colour but made of flat runs (pixel art, not
+  noise). Kept pixel for pixel.
 * ``complex``: anything else (noise, gradients, photos): rembg cuts it out when a model is
   configured; otherwise the filters reject it (domain B) or keep it as it is (``keep_complex_domains``).
 
@@ -75,8 +80,9 @@ def dominant_border_color(arr: np.ndarray, tolerance: int) -> tuple[tuple[int, i
 def key_color(arr: np.ndarray, config: BackgroundConfig) -> tuple[tuple[int, int, int], float] | None:
     """The border colour most likely to be a key colour: among the commonest ring colours (each on
     at least ``key_min_border_share`` of the ring), the one in most corners (a sprite cropped tight
-    shows its own colour along whole sides, rarely in the corners), then the commonest. A colour
-    in fewer than ``MIN_KEY_CORNERS`` corners is no key colour (None)."""
+    shows its own colour along whole sides, rarely in the corners), then the commonest. White in
+    ``MIN_KEY_CORNERS`` corners wins whatever its share. A colour in fewer than ``MIN_KEY_CORNERS``
+    corners is no key colour (None)."""
     color, share = dominant_border_color(arr, config.tolerance)
     ring = border_pixels(arr).astype(np.int16)
     packed = (ring[:, 0].astype(np.int32) << 16) | (ring[:, 1].astype(np.int32) << 8) | ring[:, 2]
@@ -95,6 +101,13 @@ def key_color(arr: np.ndarray, config: BackgroundConfig) -> tuple[tuple[int, int
         key = int(keys[np.argmax(counts)])
         color = ((key >> 16) & 255, (key >> 8) & 255, key & 255)
         share = float((np.abs(ring - np.array(color)).max(-1) <= config.tolerance).mean())
+    # white (or JPEG's near-white) in two corners is the background whatever its share: corner notches
+    # of a tile cut from a white page, the transparent corners of a crate saved without alpha. Filling
+    # it changes at most near-white noise, where another colour's fill could eat the art's own frame
+    near_white = np.abs(ring - np.array(WHITE)).max(-1) <= config.tolerance
+    white_corners = int((np.abs(corners - np.array(WHITE)).max(-1) <= config.tolerance).sum())
+    if white_corners >= MIN_KEY_CORNERS:
+        return WHITE, float(near_white.mean())
     # a colour in fewer than two corners runs along the sides: the figure's own outline, not a background
     return None if best is None or best[0] < MIN_KEY_CORNERS else (best[2], best[1])
 
@@ -131,6 +144,8 @@ SCATTER_SHARE = 0.3
 NOISY_HALO = 0.05
 #: a key colour shows in at least this many corners (a tight sprite is rarely a rectangle)
 MIN_KEY_CORNERS = 2
+#: edge blend under which a sprite touching all four sides counts as cropped tight on a key colour
+TIGHT_CROP_BLEND = 0.05
 #: three or more parts of at least OBJECT_AREA of the image, none holding MAIN_SHARE of the art: a scene
 OBJECT_AREA = 0.01
 MAIN_SHARE = 0.6
@@ -167,11 +182,24 @@ def ring_flatness(arr: np.ndarray) -> float:
     return float((ring[1:] == ring[:-1]).all(-1).mean()) if len(ring) > 1 else 1.0
 
 
-def scene_reason(mask: np.ndarray, config: BackgroundConfig) -> str:
-    """Why the flat colour around an image is a scene's sky rather than a key colour ("" if it is a key)."""
+def edge_blend(distance: np.ndarray, outline: np.ndarray, contrast: int) -> float:
+    """Share of the figure's edge (``outline``) within ``contrast`` levels of the flat colour."""
+    return float((distance[outline] <= contrast).mean()) if outline.any() else 0.0
+
+
+def scene_reason(mask: np.ndarray, config: BackgroundConfig, blend: float = 0.0) -> str:
+    """Why the flat colour around an image is a scene's sky rather than a key colour ("" if it is a key).
+    ``blend`` is :func:`edge_blend` of the figure's edge towards that colour."""
+    if blend >= config.scene_blend_share:
+        return (f"{blend:.0%} of the art next to it lies within {config.key_contrast} levels of it "
+                "(shaded towards it: a sky or ground of the picture's palette, not a key colour)")
     fig = ~mask
-    for name, side in (("top", fig[0]), ("bottom", fig[-1]), ("left", fig[:, 0]), ("right", fig[:, -1])):
-        if side.mean() >= config.scene_side_share:
+    sides = (("top", fig[0]), ("bottom", fig[-1]), ("left", fig[:, 0]), ("right", fig[:, -1]))
+    # a sprite cropped tight touches all four sides; with no edge shaded towards the flat colour, a
+    # side covered by art is its base (a platform, a hat brim), not a scene's ground
+    tight = all(side.any() for _, side in sides) and blend < TIGHT_CROP_BLEND
+    for name, side in sides:
+        if side.mean() >= config.scene_side_share and not tight:
             return f"art covers {side.mean():.0%} of the {name} side (full-bleed)"
     labels, n = ndimage.label(fig, structure=np.ones((3, 3), bool))
     if n > 1:
@@ -193,7 +221,8 @@ def fill_border(img: Image.Image, config: BackgroundConfig) -> BackgroundResult 
         return None
     color, share = picked
     distance = _distance(arr, color)
-    mask = _flood(distance <= config.tolerance)
+    near = distance <= config.tolerance
+    mask = _flood(near)
     filled = int(mask.sum())
     # a key colour is flat: noise or a gradient around it (pixels next to the fill, nearly its colour
     # but outside the tolerance) means a complex background that a fill would only half clear
@@ -201,16 +230,24 @@ def fill_border(img: Image.Image, config: BackgroundConfig) -> BackgroundResult 
     halo = outline & (distance <= 2 * config.tolerance)
     if halo.sum() > NOISY_HALO * max(filled, 1):
         return None
-    why_scene = scene_reason(mask, config)
+    blend = edge_blend(distance, outline, config.key_contrast)
+    why_scene = scene_reason(mask, config, blend)
     if why_scene:
         return BackgroundResult(Image.fromarray(arr, "RGB") if img.mode != "RGB" else img, "scene", color, share, 0,
                                 reason=f"flat {color} on {share:.0%} of the border, but {why_scene}")
+    holes = near & ~mask if config.fill_holes and color != WHITE else None
     out = arr.copy()
     out[mask] = WHITE
+    how = "flood-filled from the border"
+    if holes is not None and holes.any():
+        out[holes] = WHITE
+        filled += int(holes.sum())
+        how += f", and {int(holes.sum())} px of it enclosed by the figure (fill_holes)"
     kind = "white" if color == WHITE else "border"
     return BackgroundResult(Image.fromarray(out, "RGB"), kind, color, share, filled,
                             visible_edge=_visible_edge(out, ~mask, outline),
-                            reason=f"key colour {color} on {share:.0%} of the border, flood-filled from the border")
+                            reason=f"key colour {color} on {share:.0%} of the border, {how}; "
+                                   f"{blend:.0%} of the art next to it within {config.key_contrast} levels")
 
 
 def _session_class(name: str) -> Any:

@@ -83,6 +83,7 @@ def make_row(index: int, *, license: str | Sequence[str], source: str, author: s
         "cluster_size": 1 + index % 2,
         "tags": ["sprite", source],
         "licenses": names,
+        "background": "alpha",
     }
 
 
