@@ -313,8 +313,7 @@ class Pixelator:
             return False
         if self._onnx.failure is None:
             try:
-                self._onnx.session
-                return True
+                return self._onnx.session is not None
             except EngineUnavailable:
                 if self.model.engine == "onnx":
                     raise
