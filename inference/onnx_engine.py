@@ -191,5 +191,20 @@ class OnnxGenerator:
                 self._net = None  # the graph holds the weights now
             return self._session
 
+    def ready(self, strict: bool) -> bool:
+        """Export and open the session if not done yet; False (warning once) when that failed.
+
+        ``strict`` (``engine='onnx'`` asked for) raises :class:`EngineUnavailable` instead.
+        """
+        first = self.failure is None
+        try:
+            return self.session is not None
+        except EngineUnavailable:
+            if strict:
+                raise
+            if first:
+                warnings.warn(f"{self.failure}; running torch instead", RuntimeWarning, stacklevel=4)
+            return False
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.session.run(None, {"x": np.ascontiguousarray(x, dtype=np.float32)})[0]

@@ -38,7 +38,7 @@ from torch.nn import functional as F
 
 from inference.classic import classic_cells
 from inference.grid import cell_means
-from inference.onnx_engine import ENGINES, EngineUnavailable, OnnxGenerator, choose_engine
+from inference.onnx_engine import ENGINES, OnnxGenerator, choose_engine
 from inference.postprocess import Cells, PixelArtOptions, box_average, image_cells, render
 from pixelforge.device import resolve_device
 from pixelforge.imaging import has_alpha, rgb_on_white
@@ -304,20 +304,11 @@ class Pixelator:
                     m.reset()
 
     def _onnx_ready(self) -> bool:
-        """Whether this pass runs through ONNX Runtime (never while norms gather or replay tile statistics).
-
-        An export or session failure is an error when ``engine='onnx'`` was asked for; under
-        ``auto`` it warns once and torch runs from then on.
-        """
+        """Whether this pass runs through ONNX Runtime (never while norms gather or replay tile statistics)."""
         if self._onnx is None or any(m.mode != "live" for m in self._norms()):
             return False
-        if self._onnx.failure is None:
-            try:
-                return self._onnx.session is not None
-            except EngineUnavailable:
-                if self.model.engine == "onnx":
-                    raise
-                warnings.warn(f"{self._onnx.failure}; running torch instead", RuntimeWarning, stacklevel=3)
+        if self._onnx.ready(strict=self.model.engine == "onnx"):
+            return True
         self.engine, self.engine_reason = "torch", f"auto: {self._onnx.failure}"
         return False
 
