@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--engine",
         choices=("auto", "torch", "onnx"),
         default="auto",
-        help="what runs the generator: onnx = ONNX Runtime (CPU, fp32; 2-3x faster than torch there, needs onnxruntime; "
+        help="what runs the generator: onnx = ONNX Runtime (CPU, fp32; faster than torch eager there, about 3x for ngf 32 at 256², needs onnxruntime; "
         "inputs larger than a tile still run torch), torch = torch eager, auto = onnx on CPU in fp32 when onnxruntime is "
         "installed, else torch (default auto; the startup line says which runs and why)",
     )

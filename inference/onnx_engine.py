@@ -1,9 +1,10 @@
-"""The generator through ONNX Runtime: same weights, same maths, about 2-3x faster on CPU.
+"""The generator through ONNX Runtime: same weights, same fp32 maths, faster than torch eager on CPU.
 
 torch's eager CPU pass spends a third of its time outside the convolutions (InstanceNorm through
 the batch-norm kernel, reflection padding, ReLU, per-call weight reorders); ONNX Runtime's
 optimised graph runs the convolutions in blocked (NCHWc) layout with fused ReLUs and spends
-over 80% of its time in them. ``benchmarks/pixelate.py`` measures both in the same run.
+over 80% of its time in them. ``benchmarks/pixelate.py --generator`` measures both in the same
+run (about 3x for an ngf-32 generator at 256²; less, and load-dependent, for the ngf-64 reference).
 
 The graph is exported once per :class:`OnnxGenerator` (dynamic batch, height and width), kept
 in memory, and cached on disk under the user cache directory keyed by a hash of the weights,

@@ -14,8 +14,9 @@ tiles normalised on their own would each get their own tone and show seams; inst
 pass pools every norm layer's statistics over all tiles and a second pass shares them.
 
 On CPU in fp32 the plain (untiled) pass runs through ONNX Runtime by default
-(:mod:`inference.onnx_engine`, ``ModelOptions.engine``), measured 2-3x faster than torch eager
-at the same resolution and weights; the tiled path's shared statistics stay in torch.
+(:mod:`inference.onnx_engine`, ``ModelOptions.engine``), faster than torch eager at the same
+resolution and weights (``benchmarks/pixelate.py --generator``); the tiled path's shared
+statistics stay in torch.
 
 Weights load only through :func:`pixelforge.model.checkpoint.load_generator` (safetensors, or
 ``torch.load(weights_only=True)`` for reference ``.pth`` files).
