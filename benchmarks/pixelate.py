@@ -2,11 +2,15 @@
 
 Run: ``.venv/bin/python benchmarks/pixelate.py [--quick] [--skip-large] [--checkpoint runs/NAME]``
 
+The generator pass alone, every engine at equal work (same resolution and weights, the fp32 eager
+pass as reference in the same run, all cores):
+``.venv/bin/python benchmarks/pixelate.py --generator [--gen-sizes 256,1024] [--gen-specs small,reference]``
+
 Everything is measured in this run, side by side:
 
 * reference: a plain fp32 eager ResnetGenerator (ngf 64, 9 blocks, random init, seed 0) on the
   whole picture at full resolution, as the reference test script runs it;
-* ours: :class:`inference.Pixelator` with the same weights, end to end (decode excluded, palette,
+* ours: :class:`inference.Pixelator` with the same weights (default engine: ONNX Runtime on CPU), end to end (decode excluded, palette,
   grid and output included), at 1 and 2 generator pixels per cell;
 * quality: colours <= k, cell purity, SSIM between input and output both reduced to the cell grid,
   and the difference to full-resolution inference at that cell size (mean OKLab distance of the
@@ -32,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _generator_pass import SPECS, compare  # benchmarks/ is on sys.path when this runs as a script
 from PIL import Image
 
 from inference.grid import cell_means, cell_purity
@@ -155,8 +160,25 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="one repetition per measure")
     parser.add_argument("--skip-large", action="store_true", help="skip the 4096² memory check (about 15 s on an idle machine)")
     parser.add_argument("--tiled-large", action="store_true", help="also run 4096² through forced 512² tiles (about 20x slower)")
+    gen = parser.add_argument_group("generator pass at equal work (every engine vs fp32 eager torch)")
+    gen.add_argument("--generator", action="store_true", help="run only the generator-pass comparison")
+    gen.add_argument("--skip-generator", action="store_true", help="skip the generator-pass comparison")
+    gen.add_argument("--gen-sizes", default="256,1024", help="square sizes in generator pixels (default 256,1024)")
+    gen.add_argument("--gen-specs", default="small,reference", help=f"generator specs, from {', '.join(SPECS)} (default small,reference)")
+    gen.add_argument("--gen-repeat", type=int, default=5, help="interleaved repeats per size; the median is reported (default 5)")
+    gen.add_argument("--no-int8", action="store_true", help="leave out the int8 (ONNX Runtime QDQ) candidates")
+    gen.add_argument("--gen-profile", action="store_true", help="also print ONNX Runtime's kernel time per operator")
+    gen.add_argument("--gen-threads", type=int, default=0, help="threads for every engine (default 0: all cores)")
+    gen.add_argument("--torch-compile", action="store_true", help="also try torch.compile (minutes of compiling per input size)")
     args = parser.parse_args()
     rep = 1 if args.quick else 3
+    if args.generator or not args.skip_generator:
+        sizes = [int(s) for s in args.gen_sizes.split(",")]
+        compare(photo, sizes, args.gen_specs.split(","), 1 if args.quick else args.gen_repeat, not args.no_int8, args.gen_profile,
+                args.torch_compile, args.gen_threads)
+        print()
+        if args.generator:
+            return 0
 
     torch.manual_seed(0)
     if args.checkpoint:

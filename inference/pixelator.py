@@ -13,6 +13,11 @@ blended with linear ramps. InstanceNorm normalises with statistics of whatever i
 tiles normalised on their own would each get their own tone and show seams; instead a first
 pass pools every norm layer's statistics over all tiles and a second pass shares them.
 
+On CPU in fp32 the plain (untiled) pass runs through ONNX Runtime by default
+(:mod:`inference.onnx_engine`, ``ModelOptions.engine``), faster than torch eager at the same
+resolution and weights (``benchmarks/pixelate.py --generator``); the tiled path's shared
+statistics stay in torch.
+
 Weights load only through :func:`pixelforge.model.checkpoint.load_generator` (safetensors, or
 ``torch.load(weights_only=True)`` for reference ``.pth`` files).
 """
@@ -34,6 +39,7 @@ from torch.nn import functional as F
 
 from inference.classic import classic_cells
 from inference.grid import cell_means
+from inference.onnx_engine import ENGINES, OnnxGenerator, choose_engine
 from inference.postprocess import Cells, PixelArtOptions, box_average, image_cells, render
 from pixelforge.device import resolve_device
 from pixelforge.imaging import has_alpha, rgb_on_white
@@ -52,7 +58,9 @@ class ModelOptions:
     batch_pixels: int = 1 << 20  # generator pixels per forward pass: tiles are batched up to this
     device: str = "auto"  # auto, cpu, cuda, cuda:1, mps
     precision: str = "auto"  # auto (bf16/fp16 on GPU, fp32 on CPU), fp32, bf16, fp16
-    threads: int = 0  # torch intra-op threads on CPU; 0 keeps torch's default (all cores)
+    threads: int = 0  # intra-op threads on CPU (torch and ONNX Runtime); 0 = their default (all cores)
+    engine: str = "auto"  # auto (ONNX Runtime for fp32 on CPU when installed, else torch), torch, onnx
+    onnx_cache: bool = True  # keep exported ONNX graphs under the user cache dir, keyed by the weights' hash
 
     def __post_init__(self) -> None:
         if self.pixels_per_cell < 0:
@@ -63,6 +71,8 @@ class ModelOptions:
             raise ValueError("overlap must be >= 0")
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
             raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
 
 
 def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
@@ -170,11 +180,17 @@ class Pixelator:
         self.device = resolve_device(self.model.device)
         self.dtype = resolve_dtype(self.model.precision, self.device)
         self.generator: nn.Module | None = None
+        self.engine, self.engine_reason = "torch", "classical method"
+        self._onnx: OnnxGenerator | None = None
         if generator is not None:
+            self.engine, self.engine_reason = choose_engine(self.model.engine, self.device, self.dtype)
             if self.device.type == "cpu" and self.model.threads:
                 torch.set_num_threads(self.model.threads)
             net = with_shared_stats_norm(generator).eval().to(self.device)
             self.generator = net.to(memory_format=torch.channels_last) if self.device.type != "cpu" else net
+            if self.engine == "onnx":
+                # exported lazily from this private copy (its norms in live mode = plain InstanceNorm)
+                self._onnx = OnnxGenerator(net, self.model.threads, self.model.onnx_cache)
 
     # -- construction ------------------------------------------------------------------
     @staticmethod
@@ -244,7 +260,11 @@ class Pixelator:
             return "classical method (no ML)"
         ppc = self.effective_pixels_per_cell()
         res = "full resolution" if ppc == 0 else f"{ppc}x{ppc} generator pixels per cell"
-        return f"CycleGAN generator {self.spec} from {self.source} on {self.device} ({self.dtype}), {res}"
+        engine = "ONNX Runtime (tiled inputs: torch)" if self.engine == "onnx" else "torch eager"
+        return (
+            f"CycleGAN generator {self.spec} from {self.source} on {self.device} ({self.dtype}), {res}; "
+            f"engine {engine} [{self.engine_reason}]"
+        )
 
     # -- pipeline ----------------------------------------------------------------------
     def effective_pixels_per_cell(self) -> int:
@@ -303,9 +323,23 @@ class Pixelator:
                 if mode == "replay":
                     m.reset()
 
+    def _onnx_ready(self) -> bool:
+        """Whether this pass runs through ONNX Runtime (never while norms gather or replay tile statistics)."""
+        if self._onnx is None or any(m.mode != "live" for m in self._norms()):
+            return False
+        if self._onnx.ready(strict=self.model.engine == "onnx"):
+            return True
+        self.engine, self.engine_reason = "torch", f"auto: {self._onnx.failure}"
+        return False
+
     def _run(self, batch: np.ndarray) -> np.ndarray:
         """Generator on a ``(B, H, W, 3)`` float 0..255 batch (H, W multiples of 4) -> same shape."""
         assert self.generator is not None
+        if self._onnx_ready():
+            assert self._onnx is not None
+            x = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32) / 127.5 - 1.0
+            y = self._onnx(x)
+            return ((y.clip(-1, 1) + 1.0) * 127.5).transpose(0, 2, 3, 1)
         x = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).to(self.device)
         x = x / 127.5 - 1.0
         if self.device.type != "cpu":

@@ -40,6 +40,13 @@ def oklab_to_srgb(lab: np.ndarray) -> np.ndarray:
     return np.clip(np.round(_linear_to_srgb(lin) * 255.0), 0, 255).astype(np.uint8)
 
 
+def mean_delta_e_ok(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean OKLab distance x100 of two same-shaped 0..255 sRGB arrays (about 2 is just noticeable)."""
+    a = np.clip(np.asarray(a, dtype=np.float64), 0, 255)
+    b = np.clip(np.asarray(b, dtype=np.float64), 0, 255)
+    return float(np.sqrt(((srgb_to_oklab(a) - srgb_to_oklab(b)) ** 2).sum(-1)).mean() * 100)
+
+
 def nearest(points: np.ndarray, centers: np.ndarray, chunk: int = 65536) -> np.ndarray:
     """Index of the nearest centre for each point (squared Euclidean), in bounded memory."""
     out = np.empty(len(points), dtype=np.int64)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,18 @@ from pixelforge.testing.http_server import FixtureServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ART = FIXTURES / "art"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Exported ONNX graphs go to a per-session folder, never the user's ~/.cache."""
+    old = os.environ.get("PIXELFORGE_CACHE")
+    os.environ["PIXELFORGE_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        os.environ.pop("PIXELFORGE_CACHE", None)
+    else:
+        os.environ["PIXELFORGE_CACHE"] = old
 
 
 @pytest.fixture
