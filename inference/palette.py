@@ -199,6 +199,8 @@ def fit_palette(
 #: DIN99o distance (about 1.2 CIEDE2000 units here) beyond which a colour counts as unrepresented:
 #: about where a skin tone starts to read as grey, or a gold as beige.
 KEY_DE = 9.0
+#: ... or this many times the palette's mean error, when fewer entries leave everything farther off.
+KEY_TYPICAL = 2.0
 #: Unrepresented colours within this DIN99o distance of a seed form one group (one region's shades).
 KEY_GROUP_DE = 10.0
 #: A group must weigh at least this share of the cells (and at least KEY_MIN_CELLS of them).
@@ -237,12 +239,15 @@ def keep_key_colors(
     min_mass = max(KEY_MIN_CELLS, KEY_MIN_SHARE * float(mass.sum()))
     protected = np.zeros(len(centers), dtype=bool)
     rows = np.arange(len(lab))
+    limit = None
     for _ in range(min(len(centers) - 1, KEY_MAX_SWAPS)):
         pal = srgb_to_din99o(oklab_to_srgb(centers))
         d = np.sqrt(((din[:, None, :] - pal[None, :, :]) ** 2).sum(-1))
         order = np.argsort(d, axis=1)[:, :2]
         first, near, runner = order[:, 0], d[rows, order[:, 0]], d[rows, order[:, 1]]
-        cand = np.flatnonzero(near > KEY_DE)
+        if limit is None:  # few entries leave every shade of a gradient far off: only outliers are key colours
+            limit = max(KEY_DE, KEY_TYPICAL * float((near * mass).sum() / mass.sum()))
+        cand = np.flatnonzero(near > limit)
         if regional[cand].sum() < min_mass:
             break
         seeds = cand[np.argsort(regional[cand])[::-1][:256]]
