@@ -109,13 +109,12 @@ def choose_palette(
     return fit_palette(rgb, spec.k or DEFAULT_COLORS, weights=weights, seed=seed, key_colors=key_colors, region=region)
 
 
-def coherence(colors: np.ndarray, scale: float = 0.04) -> np.ndarray:
-    """Per cell, how much it belongs to a region (1) rather than being a blend across an edge (~0).
+def coherence(lab: np.ndarray, scale: float = 0.04) -> np.ndarray:
+    """Per cell of an OKLab grid, how much it belongs to a region (1) rather than being a blend across an edge (~0).
 
     A cell straddling two areas averages them into a colour that is in neither; a palette entry
     spent on it is wasted. A cell whose nearest 4-neighbour looks alike is part of a region or a line.
     """
-    lab = srgb_to_oklab(np.clip(colors, 0, 255))
     p = np.pad(lab, ((1, 1), (1, 1), (0, 0)), mode="edge")
     rows, cols = lab.shape[:2]
     shifts = (p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:])
@@ -123,20 +122,20 @@ def coherence(colors: np.ndarray, scale: float = 0.04) -> np.ndarray:
     return 1.0 / (1.0 + closest / (scale * scale)) if rows * cols > 1 else np.ones((rows, cols))
 
 
-def salience(colors: np.ndarray, sigma: float = SALIENCE_SIGMA) -> np.ndarray:
-    """Per cell, how much it stands out: OKLab distance to a Gaussian-weighted mean of the cells around it.
+def salience(lab: np.ndarray, sigma: float = SALIENCE_SIGMA) -> np.ndarray:
+    """Per cell of an OKLab grid, how much it stands out: distance to a Gaussian-weighted mean of the cells around it.
 
     An eye, a lamp or a badge differs from its surroundings; a backdrop shade does not, however
     many cells it covers.
     """
-    lab = srgb_to_oklab(np.clip(colors, 0, 255))
     around = np.stack([ndimage.gaussian_filter(lab[..., i], sigma, mode="nearest") for i in range(3)], -1)
     return np.sqrt(((lab - around) ** 2).sum(-1))
 
 
 def importance(colors: np.ndarray) -> np.ndarray:
-    """Per cell, its weight when choosing key colours: :func:`coherence` raised by :func:`salience`."""
-    return coherence(colors) * (1.0 + np.minimum(SALIENCE_GAIN * salience(colors), SALIENCE_CAP))
+    """Per cell of ``(rows, cols, 3)`` sRGB, its weight when choosing key colours: :func:`coherence` raised by :func:`salience`."""
+    lab = srgb_to_oklab(np.clip(colors, 0, 255))
+    return coherence(lab) * (1.0 + np.minimum(SALIENCE_GAIN * salience(lab), SALIENCE_CAP))
 
 
 def render(cells: Cells, options: PixelArtOptions, palette: np.ndarray | None = None) -> Image.Image:
