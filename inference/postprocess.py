@@ -41,7 +41,7 @@ class PixelArtOptions:
     alpha_threshold: int = 128
     #: classical path: cells on thin dark/bright lines take the line's colour (False: plain box average)
     outlines: bool = True
-    #: fitted palettes keep the colours of small distinct regions (False: k-means by pixel count alone)
+    #: fitted palettes keep the colours of distinct, salient regions, allocated by error (False: k-means by pixel count alone)
     key_colors: bool = True
 
     def __post_init__(self) -> None:
