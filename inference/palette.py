@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pixelforge.color import kmeans, nearest, oklab_to_srgb, srgb_to_oklab
+from pixelforge.color import kmeans, nearest, oklab_to_srgb, srgb_to_din99o, srgb_to_oklab
 
 #: The article's rule: 16 colours unless told otherwise.
 DEFAULT_COLORS = 16
@@ -173,9 +173,10 @@ def fit_palette(
     cost depends on how many distinct colours there are, not on the image size. ``weights`` (same leading shape as ``rgb``)
     lets transparent cells count for nothing. k-means alone spends entries by pixel count, so a
     face or a white stripe loses to shades of a large background; ``key_colors`` then trades
-    redundant entries for the colours of small distinct regions (:func:`keep_key_colors`);
-    ``region`` (0..1 per pixel, e.g. :func:`inference.postprocess.coherence`) says how much each
-    pixel belongs to a region rather than a blend, so blends across edges never become key colours.
+    entries for the colours of distinct regions nothing represents (:func:`keep_key_colors`);
+    ``region`` (per pixel, e.g. :func:`inference.postprocess.importance`) weighs how much each
+    pixel belongs to a region rather than a blend, and how much it stands out, so blends across
+    edges never become key colours and small contrasting spots (an eye) count for more than their area.
     """
     flat = np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8).reshape(-1, 3))
     w = np.ones(len(flat)) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
@@ -188,77 +189,90 @@ def fit_palette(
     centers = kmeans(lab, k, weights=mass, seed=seed)
     if key_colors and len(lab) > k:
         regional = np.bincount(inverse, weights=w * r, minlength=len(mass))
-        centers = keep_key_colors(lab, mass, centers, regional)
+        centers = keep_key_colors(lab, srgb_to_din99o(points), mass, centers, regional)
     palette = oklab_to_srgb(centers)
     # Two centres can round to the same sRGB triple; keep each colour once, in fitted order.
     _, first = np.unique(palette, axis=0, return_index=True)
     return palette[np.sort(first)]
 
 
-#: OKLab distance within which a colour counts as represented (about 5-8 CIEDE2000 units).
-KEY_RADIUS = 0.04
-#: A key colour must cover at least this share of the cells (and at least KEY_MIN_CELLS of them).
+#: DIN99o distance (about 1.2 CIEDE2000 units here) beyond which a colour counts as unrepresented:
+#: about where a skin tone starts to read as grey, or a gold as beige.
+KEY_DE = 9.0
+#: ... or this many times the palette's mean error, when fewer entries leave everything farther off.
+KEY_TYPICAL = 2.0
+#: Unrepresented colours within this DIN99o distance of a seed form one group (one region's shades).
+KEY_GROUP_DE = 10.0
+#: A group must weigh at least this share of the cells (and at least KEY_MIN_CELLS of them).
 KEY_MIN_SHARE = 0.0008
 KEY_MIN_CELLS = 3.0
 #: At most this many entries change hands, so gradients keep most of their shades.
-KEY_MAX_SWAPS = 4
+KEY_MAX_SWAPS = 6
+#: A swap must help the group by this much more (DIN99o) than it costs the entry's own colours.
+KEY_MARGIN = 1.0
 
 
 def keep_key_colors(
-    points: np.ndarray,
+    lab: np.ndarray,
+    din: np.ndarray,
     mass: np.ndarray,
     centers: np.ndarray,
     regional: np.ndarray | None = None,
-    radius: float = KEY_RADIUS,
 ) -> np.ndarray:
-    """Trade palette entries spent on near-duplicate shades for distinct colours nothing represents.
+    """Trade palette entries for distinct colours nothing represents: allocation by error, not pixel count.
 
-    k-means places entries by pixel count, so a sky gradient gets five shades while a face, an
-    eye or a white stripe gets none. Here the most distinct unrepresented group of colours (farther
-    than ``radius`` from every entry, heavy enough to be a region rather than noise) replaces the
-    entry whose colours have the closest substitute, as long as that substitute is nearer than
-    the group is now. The number of entries never changes. ``regional`` is the mass that lies in
-    regions (not blends across edges); a group must have enough of it.
+    k-means (``lab`` and ``centers`` in OKLab) places entries by pixel count, so a grey backdrop
+    gets five shades while a face, hair, an eye or a flag's blue gets none. Whether a colour is
+    represented is judged in DIN99o (``din``), whose distances follow CIEDE2000 and so see that a
+    skin tone is not a grey (OKLab calls them close). Each round, the unrepresented group of
+    colours with the largest error times square root of weight (heavy enough to be a region, not
+    noise) takes the entry whose own colours would suffer least, on average, moving to their next
+    entry, provided that is clearly less than the group suffers now; among such entries the one
+    costing least in squared error goes (a shade of a gradient, whose neighbours stand in for it).
+    The number of entries never changes. ``regional`` is each colour's weight: the cells that lie
+    in regions rather than blends across edges, raised by salience (local contrast).
     """
     centers = np.array(centers, dtype=np.float64)
     if len(centers) < 2:
         return centers
     regional = mass if regional is None else regional
     min_mass = max(KEY_MIN_CELLS, KEY_MIN_SHARE * float(mass.sum()))
-    r2 = radius * radius
     protected = np.zeros(len(centers), dtype=bool)
+    rows = np.arange(len(lab))
+    limit = None
     for _ in range(min(len(centers) - 1, KEY_MAX_SWAPS)):
-        d2 = ((points[:, None, :] - centers[None, :, :]) ** 2).sum(-1)
-        order = np.argsort(d2, axis=1)[:, :2]
-        first = order[:, 0]
-        near = np.take_along_axis(d2, order[:, :1], 1)[:, 0]
-        runner = np.take_along_axis(d2, order[:, 1:2], 1)[:, 0]
-        cand = np.flatnonzero(near > r2)
+        pal = srgb_to_din99o(oklab_to_srgb(centers))
+        d = np.sqrt(((din[:, None, :] - pal[None, :, :]) ** 2).sum(-1))
+        order = np.argsort(d, axis=1)[:, :2]
+        first, near, runner = order[:, 0], d[rows, order[:, 0]], d[rows, order[:, 1]]
+        if limit is None:  # few entries leave every shade of a gradient far off: only outliers are key colours
+            limit = max(KEY_DE, KEY_TYPICAL * float((near * mass).sum() / mass.sum()))
+        cand = np.flatnonzero(near > limit)
         if regional[cand].sum() < min_mass:
             break
         seeds = cand[np.argsort(regional[cand])[::-1][:256]]
-        within = ((points[seeds][:, None, :] - points[cand][None, :, :]) ** 2).sum(-1) <= r2
-        heavy = (within @ regional[cand]) >= min_mass
+        within = ((din[seeds][:, None, :] - din[cand][None, :, :]) ** 2).sum(-1) <= KEY_GROUP_DE**2
+        group_mass = within @ regional[cand]
+        heavy = group_mass >= min_mass
         if not heavy.any():
             break
-        # the most distinct region-sized group: its own mass-weighted distance to the palette
-        group_mass = within @ regional[cand]
-        group_err = (within * (regional[cand] * near[cand])).sum(1) / np.maximum(group_mass, 1e-12)
-        # importance grows with the square root of the area: a face counts, but not 100x a stripe
-        score = group_err * np.sqrt(group_mass)
-        best = int(np.argmax(np.where(heavy, score, -1.0)))
+        group_err = (within @ (regional[cand] * near[cand])) / np.maximum(group_mass, 1e-12)
+        # importance grows with the square root of the weight: a face counts, but not 100x an eye
+        best = int(np.argmax(np.where(heavy, group_err * np.sqrt(group_mass), -1.0)))
         members = cand[within[best]]
-        new = (points[members] * mass[members, None]).sum(0) / mass[members].sum()
-        # how far each entry's colours would move if it went (mass-weighted mean squared distance)
-        own = np.bincount(first, weights=mass, minlength=len(centers))
-        moved = np.bincount(first, weights=mass * runner, minlength=len(centers)) / np.maximum(own, 1e-12)
-        moved[protected] = np.inf
-        victim = int(np.argmin(moved))
-        if moved[victim] >= group_err[best]:
+        new = (lab[members] * mass[members, None]).sum(0) / mass[members].sum()
+        own = np.bincount(first, weights=regional, minlength=len(centers))
+        suffer = np.bincount(first, weights=regional * runner, minlength=len(centers)) / np.maximum(own, 1e-12)
+        allowed = (suffer < group_err[best] - KEY_MARGIN) & ~protected
+        if not allowed.any():
             break
+        d2 = ((lab[:, None, :] - centers[None, :, :]) ** 2).sum(-1)
+        o2 = np.sort(d2, axis=1)
+        cost = np.bincount(np.argmin(d2, axis=1), weights=mass * (o2[:, 1] - o2[:, 0]), minlength=len(centers))
+        victim = int(np.argmin(np.where(allowed, cost, np.inf)))
         centers[victim] = new
         protected[victim] = True
-        centers = _lloyd(points, mass, centers, protected)
+        centers = _lloyd(lab, mass, centers, protected)
     return centers
 
 

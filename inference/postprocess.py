@@ -13,6 +13,7 @@ from functools import cached_property
 
 import numpy as np
 from PIL import Image
+from scipy import ndimage
 
 from inference.dither import METHODS, dither
 from inference.grid import cell_means, expand_cells
@@ -22,6 +23,11 @@ from pixelforge.imaging import has_alpha, rgb_on_white
 
 #: Largest ``--cell-size``: a cell this wide already turns a 4K frame into 4x2 blocks.
 MAX_CELL_SIZE = 1024
+#: Key colours: a cell's weight rises by this much per unit of OKLab contrast with its surroundings
+#: (0.1, a clearly different colour, makes 1.5x), by at most SALIENCE_CAP, over SALIENCE_SIGMA cells.
+SALIENCE_GAIN = 5.0
+SALIENCE_CAP = 3.0
+SALIENCE_SIGMA = 2.0
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,7 @@ class PixelArtOptions:
     alpha_threshold: int = 128
     #: classical path: cells on thin dark/bright lines take the line's colour (False: plain box average)
     outlines: bool = True
-    #: fitted palettes keep the colours of small distinct regions (False: k-means by pixel count alone)
+    #: fitted palettes keep the colours of distinct, salient regions, allocated by error (False: k-means by pixel count alone)
     key_colors: bool = True
 
     def __post_init__(self) -> None:
@@ -99,22 +105,37 @@ def choose_palette(
         weights = np.concatenate(
             [np.ones(c.colors.shape[0] * c.colors.shape[1]) if c.weights is None else c.weights.reshape(-1) for c in many]
         )
-    region = np.concatenate([coherence(c.colors).reshape(-1) for c in many]) if key_colors else None
+    region = np.concatenate([importance(c.colors).reshape(-1) for c in many]) if key_colors else None
     return fit_palette(rgb, spec.k or DEFAULT_COLORS, weights=weights, seed=seed, key_colors=key_colors, region=region)
 
 
-def coherence(colors: np.ndarray, scale: float = 0.04) -> np.ndarray:
-    """Per cell, how much it belongs to a region (1) rather than being a blend across an edge (~0).
+def coherence(lab: np.ndarray, scale: float = 0.04) -> np.ndarray:
+    """Per cell of an OKLab grid, how much it belongs to a region (1) rather than being a blend across an edge (~0).
 
     A cell straddling two areas averages them into a colour that is in neither; a palette entry
     spent on it is wasted. A cell whose nearest 4-neighbour looks alike is part of a region or a line.
     """
-    lab = srgb_to_oklab(np.clip(colors, 0, 255))
     p = np.pad(lab, ((1, 1), (1, 1), (0, 0)), mode="edge")
     rows, cols = lab.shape[:2]
     shifts = (p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:])
     closest = np.min([((s - lab) ** 2).sum(-1) for s in shifts], axis=0)
     return 1.0 / (1.0 + closest / (scale * scale)) if rows * cols > 1 else np.ones((rows, cols))
+
+
+def salience(lab: np.ndarray, sigma: float = SALIENCE_SIGMA) -> np.ndarray:
+    """Per cell of an OKLab grid, how much it stands out: distance to a Gaussian-weighted mean of the cells around it.
+
+    An eye, a lamp or a badge differs from its surroundings; a backdrop shade does not, however
+    many cells it covers.
+    """
+    around = np.stack([ndimage.gaussian_filter(lab[..., i], sigma, mode="nearest") for i in range(3)], -1)
+    return np.sqrt(((lab - around) ** 2).sum(-1))
+
+
+def importance(colors: np.ndarray) -> np.ndarray:
+    """Per cell of ``(rows, cols, 3)`` sRGB, its weight when choosing key colours: :func:`coherence` raised by :func:`salience`."""
+    lab = srgb_to_oklab(np.clip(colors, 0, 255))
+    return coherence(lab) * (1.0 + np.minimum(SALIENCE_GAIN * salience(lab), SALIENCE_CAP))
 
 
 def render(cells: Cells, options: PixelArtOptions, palette: np.ndarray | None = None) -> Image.Image:

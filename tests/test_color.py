@@ -26,3 +26,25 @@ def test_unique_colors_inverse_rebuilds_image():
     colors, counts, inv = unique_colors(img)
     assert counts.sum() == 35
     assert np.array_equal(colors[inv].reshape(img.shape), img)
+
+
+def test_din99o_distance_tracks_ciede2000_where_oklab_does_not():
+    """Palette coverage is judged in DIN99o because its distances follow CIEDE2000 (skin vs grey)."""
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    from pixelforge.color import srgb_to_cielab, srgb_to_din99o
+
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 256, (3000, 3)).astype(np.float64)
+    b = np.clip(a + rng.normal(0, 8, a.shape), 0, 255)
+    lab_a, lab_b = rgb2lab(a / 255), rgb2lab(b / 255)
+    assert np.abs(srgb_to_cielab(a) - lab_a).max() < 0.02
+    de = deltaE_ciede2000(lab_a, lab_b)
+    din = np.linalg.norm(srgb_to_din99o(a) - srgb_to_din99o(b), axis=1)
+    ok = np.linalg.norm(srgb_to_oklab(a) - srgb_to_oklab(b), axis=1)
+    assert np.corrcoef(de, din)[0, 1] > 0.95 > 0.85 > np.corrcoef(de, ok)[0, 1]
+    # a skin tone against a grey of the same lightness: OKLab calls it close, CIEDE2000 and DIN99o do not
+    skin, grey = np.array([223.0, 184, 159]), np.array([209.0, 198, 194])
+    assert np.linalg.norm(srgb_to_oklab(skin) - srgb_to_oklab(grey)) < 0.06
+    assert np.linalg.norm(srgb_to_din99o(skin) - srgb_to_din99o(grey)) > 10
+    assert abs(srgb_to_din99o(np.array([255.0, 255, 255]))[0] - 100) < 0.05

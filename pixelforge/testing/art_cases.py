@@ -133,5 +133,62 @@ def figure_case(size: int = 256, seed: int = 2) -> ArtCase:
     return c.case("generated: cartoon head")
 
 
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    """Rough CIELAB (D65) of sRGB 0..255, enough to keep generated colours apart."""
+    c = np.asarray(rgb, np.float64) / 255.0
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    xyz = lin @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]).T
+    f = np.cbrt(xyz / np.array([0.9505, 1.0, 1.089]))
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
+
+
+def salient_case(seed: int, size: int = 256, regions: int = 6) -> ArtCase:
+    """A random busy scene (two-hue gradient backdrop, texture, a ground band, noise) with small key regions.
+
+    The regions are 2-6 cells of a 4 px grid across, flat or shaded like a face, and their colours
+    differ clearly (CIELAB distance >= 20) from the backdrop around them and from each other: what
+    a pixel artist keeps and k-means by pixel count tends to drop. Random but reproducible per seed.
+    """
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    top, bottom, ground = rng.uniform(60, 230, (3, 3))
+    base = top + (bottom - top) * y[..., None]
+    tex = rng.uniform(5, 20) * np.sin(x * rng.uniform(20, 70)) * np.cos(y * rng.uniform(20, 60))
+    horizon = rng.uniform(0.5, 0.75) + 0.05 * np.sin(x * rng.uniform(4, 12))
+    base = np.where((y > horizon)[..., None], ground + tex[..., None] * np.array([1.0, 1.2, 0.6]), base)
+    base = base + rng.normal(0, 4, base.shape)
+    c = _Canvas(base)
+    taken = np.zeros((size, size), bool)
+    chosen: list[np.ndarray] = []
+    for _ in range(regions * 20):
+        if len(c.regions) >= regions:
+            break
+        w, h = (int(v) for v in rng.integers(8, 25, 2))
+        x0, y0 = (int(v) for v in rng.integers(4, size - 28, 2))
+        near = (slice(max(0, y0 - 6), y0 + h + 6), slice(max(0, x0 - 6), x0 + w + 6))
+        if taken[near].any():
+            continue
+        colour = rng.integers(0, 256, 3)
+        lab = _lab(colour)
+        if np.linalg.norm(lab - _lab(np.asarray(c.img)[near].reshape(-1, 3).mean(0))) < 20:
+            continue
+        if any(np.linalg.norm(lab - other) < 20 for other in chosen):
+            continue
+        chosen.append(lab)
+        shaded = bool(rng.integers(0, 2))
+        shape = "disc" if rng.integers(0, 2) else "rect"
+        c.region(f"key {len(c.regions)}", shape, (x0, y0, x0 + w, y0 + h), tuple(int(v) for v in colour))
+        if shaded:  # lit on the right, shadowed on the left, like a face: its colour is then its median
+            name, mask, _ = c.regions[-1]
+            arr = np.asarray(c.img).astype(np.float32)
+            xs = np.nonzero(mask)[1]
+            arr[mask] = np.clip(arr[mask] * (1 + 0.25 * (xs - (x0 + w / 2)) / w)[:, None], 0, 255)
+            c.img = Image.fromarray(arr.astype(np.uint8), "RGB")
+            c.draw = ImageDraw.Draw(c.img)
+            c.regions[-1] = (name, mask, tuple(int(v) for v in np.median(arr.astype(np.uint8)[mask], axis=0)))
+        taken[y0 : y0 + h, x0 : x0 + w] = True
+    return c.case(f"generated: salient {seed}")
+
+
 def all_cases() -> list[ArtCase]:
     return [outline_case(), accent_case(), figure_case()]
