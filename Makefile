@@ -72,7 +72,7 @@ model: $(STAMP)
 	$(if $(wildcard $(MODEL_RUN)/config.json),$(PY) -m training --resume $(MODEL_RUN),$(PY) -m training --config $(RECIPE) --output $(MODEL_RUN))
 
 ship-model: $(STAMP)
-	$(PY) benchmarks/quality.py --checkpoint $(MODEL_RUN) --metrics $(MODEL_RUN)/metrics.json --out benchmarks/out/quality-model
+	$(PY) benchmarks/quality.py --checkpoint $(MODEL_RUN) --only "classical (new)" model "untrained net" --metrics $(MODEL_RUN)/metrics.json --out benchmarks/out/quality-model
 	rm -rf $(SHIPPED)
 	$(PY) -m training publish $(MODEL_RUN) --repo pixelforge/pixelforge-native-v1 --dry-run --fp16 --no-g-b --stage $(SHIPPED)
 
