@@ -115,7 +115,8 @@ def test_publish_then_pixelate_from_the_hub_equals_the_local_run(hub, run, photo
     no_token_anywhere(out.out + out.err + err, stage, tmp_path / "hf-cache", hub=hub)
 
 
-def test_a_local_path_never_contacts_the_hub(hub, run, photo, tmp_path, capsys):
+def test_a_local_path_never_contacts_the_hub(hub, run, photo, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # "runs/nam" must not depend on a runs/ folder where the tests start
     published(hub, run)
     hub.requests.clear()
     for typo in ("runs/nam", REPO, str(run) + "x"):
