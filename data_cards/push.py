@@ -44,6 +44,8 @@ from pixelforge.dataset import (
 )
 from pixelforge.hub import (  # noqa: F401 - HubNoAnswer, redact and endpoint_url are part of this module's API
     HubNoAnswer,
+    HubUploadError,
+    UploadFile,
     describe_hub_error,
     endpoint_url,
     find_cause,
@@ -66,19 +68,8 @@ def hub_timeouts(timeout: float = DEFAULT_TIMEOUT) -> Iterator[None]:
         yield
 
 
-class PushError(Exception):
+class PushError(HubUploadError):
     """A push that could not be done; the message is safe to print (no token) and says what to do."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-@dataclass(frozen=True)
-class UploadFile:
-    path_in_repo: str
-    local_path: Path
-    size: int
 
 
 @dataclass

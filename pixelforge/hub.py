@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from huggingface_hub import get_token, set_client_factory
@@ -25,6 +27,23 @@ from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
 
 class HubNoAnswer(TimeoutError):
     """The Hub did not answer one request in time (not retried: it may have acted on it)."""
+
+
+class HubUploadError(Exception):
+    """An upload that could not be done; the message is safe to print (no token) and says what to do."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class UploadFile:
+    """One file of a planned upload: where it goes in the repo, where it is here, its size."""
+
+    path_in_repo: str
+    local_path: Path
+    size: int
 
 
 def _http_library() -> Any:

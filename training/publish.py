@@ -29,6 +29,8 @@ from typing import Any
 from pixelforge.dataset import CARD_FILE
 from pixelforge.hub import (
     HubNoAnswer,
+    HubUploadError,
+    UploadFile,
     describe_hub_error,
     endpoint_url,
     find_cause,
@@ -71,25 +73,14 @@ _WHAT = {
 }
 
 
-class PublishError(Exception):
+class PublishError(HubUploadError):
     """A publish that could not be done; the message is safe to print (no token) and says what to do."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-@dataclass(frozen=True)
-class ModelFile:
-    path_in_repo: str
-    local_path: Path
-    size: int
 
 
 @dataclass(frozen=True)
 class PublishPlan:
     repo_id: str
-    files: list[ModelFile]
+    files: list[UploadFile]
     checkpoint: Path
     dtype: str
     license: str
@@ -193,7 +184,7 @@ def prepare_publish(
     (staging / CARD_FILE).write_text(card, encoding="utf-8")
     names.append(CARD_FILE)
     license_line = next(line for line in card.splitlines() if line.startswith("license:"))
-    files = [ModelFile(n, staging / n, (staging / n).stat().st_size) for n in names]
+    files = [UploadFile(n, staging / n, (staging / n).stat().st_size) for n in names]
     return PublishPlan(repo_id, files, checkpoint, dtype, license_line.split(":", 1)[1].strip(), private,
                        counters.get("step") if counters else None)
 
