@@ -46,10 +46,10 @@ from pixelforge.model.checkpoint import (
     GENERATOR_ARCH,
     STATE_JSON,
     CheckpointError,
+    copy_network,
     expected_shapes,
     find_checkpoint_dir,
     read_header,
-    read_network,
     spec_from_metadata,
 )
 from training.model_card import CardFile, CardInputs, build_model_card
@@ -206,11 +206,7 @@ def _stage_generators(checkpoint: Path, staging: Path, generators: tuple[str, ..
             raise PublishError(f"{path}: {exc}", exit_code=2) from None
         target = staging / path.name
         if fp16:
-            from safetensors.torch import save_file
-
-            state, meta = read_network(path)
-            half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-            save_file(half, str(target), metadata={**meta, "dtype": "float16"})
+            copy_network(path, target, fp16=True)
         else:
             shutil.copyfile(path, target)
         names.append(path.name)

@@ -26,12 +26,9 @@ from inference.grid import expand_cells
 from inference.inputs import VIDEO_SUFFIXES
 from inference.palette import PaletteError
 from inference.preview import preview
-from inference.shipped import SHIPPED_DIR
 from inference.video import pixelate_gif, pixelate_video
 from pixelforge.imaging import ImageDecodeError, open_image, png_bytes
-from webapp.models import CLASSICAL, ModelError, Models
-
-SHIPPED_G_A = str(SHIPPED_DIR / "G_A.safetensors")
+from webapp.models import CLASSICAL, SHIPPED_G_A, ModelError, Models
 
 FITTED = "fitted"  # the palette choice "k colours fitted to the picture"
 PALETTE_FILE = "file"

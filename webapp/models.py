@@ -19,7 +19,8 @@ CLASSICAL = "classical"
 
 #: Models that ship with pixelforge: dropdown label -> checkpoint (run folder, folder or file);
 #: entries whose file is missing are left out of the dropdown.
-SHIPPED_MODELS: dict[str, Path] = {SHIPPED_NAME: SHIPPED_DIR / "G_A.safetensors"}
+SHIPPED_G_A = str(SHIPPED_DIR / "G_A.safetensors")
+SHIPPED_MODELS: dict[str, Path] = {SHIPPED_NAME: Path(SHIPPED_G_A)}
 
 
 class ModelError(ValueError):
@@ -44,8 +45,7 @@ class Models:
     @property
     def default(self) -> str:
         """What the CLI does without --checkpoint: classical until the shipped model is made the default."""
-        shipped = str(SHIPPED_DIR / "G_A.safetensors")
-        return shipped if DEFAULT_METHOD == "shipped" and shipped in self.labels else CLASSICAL
+        return SHIPPED_G_A if DEFAULT_METHOD == "shipped" and SHIPPED_G_A in self.labels else CLASSICAL
 
 
     def choices(self) -> list[tuple[str, str]]:
