@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 BRUTE_FORCE_BELOW = 4096  # under this many hashes brute force is faster than building tables
 
@@ -46,10 +46,19 @@ def hashes_and_art(rgb: Image.Image, art: Image.Image | None = None) -> tuple[tu
     if art is not None:
         rgb = art if art.mode == "RGB" else art.convert("RGB")
         grey = rgb.convert("L")
-    box = ImageOps.invert(rgb).getbbox()  # non-white pixels
+    box = _ink_box(np.asarray(rgb))
     if box is None or box == (0, 0, rgb.width, rgb.height):
         return full, ((*full, rgb.width, rgb.height) if art is None else (*_grey_hashes(grey), rgb.width, rgb.height))
     return full, (*_grey_hashes(grey.crop(box)), box[2] - box[0], box[3] - box[1])
+
+
+def _ink_box(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(left, top, right, bottom) of the non-white pixels, None when there are none (Pillow's getbbox of the inverse)."""
+    ink = (rgb != 255).any(axis=2)
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if not rows.size:
+        return None
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
 def _grey_hashes(grey: Image.Image) -> tuple[str, str]:

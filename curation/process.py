@@ -7,7 +7,8 @@ it in worker processes and caches its :class:`FileResult` by the raw file's sha2
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+import hashlib
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -167,7 +168,7 @@ def process_bytes(data: bytes, config: CurateConfig, session: Any = None, *, tra
                            "n_frames": frame.n_frames, "frame": frame.frame},
             }
             try:
-                _process_frame(frame.image, name, config, session, result, info)
+                _process_frame(frame.image, name, config, session, result, info, trace)
             except Exception as exc:  # a bug or an odd image must not abort the batch
                 result.reject(name, "internal", "error", f"{type(exc).__name__}: {exc}")
                 info["error"] = f"{type(exc).__name__}: {exc}"
@@ -177,7 +178,8 @@ def process_bytes(data: bytes, config: CurateConfig, session: Any = None, *, tra
 
 
 def _process_frame(
-    frame: Image.Image, name: str, config: CurateConfig, session: Any, result: FileResult, info: dict[str, Any]
+    frame: Image.Image, name: str, config: CurateConfig, session: Any, result: FileResult, info: dict[str, Any],
+    trace: bool = False,
 ) -> None:
     result.count("native", 1, 1)
     native = _native(frame, config, info.get("decode", {}).get("format"))
@@ -201,62 +203,97 @@ def _process_frame(
                  for b in boxes]
     result.count("sheets", 1, len(crops))
     info["items"] = []
+    seen: dict[tuple[Any, ...], tuple[dict[str, Any], Item | Rejection | None]] = {}
     for crop_name, crop in crops:
-        step: dict[str, Any] = {"member": crop_name}
+        # A sheet repeats frames (an LPC sheet ~40% of them): the same pixels give the same
+        # verdict, so the outcome is copied under the new name instead of computed again.
+        key = (crop.mode, crop.size, hashlib.blake2b(crop.tobytes(), digest_size=16).digest()) if len(crops) > 1 else None
+        if key is not None and key in seen:
+            step, outcome = _repeat(crop_name, *seen[key], result)
+            info["items"].append(step)
+            continue
+        step = _process_crop(crop_name, crop, native, score, config, session, result, info, trace)
         info["items"].append(step)
-        result.stages["background"]["in"] += 1
-        bg = to_white(crop, config.background, session)
-        result.stages["background"]["out"] += 1
-        white = bg.image
-        step["background"] = {"kind": bg.kind, "border_color": list(bg.border_color) if bg.border_color else None,
-                              "border_share": round(bg.border_share, 4), "filled_pixels": bg.filled,
-                              "visible_edge": round(bg.visible_edge, 4), "reason": bg.reason}
-        reject_complex = bg.kind == "complex" and config.domain not in config.background.keep_complex_domains
-        n_colors = count_colors(white)
-        result.stages["filters"]["in"] += 1
-        max_side = config.canvas.size if config.canvas.too_large == "reject" else None
-        verdicts = run_filters(white, n_colors, score, config.domain, config.filters, max_side=max_side,
-                               visible_edge=bg.visible_edge, min_visible_edge=config.background.min_visible_edge,
-                               complex_background=f"{bg.reason} (set background.keep_complex_domains to keep it)"
-                               if reject_complex else "")
-        step["filters"] = [dict(vars(v)) for v in verdicts]
-        failed = first_failure(verdicts)
+        if key is not None:
+            seen[key] = (step, result.items[-1] if step["verdict"]["kept"] else result.rejected[-1])
+
+
+def _repeat(name: str, step: dict[str, Any], outcome: Item | Rejection, result: FileResult) -> tuple[dict[str, Any], Item | Rejection]:
+    """Record a crop whose pixels equal an earlier crop's: the same stage counts and outcome, its own name."""
+    step = {**step, "member": name, "repeat_of": step["member"]}
+    kept = int(step["verdict"]["kept"])
+    result.count("background", 1, 1)
+    result.count("filters", 1, kept)
+    result.count("canvas", kept, kept)
+    if isinstance(outcome, Item):
+        outcome = replace(outcome, member=name)
+        result.items.append(outcome)
+    else:
+        result.reject(name, outcome.stage, outcome.reason, outcome.detail)
+    return step, outcome
+
+
+def _process_crop(
+    crop_name: str, crop: Image.Image, native: NativeResult, score: PixelArtScore | None, config: CurateConfig,
+    session: Any, result: FileResult, info: dict[str, Any], trace: bool,
+) -> dict[str, Any]:
+    """Background, filters, hashes and canvas for one crop; appends its Item or Rejection to ``result``."""
+    step: dict[str, Any] = {"member": crop_name}
+    result.stages["background"]["in"] += 1
+    bg = to_white(crop, config.background, session)
+    result.stages["background"]["out"] += 1
+    white = bg.image
+    step["background"] = {"kind": bg.kind, "border_color": list(bg.border_color) if bg.border_color else None,
+                          "border_share": round(bg.border_share, 4), "filled_pixels": bg.filled,
+                          "visible_edge": round(bg.visible_edge, 4), "reason": bg.reason}
+    reject_complex = bg.kind == "complex" and config.domain not in config.background.keep_complex_domains
+    n_colors = count_colors(white)
+    result.stages["filters"]["in"] += 1
+    max_side = config.canvas.size if config.canvas.too_large == "reject" else None
+    verdicts = run_filters(white, n_colors, score, config.domain, config.filters, max_side=max_side,
+                           visible_edge=bg.visible_edge, min_visible_edge=config.background.min_visible_edge,
+                           complex_background=f"{bg.reason} (set background.keep_complex_domains to keep it)"
+                           if reject_complex else "")
+    step["filters"] = [dict(vars(v)) for v in verdicts]
+    failed = first_failure(verdicts)
+    if failed is None or trace:  # a rejected crop's hashes only serve `curate inspect`
         (phash, dhash), art = hashes_and_art(white, _key_cleared(white, bg.border_color, config.background.tolerance)
                                              if bg.kind == "border" and bg.border_color else None)
         step["hashes"] = {"pixel_sha256": pixel_sha256(white), "phash": phash, "dhash": dhash}
-        if failed is not None:
-            result.reject(crop_name, "filters", failed.name, failed.detail)
-            step["verdict"] = {"kept": False, "stage": "filters", "reason": failed.name}
-            continue
-        result.stages["filters"]["out"] += 1
-        result.stages["canvas"]["in"] += 1
-        canvas = to_canvas(white, config.canvas)
-        result.stages["canvas"]["out"] += 1
-        step["canvas"] = {"size": list(canvas.image.size), "scale": canvas.scale}
-        step["verdict"] = {"kept": True}
-        sx, sy = native.scale
-        result.items.append(
-            Item(
-                member=crop_name,
-                pixel_sha256=step["hashes"]["pixel_sha256"],
-                phash=phash,
-                dhash=dhash,
-                native_width=white.width,
-                native_height=white.height,
-                pixel_scale=float(max(sx, sy)),
-                grid_confidence=float(native.confidence),
-                scale=int(canvas.scale),
-                n_colors=int(n_colors),
-                background=bg.kind,
-                pixel_art=None if score is None else float(score.score),
-                frame_width=native.image.width,
-                frame_height=native.image.height,
-                lossy=str(info.get("decode", {}).get("format") or "").upper() not in LOSSLESS_FORMATS,
-                art_phash=art[0],
-                art_dhash=art[1],
-                art_width=art[2],
-                art_height=art[3],
-                native_png=png_bytes(white, PNG_LEVEL),
-                canvas_png=png_bytes(canvas.image, PNG_LEVEL),
-            )
+    if failed is not None:
+        result.reject(crop_name, "filters", failed.name, failed.detail)
+        step["verdict"] = {"kept": False, "stage": "filters", "reason": failed.name}
+        return step
+    result.stages["filters"]["out"] += 1
+    result.stages["canvas"]["in"] += 1
+    canvas = to_canvas(white, config.canvas)
+    result.stages["canvas"]["out"] += 1
+    step["canvas"] = {"size": list(canvas.image.size), "scale": canvas.scale}
+    step["verdict"] = {"kept": True}
+    sx, sy = native.scale
+    result.items.append(
+        Item(
+            member=crop_name,
+            pixel_sha256=step["hashes"]["pixel_sha256"],
+            phash=phash,
+            dhash=dhash,
+            native_width=white.width,
+            native_height=white.height,
+            pixel_scale=float(max(sx, sy)),
+            grid_confidence=float(native.confidence),
+            scale=int(canvas.scale),
+            n_colors=int(n_colors),
+            background=bg.kind,
+            pixel_art=None if score is None else float(score.score),
+            frame_width=native.image.width,
+            frame_height=native.image.height,
+            lossy=str(info.get("decode", {}).get("format") or "").upper() not in LOSSLESS_FORMATS,
+            art_phash=art[0],
+            art_dhash=art[1],
+            art_width=art[2],
+            art_height=art[3],
+            native_png=png_bytes(white, PNG_LEVEL),
+            canvas_png=png_bytes(canvas.image, PNG_LEVEL),
         )
+    )
+    return step

@@ -65,33 +65,44 @@ class PixelArtScore:
         return self.score >= threshold
 
 
-def _blend_masks(a: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per direction (rows, then columns): the strong-edge mask and the blend mask of the middle pixels."""
+def _blend_masks(a: np.ndarray, keys: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per direction (rows, then columns): the strong-edge mask and the blend mask of the middle pixels.
+
+    Only runs of three whose ends differ can hold an edge, so the exact integer test against
+    ``EDGE ** 2`` and the float blend test (square roots) run on those alone: pixel art and sheets
+    are mostly flat or empty. The column masks come back transposed (a view), as if computed on ``a.T``.
+    """
+    rgb = np.asarray(a, dtype=np.int32)
+    keys = _color_keys(a) if keys is None else keys
+    height, width = keys.shape
     out = []
-    planes = [np.ascontiguousarray(a[..., c]) for c in range(a.shape[-1])]
-    for transpose in (False, True):
-        xs = [c.T if transpose else c for c in planes]
-        if xs[0].shape[1] < 3:
+    for vertical in (False, True):
+        if (height if vertical else width) < 3:
             continue
-        # per-channel sums of squared integer steps: exact in float32 (< 2**24), so the order is free
-        d_lr = np.sqrt(_squared(xs, slice(None, -2), slice(2, None)))
-        edge = d_lr > EDGE
-        step = np.sqrt(_squared(xs, slice(1, None), slice(None, -1)))  # between neighbours, computed once
-        d_lm, d_mr = step[:, :-1], step[:, 1:]
+        ends = keys[:-2] != keys[2:] if vertical else keys[:, :-2] != keys[:, 2:]
+        rows, cols = np.nonzero(ends)
+        dr, dc = (1, 0) if vertical else (0, 1)
+        left, mid, right = (rgb[rows + k * dr, cols + k * dc] for k in (0, 1, 2))
+        sq_lr = ((left - right) ** 2).sum(axis=1)
+        strong = sq_lr > EDGE * EDGE  # sqrt(n) > 48 exactly when the integer n > 2304
+        rows, cols, left, mid, right = rows[strong], cols[strong], left[strong], mid[strong], right[strong]
+        d_lr, d_lm, d_mr = (np.sqrt(((p - q) ** 2).sum(axis=1).astype(np.float32))
+                            for p, q in ((left, right), (left, mid), (mid, right)))
         floor = np.maximum(0.2 * d_lr, BLEND_MIN)
-        blend = edge & (d_lm > floor) & (d_mr > floor) & (d_lm + d_mr <= 1.15 * d_lr)
-        out.append((edge, blend))
+        edge = np.zeros(ends.shape, bool)
+        edge[rows, cols] = True
+        blend = np.zeros(ends.shape, bool)
+        blend[rows, cols] = (d_lm > floor) & (d_mr > floor) & (d_lm + d_mr <= 1.15 * d_lr)
+        out.append((edge.T, blend.T) if vertical else (edge, blend))
     return out
 
 
-def _squared(planes: list[np.ndarray], p: slice, q: slice) -> np.ndarray:
-    """Sum over channels of the squared step between columns ``p`` and ``q`` of each plane."""
-    total = np.zeros_like(planes[0][:, p])
-    for c in planes:
-        d = c[:, p] - c[:, q]
-        d *= d
-        total += d
-    return total
+def _color_keys(rgb: np.ndarray) -> np.ndarray:
+    """Each RGB pixel as one 32-bit number (its bytes and a zero), so colours compare and count in one operation."""
+    rgb = np.asarray(rgb, dtype=np.uint8)
+    padded = np.zeros((*rgb.shape[:2], 4), np.uint8)
+    padded[..., :3] = rgb
+    return padded.view(np.uint32)[..., 0]
 
 
 def blend_share(rgb: np.ndarray) -> tuple[float, int]:
@@ -100,7 +111,7 @@ def blend_share(rgb: np.ndarray) -> tuple[float, int]:
     Looks at every run of three pixels, horizontally and vertically. Returns the share and the
     number of strong edges it was measured on.
     """
-    masks = _blend_masks(rgb.astype(np.float32))
+    masks = _blend_masks(rgb)
     edges = sum(int(e.sum()) for e, _ in masks)
     blends = sum(int(b.sum()) for _, b in masks)
     return (blends / edges if edges else 0.0), edges
@@ -109,17 +120,19 @@ def blend_share(rgb: np.ndarray) -> tuple[float, int]:
 def edge_stats(rgb: np.ndarray, visible: np.ndarray | None = None) -> dict[str, float]:
     """Blends, rare blends and flatness of an RGB image (``visible``: pixels that belong to the art)."""
     h, w = rgb.shape[:2]
-    keys = (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2]
+    keys = _color_keys(rgb)
     n_vis = h * w if visible is None else int(visible.sum())
-    _, inverse, counts = np.unique(keys.reshape(-1) if visible is None else keys[visible], return_inverse=True,
-                                   return_counts=True)
+    seen = keys.reshape(-1) if visible is None else keys[visible]
+    palette = np.unique(seen)  # hashed, then sorted: far cheaper than sorting every pixel for the inverse
+    inverse = np.searchsorted(palette, seen)
+    counts = np.bincount(inverse, minlength=palette.size)
     is_rare = (counts <= max(RARE_MIN, RARE_SHARE * n_vis))[inverse.reshape(-1)]
     if visible is None:
         rare = is_rare.reshape(h, w)
     else:
         rare = np.zeros((h, w), bool)
         rare[visible] = is_rare
-    masks = _blend_masks(rgb.astype(np.float32))
+    masks = _blend_masks(rgb, keys)
     edges = blends = rare_blends = 0
     for (edge, blend), r in zip(masks, (rare[:, 1:-1], rare.T[:, 1:-1])):
         edges += int(edge.sum())
