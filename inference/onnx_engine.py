@@ -33,14 +33,16 @@ import numpy as np
 import torch
 from torch import nn
 
-ENGINES = ("auto", "torch", "onnx")
+ENGINES = ("auto", "torch", "onnx", "int8")
+#: The engines that run through ONNX Runtime (``int8``: residual blocks quantized, :mod:`inference.quantize`).
+ONNX_ENGINES = ("onnx", "int8")
 #: Bump when the export changes (opset, graph rewrites) so stale cached graphs are not reused.
 EXPORT_VERSION = 1
 OPSET = 17
 
 
 class EngineUnavailable(ValueError):
-    """``engine='onnx'`` asked for where it cannot run (a usage error); the message says why and what to do."""
+    """``engine='onnx'`` or ``'int8'`` asked for where it cannot run (a usage error); the message says why and what to do."""
 
 
 def onnxruntime_missing() -> str | None:
@@ -56,7 +58,9 @@ def choose_engine(requested: str, device: torch.device, dtype: torch.dtype) -> t
     """The engine to run and a one-line reason. ``auto`` takes ONNX Runtime for fp32 on CPU.
 
     That is where it was measured faster (``benchmarks/pixelate.py``); on a GPU, or in bf16/fp16,
-    torch runs. An explicit ``onnx`` that cannot run raises :class:`EngineUnavailable`.
+    torch runs. ``int8`` is never chosen for you: it changes the output slightly (under 1 ΔE×100
+    on the benchmark's pictures). An explicit ``onnx`` or ``int8`` that cannot run raises
+    :class:`EngineUnavailable`.
     """
     if requested not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {requested!r}")
@@ -64,15 +68,15 @@ def choose_engine(requested: str, device: torch.device, dtype: torch.dtype) -> t
         return "torch", "asked for"
     problem = None
     if device.type != "cpu":
-        problem = f"the ONNX engine runs on CPU only, the device is {device}"
+        problem = f"the ONNX engines run on CPU only, the device is {device}"
     elif dtype != torch.float32:
-        problem = f"the ONNX engine runs fp32, precision is {str(dtype).removeprefix('torch.')}"
+        problem = f"the ONNX engines take fp32 weights, precision is {str(dtype).removeprefix('torch.')}"
     else:
         problem = onnxruntime_missing()
     if problem is None:
-        return "onnx", "asked for" if requested == "onnx" else "auto: fastest measured on CPU"
-    if requested == "onnx":
-        raise EngineUnavailable(f"engine 'onnx' cannot run: {problem}")
+        return ("onnx", "auto: fastest exact engine measured on CPU") if requested == "auto" else (requested, "asked for")
+    if requested in ONNX_ENGINES:
+        raise EngineUnavailable(f"engine {requested!r} cannot run: {problem}")
     return "torch", f"auto: {problem}"
 
 
@@ -138,15 +142,20 @@ def _write_cached(path: Path, data: bytes) -> None:
         pass
 
 
-def load_or_export(net: nn.Module, disk_cache: bool = True) -> tuple[bytes, str]:
-    """The graph bytes and where they came from (``exported`` or ``cache:PATH``)."""
-    path = cache_dir() / f"{weights_key(net)}.onnx" if disk_cache else None
+def load_or_export(net: nn.Module, disk_cache: bool = True, int8: bool = False) -> tuple[bytes, str]:
+    """The graph bytes and where they came from (``exported``, ``exported+int8`` or ``cache:PATH``)."""
+    from inference.quantize import QUANT_VERSION, quantize_int8
+
+    name = f"{weights_key(net)}.int8-v{QUANT_VERSION}.onnx" if int8 else f"{weights_key(net)}.onnx"
+    path = cache_dir() / name if disk_cache else None
     if path is not None and (data := _read_cached(path)) is not None:
         return data, f"cache:{path}"
     data = export_onnx(net)
+    if int8:
+        data = quantize_int8(data)
     if path is not None:
         _write_cached(path, data)
-    return data, "exported"
+    return data, "exported+int8" if int8 else "exported"
 
 
 def make_session(model: bytes, threads: int = 0) -> Any:
@@ -168,8 +177,9 @@ class OnnxGenerator:
     numpy arrays in the generator's -1..1 range.
     """
 
-    def __init__(self, net: nn.Module, threads: int = 0, disk_cache: bool = True) -> None:
+    def __init__(self, net: nn.Module, threads: int = 0, disk_cache: bool = True, int8: bool = False) -> None:
         self._net = net
+        self.int8 = int8
         self.threads = threads
         self.disk_cache = disk_cache
         self.origin: str | None = None
@@ -184,7 +194,7 @@ class OnnxGenerator:
                 if self.failure is not None:
                     raise EngineUnavailable(self.failure)
                 try:
-                    model, self.origin = load_or_export(self._net, self.disk_cache)
+                    model, self.origin = load_or_export(self._net, self.disk_cache, self.int8)
                     self._session = make_session(model, self.threads)
                 except Exception as exc:
                     self.failure = f"ONNX export or session failed: {type(exc).__name__}: {exc}"
@@ -195,7 +205,7 @@ class OnnxGenerator:
     def ready(self, strict: bool) -> bool:
         """Export and open the session if not done yet; False (warning once) when that failed.
 
-        ``strict`` (``engine='onnx'`` asked for) raises :class:`EngineUnavailable` instead.
+        ``strict`` (``engine='onnx'`` or ``'int8'`` asked for) raises :class:`EngineUnavailable` instead.
         """
         first = self.failure is None
         try:

@@ -39,7 +39,7 @@ from torch.nn import functional as F
 
 from inference.classic import classic_cells
 from inference.grid import cell_means
-from inference.onnx_engine import ENGINES, OnnxGenerator, choose_engine
+from inference.onnx_engine import ENGINES, ONNX_ENGINES, OnnxGenerator, choose_engine
 from inference.postprocess import Cells, PixelArtOptions, box_average, image_cells, render
 from pixelforge.device import resolve_device
 from pixelforge.imaging import has_alpha, rgb_on_white
@@ -59,7 +59,7 @@ class ModelOptions:
     device: str = "auto"  # auto, cpu, cuda, cuda:1, mps
     precision: str = "auto"  # auto (bf16/fp16 on GPU, fp32 on CPU), fp32, bf16, fp16
     threads: int = 0  # intra-op threads on CPU (torch and ONNX Runtime); 0 = their default (all cores)
-    engine: str = "auto"  # auto (ONNX Runtime for fp32 on CPU when installed, else torch), torch, onnx
+    engine: str = "auto"  # auto (ONNX Runtime for fp32 on CPU when installed, else torch), torch, onnx, int8 (opt-in)
     onnx_cache: bool = True  # keep exported ONNX graphs under the user cache dir, keyed by the weights' hash
 
     def __post_init__(self) -> None:
@@ -188,9 +188,9 @@ class Pixelator:
                 torch.set_num_threads(self.model.threads)
             net = with_shared_stats_norm(generator).eval().to(self.device)
             self.generator = net.to(memory_format=torch.channels_last) if self.device.type != "cpu" else net
-            if self.engine == "onnx":
+            if self.engine in ONNX_ENGINES:
                 # exported lazily from this private copy (its norms in live mode = plain InstanceNorm)
-                self._onnx = OnnxGenerator(net, self.model.threads, self.model.onnx_cache)
+                self._onnx = OnnxGenerator(net, self.model.threads, self.model.onnx_cache, int8=self.engine == "int8")
 
     # -- construction ------------------------------------------------------------------
     @staticmethod
@@ -260,7 +260,8 @@ class Pixelator:
             return "classical method (no ML)"
         ppc = self.effective_pixels_per_cell()
         res = "full resolution" if ppc == 0 else f"{ppc}x{ppc} generator pixels per cell"
-        engine = "ONNX Runtime (tiled inputs: torch)" if self.engine == "onnx" else "torch eager"
+        engine = {"onnx": "ONNX Runtime (tiled inputs: torch)", "int8": "ONNX Runtime int8 residual blocks (tiled inputs: torch)"
+                  }.get(self.engine, "torch eager")
         return (
             f"CycleGAN generator {self.spec} from {self.source} on {self.device} ({self.dtype}), {res}; "
             f"engine {engine} [{self.engine_reason}]"
@@ -327,7 +328,7 @@ class Pixelator:
         """Whether this pass runs through ONNX Runtime (never while norms gather or replay tile statistics)."""
         if self._onnx is None or any(m.mode != "live" for m in self._norms()):
             return False
-        if self._onnx.ready(strict=self.model.engine == "onnx"):
+        if self._onnx.ready(strict=self.model.engine in ONNX_ENGINES):
             return True
         self.engine, self.engine_reason = "torch", f"auto: {self._onnx.failure}"
         return False
