@@ -97,7 +97,7 @@ def on_other_background(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def same_artwork(a: np.ndarray, b: np.ndarray, *, tolerance: int = 40, max_share: float = 0.03,
-                 merge_recolors: bool = False, backgrounds_differ: bool = False) -> str:
+                 merge_recolors: bool = False, backgrounds_differ: bool = False, trimmed: bool = False) -> str:
     """How two native images (RGB on white) are the same artwork: "same", "rescale", "crop",
     "background" (see :func:`on_other_background`), "recolour", or "" when they are not (another
     animation frame, another palette, another picture).
@@ -108,9 +108,11 @@ def same_artwork(a: np.ndarray, b: np.ndarray, *, tolerance: int = 40, max_share
     Pixels must agree up to ``tolerance`` on all but ``max_share`` of the art (pass tolerance 0
     when both are lossless: then they must be equal). ``backgrounds_differ``: the two were made white
     from different background kinds (transparency and a key colour), so their rims may differ by the
-    background they were blended with (:func:`on_other_background`).
+    background they were blended with (:func:`on_other_background`). ``trimmed``: both already come
+    without their white margins (:class:`NativeConfirm` trims each image once, not once per pair).
     """
-    a, b = _trim_white(a), _trim_white(b)
+    if not trimmed:
+        a, b = _trim_white(a), _trim_white(b)
     if a.shape[0] * a.shape[1] < b.shape[0] * b.shape[1]:
         a, b = b, a  # a is the larger
     checks = [(False, "same")] + ([(True, "recolour")] if merge_recolors else [])
@@ -164,9 +166,10 @@ class NativeConfirm:
         self.decisions: dict[tuple[int, int], str] = {}
 
     def array(self, i: int) -> np.ndarray:
+        """Item ``i``'s native image without its white margin (decoded and trimmed once)."""
         if i not in self.arrays:
             with Image.open(io.BytesIO(self.load(i))) as img:
-                self.arrays[i] = np.asarray(img.convert("RGB"))
+                self.arrays[i] = _trim_white(np.asarray(img.convert("RGB")))
         return self.arrays[i]
 
     def __call__(self, i: int, j: int) -> bool:
@@ -178,6 +181,6 @@ class NativeConfirm:
             kw["tolerance"] = 0
         if self.background is not None and self.background(i) != self.background(j):
             kw["backgrounds_differ"] = True
-        how = same_artwork(self.array(i), self.array(j), **kw)
+        how = same_artwork(self.array(i), self.array(j), trimmed=True, **kw)
         self.decisions[(i, j)] = how
         return bool(how)

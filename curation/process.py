@@ -247,10 +247,11 @@ def _process_crop(
                           "border_share": round(bg.border_share, 4), "filled_pixels": bg.filled,
                           "visible_edge": round(bg.visible_edge, 4), "reason": bg.reason}
     reject_complex = bg.kind == "complex" and config.domain not in config.background.keep_complex_domains
-    n_colors = count_colors(white)
+    pixels = np.asarray(white)  # converted once for the measures below
+    n_colors = count_colors(pixels)
     result.stages["filters"]["in"] += 1
     max_side = config.canvas.size if config.canvas.too_large == "reject" else None
-    verdicts = run_filters(white, n_colors, score, config.domain, config.filters, max_side=max_side,
+    verdicts = run_filters(pixels, n_colors, score, config.domain, config.filters, max_side=max_side,
                            visible_edge=bg.visible_edge, min_visible_edge=config.background.min_visible_edge,
                            complex_background=f"{bg.reason} (set background.keep_complex_domains to keep it)"
                            if reject_complex else "")
@@ -259,7 +260,7 @@ def _process_crop(
     if failed is None or trace:  # a rejected crop's hashes only serve `curate inspect`
         (phash, dhash), art = hashes_and_art(white, _key_cleared(white, bg.border_color, config.background.tolerance)
                                              if bg.kind == "border" and bg.border_color else None)
-        step["hashes"] = {"pixel_sha256": pixel_sha256(white), "phash": phash, "dhash": dhash}
+        step["hashes"] = {"pixel_sha256": pixel_sha256(pixels), "phash": phash, "dhash": dhash}
     if failed is not None:
         result.reject(crop_name, "filters", failed.name, failed.detail)
         step["verdict"] = {"kept": False, "stage": "filters", "reason": failed.name}
@@ -292,7 +293,7 @@ def _process_crop(
             art_dhash=art[1],
             art_width=art[2],
             art_height=art[3],
-            native_png=png_bytes(white, PNG_LEVEL),
+            native_png=png_bytes(pixels, PNG_LEVEL),
             canvas_png=png_bytes(canvas.image, PNG_LEVEL),
         )
     )

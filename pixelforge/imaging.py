@@ -319,12 +319,14 @@ def place_on_canvas(img: Image.Image, size: int, background: tuple[int, int, int
     return canvas, scale
 
 
-def pixel_sha256(img: Image.Image) -> str:
-    """Hash of decoded RGB pixels (after compositing) and size: equal pictures, equal hash."""
-    rgb = rgb_on_white(img)
+def pixel_sha256(img: Image.Image | np.ndarray) -> str:
+    """Hash of decoded RGB pixels (after compositing) and size: equal pictures, equal hash.
+
+    Also takes the ``(H, W, 3)`` uint8 array of an RGB image, so a stage holding one converts once."""
+    arr = img if isinstance(img, np.ndarray) else np.asarray(rgb_on_white(img))
     digest = hashlib.sha256()
-    digest.update(f"{rgb.width}x{rgb.height}:".encode())
-    digest.update(np.ascontiguousarray(np.asarray(rgb)).tobytes())
+    digest.update(f"{arr.shape[1]}x{arr.shape[0]}:".encode())
+    digest.update(np.ascontiguousarray(arr, dtype=np.uint8).tobytes())
     return digest.hexdigest()
 
 
@@ -336,21 +338,24 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
 
 
-def png_bytes(img: Image.Image, compress_level: int = 6) -> bytes:
+def png_bytes(img: Image.Image | np.ndarray, compress_level: int = 6) -> bytes:
     """Deterministic PNG bytes: same pixels in, same bytes out (no metadata, fixed settings).
 
     8-bit L/LA/RGB/RGBA images are written here with filter type 0 and one zlib stream: Pillow's
     encoder tries every row filter, which costs twice as long on our white canvases and gains
     nothing there (long runs of equal pixels and repeated rows are what deflate matches best).
-    Other modes (palette, 16-bit) go through Pillow.
+    Other modes (palette, 16-bit) go through Pillow. An ``(H, W, 3)`` uint8 array is written as RGB.
     """
-    color_type = _PNG_COLOR_TYPES.get(img.mode)
-    if color_type is None or img.width == 0 or img.height == 0:
-        buf = io.BytesIO()
-        img.save(buf, format="PNG", compress_level=compress_level, optimize=False)
-        return buf.getvalue()
-    width, height = img.size
-    pixels = np.asarray(img).reshape(height, -1)
+    if isinstance(img, np.ndarray):
+        color_type, (height, width) = _PNG_COLOR_TYPES["RGB"], img.shape[:2]
+        pixels = np.asarray(img, dtype=np.uint8).reshape(height, -1)
+    else:
+        color_type, (width, height) = _PNG_COLOR_TYPES.get(img.mode), img.size
+        if color_type is None or width == 0 or height == 0:
+            buf = io.BytesIO()
+            img.save(buf, format="PNG", compress_level=compress_level, optimize=False)
+            return buf.getvalue()
+        pixels = np.asarray(img).reshape(height, -1)
     rows = np.zeros((height, pixels.shape[1] + 1), np.uint8)  # each row starts with its filter byte, 0
     rows[:, 1:] = pixels
     header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
@@ -368,7 +373,7 @@ def count_colors(img: Image.Image | np.ndarray, limit: int = 1 << 24) -> int:
     Also takes an ``(H, W, 3)`` array that is already on white, so a stage holding one does not
     composite the image again.
     """
-    rgb = img if isinstance(img, np.ndarray) else rgb_on_white(img)
-    arr = np.asarray(rgb, dtype=np.uint32).reshape(-1, 3)
-    packed = (arr[:, 0] << 16) | (arr[:, 1] << 8) | arr[:, 2]
-    return min(int(np.unique(packed).size), limit)
+    rgb = np.asarray(img if isinstance(img, np.ndarray) else rgb_on_white(img), dtype=np.uint8).reshape(-1, 3)
+    packed = np.zeros((len(rgb), 4), np.uint8)  # each pixel's three bytes and a zero read as one uint32
+    packed[:, :3] = rgb
+    return min(int(np.unique(packed.view(np.uint32)).size), limit)

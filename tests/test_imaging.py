@@ -155,3 +155,15 @@ def test_rgb_on_white_skips_only_the_copy():
     assert white.mode == "RGB" and np.array_equal(np.asarray(white), np.asarray(composite_on_white(transparent)))
     assert rgb_on_white(white) is white  # already RGB: the same object, no copy
     assert count_colors(np.asarray(white)) == count_colors(white) == count_colors(transparent)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (13, 1), (37, 29)])
+def test_an_rgb_array_hashes_counts_and_encodes_like_its_image(size):
+    """Stages that hold an image's array pass it instead of converting again: same results, byte for byte."""
+    rng = np.random.default_rng(size[0])
+    arr = rng.integers(0, 4, (size[1], size[0], 3), dtype=np.uint8) * 60
+    img = Image.fromarray(arr, "RGB")
+    assert png_bytes(arr, 3) == png_bytes(img, 3)
+    assert pixel_sha256(arr) == pixel_sha256(img)
+    assert count_colors(arr) == count_colors(img) == len({tuple(p) for p in arr.reshape(-1, 3)})
+    assert pixel_sha256(arr) != pixel_sha256(arr.reshape(size[0], size[1], 3)) or size == (1, 1)  # the size counts

@@ -24,14 +24,14 @@ class Verdict:
     detail: str
 
 
-def ink_share(rgb: Image.Image) -> float:
-    """Share of pixels that are not pure white."""
-    arr = np.asarray(rgb if rgb.mode == "RGB" else rgb.convert("RGB"))
+def ink_share(rgb: Image.Image | np.ndarray) -> float:
+    """Share of pixels that are not pure white (an image, or the ``(H, W, 3)`` array of one on white)."""
+    arr = rgb if isinstance(rgb, np.ndarray) else np.asarray(rgb if rgb.mode == "RGB" else rgb.convert("RGB"))
     return float((arr != 255).any(axis=2).mean()) if arr.size else 0.0
 
 
 def run_filters(
-    rgb: Image.Image,
+    rgb: Image.Image | np.ndarray,
     n_colors: int,
     score: PixelArtScore | None,
     domain: str,
@@ -50,7 +50,7 @@ def run_filters(
     reason a background could not be made white, when that rejects the image.
     """
     config = config or FilterConfig()
-    width, height = rgb.size
+    height, width = rgb.shape[:2] if isinstance(rgb, np.ndarray) else (rgb.height, rgb.width)
     short, long = min(width, height), max(width, height)
     aspect = long / max(short, 1)
     ink = ink_share(rgb)
