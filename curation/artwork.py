@@ -15,13 +15,15 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from pixelforge.imaging import not_white
+
 #: a re-crop keeps at least this share of each side (a smaller exact piece is a part, not a re-crop)
 MIN_CROP = 0.75
 
 
 def _trim_white(arr: np.ndarray) -> np.ndarray:
     """The image without its white margin (a sprite and its re-crop, or its key-colour copy, align)."""
-    ink = (arr != 255).any(-1)
+    ink = not_white(arr)
     rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
     if len(rows) == 0:
         return arr
@@ -31,10 +33,11 @@ def _trim_white(arr: np.ndarray) -> np.ndarray:
 def _close(a: np.ndarray, b: np.ndarray, tolerance: int, max_share: float, shape_only: bool) -> bool:
     """Equal up to ``tolerance`` per channel on all but ``max_share`` of the art's pixels (tolerance 0:
     exactly equal; a lossless pair has no noise to forgive, so one changed pixel is another frame)."""
-    ink = (a != 255).any(-1) | (b != 255).any(-1)
+    ink_a, ink_b = not_white(a), not_white(b)
+    ink = ink_a | ink_b
     n_ink = max(int(ink.sum()), 1)
     if shape_only:  # a recolour: the same silhouette, any palette
-        return int(((a != 255).any(-1) != (b != 255).any(-1)).sum()) <= max_share * n_ink
+        return int((ink_a != ink_b).sum()) <= max_share * n_ink
     if tolerance == 0:
         return bool(np.array_equal(a, b))
     diff = np.abs(a.astype(np.int16) - b.astype(np.int16)).max(-1)
@@ -69,10 +72,10 @@ def on_other_background(a: np.ndarray, b: np.ndarray) -> bool:
         white = a
     else:
         return False
-    ink = (a != 255).any(-1) | (b != 255).any(-1)
+    ink = not_white(a) | not_white(b)
     if diff.sum() > MAX_BLEND_SHARE * max(int(ink.sum()), 1):
         return False
-    bg = (white == 255).all(-1)
+    bg = ~not_white(white)
     full = diff & bg  # background on the white copy, the key colour itself on the other
     steps = d[full]
     if len(steps):
@@ -137,7 +140,7 @@ def _crop_candidates(a: np.ndarray, b: np.ndarray, tolerance: int, probes: int =
     and only offsets where most of them agree get the full comparison (a crop search was the slowest step
     of curating the LPC sheets: thousands of offsets per candidate pair, each a full-image compare)."""
     (ha, wa), (hb, wb) = a.shape[:2], b.shape[:2]
-    ys, xs = np.nonzero((b != 255).any(-1))
+    ys, xs = np.nonzero(not_white(b))
     if len(ys) == 0:
         ys, xs = np.array([0]), np.array([0])
     pick = np.linspace(0, len(ys) - 1, min(probes, len(ys))).astype(int)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from pixelforge.imaging import not_white
+
 BRUTE_FORCE_BELOW = 4096  # under this many hashes brute force is faster than building tables
 
 
@@ -54,7 +56,7 @@ def hashes_and_art(rgb: Image.Image, art: Image.Image | None = None) -> tuple[tu
 
 def _ink_box(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
     """(left, top, right, bottom) of the non-white pixels, None when there are none (Pillow's getbbox of the inverse)."""
-    ink = (rgb != 255).any(axis=2)
+    ink = not_white(rgb)
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     if not rows.size:
         return None

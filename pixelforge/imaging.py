@@ -261,6 +261,17 @@ def composite_on_white(img: Image.Image) -> Image.Image:
     return white
 
 
+def channel_min(rgb: np.ndarray) -> np.ndarray:
+    """Per-pixel minimum over the last axis of an ``(..., 3)`` array: ``rgb.min(-1)``, several times faster
+    (two element-wise minimums instead of a reduction over a 3-long axis)."""
+    return np.minimum(np.minimum(rgb[..., 0], rgb[..., 1]), rgb[..., 2])
+
+
+def not_white(rgb: np.ndarray) -> np.ndarray:
+    """Mask of the pixels of an ``(..., 3)`` uint8 array that are not pure white (``(rgb != 255).any(-1)``)."""
+    return channel_min(rgb) != 255
+
+
 def rgb_on_white(img: Image.Image) -> Image.Image:
     """:func:`composite_on_white` without its copy: an RGB image comes back as the same object,
     so the caller reads the result and never modifies it (hot paths that only measure pixels)."""

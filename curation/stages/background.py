@@ -36,7 +36,7 @@ from PIL import Image
 from scipy import ndimage
 
 from curation.config import BackgroundConfig
-from pixelforge.imaging import WHITE, composite_on_white
+from pixelforge.imaging import WHITE, channel_min, composite_on_white
 
 U2NET_RELEASES = "https://github.com/danielgatis/rembg/releases/download/v0.0.0"
 
@@ -172,7 +172,7 @@ def _outline(background: np.ndarray) -> np.ndarray:
 def _visible_edge(white: np.ndarray, fig: np.ndarray, outline: np.ndarray) -> float:
     if not outline.any():
         return 1.0
-    shows = white.min(-1) <= 255 - VISIBLE  # some channel at least VISIBLE below white
+    shows = channel_min(white) <= 255 - VISIBLE  # some channel at least VISIBLE below white
     return float(max(shows[outline].mean(), shows[fig].mean()))
 
 

@@ -13,6 +13,7 @@ from PIL import Image
 
 from curation.config import FilterConfig
 from curation.stages.pixelart import PixelArtScore
+from pixelforge.imaging import not_white
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class Verdict:
 def ink_share(rgb: Image.Image | np.ndarray) -> float:
     """Share of pixels that are not pure white (an image, or the ``(H, W, 3)`` array of one on white)."""
     arr = rgb if isinstance(rgb, np.ndarray) else np.asarray(rgb if rgb.mode == "RGB" else rgb.convert("RGB"))
-    return float((arr != 255).any(axis=2).mean()) if arr.size else 0.0
+    return float(not_white(arr).mean()) if arr.size else 0.0
 
 
 def run_filters(

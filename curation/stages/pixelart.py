@@ -117,10 +117,21 @@ def blend_share(rgb: np.ndarray) -> tuple[float, int]:
     return (blends / edges if edges else 0.0), edges
 
 
-def edge_stats(rgb: np.ndarray, visible: np.ndarray | None = None) -> dict[str, float]:
-    """Blends, rare blends and flatness of an RGB image (``visible``: pixels that belong to the art)."""
+def _n_colors(keys: np.ndarray, visible: np.ndarray | None) -> int:
+    """:func:`count_colors` of the image on white, from its colour keys: the visible pixels' colours,
+    plus white where some pixel is fully transparent (compositing makes exactly white of it)."""
+    if visible is None:
+        return int(np.unique(keys).size)
+    palette = np.unique(keys[visible])
+    white = _color_keys(np.full((1, 1, 3), 255, np.uint8))[0, 0]
+    return int(palette.size) + int(not visible.all() and not np.isin(white, palette))
+
+
+def edge_stats(rgb: np.ndarray, visible: np.ndarray | None = None, keys: np.ndarray | None = None) -> dict[str, float]:
+    """Blends, rare blends and flatness of an RGB image (``visible``: pixels that belong to the art;
+    ``keys``: its :func:`_color_keys`, when the caller has them)."""
     h, w = rgb.shape[:2]
-    keys = _color_keys(rgb)
+    keys = _color_keys(rgb) if keys is None else keys
     n_vis = h * w if visible is None else int(visible.sum())
     seen = keys.reshape(-1) if visible is None else keys[visible]
     palette = np.unique(seen)  # hashed, then sorted: far cheaper than sorting every pixel for the inverse
@@ -164,15 +175,16 @@ def pixel_art_score(original: Image.Image, native: NativeResult, config: PixelAr
     image = native.image
     rgb = np.asarray(rgb_on_white(image))
     visible = _visible(image)
-    n_colors = count_colors(rgb)
+    keys: np.ndarray | None = _color_keys(rgb)
+    n_colors = _n_colors(keys, visible)
     residual = cell_residual(original, native) if native.upscaled else 0.0
     snapped = False
     if residual > LOSSY_RESIDUAL and n_colors > config.few_colors:
         # cells of an upscaled JPEG carry compression noise: count colours after the snap
         rgb = np.asarray(snap_colors(Image.fromarray(rgb, "RGB"), max_colors=config.many_colors).image)
-        n_colors = count_colors(rgb)
+        n_colors, keys = count_colors(rgb), None
         snapped = True
-    stats = edge_stats(rgb, visible)
+    stats = edge_stats(rgb, visible, keys)
     n_edges, share, rare = int(stats["edges"]), float(stats["blend"]), float(stats["rare_blend"])
     components: dict[str, float] = {
         "n_colors": float(n_colors),
