@@ -14,7 +14,7 @@ An ONNX file is a protobuf of tensors and operators (no code), and sessions are 
 the default CPU provider only: no custom-op libraries are ever loaded.
 
 Only the plain pass runs here. The tiled path's shared InstanceNorm statistics
-(:class:`inference.pixelator.SharedStatsNorm` gather/replay) stay in torch.
+(:class:`inference.tiling.SharedStatsNorm` gather/replay) stay in torch.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ time and the difference to full resolution for each.
 Large inputs are cut into overlapping tiles that are batched through the generator and
 blended with linear ramps. InstanceNorm normalises with statistics of whatever it sees, so
 tiles normalised on their own would each get their own tone and show seams; instead a first
-pass pools every norm layer's statistics over all tiles and a second pass shares them.
+pass pools every norm layer's statistics over all tiles and a second pass shares them
+(:mod:`inference.tiling`).
 
 On CPU in fp32 the plain (untiled) pass runs through ONNX Runtime by default
 (:mod:`inference.onnx_engine`, ``ModelOptions.engine``), faster than torch eager at the same
@@ -35,12 +36,12 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import nn
-from torch.nn import functional as F
 
 from inference.classic import classic_cells
 from inference.grid import cell_means
 from inference.onnx_engine import ENGINES, ONNX_ENGINES, OnnxGenerator, choose_engine
 from inference.postprocess import Cells, PixelArtOptions, box_average, image_cells, render
+from inference.tiling import SharedStatsNorm, pad_to, ramp, tile_starts, with_shared_stats_norm
 from pixelforge.device import resolve_device
 from pixelforge.imaging import has_alpha, rgb_on_white
 from pixelforge.model.checkpoint import load_generator
@@ -82,79 +83,6 @@ def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
     if precision == "bf16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
         return torch.bfloat16
     return torch.float16
-
-
-class SharedStatsNorm(nn.Module):
-    """InstanceNorm (no affine) whose statistics can be pooled over many tiles and then shared.
-
-    ``mode`` is ``"live"`` (ordinary InstanceNorm), ``"gather"`` (ordinary, and pool the
-    pixel-weighted first and second moments of everything seen) or ``"replay"`` (normalise with
-    the pooled statistics). Statistics are kept in fp32 whatever the compute dtype.
-    """
-
-    def __init__(self, eps: float = 1e-5) -> None:
-        super().__init__()
-        self.eps = eps
-        self.mode = "live"
-        self.reset()
-
-    def reset(self) -> None:
-        self.count = 0
-        self.sum: torch.Tensor | float = 0.0
-        self.sum_sq: torch.Tensor | float = 0.0
-
-    def pooled(self) -> tuple[torch.Tensor, torch.Tensor]:
-        mean = self.sum / self.count
-        return mean, (self.sum_sq / self.count - mean * mean).clamp_min(0.0)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.mode == "live":
-            return F.instance_norm(x, eps=self.eps)
-        xf = x.float()
-        if self.mode == "replay" and self.count:
-            mean, var = self.pooled()
-        else:
-            var, mean = torch.var_mean(xf, dim=(2, 3), keepdim=True, correction=0)
-            if self.mode == "gather":
-                n = x.shape[2] * x.shape[3]
-                self.sum = self.sum + n * mean.sum(0, keepdim=True)
-                self.sum_sq = self.sum_sq + n * (var + mean * mean).sum(0, keepdim=True)
-                self.count += n * x.shape[0]
-        return ((xf - mean) * torch.rsqrt(var + self.eps)).to(x.dtype)
-
-
-def with_shared_stats_norm(net: nn.Module) -> nn.Module:
-    """A copy of ``net`` with every InstanceNorm2d swapped for :class:`SharedStatsNorm` (same maths)."""
-    net = copy.deepcopy(net)
-    for module in list(net.modules()):
-        for name, child in list(module.named_children()):
-            if isinstance(child, nn.InstanceNorm2d):
-                if child.affine or child.track_running_stats:
-                    raise ValueError("only the reference's InstanceNorm (no affine, no running stats) is supported")
-                setattr(module, name, SharedStatsNorm(child.eps))
-    return net
-
-
-def _ramp(length: int, overlap: int, start_edge: bool, end_edge: bool) -> np.ndarray:
-    """Blend weights along one tile axis: linear ramps over ``overlap`` except at the image border."""
-    w = np.ones(length, dtype=np.float32)
-    if overlap > 0:
-        ramp = (np.arange(overlap, dtype=np.float32) + 0.5) / overlap
-        if not start_edge:
-            w[:overlap] = np.minimum(w[:overlap], ramp)
-        if not end_edge:
-            w[-overlap:] = np.minimum(w[-overlap:], ramp[::-1])
-    return w
-
-
-def tile_starts(size: int, tile: int, overlap: int) -> list[int]:
-    """Top-left offsets of tiles covering ``size`` with at least ``overlap`` shared pixels."""
-    if size <= tile:
-        return [0]
-    step = tile - overlap
-    starts = list(range(0, size - tile, step))
-    starts.append(size - tile)
-    return starts
 
 
 class Pixelator:
@@ -376,12 +304,12 @@ class Pixelator:
             hp, wp = max(16, -(-h // 4) * 4), max(16, -(-w // 4) * 4)
             if hp > tile or wp > tile:
                 for i in members:
-                    results[i] = self._translate_tiled(_pad_to(pictures[i], hp, wp))[:h, :w]
+                    results[i] = self._translate_tiled(pad_to(pictures[i], hp, wp))[:h, :w]
                 continue
             per_batch = max(1, self.model.batch_pixels // (hp * wp))
             for start in range(0, len(members), per_batch):
                 chunk = members[start : start + per_batch]
-                out = self._run(np.stack([_pad_to(pictures[i], hp, wp) for i in chunk]))
+                out = self._run(np.stack([pad_to(pictures[i], hp, wp) for i in chunk]))
                 for i, item in zip(chunk, out):
                     results[i] = item[:h, :w]
         return [r for r in results if r is not None]
@@ -409,18 +337,9 @@ class Pixelator:
             for chunk in batches:
                 result = self._run(np.stack([rgb[y : y + th, x : x + tw] for y, x in chunk]))
                 for (y, x), tile_out in zip(chunk, result):
-                    wy = _ramp(th, overlap, y == 0, y + th == h)
-                    wx = _ramp(tw, overlap, x == 0, x + tw == w)
+                    wy = ramp(th, overlap, y == 0, y + th == h)
+                    wx = ramp(tw, overlap, x == 0, x + tw == w)
                     wt = (wy[:, None] * wx[None, :])[..., None]
                     out[y : y + th, x : x + tw] += tile_out * wt
                     weight[y : y + th, x : x + tw] += wt
         return out / weight
-
-
-def _pad_to(arr: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Reflect-pad the bottom/right of an ``(H, W, C)`` array (edge-pad when it is too small to reflect)."""
-    dh, dw = h - arr.shape[0], w - arr.shape[1]
-    if dh == 0 and dw == 0:
-        return arr
-    mode = "reflect" if dh < arr.shape[0] and dw < arr.shape[1] else "edge"
-    return np.pad(arr, ((0, dh), (0, dw), (0, 0)), mode=mode)

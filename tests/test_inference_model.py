@@ -14,7 +14,8 @@ from PIL import Image
 
 from inference.cli import main
 from inference.grid import cell_means, cell_purity
-from inference.pixelator import ModelOptions, Pixelator, tile_starts
+from inference.pixelator import ModelOptions, Pixelator
+from inference.tiling import tile_starts
 from pixelforge.imaging import count_colors
 from pixelforge.model.checkpoint import CheckpointError, generator_metadata, save_network
 from pixelforge.model.networks import GeneratorSpec, init_weights

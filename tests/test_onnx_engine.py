@@ -14,7 +14,8 @@ from PIL import Image
 from inference import onnx_engine
 from inference.cli import main
 from inference.onnx_engine import EngineUnavailable, cache_dir, choose_engine
-from inference.pixelator import ModelOptions, Pixelator, with_shared_stats_norm
+from inference.pixelator import ModelOptions, Pixelator
+from inference.tiling import with_shared_stats_norm
 from pixelforge.color import mean_delta_e_ok
 from pixelforge.model.checkpoint import generator_metadata, save_network
 from pixelforge.model.networks import GeneratorSpec, init_weights

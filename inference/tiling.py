@@ -1,0 +1,99 @@
+"""Tiles for large inputs: InstanceNorm statistics pooled over every tile, blend ramps, offsets, padding.
+
+InstanceNorm normalises with statistics of whatever it sees, so tiles normalised on their own
+would each get their own tone and show seams. :class:`SharedStatsNorm` replaces each norm layer:
+a first pass over all tiles pools every layer's statistics (``gather``), a second normalises every
+tile with them (``replay``); in ``live`` mode it is plain InstanceNorm, which is what the ONNX
+export sees. The tiles overlap and are blended with linear ramps (:func:`ramp`).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class SharedStatsNorm(nn.Module):
+    """InstanceNorm (no affine) whose statistics can be pooled over many tiles and then shared.
+
+    ``mode`` is ``"live"`` (ordinary InstanceNorm), ``"gather"`` (ordinary, and pool the
+    pixel-weighted first and second moments of everything seen) or ``"replay"`` (normalise with
+    the pooled statistics). Statistics are kept in fp32 whatever the compute dtype.
+    """
+
+    def __init__(self, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.mode = "live"
+        self.reset()
+
+    def reset(self) -> None:
+        self.count = 0
+        self.sum: torch.Tensor | float = 0.0
+        self.sum_sq: torch.Tensor | float = 0.0
+
+    def pooled(self) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = self.sum / self.count
+        return mean, (self.sum_sq / self.count - mean * mean).clamp_min(0.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mode == "live":
+            return F.instance_norm(x, eps=self.eps)
+        xf = x.float()
+        if self.mode == "replay" and self.count:
+            mean, var = self.pooled()
+        else:
+            var, mean = torch.var_mean(xf, dim=(2, 3), keepdim=True, correction=0)
+            if self.mode == "gather":
+                n = x.shape[2] * x.shape[3]
+                self.sum = self.sum + n * mean.sum(0, keepdim=True)
+                self.sum_sq = self.sum_sq + n * (var + mean * mean).sum(0, keepdim=True)
+                self.count += n * x.shape[0]
+        return ((xf - mean) * torch.rsqrt(var + self.eps)).to(x.dtype)
+
+
+def with_shared_stats_norm(net: nn.Module) -> nn.Module:
+    """A copy of ``net`` with every InstanceNorm2d swapped for :class:`SharedStatsNorm` (same maths)."""
+    net = copy.deepcopy(net)
+    for module in list(net.modules()):
+        for name, child in list(module.named_children()):
+            if isinstance(child, nn.InstanceNorm2d):
+                if child.affine or child.track_running_stats:
+                    raise ValueError("only the reference's InstanceNorm (no affine, no running stats) is supported")
+                setattr(module, name, SharedStatsNorm(child.eps))
+    return net
+
+
+def ramp(length: int, overlap: int, start_edge: bool, end_edge: bool) -> np.ndarray:
+    """Blend weights along one tile axis: linear ramps over ``overlap`` except at the image border."""
+    w = np.ones(length, dtype=np.float32)
+    if overlap > 0:
+        ramp = (np.arange(overlap, dtype=np.float32) + 0.5) / overlap
+        if not start_edge:
+            w[:overlap] = np.minimum(w[:overlap], ramp)
+        if not end_edge:
+            w[-overlap:] = np.minimum(w[-overlap:], ramp[::-1])
+    return w
+
+
+def tile_starts(size: int, tile: int, overlap: int) -> list[int]:
+    """Top-left offsets of tiles covering ``size`` with at least ``overlap`` shared pixels."""
+    if size <= tile:
+        return [0]
+    step = tile - overlap
+    starts = list(range(0, size - tile, step))
+    starts.append(size - tile)
+    return starts
+
+
+def pad_to(arr: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Reflect-pad the bottom/right of an ``(H, W, C)`` array (edge-pad when it is too small to reflect)."""
+    dh, dw = h - arr.shape[0], w - arr.shape[1]
+    if dh == 0 and dw == 0:
+        return arr
+    mode = "reflect" if dh < arr.shape[0] and dw < arr.shape[1] else "edge"
+    return np.pad(arr, ((0, dh), (0, dw), (0, 0)), mode=mode)
