@@ -43,6 +43,7 @@ from pixelforge.imaging import (
 )
 from pixelforge.io import atomic_path, atomic_write
 from pixelforge.model.checkpoint import CheckpointError
+from pixelforge.model.hub import hub_progress
 from pixelforge.model.networks import GeneratorSpec
 
 EPILOG = """\
@@ -331,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pixelate: error: {', '.join(bad)}: limits must be positive", file=sys.stderr)
         return 2
     try:
-        pixelator = make_pixelator(args)
+        with hub_progress(not args.quiet):
+            pixelator = make_pixelator(args)
     except (CheckpointError, PaletteError, ValueError, FileNotFoundError) as exc:
         print(f"pixelate: error: {exc}", file=sys.stderr)
         return 2

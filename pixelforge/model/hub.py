@@ -15,6 +15,8 @@ timeout, so a Hub that is down is an error in seconds, with the hint to pass a l
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,6 +108,24 @@ def parse_hub_ref(text: str) -> HubModelRef:
     if ".." in path.split("/"):
         raise HubModelError(f"{text}: '..' is not a path inside a repo")
     return HubModelRef(repo_id, revision, path)
+
+
+@contextmanager
+def hub_progress(enabled: bool) -> Iterator[None]:
+    """huggingface_hub's own progress bars ("Fetching N files") off inside the block when ``enabled`` is
+    False (``pixelate -q``), then as they were."""
+    if enabled:
+        yield
+        return
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    was_disabled = are_progress_bars_disabled()
+    disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not was_disabled:
+            enable_progress_bars()
 
 
 def resolve_checkpoint(
