@@ -72,7 +72,7 @@ def _blend_masks(a: np.ndarray, keys: np.ndarray | None = None) -> list[tuple[np
     ``EDGE ** 2`` and the float blend test (square roots) run on those alone: pixel art and sheets
     are mostly flat or empty. The column masks come back transposed (a view), as if computed on ``a.T``.
     """
-    rgb = np.asarray(a, dtype=np.int32)
+    rgb = np.asarray(a)
     keys = _color_keys(a) if keys is None else keys
     height, width = keys.shape
     out = []
@@ -82,12 +82,12 @@ def _blend_masks(a: np.ndarray, keys: np.ndarray | None = None) -> list[tuple[np
         ends = keys[:-2] != keys[2:] if vertical else keys[:, :-2] != keys[:, 2:]
         rows, cols = np.nonzero(ends)
         dr, dc = (1, 0) if vertical else (0, 1)
-        left, mid, right = (rgb[rows + k * dr, cols + k * dc] for k in (0, 1, 2))
-        sq_lr = ((left - right) ** 2).sum(axis=1)
+        left, right = (rgb[rows + k * dr, cols + k * dc].astype(np.int32) for k in (0, 2))
+        sq_lr = _sq_dist(left, right)
         strong = sq_lr > EDGE * EDGE  # sqrt(n) > 48 exactly when the integer n > 2304
-        rows, cols, left, mid, right = rows[strong], cols[strong], left[strong], mid[strong], right[strong]
-        d_lr, d_lm, d_mr = (np.sqrt(((p - q) ** 2).sum(axis=1).astype(np.float32))
-                            for p, q in ((left, right), (left, mid), (mid, right)))
+        rows, cols, left, right, sq_lr = rows[strong], cols[strong], left[strong], right[strong], sq_lr[strong]
+        mid = rgb[rows + dr, cols + dc].astype(np.int32)
+        d_lr, d_lm, d_mr = (np.sqrt(sq.astype(np.float32)) for sq in (sq_lr, _sq_dist(left, mid), _sq_dist(mid, right)))
         floor = np.maximum(0.2 * d_lr, BLEND_MIN)
         edge = np.zeros(ends.shape, bool)
         edge[rows, cols] = True
@@ -95,6 +95,13 @@ def _blend_masks(a: np.ndarray, keys: np.ndarray | None = None) -> list[tuple[np
         blend[rows, cols] = (d_lm > floor) & (d_mr > floor) & (d_lm + d_mr <= 1.15 * d_lr)
         out.append((edge.T, blend.T) if vertical else (edge, blend))
     return out
+
+
+def _sq_dist(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Squared RGB distance of ``(n, 3)`` int32 colours (channel by channel: no reduction over a 3-long axis)."""
+    d = p - q
+    d *= d
+    return d[:, 0] + d[:, 1] + d[:, 2]
 
 
 def _color_keys(rgb: np.ndarray) -> np.ndarray:
