@@ -329,6 +329,52 @@ def store_throughput(workers: int) -> dict[str, Any]:
     return out
 
 
+def store_floor() -> dict[str, Any]:
+    """The least any curation of the pixel-art store costs with today's rows, in CPU-s per part: decode
+    every file, cut the sheets that ``curate run`` cuts, and for each distinct item composite it, hash
+    its pixels, compute its phash/dhash and encode its two PNGs (native and canvas). Nothing else."""
+    from curation.dedup import image_hashes
+    from curation.process import PNG_LEVEL
+    from curation.stages.sheets import frame_grid
+    from pixelforge.imaging import pixel_sha256, place_on_canvas, png_bytes
+
+    store = CORPUS / "pixel-art"
+    manifest = [json.loads(line) for line in (store / "manifest.jsonl").read_text().splitlines() if line.strip()]
+    config = load_config()
+    parts: dict[str, float] = defaultdict(float)
+    items = 0
+
+    def timed(part: str, fn: Any, *args: Any) -> Any:
+        t = time.process_time()
+        out = fn(*args)
+        parts[part] += time.process_time() - t
+        return out
+
+    def cut(img: Image.Image) -> list[Image.Image]:
+        boxes = frame_grid(img, max(16, config.sheets.min_sprite_size), config.canvas.size, config.sheets.min_sprites) \
+            if max(img.size) > config.sheets.auto_cut_above else []
+        crops = [img.crop((b.x, b.y, b.x + b.width, b.y + b.height)) for b in boxes] or [img]
+        return list({hashlib.blake2b(c.tobytes(), digest_size=16).digest(): c for c in crops}.values())
+
+    def encode(white: Image.Image) -> None:
+        png_bytes(white, PNG_LEVEL)
+        if max(white.size) <= config.canvas.size:
+            png_bytes(place_on_canvas(white, config.canvas.size)[0], PNG_LEVEL)
+
+    for row in manifest:
+        img = timed("decode", lambda path: Image.open(path).convert("RGBA"), store / row["path"])
+        for crop in timed("cut", cut, img):
+            white = timed("composite", composite_on_white, crop)
+            timed("pixel_sha256", pixel_sha256, white)
+            timed("hashes", image_hashes, white)
+            timed("png", encode, white)
+            items += 1
+    mp = sum(int(a) * int(b) for r in manifest for a, b in [next(t[5:] for t in r["tags"] if t.startswith("size:")).split("x")])
+    total = sum(parts.values())
+    return {"distinct_items": items, "cpu_s": round(total, 1), "mp_per_cpu_s": round(mp / 1e6 / total, 2),
+            "parts_cpu_s": {k: round(v, 1) for k, v in parts.items()}}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=1)
@@ -337,7 +383,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the metrics and failures here")
     parser.add_argument("--failures", action="store_true", help="print every failing case")
     parser.add_argument("--store-only", action="store_true", help="only the pixel-art store throughput (implies --store)")
+    parser.add_argument("--floor", action="store_true",
+                        help="only the floor: what decoding, cutting, hashing and PNG-encoding the store's items costs")
     args = parser.parse_args(argv)
+    if args.floor:
+        print("pixel-art store floor:", json.dumps(store_floor()))
+        return 0
     if args.store_only:
         print("pixel-art store:", json.dumps(store_throughput(args.workers)))
         return 0
