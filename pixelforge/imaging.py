@@ -384,7 +384,14 @@ def count_colors(img: Image.Image | np.ndarray, limit: int = 1 << 24) -> int:
     Also takes an ``(H, W, 3)`` array that is already on white, so a stage holding one does not
     composite the image again.
     """
-    rgb = np.asarray(img if isinstance(img, np.ndarray) else rgb_on_white(img), dtype=np.uint8).reshape(-1, 3)
-    packed = np.zeros((len(rgb), 4), np.uint8)  # each pixel's three bytes and a zero read as one uint32
-    packed[:, :3] = rgb
-    return min(int(np.unique(packed.view(np.uint32)).size), limit)
+    rgb = img if isinstance(img, np.ndarray) else np.asarray(rgb_on_white(img))
+    return min(int(np.unique(color_keys(rgb)).size), limit)
+
+
+def color_keys(rgb: np.ndarray) -> np.ndarray:
+    """Each pixel of an ``(..., 3)`` uint8 array as one uint32 (its three bytes and a zero), so colours
+    compare and count in one operation."""
+    rgb = np.asarray(rgb, dtype=np.uint8)
+    padded = np.zeros((*rgb.shape[:-1], 4), np.uint8)
+    padded[..., :3] = rgb
+    return padded.view(np.uint32)[..., 0]

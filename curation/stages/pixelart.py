@@ -32,7 +32,7 @@ import numpy as np
 from PIL import Image
 
 from curation.stages.native import NativeResult, cell_residual, snap_colors
-from pixelforge.imaging import count_colors, rgb_on_white
+from pixelforge.imaging import color_keys, count_colors, rgb_on_white
 
 EDGE = 48.0  # RGB distance across two pixels that makes an edge
 BLEND_MIN = 24.0  # a blend pixel differs from both sides by at least this (JPEG noise stays below)
@@ -73,7 +73,7 @@ def _blend_masks(a: np.ndarray, keys: np.ndarray | None = None) -> list[tuple[np
     are mostly flat or empty. The column masks come back transposed (a view), as if computed on ``a.T``.
     """
     rgb = np.asarray(a)
-    keys = _color_keys(a) if keys is None else keys
+    keys = color_keys(a) if keys is None else keys
     height, width = keys.shape
     out = []
     for vertical in (False, True):
@@ -104,14 +104,6 @@ def _sq_dist(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return d[:, 0] + d[:, 1] + d[:, 2]
 
 
-def _color_keys(rgb: np.ndarray) -> np.ndarray:
-    """Each RGB pixel as one 32-bit number (its bytes and a zero), so colours compare and count in one operation."""
-    rgb = np.asarray(rgb, dtype=np.uint8)
-    padded = np.zeros((*rgb.shape[:2], 4), np.uint8)
-    padded[..., :3] = rgb
-    return padded.view(np.uint32)[..., 0]
-
-
 def blend_share(rgb: np.ndarray) -> tuple[float, int]:
     """Share of strong edges whose middle pixel is a blend of its two neighbours.
 
@@ -130,15 +122,15 @@ def _n_colors(keys: np.ndarray, visible: np.ndarray | None) -> int:
     if visible is None:
         return int(np.unique(keys).size)
     palette = np.unique(keys[visible])
-    white = _color_keys(np.full((1, 1, 3), 255, np.uint8))[0, 0]
+    white = color_keys(np.full((1, 1, 3), 255, np.uint8))[0, 0]
     return int(palette.size) + int(not visible.all() and not np.isin(white, palette))
 
 
 def edge_stats(rgb: np.ndarray, visible: np.ndarray | None = None, keys: np.ndarray | None = None) -> dict[str, float]:
     """Blends, rare blends and flatness of an RGB image (``visible``: pixels that belong to the art;
-    ``keys``: its :func:`_color_keys`, when the caller has them)."""
+    ``keys``: its :func:`~pixelforge.imaging.color_keys`, when the caller has them)."""
     h, w = rgb.shape[:2]
-    keys = _color_keys(rgb) if keys is None else keys
+    keys = color_keys(rgb) if keys is None else keys
     n_vis = h * w if visible is None else int(visible.sum())
     seen = keys.reshape(-1) if visible is None else keys[visible]
     palette = np.unique(seen)  # hashed, then sorted: far cheaper than sorting every pixel for the inverse
@@ -182,7 +174,7 @@ def pixel_art_score(original: Image.Image, native: NativeResult, config: PixelAr
     image = native.image
     rgb = np.asarray(rgb_on_white(image))
     visible = _visible(image)
-    keys: np.ndarray | None = _color_keys(rgb)
+    keys: np.ndarray | None = color_keys(rgb)
     n_colors = _n_colors(keys, visible)
     residual = cell_residual(original, native) if native.upscaled else 0.0
     snapped = False
