@@ -102,6 +102,8 @@ def test_output_inside_or_equal_to_a_domain_is_refused(tmp_path, capsys):
     ("--lr", "-1", "lr must be a finite number >= 0"),
     ("--lambda-a", "inf", "lambda_a must be a finite number"),
     ("--ngf", "100000", "ngf/ndf must be 1..1024"),
+    ("--lambda-content", "-2", "lambda_content must be a finite number >= 0"),
+    ("--content-pool", "0", "content_pool must be 1..size"),
 ])
 def test_bad_numbers_are_clear_errors(tmp_path, capsys, flag, value, message):
     base = args(tmp_path, tmp_path / "run")

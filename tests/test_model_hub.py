@@ -219,6 +219,13 @@ def test_token_rules(hub, run, monkeypatch, capsys):
     assert "OWNER/NAME" in capsys.readouterr().err
 
 
+def test_a_fine_tuned_run_names_its_starting_weights():
+    from training.model_card import _progress
+
+    assert _progress({"step": 3260, "epoch": 0}) == "Published from the checkpoint at optimizer step 3,260 (epoch 1)."
+    assert "started from the weights of `runs/cpu-native`" in _progress({"step": 3260, "epoch": 0}, "runs/cpu-native")
+
+
 def test_the_model_card(hub, run, tmp_path, capsys):
     (run / "metrics.json").write_text(json.dumps({"command": "python benchmarks/quality.py", "metrics": {
         "ssim": 0.8312, "delta_e2000": 4.25, "purity": 1.0}}))

@@ -232,7 +232,12 @@ def _reference_step(nets, opt_G, opt_D, real_A, real_B, w: Weights):
     loss_G_A, loss_G_B = mse(pa, torch.ones_like(pa)), mse(pb, torch.ones_like(pb))
     loss_cycle_A = F.l1_loss(rec_A, real_A) * w.lambda_a
     loss_cycle_B = F.l1_loss(rec_B, real_B) * w.lambda_b
-    (loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B).backward()
+    # the colour-keeping addition: block means of each generator's output against its input
+    pool = w.content_pool
+    loss_content_A = F.l1_loss(F.avg_pool2d(fake_B, pool), F.avg_pool2d(real_A, pool)) * w.lambda_content
+    loss_content_B = F.l1_loss(F.avg_pool2d(fake_A, pool), F.avg_pool2d(real_B, pool)) * w.lambda_content
+    (loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B
+     + loss_content_A + loss_content_B).backward()
     opt_G.step()
     for p in list(D_A.parameters()) + list(D_B.parameters()):
         p.requires_grad_(True)
@@ -247,13 +252,15 @@ def _reference_step(nets, opt_G, opt_D, real_A, real_B, w: Weights):
     loss_D_A.backward()
     loss_D_B.backward()
     opt_D.step()
-    return [loss_D_A, loss_G_A, loss_cycle_A, loss_idt_A, loss_D_B, loss_G_B, loss_cycle_B, loss_idt_B]
+    return [loss_D_A, loss_G_A, loss_cycle_A, loss_idt_A, loss_D_B, loss_G_B, loss_cycle_B, loss_idt_B,
+            loss_content_A, loss_content_B]
 
 
-def test_batched_step_matches_the_reference_step(tmp_path):
+@pytest.mark.parametrize("lambda_content", [0.0, 5.0])
+def test_batched_step_matches_the_reference_step(tmp_path, lambda_content):
     from training import ddp
 
-    cfg = tiny(tmp_path, pool_size=0)
+    cfg = tiny(tmp_path, pool_size=0, lambda_content=lambda_content, content_pool=4)
     nets, model = build_model(cfg, torch.device("cpu"), ddp.Dist())
     ref = {n: copy.deepcopy(nets[n]) for n in NETS}
     betas = (0.5, 0.999)
@@ -265,6 +272,7 @@ def test_batched_step_matches_the_reference_step(tmp_path):
         ours = train_step(model, real_A, real_B).as_dict()
         theirs = [v.item() for v in _reference_step(ref, opt_G, opt_D, real_A, real_B, model.weights)]
         assert list(ours.values()) == pytest.approx(theirs, rel=1e-4, abs=1e-6)
+        assert (ours["content_A"] > 0) == (lambda_content > 0)
     # Conv biases right before an InstanceNorm get a gradient that is zero up to float noise, which Adam
     # turns into +-lr steps of random sign: they differ, and cannot matter. Compare weights and outputs.
     x = torch.rand(2, 3, 32, 32, generator=g) * 2 - 1

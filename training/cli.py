@@ -52,6 +52,9 @@ HELP = {
     "lambda-a": "cycle loss weight A->B->A (default 10)",
     "lambda-b": "cycle loss weight B->A->B (default 10)",
     "lambda-identity": "identity loss weight relative to lambda (default 0.5; 0 disables)",
+    "lambda-content": "colour-keeping loss weight: L1 between each generator's input and output averaged over "
+                      "content-pool blocks, so the net redraws shapes but keeps the picture's colours (default 0 = reference)",
+    "content-pool": "block size of the colour-keeping loss in pixels (default 4)",
     "pool-size": "past fakes kept per domain for the discriminators (default 50)",
     "max-steps": "stop after N optimizer steps in total, counting steps before a resume",
     "device": "auto | cpu | cuda | cuda:N (default auto)",

@@ -62,6 +62,8 @@ class TrainConfig:
     lambda_a: float = 10.0  # cycle loss weight A -> B -> A
     lambda_b: float = 10.0  # cycle loss weight B -> A -> B
     lambda_identity: float = 0.5  # identity loss weight, relative to lambda_a/b
+    lambda_content: float = 0.0  # colour-keeping loss: L1 between each generator's input and output, averaged over
+    content_pool: int = 4  # content_pool x content_pool blocks (0 weight = the reference recipe)
     pool_size: int = 50  # past fakes per domain shown to the discriminators
     max_steps: int | None = None  # stop after this many optimizer steps in total (resume included)
     # speed
@@ -120,7 +122,7 @@ class TrainConfig:
                               f"empty; use --size {min_size(self.n_layers)} or more (or fewer --n-layers)")
         if not (math.isfinite(self.init_gain) and self.init_gain > 0):
             raise ConfigError(f"init_gain must be a finite number > 0, got {self.init_gain}")
-        for name in ("lr", "lambda_a", "lambda_b", "lambda_identity"):  # lr 0 freezes the weights (a check run)
+        for name in ("lr", "lambda_a", "lambda_b", "lambda_identity", "lambda_content"):  # lr 0 freezes the weights (a check run)
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise ConfigError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
         for name in ("beta1", "beta2"):
@@ -129,6 +131,8 @@ class TrainConfig:
         if not 1 <= self.ngf <= 1024 or not 1 <= self.ndf <= 1024 or self.n_blocks > 64 or self.n_layers > 8:
             raise ConfigError("ngf/ndf must be 1..1024, n_blocks 0..64 and n_layers 1..8 "
                               f"(got {self.ngf}, {self.ndf}, {self.n_blocks}, {self.n_layers})")
+        if not 1 <= self.content_pool <= self.size:
+            raise ConfigError(f"content_pool must be 1..size ({self.size}), got {self.content_pool}")
         if self.load_size < self.size:
             raise ConfigError(f"load_size ({self.load_size}) must be >= size ({self.size})")
         for name in ("epochs", "epochs_decay", "n_blocks", "pool_size", "workers", "n_samples", "save_latest_steps"):

@@ -2,7 +2,11 @@
 
 The recipe is the reference's (junyanz/pytorch-CycleGAN-and-pix2pix, ``cycle_gan_model.py``):
 LSGAN, cycle L1 weighted by lambda_A/lambda_B, identity L1 at ``lambda_identity * lambda``,
-discriminator loss halved, a pool of past fakes, Adam(2e-4, (0.5, 0.999)). Naming follows it:
+discriminator loss halved, a pool of past fakes, Adam(2e-4, (0.5, 0.999)). One addition, off by
+default: a colour-keeping loss (``lambda_content``), the L1 between each generator's input and output
+after averaging ``content_pool``-pixel blocks. A filter must keep the picture's colours; without it,
+G_A paints every cartoon in the brown-and-skin ramps that dominate the pixel-art domain, and the cycle
+loss cannot stop that (G_B learns to undo it). Naming follows it:
 ``G_A: A -> B`` (pictures to pixel art), ``D_A`` judges domain B, ``G_B: B -> A``, ``D_B`` judges A.
 
 Speed without changing the maths:
@@ -64,6 +68,8 @@ class Losses:
     G_B: float
     cycle_B: float
     idt_B: float
+    content_A: float = 0.0  # colour-keeping loss of G_A (A -> B); 0 when lambda_content is 0
+    content_B: float = 0.0
 
     @classmethod
     def names(cls) -> list[str]:
@@ -78,6 +84,13 @@ class Weights:
     lambda_a: float = 10.0
     lambda_b: float = 10.0
     lambda_identity: float = 0.5
+    lambda_content: float = 0.0
+    content_pool: int = 4
+
+
+def content_loss(output: torch.Tensor, source: torch.Tensor, pool: int) -> torch.Tensor:
+    """L1 between block averages: the colours must stay, the pixels inside a block may move (outlines, shading)."""
+    return l1(F.avg_pool2d(output.float(), pool), F.avg_pool2d(source.float(), pool))
 
 
 @dataclass
@@ -152,7 +165,10 @@ def train_step(m: CycleGAN, real_A: torch.Tensor, real_B: torch.Tensor) -> Losse
         loss_idt_B = l1(idt_B, real_A) * w.lambda_a * w.lambda_identity
     else:
         loss_idt_A = loss_idt_B = torch.zeros((), device=real_A.device)
-    loss_G = loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B
+    zero = torch.zeros((), device=real_A.device)
+    loss_content_A = content_loss(fake_B, real_A, w.content_pool) * w.lambda_content if w.lambda_content > 0 else zero
+    loss_content_B = content_loss(fake_A, real_B, w.content_pool) * w.lambda_content if w.lambda_content > 0 else zero
+    loss_G = loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B + loss_content_A + loss_content_B
     _check({"G": loss_G})
 
     # 3. Update both generators.
@@ -177,7 +193,8 @@ def train_step(m: CycleGAN, real_A: torch.Tensor, real_B: torch.Tensor) -> Losse
     m.scaler.step(m.opt_D)
     m.scaler.update()
 
-    parts = [loss_D_A, loss_G_A, loss_cycle_A, loss_idt_A, loss_D_B, loss_G_B, loss_cycle_B, loss_idt_B]
+    parts = [loss_D_A, loss_G_A, loss_cycle_A, loss_idt_A, loss_D_B, loss_G_B, loss_cycle_B, loss_idt_B,
+             loss_content_A, loss_content_B]
     return Losses(*torch.stack([p.detach().float() for p in parts]).tolist())
 
 
@@ -222,7 +239,7 @@ def build_model(cfg: TrainConfig, device: torch.device, d: ddp.Dist) -> tuple[di
         opt_D=opt_D,
         pool_A=ImagePool(cfg.pool_size, seed=cfg.seed * 1000 + 2 * d.rank),
         pool_B=ImagePool(cfg.pool_size, seed=cfg.seed * 1000 + 2 * d.rank + 1),
-        weights=Weights(cfg.lambda_a, cfg.lambda_b, cfg.lambda_identity),
+        weights=Weights(cfg.lambda_a, cfg.lambda_b, cfg.lambda_identity, cfg.lambda_content, cfg.content_pool),
         scaler=torch.amp.GradScaler(device.type, enabled=cfg.amp and cfg.amp_dtype == "fp16"),
         autocast=torch.autocast(device.type, dtype=amp_dtype) if cfg.amp else None,
         cudagraphs=cfg.compile and cfg.compile_mode == "reduce-overhead",

@@ -25,7 +25,7 @@ TEMPLATE = Path(__file__).parent / "templates" / "model_card.md"
 TAGS = ["pixel-art", "cyclegan", "image-to-image", "pixelforge"]
 #: The recipe settings the card shows (config.json holds them all).
 RECIPE_KEYS = ("size", "load_size", "a_min_load_size", "a_resize", "b_max_scale", "ngf", "n_blocks", "ndf", "n_layers", "batch_size",
-               "epochs", "epochs_decay", "lr", "lambda_a", "lambda_b", "lambda_identity", "pool_size", "max_steps",
+               "epochs", "epochs_decay", "lr", "lambda_a", "lambda_b", "lambda_identity", "lambda_content", "content_pool", "pool_size", "max_steps",
                "seed", "amp", "amp_dtype")
 MAX_METRICS = 40
 
@@ -95,7 +95,7 @@ def build_model_card(inputs: CardInputs) -> str:
         licence_rows=[(d, lic) for d in inputs.domains for lic in d.licences],
         licence_note=_licence_note(inputs, data),
         credits=[(d, lic) for d in inputs.domains for lic in d.licences if lic.needs_attribution and lic.authors],
-        progress=_progress(inputs.counters),
+        progress=_progress(inputs.counters, config.get("init_from")),
         recipe=_recipe(config, inputs.spec),
         has_config=inputs.config is not None,
         has_loss_plot=inputs.has_loss_plot,
@@ -128,11 +128,13 @@ def _licence_note(inputs: CardInputs, data: ModelCardData) -> str:
     return f"Every training image is under the same licence, so the model's card says `{data.license}`."
 
 
-def _progress(counters: dict[str, int] | None) -> str:
+def _progress(counters: dict[str, int] | None, init_from: str | None = None) -> str:
+    """Where the weights stand; a fine-tuned run names the weights it started from (their steps are not counted)."""
+    start = f" This run started from the weights of `{init_from}` (`init_from`), not from random ones." if init_from else ""
     if not counters:
-        return "The checkpoint records no step count."
+        return "The checkpoint records no step count." + start
     step, epoch = counters.get("step", 0), counters.get("epoch", 0)
-    return f"Published from the checkpoint at optimizer step {step:,} (epoch {epoch + 1})."
+    return f"Published from the checkpoint at optimizer step {step:,} (epoch {epoch + 1})." + start
 
 
 def _recipe(config: dict[str, Any], spec: GeneratorSpec) -> list[tuple[str, str]]:
