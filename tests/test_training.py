@@ -361,3 +361,25 @@ def test_every_recipe_in_the_repo_is_a_valid_config_that_ships_under_10_mb():
         params = sum(p.numel() for p in cfg.generator_spec.build().parameters())
         assert params * 2 <= 10 * 2**20, f"{path.name}: fp16 generator {params * 2 / 2**20:.1f} MB"
         assert cfg.b_max_scale == 1 and cfg.a_resize == "box"  # the native-resolution recipes
+
+
+def test_the_colour_keeping_loss_keeps_a_pictures_colours(tmp_path):
+    """Domain A is red-orange, domain B blue: the adversarial loss alone pulls G_A's colours towards blue;
+    with lambda_content the block means of its output stay near the input's."""
+    from training import ddp
+
+    def drift(lambda_content: float) -> float:
+        cfg = tiny(tmp_path, pool_size=0, lambda_content=lambda_content, content_pool=4, lr=1e-3, seed=3)
+        _, model = build_model(cfg, torch.device("cpu"), ddp.Dist())
+        g = torch.Generator().manual_seed(0)
+        tint_a, tint_b = torch.tensor([0.8, 0.1, -0.6]).view(1, 3, 1, 1), torch.tensor([-0.7, -0.2, 0.8]).view(1, 3, 1, 1)
+        for _ in range(60):
+            real_A = (tint_a + 0.2 * torch.randn(2, 3, 32, 32, generator=g)).clamp(-1, 1)
+            real_B = (tint_b + 0.2 * torch.randn(2, 3, 32, 32, generator=g)).clamp(-1, 1)
+            train_step(model, real_A, real_B)
+        test = (tint_a + 0.2 * torch.randn(4, 3, 32, 32, generator=g)).clamp(-1, 1)
+        with torch.no_grad():
+            return cyclegan.content_loss(model.G_A.eval()(test), test, 4).item()
+
+    plain, kept = drift(0.0), drift(50.0)
+    assert kept < 0.5 * plain, (plain, kept)
