@@ -29,6 +29,7 @@ from inference.inputs import (
 from inference.onnx_engine import ENGINES
 from inference.palette import NAMED_PALETTES, PaletteError
 from inference.pixelator import ModelOptions, Pixelator
+from inference.postprocess import PALETTE_SOURCES
 from inference.shipped import DEFAULT_METHOD, SHIPPED_NAME, shipped_card
 from inference.video import pixelate_gif, pixelate_video
 from pixelforge.imaging import (
@@ -87,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     art.add_argument("--dither", choices=METHODS, default="none", help="none, ordered (Bayer 8x8) or floyd (Floyd-Steinberg)")
     art.add_argument("--native", action="store_true", help="write one pixel per cell instead of NxN blocks at the input size")
+    art.add_argument("--palette-from", choices=PALETTE_SOURCES, default="picture",
+                     help="with a model and a fitted palette: fit the colours on the picture (default: the model "
+                          "draws, the picture keeps its colours) or on the model's output")
 
     model = p.add_argument_group("model (CycleGAN generator)")
     method = model.add_mutually_exclusive_group()
@@ -295,6 +299,7 @@ def make_pixelator(args: argparse.Namespace) -> Pixelator:
         palette=args.palette,
         dither=args.dither,
         native=args.native,
+        palette_from=args.palette_from,
         pixels_per_cell=args.pixels_per_cell,
         tile=args.tile,
         device=args.device,

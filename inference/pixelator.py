@@ -40,7 +40,7 @@ from torch import nn
 from inference.classic import classic_cells
 from inference.grid import cell_means
 from inference.onnx_engine import ENGINES, ONNX_ENGINES, OnnxGenerator, choose_engine
-from inference.postprocess import Cells, PixelArtOptions, box_average, image_cells, render
+from inference.postprocess import Cells, PixelArtOptions, box_average, choose_palette, image_cells, render
 from inference.tiling import SharedStatsNorm, pad_to, ramp, tile_starts, with_shared_stats_norm
 from pixelforge.device import resolve_device
 from pixelforge.imaging import has_alpha, rgb_on_white
@@ -224,13 +224,27 @@ class Pixelator:
             for out, alpha, img in zip(translated, opaque, images)
         ]
 
+    def palette_cells(self, img: Image.Image, cells: Cells | None = None) -> Cells:
+        """The cells a fitted palette is fitted on: the picture's own (classical) cells when the model draws and
+        ``palette_from`` is "picture", else the output cells (``cells``, computed when not given)."""
+        if self.generator is not None and self.options.palette_from == "picture":
+            return classic_cells(img, self.options)
+        return cells if cells is not None else self.cells(img)
+
+    def _render(self, img: Image.Image, cells: Cells, palette: np.ndarray | None) -> Image.Image:
+        fitted = palette is None and self.options.palette_spec.colors is None and self.generator is not None
+        if fitted and self.options.palette_from == "picture":
+            palette = choose_palette(self.palette_cells(img, cells), self.options.palette_spec,
+                                     key_colors=self.options.key_colors)
+        return render(cells, self.options, palette)
+
     def pixelate(self, img: Image.Image, palette: np.ndarray | None = None) -> Image.Image:
         """Pixel art from one picture; ``palette`` fixes the colours (the video path shares one across frames)."""
-        return render(self.cells(img), self.options, palette)
+        return self._render(img, self.cells(img), palette)
 
     def pixelate_many(self, images: Sequence[Image.Image], palette: np.ndarray | None = None) -> list[Image.Image]:
         """Pixel art from several pictures, batched through the generator where sizes match."""
-        return [render(c, self.options, palette) for c in self.cells_many(images)]
+        return [self._render(img, c, palette) for img, c in zip(images, self.cells_many(images))]
 
     # -- the generator -----------------------------------------------------------------
     def _norms(self) -> list[SharedStatsNorm]:

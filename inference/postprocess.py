@@ -30,6 +30,9 @@ SALIENCE_CAP = 3.0
 SALIENCE_SIGMA = 2.0
 
 
+PALETTE_SOURCES = ("picture", "output")
+
+
 @dataclass(frozen=True)
 class PixelArtOptions:
     """What the output must look like; the CLI flags map one to one onto these fields."""
@@ -43,6 +46,9 @@ class PixelArtOptions:
     outlines: bool = True
     #: fitted palettes keep the colours of distinct, salient regions, allocated by error (False: k-means by pixel count alone)
     key_colors: bool = True
+    #: model path, fitted palettes: "picture" fits the colours on the picture's own cells (the model draws, the
+    #: picture keeps its colours, as an artist picks them from the reference); "output" fits them on the model's cells
+    palette_from: str = "picture"
 
     def __post_init__(self) -> None:
         if not 1 <= self.cell_size <= MAX_CELL_SIZE:
@@ -50,6 +56,8 @@ class PixelArtOptions:
                              "(a cell larger than the picture makes it one colour)")
         if self.dither not in METHODS:
             raise ValueError(f"dither must be one of {', '.join(METHODS)}, got {self.dither!r}")
+        if self.palette_from not in PALETTE_SOURCES:
+            raise ValueError(f"palette_from must be one of {', '.join(PALETTE_SOURCES)}, got {self.palette_from!r}")
         self.palette_spec  # noqa: B018 - resolve now, so a bad --palette fails before any work
 
     @cached_property

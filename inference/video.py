@@ -74,7 +74,7 @@ def pixelate_gif(
     budget = budget or FrameBudget(max_pixels=max_pixels)
     if max_frames is not None:  # a caller's own job limit (the web app) on top of the decode budget
         budget = replace(budget, max_frames=min(budget.max_frames, max_frames))
-    cells, durations, pending = [], [], []
+    cells, sources, durations, pending = [], [], [], []  # sources: what the shared palette is fitted on
     loop = 0
     for decoded in iter_frames(data, budget):
         frame = decoded.image
@@ -84,14 +84,17 @@ def pixelate_gif(
         pending.append(frame.convert("RGBA"))  # Pillow applies each frame's disposal here
         if len(pending) == FRAME_BATCH:
             cells += pixelator.cells_many(pending)
+            sources += [pixelator.palette_cells(f, c) for f, c in zip(pending, cells[-len(pending):])]
             if progress:
                 progress(len(pending))
             pending = []
     if pending:
         cells += pixelator.cells_many(pending)
+        sources += [pixelator.palette_cells(f, c) for f, c in zip(pending, cells[-len(pending):])]
         if progress:
             progress(len(pending))
-    palette = choose_palette([cells[i] for i in _sample_indices(len(cells))], pixelator.options.palette_spec)
+    palette = choose_palette([sources[i] for i in _sample_indices(len(cells))], pixelator.options.palette_spec,
+                             key_colors=pixelator.options.key_colors)
     frames = [render(c, pixelator.options, palette).convert("RGBA") for c in cells]
     width, height = max(f.width for f in frames), max(f.height for f in frames)
     for i, f in enumerate(frames):
@@ -165,12 +168,12 @@ def pixelate_video(
         # pass 1: fit the shared palette on frames spread over the clip
         for i, frame in enumerate(probe.decode(vs)):
             if i in wanted:
-                samples.append(pixelator.cells(frame.to_image()))
+                samples.append(pixelator.palette_cells(frame.to_image()))
             if total == 0 and i >= PALETTE_SAMPLES:
                 break
     if not samples:
         raise ImageDecodeError("unreadable", "the video has no decodable frames")
-    palette = choose_palette(samples, pixelator.options.palette_spec)
+    palette = choose_palette(samples, pixelator.options.palette_spec, key_colors=pixelator.options.key_colors)
     try:
         with atomic_path(dst) as tmp:  # the suffix stays last: PyAV picks the container by it
             return _encode(src, tmp, pixelator, palette, crf, progress, max_frames)

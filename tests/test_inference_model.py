@@ -178,6 +178,14 @@ def test_cli_with_checkpoint(run_folder, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "CycleGAN generator" in err and "classical" not in err
     assert Image.open(out).size == (40, 28)
+    # --palette-from: the picture's colours (default) or the model's
+    two_colour_picture().save(src)
+    for source in ("picture", "output"):
+        assert main([str(src), "-o", str(tmp_path / f"{source}.png"), "--checkpoint", str(run_folder), "--palette", "2",
+                     "--palette-from", source, "-q"]) == 0
+    kept = {tuple(c) for c in np.unique(np.asarray(Image.open(tmp_path / "picture.png").convert("RGB")).reshape(-1, 3), axis=0)}
+    assert kept <= {(200, 30, 40), (30, 60, 190)}
+    assert Image.open(tmp_path / "picture.png").tobytes() != Image.open(tmp_path / "output.png").tobytes()
 
 
 # --------------------------------------------------------------------------- tiling
@@ -247,3 +255,30 @@ def test_reduced_precision_path_runs_and_stays_close(tiny_net):
     assert np.abs(bf16 - fp32).mean() < 4.0
     out = px.pixelate(img)
     assert cell_purity(out, 4) == 1.0 and count_colors(out) <= 16
+
+
+def two_colour_picture() -> Image.Image:
+    """Red and blue 4x4 blocks on a cell-aligned grid: the picture's own cells hold exactly these two colours."""
+    rng = np.random.default_rng(5)
+    blocks = rng.integers(0, 2, (12, 12)).astype(bool)
+    arr = np.where(blocks.repeat(4, 0).repeat(4, 1)[..., None], np.uint8([200, 30, 40]), np.uint8([30, 60, 190]))
+    return Image.fromarray(arr.astype(np.uint8))
+
+
+def test_the_model_draws_and_the_picture_keeps_its_colours(tiny_net):
+    img = two_colour_picture()
+    picture = Pixelator(tiny_net, TINY).with_options(cell_size=4, palette="2")
+    output = picture.with_options(palette_from="output")
+    assert picture.options.palette_from == "picture"  # the default
+    assert {tuple(c) for c in np.unique(np.asarray(picture.pixelate(img)).reshape(-1, 3), axis=0)} <= {(200, 30, 40), (30, 60, 190)}
+    # the untrained net's colours are noise: a palette fitted on its output holds neither colour
+    drawn = {tuple(c) for c in np.unique(np.asarray(output.pixelate(img)).reshape(-1, 3), axis=0)}
+    assert not drawn & {(200, 30, 40), (30, 60, 190)}
+    # the same cells either way: only the palette differs
+    assert np.array_equal(picture.cells(img).colors, output.cells(img).colors)
+    assert [np.asarray(o).tolist() for o in picture.pixelate_many([img, img])] == [np.asarray(picture.pixelate(img)).tolist()] * 2
+    # a named palette is a named palette, whatever palette_from says
+    gb = [Pixelator(tiny_net, TINY).with_options(palette="gameboy", palette_from=p).pixelate(img) for p in ("picture", "output")]
+    assert np.array_equal(np.asarray(gb[0]), np.asarray(gb[1]))
+    with pytest.raises(ValueError, match="palette_from must be one of picture, output"):
+        Pixelator(tiny_net, TINY).with_options(palette_from="model")

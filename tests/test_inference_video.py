@@ -163,3 +163,24 @@ def test_stills_work_without_pyav_and_videos_say_what_is_missing(tmp_path, monke
     rc = main([str(tmp_path / "still.png"), str(src), "-o", str(tmp_path / "out"), "-q"])
     assert rc == 1 and (tmp_path / "out" / "still.png").is_file()
     assert "pixelforge[video]" in capsys.readouterr().err
+
+
+def test_a_model_gif_takes_its_shared_palette_from_the_frames_pictures(tmp_path):
+    import torch
+
+    from pixelforge.model.networks import GeneratorSpec, init_weights
+
+    torch.manual_seed(0)
+    spec = GeneratorSpec(ngf=8, n_blocks=1)
+    frames = []
+    for i in range(3):  # red and blue cells, a different layout per frame
+        blocks = np.random.default_rng(i).integers(0, 2, (10, 15)).astype(bool).repeat(4, 0).repeat(4, 1)
+        rgb = np.where(blocks[..., None], np.uint8([200, 30, 40]), np.uint8([30, 60, 190])).astype(np.uint8)
+        frames.append(Image.fromarray(rgb))
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=50, loop=0)
+    for source in ("picture", "output"):
+        px = Pixelator(init_weights(spec.build()).eval(), spec).with_options(palette="2", palette_from=source)
+        result = pixelate_gif(buf.getvalue(), tmp_path / f"{source}.gif", px, max_pixels=10**7)
+        colours = {tuple(int(v) for v in c) for c in np.round(result.palette)}
+        assert (colours == {(200, 30, 40), (30, 60, 190)}) == (source == "picture"), (source, colours)
