@@ -241,6 +241,9 @@ def methods(checkpoint: str | None = None) -> tuple[dict, list[str]]:
         "classical (main)": old.pixelate,
         "classical (new)": new.pixelate,
         "shipped model" if checkpoint is None else "model": model.pixelate,
+        # the same model, its palette fitted on the picture's cells (--palette-from picture)
+        "shipped model, picture palette" if checkpoint is None else "model, picture palette":
+            model.with_options(palette_from="picture").pixelate,
         "untrained net": net.pixelate,
     }
     if checkpoint:
@@ -371,7 +374,7 @@ def card_metrics(total: dict[str, dict], by_kind: dict[str, dict[str, dict]], ar
     model = "model" if any("model" in sub for sub in by_kind.values()) else "shipped model"
     metrics = {}
     for kind, sub in {"all": total, **by_kind}.items():
-        for n in ("classical (new)", model, "untrained net"):
+        for n in ("classical (new)", model, f"{model}, picture palette", "untrained net"):
             if n in sub:
                 t = sub[n]
                 metrics[f"{kind}: {n}"] = (f"ΔE2000 {t['de2000']:.2f}, SSIM {t['ssim']:.3f}, thin lines kept {t['lines']:.0%}, "

@@ -88,9 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     art.add_argument("--dither", choices=METHODS, default="none", help="none, ordered (Bayer 8x8) or floyd (Floyd-Steinberg)")
     art.add_argument("--native", action="store_true", help="write one pixel per cell instead of NxN blocks at the input size")
-    art.add_argument("--palette-from", choices=PALETTE_SOURCES, default="picture",
-                     help="with a model and a fitted palette: fit the colours on the picture (default: the model "
-                          "draws, the picture keeps its colours) or on the model's output")
+    art.add_argument("--palette-from", choices=PALETTE_SOURCES, default="output",
+                     help="with a model and a fitted palette: fit the colours on the model's output (default: its "
+                          "own outline and shading colours) or on the picture (its colours kept; colours the "
+                          "picture lacks, like a drawn outline, are lost)")
 
     model = p.add_argument_group("model (CycleGAN generator)")
     method = model.add_mutually_exclusive_group()

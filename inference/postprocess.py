@@ -46,9 +46,9 @@ class PixelArtOptions:
     outlines: bool = True
     #: fitted palettes keep the colours of distinct, salient regions, allocated by error (False: k-means by pixel count alone)
     key_colors: bool = True
-    #: model path, fitted palettes: "picture" fits the colours on the picture's own cells (the model draws, the
-    #: picture keeps its colours, as an artist picks them from the reference); "output" fits them on the model's cells
-    palette_from: str = "picture"
+    #: model path, fitted palettes: "output" fits the colours on the model's cells (its own outline and shading
+    #: colours); "picture" on the picture's own cells (closer colours, but colours the picture lacks are lost)
+    palette_from: str = "output"
 
     def __post_init__(self) -> None:
         if not 1 <= self.cell_size <= MAX_CELL_SIZE:

@@ -178,7 +178,7 @@ def test_cli_with_checkpoint(run_folder, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "CycleGAN generator" in err and "classical" not in err
     assert Image.open(out).size == (40, 28)
-    # --palette-from: the picture's colours (default) or the model's
+    # --palette-from: the model's colours (default) or the picture's
     two_colour_picture().save(src)
     for source in ("picture", "output"):
         assert main([str(src), "-o", str(tmp_path / f"{source}.png"), "--checkpoint", str(run_folder), "--palette", "2",
@@ -267,9 +267,9 @@ def two_colour_picture() -> Image.Image:
 
 def test_the_model_draws_and_the_picture_keeps_its_colours(tiny_net):
     img = two_colour_picture()
-    picture = Pixelator(tiny_net, TINY).with_options(cell_size=4, palette="2")
-    output = picture.with_options(palette_from="output")
-    assert picture.options.palette_from == "picture"  # the default
+    output = Pixelator(tiny_net, TINY).with_options(cell_size=4, palette="2")
+    picture = output.with_options(palette_from="picture")
+    assert output.options.palette_from == "output"  # the default: the model's own colours
     assert {tuple(c) for c in np.unique(np.asarray(picture.pixelate(img)).reshape(-1, 3), axis=0)} <= {(200, 30, 40), (30, 60, 190)}
     # the untrained net's colours are noise: a palette fitted on its output holds neither colour
     drawn = {tuple(c) for c in np.unique(np.asarray(output.pixelate(img)).reshape(-1, 3), axis=0)}

@@ -224,6 +224,7 @@ def test_a_fine_tuned_run_names_its_starting_weights():
 
     assert _progress({"step": 3260, "epoch": 0}) == "Published from the checkpoint at optimizer step 3,260 (epoch 1)."
     assert "started from the weights of `runs/cpu-native`" in _progress({"step": 3260, "epoch": 0}, "runs/cpu-native")
+    assert _progress({"step": 3260, "epoch": 1, "iteration": 0}).endswith("step 3,260 (the end of epoch 1).")
 
 
 def test_the_model_card(hub, run, tmp_path, capsys):

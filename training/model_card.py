@@ -133,8 +133,9 @@ def _progress(counters: dict[str, int] | None, init_from: str | None = None) -> 
     start = f" This run started from the weights of `{init_from}` (`init_from`), not from random ones." if init_from else ""
     if not counters:
         return "The checkpoint records no step count." + start
-    step, epoch = counters.get("step", 0), counters.get("epoch", 0)
-    return f"Published from the checkpoint at optimizer step {step:,} (epoch {epoch + 1})." + start
+    step, epoch, iteration = counters.get("step", 0), counters.get("epoch", 0), counters.get("iteration", 0)
+    where = f"the end of epoch {epoch}" if epoch and not iteration else f"epoch {epoch + 1}"  # a finished epoch is not the next one
+    return f"Published from the checkpoint at optimizer step {step:,} ({where})." + start
 
 
 def _recipe(config: dict[str, Any], spec: GeneratorSpec) -> list[tuple[str, str]]:

@@ -1,0 +1,51 @@
+"""`pixelate --shipped` end to end on a 1024² picture at cell 4: what a user waits for (the issue's <= 1 s).
+
+Run: ``PYTHONPATH=. .venv/bin/python benchmarks/shipped_speed.py [--repeat 7]``
+
+Median wall time of ``Pixelator.pixelate`` (generator, palette, grid; decode excluded) after one
+warm-up call, for the default engine, ``--palette-from picture``, eager torch and the classical method,
+all in this run. The load average is printed: on two cores it moves these times more than anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+from pixelate import photo  # benchmarks/ is on sys.path when this runs as a script
+
+from inference.pixelator import Pixelator
+
+
+def median_seconds(px: Pixelator, img, repeat: int) -> float:  # noqa: ANN001
+    px.pixelate(img)  # warm-up: ONNX export or cache load, thread pools
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        px.pixelate(img)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--size", type=int, default=1024)
+    args = parser.parse_args(argv)
+    img = photo(args.size, args.size)
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    for name, px in [
+        ("shipped model, default engine", Pixelator.shipped(cell_size=4)),
+        ("shipped model, --palette-from picture", Pixelator.shipped(cell_size=4, palette_from="picture")),
+        ("shipped model, --engine torch", Pixelator.shipped(cell_size=4, engine="torch")),
+        ("classical method", Pixelator.classic(cell_size=4)),
+    ]:
+        print(f"{name:<40} {median_seconds(px, img, args.repeat):.3f} s  ({px.engine})")
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
