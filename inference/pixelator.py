@@ -232,8 +232,7 @@ class Pixelator:
         return cells if cells is not None else self.cells(img)
 
     def _render(self, img: Image.Image, cells: Cells, palette: np.ndarray | None) -> Image.Image:
-        fitted = palette is None and self.options.palette_spec.colors is None and self.generator is not None
-        if fitted and self.options.palette_from == "picture":
+        if palette is None:
             palette = choose_palette(self.palette_cells(img, cells), self.options.palette_spec,
                                      key_colors=self.options.key_colors)
         return render(cells, self.options, palette)

@@ -76,6 +76,15 @@ def pixelate_gif(
         budget = replace(budget, max_frames=min(budget.max_frames, max_frames))
     cells, sources, durations, pending = [], [], [], []  # sources: what the shared palette is fitted on
     loop = 0
+
+    def flush() -> None:
+        batch = pixelator.cells_many(pending)
+        cells.extend(batch)
+        sources.extend(pixelator.palette_cells(f, c) for f, c in zip(pending, batch))
+        if progress:
+            progress(len(pending))
+        pending.clear()
+
     for decoded in iter_frames(data, budget):
         frame = decoded.image
         if not durations:
@@ -83,16 +92,9 @@ def pixelate_gif(
         durations.append(int(frame.info.get("duration", 100) or 100))
         pending.append(frame.convert("RGBA"))  # Pillow applies each frame's disposal here
         if len(pending) == FRAME_BATCH:
-            cells += pixelator.cells_many(pending)
-            sources += [pixelator.palette_cells(f, c) for f, c in zip(pending, cells[-len(pending):])]
-            if progress:
-                progress(len(pending))
-            pending = []
+            flush()
     if pending:
-        cells += pixelator.cells_many(pending)
-        sources += [pixelator.palette_cells(f, c) for f, c in zip(pending, cells[-len(pending):])]
-        if progress:
-            progress(len(pending))
+        flush()
     palette = choose_palette([sources[i] for i in _sample_indices(len(cells))], pixelator.options.palette_spec,
                              key_colors=pixelator.options.key_colors)
     frames = [render(c, pixelator.options, palette).convert("RGBA") for c in cells]

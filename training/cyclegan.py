@@ -160,12 +160,12 @@ def train_step(m: CycleGAN, real_A: torch.Tensor, real_B: torch.Tensor) -> Losse
         loss_G_B = lsgan_loss(m.D_B_plain(fake_A), True)
     loss_cycle_A = l1(rec_A, real_A) * w.lambda_a
     loss_cycle_B = l1(rec_B, real_B) * w.lambda_b
+    zero = torch.zeros((), device=real_A.device)
     if use_idt:
         loss_idt_A = l1(idt_A, real_B) * w.lambda_b * w.lambda_identity
         loss_idt_B = l1(idt_B, real_A) * w.lambda_a * w.lambda_identity
     else:
-        loss_idt_A = loss_idt_B = torch.zeros((), device=real_A.device)
-    zero = torch.zeros((), device=real_A.device)
+        loss_idt_A = loss_idt_B = zero
     loss_content_A = content_loss(fake_B, real_A, w.content_pool) * w.lambda_content if w.lambda_content > 0 else zero
     loss_content_B = content_loss(fake_A, real_B, w.content_pool) * w.lambda_content if w.lambda_content > 0 else zero
     loss_G = loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B + loss_content_A + loss_content_B
