@@ -383,3 +383,20 @@ def test_the_colour_keeping_loss_keeps_a_pictures_colours(tmp_path):
 
     plain, kept = drift(0.0), drift(50.0)
     assert kept < 0.5 * plain, (plain, kept)
+
+
+def test_a_balanced_domain_b_trains_and_says_so(tmp_path):
+    from pixelforge.testing.dataset_folder import build_dataset_folder
+    from training.data import DataError
+
+    built = build_dataset_folder(tmp_path / "art", n_train=6, n_test=0, sources=("lpc",) * 5 + ("superpowers",), canvas=16)
+    cfg = tiny(tmp_path, domain_b=str(built.path), b_balance="source", max_steps=2)
+    result = train(cfg, progress=False)
+    assert result.counters.step == 2
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["b_balance"] == "source"
+    assert "each source value drawn equally often" in (tmp_path / "run" / "index.html").read_text()
+    with pytest.raises(ConfigError, match="b_balance: source -> sha256"):  # the data stream may not change on resume
+        train(replace(cfg, b_balance="sha256", resume=cfg.output, max_steps=3), progress=False)
+    with pytest.raises(DataError, match="no columns to balance over"):  # an image folder: refused before any step
+        train(tiny(tmp_path / "folders", b_balance="source"), progress=False)
+    assert not (tmp_path / "folders" / "run").exists()

@@ -295,3 +295,38 @@ def test_domain_a_scale_jitter_places_small_pictures_on_white():
         widths.add(int(red[:, 1].max() - red[:, 1].min() + 1))
     assert min(widths) <= 24 and max(widths) == 48 and len(widths) > 5
     assert picture_crop(pic, 48, 48, None, flip=False, resize="box", min_load_size=16).size == (48, 48)
+
+
+def test_balanced_domain_b_draws_every_value_equally_often(tmp_path):
+    # 18 rows of one source, 2 of another: the curated corpus's shape (12,105 LPC frames, 927 other files)
+    built = build_dataset_folder(tmp_path / "ds", n_train=20, n_test=0, sources=("big",) * 9 + ("small",), canvas=16)
+    b = open_domain(str(built.path), "B")
+    small = np.array([row["source"] == "small" for row in built.rows["train"]])
+    assert small.sum() == 2
+    weights = b.balance_weights("source")
+    assert weights.sum() == pytest.approx(1.0) and weights[small].sum() == pytest.approx(0.5)
+    assert len(set(weights[small])) == 1 and len(set(weights[~small])) == 1  # rows within a value alike
+
+    balanced = epoch_pairs(4000, len(b), seed=3, epoch=1, weights_b=weights)
+    plain = epoch_pairs(4000, len(b), seed=3, epoch=1)
+    assert abs(small[balanced[:, 1]].mean() - 0.5) < 0.03
+    assert abs(small[plain[:, 1]].mean() - 0.1) < 0.03
+    assert np.array_equal(balanced, epoch_pairs(4000, len(b), seed=3, epoch=1, weights_b=weights))  # resumable
+    assert np.array_equal(balanced[:, 0], plain[:, 0])  # domain A's order is untouched
+    # without weights the stream is the reference's, as before the option existed
+    rng = np.random.default_rng([3, 1])
+    assert np.array_equal(plain[:, 1], (rng.permutation(4000), rng.integers(0, len(b), size=4000))[1])
+
+
+def test_balancing_needs_a_real_column_of_a_dataset(tmp_path):
+    built = build_dataset_folder(tmp_path / "ds", n_train=4, n_test=0, canvas=16)
+    b = open_domain(str(built.path), "B")
+    with pytest.raises(DataError, match=r"no column 'sauce' to balance over \(columns: .*sha256.*source"):
+        b.balance_weights("sauce")
+    with pytest.raises(DataError, match="no column 'native'"):  # the image column itself is no grouping
+        b.balance_weights("native")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    make_sprite(seed=0, size=(8, 8), n_colors=3).on_white().save(folder / "a.png")
+    with pytest.raises(DataError, match="image folder .* has no columns to balance over .*dataset folder or a Hub"):
+        open_domain(str(folder), "B").balance_weights("source")

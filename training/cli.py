@@ -41,6 +41,8 @@ HELP = {
                    "one generator pixel per art pixel, as pixelate runs the model)",
     "a-min-load-size": "domain A scale jitter: the shorter side is drawn from this..load-size (default 0 = off); "
                        "a picture smaller than the crop is placed on white",
+    "b-balance": "domain B: a dataset column whose values are drawn equally often, e.g. sha256 (each original file "
+                 "once, however many frames its sheet was cut into) or source (default: every row equally, the reference)",
     "ngf": "generator width (default 64)",
     "n-blocks": "generator residual blocks (default 9)",
     "ndf": "discriminator width (default 64)",

@@ -17,7 +17,8 @@ from pixelforge.io import atomic_write
 from pixelforge.model.networks import DiscriminatorSpec, GeneratorSpec
 
 #: Fields that define the model and the data stream: a resume may not change them.
-ARCHITECTURE_FIELDS = ("ngf", "n_blocks", "ndf", "n_layers", "size", "batch_size", "seed", "a_resize", "b_max_scale", "a_min_load_size")
+ARCHITECTURE_FIELDS = ("ngf", "n_blocks", "ndf", "n_layers", "size", "batch_size", "seed", "a_resize", "b_max_scale", "a_min_load_size",
+                       "b_balance")
 
 
 def min_size(n_layers: int) -> int:
@@ -45,6 +46,7 @@ class TrainConfig:
     a_resize: str = "bicubic"  # domain A downscale: bicubic (reference) | box (area average, as pixelate does)
     b_max_scale: int = 0  # domain B: largest integer NN scale (0 = largest that fits the crop; 1 = native pixels)
     a_min_load_size: int = 0  # > 0: domain A's shorter side is drawn from a_min_load_size..load_size (scale jitter)
+    b_balance: str = ""  # a domain B column whose values are drawn equally often (sha256: each original file; source)
     workers: int = 2  # DataLoader worker processes (0 = load in the main process)
     # model (reference defaults)
     ngf: int = 64

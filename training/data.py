@@ -171,13 +171,16 @@ class Preprocess:
         return pixel_art_crop(img, self.size, rng, self.flip, self.b_max_scale)
 
 
-def epoch_pairs(len_a: int, len_b: int, seed: int, epoch: int, rank: int = 0, world: int = 1) -> np.ndarray:
+def epoch_pairs(
+    len_a: int, len_b: int, seed: int, epoch: int, rank: int = 0, world: int = 1, weights_b: np.ndarray | None = None
+) -> np.ndarray:
     """This rank's (index_a, index_b) pairs for ``epoch``: A shuffled, B drawn at random (the reference's
-    unaligned dataset). Padded by wrapping so every rank gets the same number of pairs (DDP needs it)."""
+    unaligned dataset), with ``weights_b`` if given (see ``Domain.balance_weights``). Padded by wrapping so
+    every rank gets the same number of pairs (DDP needs it)."""
     n = max(len_a, len_b)
     rng = np.random.default_rng([seed, epoch])
     ia = rng.permutation(n) % len_a
-    ib = rng.integers(0, len_b, size=n)
+    ib = rng.integers(0, len_b, size=n) if weights_b is None else rng.choice(len_b, size=n, p=weights_b)
     per_rank = -(-n // world)
     pairs = np.stack([ia, ib], axis=1)
     pairs = np.concatenate([pairs, pairs[: per_rank * world - n]]) if per_rank * world > n else pairs
@@ -196,10 +199,12 @@ class UnpairedEpoch(torch.utils.data.Dataset):
     rank: int = 0
     world: int = 1
     start: int = 0
+    weights_b: np.ndarray | None = None
     pairs: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
-        self.pairs = epoch_pairs(len(self.a), len(self.b), self.seed, self.epoch, self.rank, self.world)[self.start :]
+        pairs = epoch_pairs(len(self.a), len(self.b), self.seed, self.epoch, self.rank, self.world, self.weights_b)
+        self.pairs = pairs[self.start :]
 
     def __len__(self) -> int:
         return len(self.pairs)

@@ -14,6 +14,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from pixelforge.imaging import (
@@ -65,6 +66,15 @@ class Domain:
     def describe(self) -> str:
         return f"domain {self.role}: {len(self)} images from {self.kind} {self.source}"
 
+    def balance_weights(self, column: str) -> np.ndarray:
+        """Sampling weights that give every value of ``column`` the same share (rows within a value alike).
+
+        Why: a sheet cut into 270 frames would otherwise outweigh 270 separate files; balancing over the
+        dataset's ``sha256`` (the original file) or ``source`` column lets the small sources be seen.
+        """
+        raise DataError(f"domain {self.role}: {self.kind} {self.source} has no columns to balance over "
+                        f"(--b-balance {column!r} needs a dataset folder or a Hub dataset)")
+
 
 class FolderDomain(Domain):
     kind = "image folder"
@@ -115,6 +125,8 @@ class TableDomain(Domain):
         self.kind = kind
         self.column = column
         self.max_pixels = max_pixels
+        self.columns = list(table.column_names)
+        self._full = table
         self.table = table.select_columns([column]).cast_column(column, ImageFeature(decode=False))
 
     def __len__(self) -> int:
@@ -122,6 +134,16 @@ class TableDomain(Domain):
 
     def name(self, index: int) -> str:
         return f"{self.source}[{index}]"
+
+    def balance_weights(self, column: str) -> np.ndarray:
+        if column not in self.columns or column == self.column:
+            usable = [c for c in self.columns if c != self.column]
+            raise DataError(f"domain {self.role}: {self.source} has no column {column!r} to balance over "
+                            f"(columns: {', '.join(usable)})")
+        values = [str(v) for v in self._full.select_columns([column])[column]]
+        _, group, counts = np.unique(np.array(values, dtype=object), return_inverse=True, return_counts=True)
+        weights = 1.0 / counts[group]
+        return weights / weights.sum()
 
     def load(self, index: int) -> Image.Image:
         cell = self.table[index][self.column]

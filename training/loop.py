@@ -194,7 +194,7 @@ def _page(run: Path, cfg: TrainConfig, c: Counters, status: str, dom_a: Domain, 
         "step": str(c.step),
         "epoch": f"{c.epoch} of {cfg.total_epochs} (iteration {c.iteration})",
         "domain A": dom_a.describe(),
-        "domain B": dom_b.describe(),
+        "domain B": dom_b.describe() + (f", each {cfg.b_balance} value drawn equally often" if cfg.b_balance else ""),
         "model": f"ResnetGenerator ngf={cfg.ngf} n_blocks={cfg.n_blocks}, PatchGAN ndf={cfg.ndf} n_layers={cfg.n_layers}",
         "size / batch": f"{cfg.size} px / {cfg.batch_size}",
         "config": "config.json",
@@ -263,6 +263,7 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
     dom_b = open_domain(cfg.domain_b, "B", split=cfg.split)
     rejected = [f"{r.item}\t{r.reason}" for r in dom_a.rejected + dom_b.rejected]
     samples_A, samples_B = sample_batch(dom_a, pre, cfg.n_samples), sample_batch(dom_b, pre, cfg.n_samples)  # None: 0
+    weights_b = dom_b.balance_weights(cfg.b_balance) if cfg.b_balance else None
     steps_per_epoch = -(-len(epoch_pairs(len(dom_a), len(dom_b), cfg.seed, 0, d.rank, d.world)) // cfg.batch_size)
 
     # 2. Model, then the saved state if resuming.
@@ -314,7 +315,8 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
             for opt in (model.opt_G, model.opt_D):
                 for group in opt.param_groups:
                     group["lr"] = lr
-            epoch_data = UnpairedEpoch(dom_a, dom_b, pre, cfg.seed, c.epoch, d.rank, d.world, start=c.iteration * cfg.batch_size)
+            epoch_data = UnpairedEpoch(dom_a, dom_b, pre, cfg.seed, c.epoch, d.rank, d.world,
+                                       start=c.iteration * cfg.batch_size, weights_b=weights_b)
             loader = torch.utils.data.DataLoader(
                 epoch_data, batch_size=cfg.batch_size, shuffle=False, num_workers=cfg.workers,
                 pin_memory=device.type == "cuda", persistent_workers=False,
