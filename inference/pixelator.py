@@ -40,7 +40,7 @@ from torch import nn
 from inference.classic import classic_cells
 from inference.grid import cell_means
 from inference.onnx_engine import ENGINES, ONNX_ENGINES, OnnxGenerator, choose_engine
-from inference.postprocess import Cells, PixelArtOptions, box_average, choose_palette, image_cells, render
+from inference.postprocess import Cells, PixelArtOptions, box_average, image_cells, palette_for, render
 from inference.tiling import SharedStatsNorm, pad_to, ramp, tile_starts, with_shared_stats_norm
 from pixelforge.device import resolve_device
 from pixelforge.imaging import has_alpha, rgb_on_white
@@ -233,8 +233,7 @@ class Pixelator:
 
     def _render(self, img: Image.Image, cells: Cells, palette: np.ndarray | None) -> Image.Image:
         if palette is None:
-            palette = choose_palette(self.palette_cells(img, cells), self.options.palette_spec,
-                                     key_colors=self.options.key_colors)
+            palette = palette_for(self.palette_cells(img, cells), self.options)
         return render(cells, self.options, palette)
 
     def pixelate(self, img: Image.Image, palette: np.ndarray | None = None) -> Image.Image:

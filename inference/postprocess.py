@@ -117,6 +117,11 @@ def choose_palette(
     return fit_palette(rgb, spec.k or DEFAULT_COLORS, weights=weights, seed=seed, key_colors=key_colors, region=region)
 
 
+def palette_for(cells: Cells | list[Cells], options: PixelArtOptions) -> np.ndarray:
+    """:func:`choose_palette` as ``options`` ask for it (fixed palette or ``k`` colours, key colours on or off)."""
+    return choose_palette(cells, options.palette_spec, key_colors=options.key_colors)
+
+
 def coherence(lab: np.ndarray, scale: float = 0.04) -> np.ndarray:
     """Per cell of an OKLab grid, how much it belongs to a region (1) rather than being a blend across an edge (~0).
 
@@ -149,7 +154,7 @@ def importance(colors: np.ndarray) -> np.ndarray:
 def render(cells: Cells, options: PixelArtOptions, palette: np.ndarray | None = None) -> Image.Image:
     """Quantise and dither the cells, then paint them: ``N``x``N`` blocks at the input size, or ``native``."""
     if palette is None:
-        palette = choose_palette(cells, options.palette_spec, key_colors=options.key_colors)
+        palette = palette_for(cells, options)
     painted = dither(cells.colors, palette, options.dither, cells.opaque)
     if cells.opaque is not None:
         alpha = np.where(cells.opaque, 255, 0).astype(np.uint8)[..., None]

@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from inference.pixelator import Pixelator
-from inference.postprocess import choose_palette, render
+from inference.postprocess import palette_for, render
 from pixelforge.imaging import DEFAULT_MAX_PIXELS, FrameBudget, ImageDecodeError, iter_frames
 from pixelforge.io import atomic_path
 
@@ -95,8 +95,7 @@ def pixelate_gif(
             flush()
     if pending:
         flush()
-    palette = choose_palette([sources[i] for i in _sample_indices(len(cells))], pixelator.options.palette_spec,
-                             key_colors=pixelator.options.key_colors)
+    palette = palette_for([sources[i] for i in _sample_indices(len(cells))], pixelator.options)
     frames = [render(c, pixelator.options, palette).convert("RGBA") for c in cells]
     width, height = max(f.width for f in frames), max(f.height for f in frames)
     for i, f in enumerate(frames):
@@ -175,7 +174,7 @@ def pixelate_video(
                 break
     if not samples:
         raise ImageDecodeError("unreadable", "the video has no decodable frames")
-    palette = choose_palette(samples, pixelator.options.palette_spec, key_colors=pixelator.options.key_colors)
+    palette = palette_for(samples, pixelator.options)
     try:
         with atomic_path(dst) as tmp:  # the suffix stays last: PyAV picks the container by it
             return _encode(src, tmp, pixelator, palette, crf, progress, max_frames)
