@@ -125,8 +125,7 @@ class TableDomain(Domain):
         self.kind = kind
         self.column = column
         self.max_pixels = max_pixels
-        self.columns = list(table.column_names)
-        self._full = table
+        self._full = table  # every column, for balance_weights; self.table holds the image column only
         self.table = table.select_columns([column]).cast_column(column, ImageFeature(decode=False))
 
     def __len__(self) -> int:
@@ -136,8 +135,8 @@ class TableDomain(Domain):
         return f"{self.source}[{index}]"
 
     def balance_weights(self, column: str) -> np.ndarray:
-        if column not in self.columns or column == self.column:
-            usable = [c for c in self.columns if c != self.column]
+        if column not in self._full.column_names or column == self.column:
+            usable = [c for c in self._full.column_names if c != self.column]
             raise DataError(f"domain {self.role}: {self.source} has no column {column!r} to balance over "
                             f"(columns: {', '.join(usable)})")
         values = [str(v) for v in self._full.select_columns([column])[column]]
