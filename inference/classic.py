@@ -23,7 +23,7 @@ from PIL import Image
 from scipy import ndimage
 
 from inference.grid import block_sum
-from inference.postprocess import Cells, PixelArtOptions, image_cells, render
+from inference.postprocess import Cells, PixelArtOptions, box_average, image_cells, render
 from pixelforge.imaging import rgb_on_white
 
 #: Smallest top-hat contrast (OKLab lightness x 255) for a pixel to count as part of a line.
@@ -120,6 +120,20 @@ def line_cells(rgb: Image.Image, cell: int) -> tuple[np.ndarray, np.ndarray]:
                 colour[rows, cols] += arr[yy, xx].astype(np.float32) * hit[:, None]
         colour[rows, cols] /= count[rows, cols, None]
     return chosen, colour
+
+
+def reduce_keeping_lines(rgb: Image.Image, factor: int) -> np.ndarray:
+    """``factor``x``factor`` box averages of an RGB picture, with blocks on thin lines taking the line's colour.
+
+    The model path's input: a generator run at one pixel per cell only sees what the reduction left
+    of a 1-2 px line, a pale grey it reads as shading and drops; given the line's colour it keeps
+    the line and outlines the figure (``benchmarks/quality.py``: thin lines kept 33% -> 46%).
+    """
+    averages = box_average(rgb, factor)
+    if factor < 2:
+        return averages
+    chosen, colour = line_cells(rgb, factor)
+    return np.where(chosen[..., None], colour, averages).astype(np.float32)
 
 
 def classic_cells(img: Image.Image, options: PixelArtOptions) -> Cells:

@@ -2,7 +2,8 @@
 
 The output is ``N``x``N`` single-colour cells, so a generator pass at full resolution computes
 detail that the cell averaging then throws away. :class:`Pixelator` box-averages the picture
-down to ``pixels_per_cell`` generator pixels per cell side (default 1), runs the generator
+down to ``pixels_per_cell`` generator pixels per cell side (default 1; blocks on thin lines take
+the line's colour, as in the classical path, unless ``outlines`` is off), runs the generator
 there, and averages its output per cell: at 1024² with cell size 4 that is a 256² pass instead
 of 1024², a sixteenth of the work. ``pixels_per_cell=2`` is a 512² pass (a quarter), and
 ``pixels_per_cell=0`` the full-resolution reference. ``benchmarks/pixelate.py`` measures the
@@ -37,7 +38,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from inference.classic import classic_cells
+from inference.classic import classic_cells, reduce_keeping_lines
 from inference.grid import cell_means
 from inference.onnx_engine import ENGINES, ONNX_ENGINES, OnnxGenerator, choose_engine
 from inference.postprocess import Cells, PixelArtOptions, box_average, image_cells, palette_for, render
@@ -216,8 +217,8 @@ class Pixelator:
         working, opaque = [], []
         for img in images:
             opaque.append(image_cells(img, cell, self.options.alpha_threshold).opaque if has_alpha(img) else None)
-            rgb = rgb_on_white(img)
-            working.append(box_average(rgb, 1 if ppc == 0 else cell // ppc))
+            rgb, factor = rgb_on_white(img), 1 if ppc == 0 else cell // ppc
+            working.append(reduce_keeping_lines(rgb, factor) if self.options.outlines else box_average(rgb, factor))
         translated = self.translate_many(working)
         return [
             Cells(cell_means(out, ppc or cell)[0], alpha, img.size, cell)

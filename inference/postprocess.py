@@ -42,7 +42,8 @@ class PixelArtOptions:
     dither: str = "none"
     native: bool = False
     alpha_threshold: int = 128
-    #: classical path: cells on thin dark/bright lines take the line's colour (False: plain box average)
+    #: cells on thin dark/bright lines take the line's colour (False: plain box average); the model path
+    #: reduces its input this way too, so the generator sees the lines it should outline
     outlines: bool = True
     #: fitted palettes keep the colours of distinct, salient regions, allocated by error (False: k-means by pixel count alone)
     key_colors: bool = True

@@ -150,6 +150,27 @@ def test_reduced_resolution_runs_the_generator_on_the_box_averaged_picture(tiny_
     np.testing.assert_allclose(px.cells(img).colors, expected, atol=1e-3)
 
 
+@pytest.mark.parametrize("ppc", [1, 2])
+def test_the_generator_sees_thin_lines_in_their_own_colour(tiny_net, monkeypatch, ppc):
+    """A 1 px dark line averages to a pale grey at one pixel per cell; the model's input keeps it dark."""
+    arr = np.full((64, 64, 3), 235, np.uint8)
+    arr[:, 30] = (20, 20, 60)  # a 1 px navy line inside the cell column 28..31
+    img = Image.fromarray(arr)
+    seen = {}
+    for outlines in (True, False):
+        px = Pixelator(tiny_net, TINY, model=ModelOptions(pixels_per_cell=ppc)).with_options(outlines=outlines)
+        monkeypatch.setattr(px, "translate_many", lambda pictures, o=outlines: seen.setdefault(o, pictures) and pictures)
+        px.cells(img)
+    factor = 4 // ppc
+    on, off = seen[True][0], seen[False][0]
+    assert on.shape == off.shape == (64 // factor, 64 // factor, 3)
+    column = 30 // factor
+    np.testing.assert_allclose(on[:, column], np.tile([20, 20, 60], (on.shape[0], 1)), atol=1)  # the line's colour
+    assert off[:, column, 0].min() > 120  # a plain box average: a quarter (or half) of the block is line, the rest paper
+    rest = np.delete(np.arange(on.shape[1]), column)
+    np.testing.assert_array_equal(on[:, rest], off[:, rest])  # every other block is the same box average
+
+
 @pytest.mark.parametrize("size", [(50, 30), (33, 47), (7, 5)])
 def test_model_output_keeps_size_grid_and_palette(run_folder, size):
     px = Pixelator.from_checkpoint(run_folder)
