@@ -244,6 +244,7 @@ def test_the_model_card(hub, run, tmp_path, capsys):
     assert f"pixelate photo.jpg -o out/ --checkpoint hf://{REPO}" in card
     assert "| B | CC-BY 4.0 | cc-by-4.0 | 2 |" in card and "Ada Pixel" in card  # attribution for CC-BY
     assert "| `ngf` | `8` |" in card and "optimizer step 1 " in card
+    assert "| `b_balance` | off |" in card  # an option left off reads "off", not `""`
     assert "| ssim | 0.8312 |" in card and "`python benchmarks/quality.py`" in card
     assert "metrics.json" in hub.repos[REPO].files and "![Training losses](loss.png)" in card
     attribution = hub.repos[REPO].files["attribution.csv"].decode().splitlines()

@@ -141,7 +141,8 @@ def _progress(counters: dict[str, int] | None, init_from: str | None = None) -> 
 def _recipe(config: dict[str, Any], spec: GeneratorSpec) -> list[tuple[str, str]]:
     if not config:
         return [("ngf", str(spec.ngf)), ("n_blocks", str(spec.n_blocks))]
-    return [(key, f"`{json.dumps(config[key])}`") for key in RECIPE_KEYS if key in config]
+    # an empty setting (b_balance "") is a switched-off option: say so instead of printing `""`
+    return [(key, f"`{json.dumps(config[key])}`" if config[key] != "" else "off") for key in RECIPE_KEYS if key in config]
 
 
 def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
