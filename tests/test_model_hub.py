@@ -227,6 +227,29 @@ def test_a_fine_tuned_run_names_its_starting_weights():
     assert _progress({"step": 3260, "epoch": 1, "iteration": 0}).endswith("step 3,260 (the end of epoch 1).")
 
 
+def test_a_model_trained_in_stages_lists_every_stage(tmp_path, monkeypatch):
+    """`make model` trains recipes in turn, each from the run before: the card names them all, with their steps."""
+    from training.model_card import _progress
+    from training.publish import lineage
+
+    monkeypatch.chdir(tmp_path)
+    for name, parent, steps in (("stage1", "", 6520), ("stage2", "runs/stage1", 3260), ("stage3", "runs/stage2", 3260)):
+        latest = tmp_path / "runs" / name / "checkpoints" / "latest"
+        latest.mkdir(parents=True)
+        (latest / "state.json").write_text(json.dumps({"counters": {"step": steps, "epoch": 1, "iteration": 0}}))
+        (tmp_path / "runs" / name / "config.json").write_text(json.dumps({"init_from": parent}))
+    chain = lineage("runs/stage3")
+    assert [(a.name, a.steps, a.from_scratch) for a in chain] == [
+        ("stage3", 3260, False), ("stage2", 3260, False), ("stage1", 6520, True)]
+    text = _progress({"step": 3260, "epoch": 1, "iteration": 0}, "runs/stage3", chain)
+    assert "fine-tuned from the weights of `stage3` (3,260 steps) (`init_from`), which descends from `stage2` (3,260 steps) <- " \
+           "`stage1` (6,520 steps). That one was trained from random weights. 16,300 optimizer steps in all." in text
+    # a parent that is not a run folder here (moved, or a bare checkpoint) ends the chain without guessing
+    assert [(a.name, a.steps, a.from_scratch) for a in lineage("./elsewhere/gone")] == [("gone", None, False)]
+    assert "Earlier stages, if any, are not recorded here." in _progress({"step": 1}, "./elsewhere/gone", lineage("./elsewhere/gone"))
+    assert lineage("hf://owner/model") == []  # a Hub model is named by init_from alone
+
+
 def test_the_model_card(hub, run, tmp_path, capsys):
     (run / "metrics.json").write_text(json.dumps({"command": "python benchmarks/quality.py", "metrics": {
         "ssim": 0.8312, "delta_e2000": 4.25, "purity": 1.0}}))

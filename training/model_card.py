@@ -31,6 +31,15 @@ MAX_METRICS = 40
 
 
 @dataclass(frozen=True)
+class Ancestor:
+    """A run a fine-tuned run started from: its shown name, its optimizer steps, whether it started from random weights."""
+
+    name: str
+    steps: int | None
+    from_scratch: bool = False
+
+
+@dataclass(frozen=True)
 class CardFile:
     name: str
     what: str
@@ -53,6 +62,7 @@ class CardInputs:
     license_override: str | None = None
     hub: str = "https://huggingface.co"
     extra_tags: list[str] = field(default_factory=list)
+    ancestors: list[Ancestor] = field(default_factory=list)  # the runs it was fine-tuned from, nearest first
 
 
 def card_metadata(inputs: CardInputs) -> ModelCardData:
@@ -95,7 +105,7 @@ def build_model_card(inputs: CardInputs) -> str:
         licence_rows=[(d, lic) for d in inputs.domains for lic in d.licences],
         licence_note=_licence_note(inputs, data),
         credits=[(d, lic) for d in inputs.domains for lic in d.licences if lic.needs_attribution and lic.authors],
-        progress=_progress(inputs.counters, config.get("init_from")),
+        progress=_progress(inputs.counters, config.get("init_from"), inputs.ancestors),
         recipe=_recipe(config, inputs.spec),
         has_config=inputs.config is not None,
         has_loss_plot=inputs.has_loss_plot,
@@ -128,9 +138,18 @@ def _licence_note(inputs: CardInputs, data: ModelCardData) -> str:
     return f"Every training image is under the same licence, so the model's card says `{data.license}`."
 
 
-def _progress(counters: dict[str, int] | None, init_from: str | None = None) -> str:
-    """Where the weights stand; a fine-tuned run names the weights it started from (their steps are not counted)."""
+def _progress(counters: dict[str, int] | None, init_from: str | None = None, ancestors: list[Ancestor] | None = None) -> str:
+    """Where the weights stand; a fine-tuned run names the weights it started from (their steps are not counted here)."""
     start = f" This run started from the weights of `{init_from}` (`init_from`), not from random ones." if init_from else ""
+    if init_from and ancestors:
+        stages = [f"`{a.name}`" + (f" ({a.steps:,} steps)" if a.steps is not None else "") for a in ancestors]
+        origin = (" That one was trained from random weights." if ancestors[-1].from_scratch
+                  else " Earlier stages, if any, are not recorded here.")
+        own = (counters or {}).get("step")
+        total = [a.steps for a in ancestors] + [own]
+        steps_in_all = (f" {sum(total):,} optimizer steps in all." if ancestors[-1].from_scratch and None not in total else "")
+        start = (f" This run was fine-tuned from the weights of {stages[0]} (`init_from`)"
+                 + (", which descends from " + " <- ".join(stages[1:]) if len(stages) > 1 else "") + "." + origin + steps_in_all)
     if not counters:
         return "The checkpoint records no step count." + start
     step, epoch, iteration = counters.get("step", 0), counters.get("epoch", 0), counters.get("iteration", 0)

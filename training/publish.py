@@ -52,7 +52,7 @@ from pixelforge.model.checkpoint import (
     read_header,
     spec_from_metadata,
 )
-from training.model_card import CardFile, CardInputs, build_model_card
+from training.model_card import Ancestor, CardFile, CardInputs, build_model_card
 from training.provenance import attribution_csv, describe_domain, shown_source
 
 DEFAULT_TIMEOUT = 120.0
@@ -179,6 +179,7 @@ def prepare_publish(
         files=[CardFile(n, _WHAT[n]) for n in [*names, CARD_FILE]], domains=domains,
         config=published_config(config) if config else None, counters=counters, metrics=metrics,
         has_loss_plot=LOSS_PLOT in names, license_override=license_id, hub=hub_url(),
+        ancestors=lineage(config.get("init_from")) if config else [],
     )
     card = build_model_card(inputs)
     (staging / CARD_FILE).write_text(card, encoding="utf-8")
@@ -223,6 +224,34 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise PublishError(f"{path} must hold a JSON object", exit_code=2)
     return value
+
+
+def lineage(init_from: str | None, limit: int = 32) -> list[Ancestor]:
+    """The runs a fine-tuned run descends from, nearest first, followed through local run folders.
+
+    A model trained in stages (``make model``: each recipe's ``init_from`` is the run before) would
+    otherwise name only its last parent; the card lists every stage and the steps it trained.
+    """
+    chain: list[Ancestor] = []
+    seen: set[Path] = set()
+    while init_from and not init_from.startswith("hf://") and len(chain) < limit:
+        path = Path(init_from)
+        try:
+            steps = (_counters(find_checkpoint_dir(path)) or {}).get("step")
+        except CheckpointError:
+            steps = None
+        config = path / RUN_CONFIG
+        parent = None
+        if config.is_file() and path.resolve() not in seen:
+            seen.add(path.resolve())
+            try:
+                parent = _read_json(config).get("init_from") or ""
+            except PublishError:
+                parent = None
+        # parent: "" = trained from random weights; None = unknown (not a run folder here)
+        chain.append(Ancestor(shown_source(init_from), steps, from_scratch=parent == ""))
+        init_from = parent
+    return chain
 
 
 def _counters(checkpoint: Path) -> dict[str, int] | None:
