@@ -225,18 +225,22 @@ def measure(case: Case, out: Image.Image, seconds: float) -> dict:
 # ----------------------------------------------------------------------------- methods
 
 
-def methods(checkpoint: str | None = None) -> tuple[dict, list[str]]:
+def methods(checkpoint: str | None = None, pixels_per_cell: int | None = None) -> tuple[dict, list[str]]:
     import torch
 
+    from inference.pixelator import ModelOptions
     from pixelforge.model.networks import init_weights
 
     notes = []
     old = Pixelator.classic(outlines=False, key_colors=False)
     new = Pixelator.classic()
-    model = Pixelator.from_checkpoint(checkpoint) if checkpoint else Pixelator.shipped()
+    resolution = {} if pixels_per_cell is None else {"pixels_per_cell": pixels_per_cell}
+    model = Pixelator.from_checkpoint(checkpoint, **resolution) if checkpoint else Pixelator.shipped(**resolution)
     torch.manual_seed(0)
-    spec = model.spec  # the untrained network has the trained one's architecture: only training differs
-    net = Pixelator(init_weights(spec.build()).eval(), spec)
+    spec = model.spec  # the untrained network has the trained one's architecture and resolution: only training differs
+    net = Pixelator(init_weights(spec.build()).eval(), spec, model=ModelOptions(pixels_per_cell=model.model.pixels_per_cell))
+    if pixels_per_cell is not None:
+        notes.append(f"generator pixels per cell side: {pixels_per_cell} (0 = full resolution)")
     found = {
         "classical (main)": old.pixelate,
         "classical (new)": new.pixelate,
@@ -399,12 +403,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cases", nargs="*", help="run only cases whose name contains one of these")
     p.add_argument("--tile", type=int, default=256, help="tile side on the sheet")
     p.add_argument("--checkpoint", help="a run or checkpoint folder to measure instead of the shipped model")
+    p.add_argument("--pixels-per-cell", type=int, help="generator resolution for the model and the untrained net "
+                   "(pixelate --pixels-per-cell; default: the model's own)")
     p.add_argument("--metrics", type=Path, help="also write the model's and classical totals here (a run's metrics.json)")
     args = p.parse_args(argv)
     cases = generated_cases() + cartoon_cases(2 if args.quick else 5) + photo_cases(args.quick)
     if args.cases:
         cases = [c for c in cases if any(part in c.name for part in args.cases)]
-    found, notes = methods(args.checkpoint)
+    found, notes = methods(args.checkpoint, args.pixels_per_cell)
     if args.only:
         found = {n: f for n, f in found.items() if n in args.only}
     names = list(found)

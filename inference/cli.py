@@ -109,8 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--pixels-per-cell",
         type=int,
-        default=ModelOptions.pixels_per_cell,
-        help="generator resolution: this many generator pixels per cell side (default 1: 16x less work than full resolution at cell size 4; 2 = 4x less; 0 = full resolution, slowest)",
+        default=None,
+        help="generator resolution: this many generator pixels per cell side (default: the resolution the model's "
+             "publisher recorded, else 1; 1 = 16x less work than full resolution at cell size 4, 2 = 4x less, "
+             "0 = full resolution, slowest)",
     )
     model.add_argument("--tile", type=int, default=ModelOptions.tile, help="tile side in generator pixels for large inputs (default 1024)")
     model.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
@@ -301,7 +303,6 @@ def make_pixelator(args: argparse.Namespace) -> Pixelator:
         dither=args.dither,
         native=args.native,
         palette_from=args.palette_from,
-        pixels_per_cell=args.pixels_per_cell,
         tile=args.tile,
         device=args.device,
         precision=args.precision,
@@ -309,6 +310,8 @@ def make_pixelator(args: argparse.Namespace) -> Pixelator:
         engine=args.engine,
         onnx_cache=not args.no_onnx_cache,
     )
+    if args.pixels_per_cell is not None:  # else the model's recorded resolution (Pixelator.from_checkpoint)
+        options["pixels_per_cell"] = args.pixels_per_cell
     if not args.checkpoint:
         if args.ngf or args.n_blocks:
             raise ValueError("--ngf/--n-blocks describe a checkpoint; give --checkpoint too")

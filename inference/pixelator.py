@@ -45,7 +45,7 @@ from inference.postprocess import Cells, PixelArtOptions, box_average, image_cel
 from inference.tiling import SharedStatsNorm, pad_to, ramp, tile_starts, with_shared_stats_norm
 from pixelforge.device import resolve_device
 from pixelforge.imaging import has_alpha, rgb_on_white
-from pixelforge.model.checkpoint import load_generator
+from pixelforge.model.checkpoint import load_generator, recommended_pixels_per_cell
 from pixelforge.model.hub import resolve_checkpoint
 from pixelforge.model.networks import GeneratorSpec
 
@@ -142,10 +142,17 @@ class Pixelator:
         model repo on the Hub written with its scheme, ``hf://OWNER/NAME[@REVISION]`` (safetensors only).
 
         A ``.pth`` without ``spec`` is read with the reference defaults (ngf 64, 9 blocks).
+        Without ``pixels_per_cell`` the model runs at the resolution its publisher recorded, else 1.
         Raises :class:`pixelforge.model.checkpoint.CheckpointError` with a clear message otherwise.
         """
-        art, model = cls._split(dict(options))
         local = resolve_checkpoint(path, which=which)  # hf:// -> the downloaded files; a local path stays itself
+        options = dict(options)
+        if options.get("pixels_per_cell") is None:
+            options.pop("pixels_per_cell", None)
+            recommended = recommended_pixels_per_cell(local, which)
+            if recommended is not None:
+                options["pixels_per_cell"] = recommended
+        art, model = cls._split(options)
         with warnings.catch_warnings():
             # torch's safe unpickler warns about pickle protocols even for the plain state dicts it accepts
             warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)

@@ -16,7 +16,7 @@ import torch
 import yaml
 from huggingface_hub import ModelCard
 from PIL import Image
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from inference.cli import main as pixelate
 from pixelforge.model.hub import HubModelError, parse_hub_ref, resolve_checkpoint
@@ -113,6 +113,39 @@ def test_publish_then_pixelate_from_the_hub_equals_the_local_run(hub, run, photo
     assert fetched == {"G_A.safetensors", "G_B.safetensors", "config.json"}  # only what loading needs
     assert (tmp_path / "hub.png").read_bytes() == (tmp_path / "local.png").read_bytes()
     no_token_anywhere(out.out + out.err + err, stage, tmp_path / "hf-cache", hub=hub)
+
+
+def test_a_model_carries_the_resolution_its_publisher_measured(hub, run, photo, tmp_path, capsys):
+    """`publish --pixels-per-cell 2` records it in G_A; pixelate, the API and the web app then run it there unless told."""
+    from inference.pixelator import Pixelator
+    from pixelforge.model.checkpoint import CheckpointError, read_header
+
+    stage = tmp_path / "staged"
+    published(hub, run, "--pixels-per-cell", "2", "--stage", str(stage))
+    assert read_header(stage / "G_A.safetensors")[1]["pixels_per_cell"] == "2"
+    assert "pixels_per_cell" not in read_header(stage / "G_B.safetensors")[1]  # pixelate runs G_A only
+    state = load_file(stage / "G_A.safetensors")  # the weights are the run's, unchanged (fp32)
+    for key, value in load_file(run / "checkpoints" / "latest" / "G_A.safetensors").items():
+        assert torch.equal(state[key], value)
+    assert json.loads((stage / "config.json").read_text())["pixels_per_cell"] == 2
+    assert "`pixelate` runs this model at 2 generator pixels per cell side" in (stage / "README.md").read_text()
+    capsys.readouterr()
+    assert pixelate([str(photo), "-o", str(tmp_path / "a.png"), "--checkpoint", f"hf://{REPO}", "-q"]) == 0
+    assert "2x2 generator pixels per cell" in capsys.readouterr().err
+    assert pixelate([str(photo), "-o", str(tmp_path / "b.png"), "--checkpoint", f"hf://{REPO}", "-q", "--pixels-per-cell", "1"]) == 0
+    assert "1x1 generator pixels per cell" in capsys.readouterr().err
+    assert Pixelator.from_checkpoint(stage).model.pixels_per_cell == 2
+    assert Pixelator.from_checkpoint(stage, pixels_per_cell=0).model.pixels_per_cell == 0  # the caller's choice wins
+    assert Pixelator.from_checkpoint(run).model.pixels_per_cell == 1  # nothing recorded: the default
+    # a recorded value that is not a small integer is refused, not guessed at
+    bad = tmp_path / "bad" / "G_A.safetensors"
+    bad.parent.mkdir()
+    meta = read_header(stage / "G_A.safetensors")[1]
+    save_file(load_file(stage / "G_A.safetensors"), str(bad), metadata={**meta, "pixels_per_cell": "two"})
+    with pytest.raises(CheckpointError, match="pixels_per_cell='two' must be an integer"):
+        Pixelator.from_checkpoint(bad)
+    assert train_cli(["publish", str(run), "--repo", REPO, "--dry-run", "--pixels-per-cell", "-1"]) == 2
+    assert "--pixels-per-cell -1" in capsys.readouterr().err
 
 
 def test_a_local_path_never_contacts_the_hub(hub, run, photo, tmp_path, capsys, monkeypatch):

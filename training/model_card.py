@@ -63,6 +63,7 @@ class CardInputs:
     hub: str = "https://huggingface.co"
     extra_tags: list[str] = field(default_factory=list)
     ancestors: list[Ancestor] = field(default_factory=list)  # the runs it was fine-tuned from, nearest first
+    pixels_per_cell: int | None = None  # the generator resolution recorded for pixelate (train publish --pixels-per-cell)
 
 
 def card_metadata(inputs: CardInputs) -> ModelCardData:
@@ -107,6 +108,7 @@ def build_model_card(inputs: CardInputs) -> str:
         credits=[(d, lic) for d in inputs.domains for lic in d.licences if lic.needs_attribution and lic.authors],
         progress=_progress(inputs.counters, config.get("init_from"), inputs.ancestors),
         recipe=_recipe(config, inputs.spec),
+        pixels_per_cell=inputs.pixels_per_cell,
         has_config=inputs.config is not None,
         has_loss_plot=inputs.has_loss_plot,
         metrics=_metric_rows(inputs.metrics),

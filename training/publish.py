@@ -44,6 +44,7 @@ from pixelforge.model.checkpoint import (
     DIRECTIONS,
     FORMAT,
     GENERATOR_ARCH,
+    PIXELS_PER_CELL,
     STATE_JSON,
     CheckpointError,
     copy_network,
@@ -127,6 +128,7 @@ def prepare_publish(
     generators: tuple[str, ...] = ("G_A", "G_B"),
     private: bool = False,
     license_id: str | None = None,
+    pixels_per_cell: int | None = None,
 ) -> PublishPlan:
     """Stage everything a publish uploads into ``staging`` and return the plan (no network)."""
     from huggingface_hub.utils import HFValidationError, validate_repo_id
@@ -149,7 +151,9 @@ def prepare_publish(
         raise PublishError(f"{source}: give a run folder or a checkpoint folder, not a file", exit_code=2)
     root = run_root(source, checkpoint)
     staging.mkdir(parents=True, exist_ok=True)
-    spec, size, names = _stage_generators(checkpoint, staging, generators, fp16)
+    if pixels_per_cell is not None and not 0 <= pixels_per_cell <= 64:
+        raise PublishError(f"--pixels-per-cell {pixels_per_cell}: must be from 0 (full resolution) to 64", exit_code=2)
+    spec, size, names = _stage_generators(checkpoint, staging, generators, fp16, pixels_per_cell)
     config = _read_json(root / RUN_CONFIG) if root else None
     metrics = _read_json(root / METRICS) if root and (root / METRICS).is_file() else None
     counters = _counters(checkpoint)
@@ -158,6 +162,7 @@ def prepare_publish(
         "format": FORMAT, "arch": GENERATOR_ARCH, "generator": asdict(spec),
         "networks": {n.removesuffix(".safetensors"): DIRECTIONS[n.removesuffix(".safetensors")] for n in names}, "dtype": dtype, "size": size,
         "step": counters.get("step") if counters else None, "training": published_config(config) if config else None,
+        "pixels_per_cell": pixels_per_cell,
     }
     (staging / RUN_CONFIG).write_text(json.dumps(model_config, indent=2) + "\n")
     names += [RUN_CONFIG]
@@ -179,7 +184,7 @@ def prepare_publish(
         files=[CardFile(n, _WHAT[n]) for n in [*names, CARD_FILE]], domains=domains,
         config=published_config(config) if config else None, counters=counters, metrics=metrics,
         has_loss_plot=LOSS_PLOT in names, license_override=license_id, hub=hub_url(),
-        ancestors=lineage(config.get("init_from")) if config else [],
+        ancestors=lineage(config.get("init_from")) if config else [], pixels_per_cell=pixels_per_cell,
     )
     card = build_model_card(inputs)
     (staging / CARD_FILE).write_text(card, encoding="utf-8")
@@ -190,8 +195,13 @@ def prepare_publish(
                        counters.get("step") if counters else None)
 
 
-def _stage_generators(checkpoint: Path, staging: Path, generators: tuple[str, ...], fp16: bool) -> tuple[Any, int, list[str]]:
-    """Copy (fp32, byte for byte) or cast (fp16) each generator; the first one's spec and crop size."""
+def _stage_generators(
+    checkpoint: Path, staging: Path, generators: tuple[str, ...], fp16: bool, pixels_per_cell: int | None = None,
+) -> tuple[Any, int, list[str]]:
+    """Copy (fp32, byte for byte) or cast (fp16) each generator; the first one's spec and crop size.
+
+    ``pixels_per_cell`` is written into G_A's metadata: the resolution ``pixelate`` then runs it at by default.
+    """
     if "G_A" in generators and not (checkpoint / "G_A.safetensors").is_file():
         raise PublishError(f"{checkpoint} has no G_A.safetensors (the generator `pixelate` uses)", exit_code=2)
     names, spec, size = [], None, 0
@@ -206,8 +216,9 @@ def _stage_generators(checkpoint: Path, staging: Path, generators: tuple[str, ..
         except (CheckpointError, ValueError) as exc:
             raise PublishError(f"{path}: {exc}", exit_code=2) from None
         target = staging / path.name
-        if fp16:
-            copy_network(path, target, fp16=True)
+        extra = {PIXELS_PER_CELL: str(pixels_per_cell)} if pixels_per_cell is not None and which == "G_A" else None
+        if fp16 or extra:
+            copy_network(path, target, fp16=fp16, extra=extra)
         else:
             shutil.copyfile(path, target)
         names.append(path.name)

@@ -56,6 +56,29 @@ class CheckpointError(ValueError):
 # --------------------------------------------------------------------------- network files
 
 
+#: metadata key of a published generator: the generator resolution it is meant to run at (``pixelate
+#: --pixels-per-cell``), measured by its publisher; a caller's own choice always wins
+PIXELS_PER_CELL = "pixels_per_cell"
+
+
+def recommended_pixels_per_cell(path: str | Path, which: str = "G_A") -> int | None:
+    """The generator resolution a published model asks for (``train publish --pixels-per-cell``), if any.
+
+    ``path`` is any form :func:`load_generator` takes; reference ``.pth`` files and files without the key
+    say nothing (None), and a value that is not a small non-negative integer is an error, not a guess.
+    """
+    path = Path(path)
+    file = _generator_file(path, which) if path.is_dir() else path
+    if file.suffix.lower() != ".safetensors" or not file.is_file():
+        return None
+    raw = read_header(file)[1].get(PIXELS_PER_CELL)
+    if raw is None:
+        return None
+    if not raw.isdigit() or int(raw) > 64:
+        raise CheckpointError(f"{file}: metadata {PIXELS_PER_CELL}={raw!r} must be an integer from 0 to 64")
+    return int(raw)
+
+
 def generator_metadata(spec: GeneratorSpec, direction: str, size: int) -> dict[str, str]:
     """The self-description stored in every ``G_*.safetensors`` (all values are strings)."""
     meta = {"format": FORMAT, "arch": GENERATOR_ARCH}
@@ -188,12 +211,13 @@ def read_network(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, s
         raise CheckpointError(f"{path} is not a readable safetensors file: {exc}") from exc
 
 
-def copy_network(src: str | Path, dst: str | Path, *, fp16: bool = False) -> Path:
-    """Copy one network file with its metadata, optionally as fp16 (half the size; the shipped model).
+def copy_network(src: str | Path, dst: str | Path, *, fp16: bool = False, extra: Mapping[str, str] | None = None) -> Path:
+    """Copy one network file with its metadata (plus ``extra``), optionally as fp16 (half the size; the shipped model).
 
     Loading casts back to the model's dtype, so an fp16 file runs wherever an fp32 one does.
     """
     state, meta = read_network(src)
+    meta.update(extra or {})
     if fp16:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     meta["dtype"] = "float16" if fp16 else meta.get("dtype", "float32")
