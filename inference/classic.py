@@ -122,6 +122,17 @@ def line_cells(rgb: Image.Image, cell: int) -> tuple[np.ndarray, np.ndarray]:
     return chosen, colour
 
 
+def with_lines(averages: np.ndarray, rgb: Image.Image, cell: int, opaque: np.ndarray | None = None) -> np.ndarray:
+    """``averages`` (one colour per ``cell``x``cell`` block of ``rgb``) with the blocks on thin lines, among
+    the ``opaque`` ones, taking the line's colour; cells of 1 px have no lines to keep."""
+    if cell < 2:
+        return averages
+    chosen, colour = line_cells(rgb, cell)
+    if opaque is not None:
+        chosen &= opaque
+    return np.where(chosen[..., None], colour, averages).astype(np.float32)
+
+
 def reduce_keeping_lines(rgb: Image.Image, factor: int) -> np.ndarray:
     """``factor``x``factor`` box averages of an RGB picture, with blocks on thin lines taking the line's colour.
 
@@ -129,11 +140,7 @@ def reduce_keeping_lines(rgb: Image.Image, factor: int) -> np.ndarray:
     of a 1-2 px line, a pale grey it reads as shading and drops; given the line's colour it keeps
     the line and outlines the figure (``benchmarks/quality.py``: thin lines kept 33% -> 46%).
     """
-    averages = box_average(rgb, factor)
-    if factor < 2:
-        return averages
-    chosen, colour = line_cells(rgb, factor)
-    return np.where(chosen[..., None], colour, averages).astype(np.float32)
+    return with_lines(box_average(rgb, factor), rgb, factor)
 
 
 def classic_cells(img: Image.Image, options: PixelArtOptions) -> Cells:
@@ -141,10 +148,7 @@ def classic_cells(img: Image.Image, options: PixelArtOptions) -> Cells:
     cells = image_cells(img, options.cell_size, options.alpha_threshold)
     if not options.outlines or options.cell_size < 2:
         return cells
-    chosen, colour = line_cells(rgb_on_white(img), options.cell_size)
-    if cells.opaque is not None:
-        chosen &= cells.opaque
-    colors = np.where(chosen[..., None], colour, cells.colors).astype(np.float32)
+    colors = with_lines(cells.colors, rgb_on_white(img), options.cell_size, cells.opaque)
     return Cells(colors, cells.opaque, cells.size, cells.cell)
 
 
