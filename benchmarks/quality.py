@@ -234,8 +234,9 @@ def methods(checkpoint: str | None = None, pixels_per_cell: int | None = None) -
     notes = []
     old = Pixelator.classic(outlines=False, key_colors=False)
     new = Pixelator.classic()
-    resolution = {} if pixels_per_cell is None else {"pixels_per_cell": pixels_per_cell}
-    model = Pixelator.from_checkpoint(checkpoint, **resolution) if checkpoint else Pixelator.shipped(**resolution)
+    # None: the resolution the model records (from_checkpoint), else 1
+    model = (Pixelator.from_checkpoint(checkpoint, pixels_per_cell=pixels_per_cell) if checkpoint
+             else Pixelator.shipped(pixels_per_cell=pixels_per_cell))
     torch.manual_seed(0)
     spec = model.spec  # the untrained network has the trained one's architecture and resolution: only training differs
     net = Pixelator(init_weights(spec.build()).eval(), spec, model=ModelOptions(pixels_per_cell=model.model.pixels_per_cell))

@@ -142,16 +142,18 @@ def _licence_note(inputs: CardInputs, data: ModelCardData) -> str:
 
 def _progress(counters: dict[str, int] | None, init_from: str | None = None, ancestors: list[Ancestor] | None = None) -> str:
     """Where the weights stand; a fine-tuned run names the weights it started from (their steps are not counted here)."""
-    start = f" This run started from the weights of `{init_from}` (`init_from`), not from random ones." if init_from else ""
     if init_from and ancestors:
         stages = [f"`{a.name}`" + (f" ({a.steps:,} steps)" if a.steps is not None else "") for a in ancestors]
         origin = (" That one was trained from random weights." if ancestors[-1].from_scratch
                   else " Earlier stages, if any, are not recorded here.")
-        own = (counters or {}).get("step")
-        total = [a.steps for a in ancestors] + [own]
+        total = [a.steps for a in ancestors] + [(counters or {}).get("step")]
         steps_in_all = (f" {sum(total):,} optimizer steps in all." if ancestors[-1].from_scratch and None not in total else "")
         start = (f" This run was fine-tuned from the weights of {stages[0]} (`init_from`)"
                  + (", which descends from " + " <- ".join(stages[1:]) if len(stages) > 1 else "") + "." + origin + steps_in_all)
+    elif init_from:
+        start = f" This run started from the weights of `{init_from}` (`init_from`), not from random ones."
+    else:
+        start = ""
     if not counters:
         return "The checkpoint records no step count." + start
     step, epoch, iteration = counters.get("step", 0), counters.get("epoch", 0), counters.get("iteration", 0)

@@ -44,6 +44,7 @@ from pixelforge.model.checkpoint import (
     DIRECTIONS,
     FORMAT,
     GENERATOR_ARCH,
+    MAX_PIXELS_PER_CELL,
     PIXELS_PER_CELL,
     STATE_JSON,
     CheckpointError,
@@ -151,8 +152,9 @@ def prepare_publish(
         raise PublishError(f"{source}: give a run folder or a checkpoint folder, not a file", exit_code=2)
     root = run_root(source, checkpoint)
     staging.mkdir(parents=True, exist_ok=True)
-    if pixels_per_cell is not None and not 0 <= pixels_per_cell <= 64:
-        raise PublishError(f"--pixels-per-cell {pixels_per_cell}: must be from 0 (full resolution) to 64", exit_code=2)
+    if pixels_per_cell is not None and not 0 <= pixels_per_cell <= MAX_PIXELS_PER_CELL:
+        raise PublishError(f"--pixels-per-cell {pixels_per_cell}: must be from 0 (full resolution) to {MAX_PIXELS_PER_CELL}",
+                           exit_code=2)
     spec, size, names = _stage_generators(checkpoint, staging, generators, fp16, pixels_per_cell)
     config = _read_json(root / RUN_CONFIG) if root else None
     metrics = _read_json(root / METRICS) if root and (root / METRICS).is_file() else None

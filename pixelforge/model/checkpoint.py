@@ -59,6 +59,8 @@ class CheckpointError(ValueError):
 #: metadata key of a published generator: the generator resolution it is meant to run at (``pixelate
 #: --pixels-per-cell``), measured by its publisher; a caller's own choice always wins
 PIXELS_PER_CELL = "pixels_per_cell"
+#: the largest resolution a model may record: 64x64 generator pixels per cell is a typo, not a setting
+MAX_PIXELS_PER_CELL = 64
 
 
 def recommended_pixels_per_cell(path: str | Path, which: str = "G_A") -> int | None:
@@ -74,8 +76,8 @@ def recommended_pixels_per_cell(path: str | Path, which: str = "G_A") -> int | N
     raw = read_header(file)[1].get(PIXELS_PER_CELL)
     if raw is None:
         return None
-    if not raw.isdigit() or int(raw) > 64:
-        raise CheckpointError(f"{file}: metadata {PIXELS_PER_CELL}={raw!r} must be an integer from 0 to 64")
+    if not raw.isdigit() or int(raw) > MAX_PIXELS_PER_CELL:
+        raise CheckpointError(f"{file}: metadata {PIXELS_PER_CELL}={raw!r} must be an integer from 0 to {MAX_PIXELS_PER_CELL}")
     return int(raw)
 
 
