@@ -12,7 +12,10 @@ Inputs, all held out from training:
 
 Methods: the classical path as on main (box average + k-means by pixel count: ``outlines=False,
 key_colors=False``), the classical path now, the model shipped with the package (or ``--checkpoint``),
-an untrained generator of the same architecture (random init, seed 0) through the same pipeline, PixelOE (``pip install pixeloe``; 16-colour k-means, its own palette step) and
+the same model with its palette fitted on the picture (``--palette-from picture``) and with the
+generator's own colours (``--anchor-colors 0``: no pull to the picture's colours above 2 cells), an
+untrained generator of the same architecture (random init, seed 0) through the same pipeline,
+PixelOE (``pip install pixeloe``; 16-colour k-means, its own palette step) and
 pyxelate (skipped when not importable: its PyPI release is a placeholder). Every input is cropped
 to a multiple of the 4 px cell at the top-left so all methods share one grid.
 
@@ -225,7 +228,9 @@ def measure(case: Case, out: Image.Image, seconds: float) -> dict:
 # ----------------------------------------------------------------------------- methods
 
 
-def methods(checkpoint: str | None = None, pixels_per_cell: int | None = None) -> tuple[dict, list[str]]:
+def methods(
+    checkpoint: str | None = None, pixels_per_cell: int | None = None, anchor_colors: float | None = None
+) -> tuple[dict, list[str]]:
     import torch
 
     from inference.pixelator import ModelOptions
@@ -237,18 +242,24 @@ def methods(checkpoint: str | None = None, pixels_per_cell: int | None = None) -
     # None: the resolution the model records (from_checkpoint), else 1
     model = (Pixelator.from_checkpoint(checkpoint, pixels_per_cell=pixels_per_cell) if checkpoint
              else Pixelator.shipped(pixels_per_cell=pixels_per_cell))
+    if anchor_colors is not None:
+        model = model.with_options(anchor_colors=anchor_colors)
+        notes.append(f"model rows: --anchor-colors {anchor_colors:g}")
     torch.manual_seed(0)
     spec = model.spec  # the untrained network has the trained one's architecture and resolution: only training differs
     net = Pixelator(init_weights(spec.build()).eval(), spec, model=ModelOptions(pixels_per_cell=model.model.pixels_per_cell))
+    net = net.with_options(anchor_colors=model.options.anchor_colors)  # and the same pipeline after the generator
     if pixels_per_cell is not None:
         notes.append(f"generator pixels per cell side: {pixels_per_cell} (0 = full resolution)")
+    name = "shipped model" if checkpoint is None else "model"
     found = {
         "classical (main)": old.pixelate,
         "classical (new)": new.pixelate,
-        "shipped model" if checkpoint is None else "model": model.pixelate,
+        name: model.pixelate,
         # the same model, its palette fitted on the picture's cells (--palette-from picture)
-        "shipped model, picture palette" if checkpoint is None else "model, picture palette":
-            model.with_options(palette_from="picture").pixelate,
+        f"{name}, picture palette": model.with_options(palette_from="picture").pixelate,
+        # the generator's colours as it drew them, coarse drift included (--anchor-colors 0)
+        f"{name}, own colours": model.with_options(anchor_colors=0).pixelate,
         "untrained net": net.pixelate,
     }
     if checkpoint:
@@ -379,12 +390,15 @@ def card_metrics(total: dict[str, dict], by_kind: dict[str, dict[str, dict]], ar
     model = "model" if any("model" in sub for sub in by_kind.values()) else "shipped model"
     metrics = {}
     for kind, sub in {"all": total, **by_kind}.items():
-        for n in ("classical (new)", model, f"{model}, picture palette", "untrained net"):
+        for n in ("classical (new)", model, f"{model}, picture palette", f"{model}, own colours", "untrained net"):
             if n in sub:
                 t = sub[n]
                 metrics[f"{kind}: {n}"] = (f"ΔE2000 {t['de2000']:.2f}, SSIM {t['ssim']:.3f}, thin lines kept {t['lines']:.0%}, "
                                            f"key colours >10: {t['keys_over_10']}/{t['keys_n']}")
-    note = "Means over held-out images at cell 4 and 16 colours, every method measured in the same run; lower ΔE2000, higher SSIM and lines kept are better."
+    note = ("Means over held-out images at cell 4 and 16 colours, every method measured in the same run; lower ΔE2000, "
+            "higher SSIM and lines kept are better. The model and the untrained net run through `pixelate`'s pipeline, "
+            "which keeps the picture's colours above 2 cells (`--anchor-colors`); 'own colours' is the generator's "
+            "output without that.")
     cartoon = by_kind.get("cartoon", {})
     if model in cartoon and "classical (new)" in cartoon:
         m, c = cartoon[model], cartoon["classical (new)"]
@@ -406,12 +420,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", help="a run or checkpoint folder to measure instead of the shipped model")
     p.add_argument("--pixels-per-cell", type=int, help="generator resolution for the model and the untrained net "
                    "(pixelate --pixels-per-cell; default: the model's own)")
+    p.add_argument("--anchor-colors", type=float, help="model and untrained net: pixelate --anchor-colors (default: its default)")
     p.add_argument("--metrics", type=Path, help="also write the model's and classical totals here (a run's metrics.json)")
     args = p.parse_args(argv)
     cases = generated_cases() + cartoon_cases(2 if args.quick else 5) + photo_cases(args.quick)
     if args.cases:
         cases = [c for c in cases if any(part in c.name for part in args.cases)]
-    found, notes = methods(args.checkpoint, args.pixels_per_cell)
+    found, notes = methods(args.checkpoint, args.pixels_per_cell, args.anchor_colors)
     if args.only:
         found = {n: f for n, f in found.items() if n in args.only}
     names = list(found)

@@ -29,7 +29,7 @@ from inference.inputs import (
 from inference.onnx_engine import ENGINES
 from inference.palette import NAMED_PALETTES, PaletteError
 from inference.pixelator import ModelOptions, Pixelator
-from inference.postprocess import PALETTE_SOURCES
+from inference.postprocess import ANCHOR_SIGMA, PALETTE_SOURCES
 from inference.shipped import DEFAULT_METHOD, SHIPPED_NAME, shipped_card
 from inference.video import pixelate_gif, pixelate_video
 from pixelforge.imaging import (
@@ -113,6 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="generator resolution: this many generator pixels per cell side (default: the resolution the model's "
              "publisher recorded, else 1; 1 = 16x less work than full resolution at cell size 4, 2 = 4x less, "
              "0 = full resolution, slowest)",
+    )
+    model.add_argument(
+        "--anchor-colors",
+        type=float,
+        default=ANCHOR_SIGMA,
+        metavar="CELLS",
+        help=f"keep the picture's colours at scales above this many cells and the model's drawing below it (default "
+             f"{ANCHOR_SIGMA:g}: undoes the whitened backdrops and colour casts of a model trained on sprites on white; "
+             "smaller is closer to the picture, larger keeps more of the model's own colours; 0 = off)",
     )
     model.add_argument("--tile", type=int, default=ModelOptions.tile, help="tile side in generator pixels for large inputs (default 1024)")
     model.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
@@ -303,6 +312,7 @@ def make_pixelator(args: argparse.Namespace) -> Pixelator:
         dither=args.dither,
         native=args.native,
         palette_from=args.palette_from,
+        anchor_colors=args.anchor_colors,
         tile=args.tile,
         device=args.device,
         precision=args.precision,

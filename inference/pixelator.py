@@ -5,7 +5,9 @@ detail that the cell averaging then throws away. :class:`Pixelator` box-averages
 down to ``pixels_per_cell`` generator pixels per cell side (default 1; blocks on thin lines take
 the line's colour, as in the classical path, unless ``outlines`` is off), runs the generator
 there, and averages its output per cell: at 1024² with cell size 4 that is a 256² pass instead
-of 1024², a sixteenth of the work. ``pixels_per_cell=2`` is a 512² pass (a quarter), and
+of 1024², a sixteenth of the work. Before averaging, the output's broad colours (above
+``anchor_colors`` cells) are pulled back to the picture's (:func:`inference.postprocess.anchor_colors`):
+the generator keeps its outlines and shading, not its whitened backdrops. ``pixels_per_cell=2`` is a 512² pass (a quarter), and
 ``pixels_per_cell=0`` the full-resolution reference. ``benchmarks/pixelate.py`` measures the
 time and the difference to full resolution for each.
 
@@ -41,7 +43,15 @@ from torch import nn
 from inference.classic import classic_cells, reduce_keeping_lines
 from inference.grid import cell_means
 from inference.onnx_engine import ENGINES, ONNX_ENGINES, OnnxGenerator, choose_engine
-from inference.postprocess import Cells, PixelArtOptions, box_average, image_cells, palette_for, render
+from inference.postprocess import (
+    Cells,
+    PixelArtOptions,
+    anchor_colors,
+    box_average,
+    image_cells,
+    palette_for,
+    render,
+)
 from inference.tiling import SharedStatsNorm, pad_to, ramp, tile_starts, with_shared_stats_norm
 from pixelforge.device import resolve_device
 from pixelforge.imaging import has_alpha, rgb_on_white
@@ -198,8 +208,10 @@ class Pixelator:
         res = "full resolution" if ppc == 0 else f"{ppc}x{ppc} generator pixels per cell"
         engine = {"onnx": "ONNX Runtime (tiled inputs: torch)", "int8": "ONNX Runtime int8 residual blocks (tiled inputs: torch)"
                   }.get(self.engine, "torch eager")
+        sigma = self.options.anchor_colors
+        anchor = f"the picture's colours above {sigma:g} cells" if sigma else "the generator's own colours"
         return (
-            f"CycleGAN generator {self.spec} from {self.source} on {self.device} ({self.dtype}), {res}; "
+            f"CycleGAN generator {self.spec} from {self.source} on {self.device} ({self.dtype}), {res}, {anchor}; "
             f"engine {engine} [{self.engine_reason}]"
         )
 
@@ -227,9 +239,10 @@ class Pixelator:
             rgb, factor = rgb_on_white(img), 1 if ppc == 0 else cell // ppc
             working.append(reduce_keeping_lines(rgb, factor) if self.options.outlines else box_average(rgb, factor))
         translated = self.translate_many(working)
+        sigma = self.options.anchor_colors * (ppc or cell)  # cells -> generator pixels
         return [
-            Cells(cell_means(out, ppc or cell)[0], alpha, img.size, cell)
-            for out, alpha, img in zip(translated, opaque, images)
+            Cells(cell_means(anchor_colors(out, work, sigma), ppc or cell)[0], alpha, img.size, cell)
+            for out, work, alpha, img in zip(translated, working, opaque, images)
         ]
 
     def palette_cells(self, img: Image.Image, cells: Cells | None = None) -> Cells:

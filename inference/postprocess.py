@@ -18,7 +18,7 @@ from scipy import ndimage
 from inference.dither import METHODS, dither
 from inference.grid import cell_means, expand_cells
 from inference.palette import DEFAULT_COLORS, PaletteSpec, fit_palette, resolve_palette
-from pixelforge.color import srgb_to_oklab
+from pixelforge.color import oklab_to_srgb, srgb_to_oklab
 from pixelforge.imaging import has_alpha, rgb_on_white
 
 #: Largest ``--cell-size``: a cell this wide already turns a 4K frame into 4x2 blocks.
@@ -28,6 +28,9 @@ MAX_CELL_SIZE = 1024
 SALIENCE_GAIN = 5.0
 SALIENCE_CAP = 3.0
 SALIENCE_SIGMA = 2.0
+#: Model path: the scale, in cells, above which the output's colours are the picture's (:func:`anchor_colors`).
+ANCHOR_SIGMA = 2.0
+MAX_ANCHOR_SIGMA = 64.0
 
 
 PALETTE_SOURCES = ("picture", "output")
@@ -50,6 +53,9 @@ class PixelArtOptions:
     #: model path, fitted palettes: "output" fits the colours on the model's cells (its own outline and shading
     #: colours); "picture" on the picture's own cells (closer colours, but colours the picture lacks are lost)
     palette_from: str = "output"
+    #: model path: broad colours (a Gaussian of this many cells) come from the picture, what the generator drew finer
+    #: than that stays (:func:`anchor_colors`); 0 = the generator's own colours, casts and whitened backdrops included
+    anchor_colors: float = ANCHOR_SIGMA
 
     def __post_init__(self) -> None:
         if not 1 <= self.cell_size <= MAX_CELL_SIZE:
@@ -59,6 +65,8 @@ class PixelArtOptions:
             raise ValueError(f"dither must be one of {', '.join(METHODS)}, got {self.dither!r}")
         if self.palette_from not in PALETTE_SOURCES:
             raise ValueError(f"palette_from must be one of {', '.join(PALETTE_SOURCES)}, got {self.palette_from!r}")
+        if not 0 <= self.anchor_colors <= MAX_ANCHOR_SIGMA:
+            raise ValueError(f"anchor_colors must be between 0 (off) and {MAX_ANCHOR_SIGMA:g} cells, got {self.anchor_colors!r}")
         self.palette_spec  # noqa: B018 - resolve now, so a bad --palette fails before any work
 
     @cached_property
@@ -123,6 +131,25 @@ def palette_for(cells: Cells | list[Cells], options: PixelArtOptions) -> np.ndar
     return choose_palette(cells, options.palette_spec, key_colors=options.key_colors)
 
 
+def _blur(lab: np.ndarray, sigma: float) -> np.ndarray:
+    return np.stack([ndimage.gaussian_filter(lab[..., i], sigma, mode="nearest") for i in range(3)], -1)
+
+
+def anchor_colors(drawn: np.ndarray, picture: np.ndarray, sigma: float) -> np.ndarray:
+    """The generator's output with the picture's broad colours: ``drawn + G(picture) - G(drawn)`` in OKLab.
+
+    A CycleGAN trained on sprites on white drifts at coarse scales: pale backdrops turn white, faces
+    take a cast. ``G``, a Gaussian of ``sigma`` pixels, holds only those scales, so the drift is undone
+    while what the generator drew finer than that (outlines, shading steps, shapes) stays. Both are
+    ``(H, W, 3)`` sRGB 0..255 on the same grid; ``sigma`` 0 returns ``drawn`` as it is.
+    """
+    if sigma <= 0:
+        return drawn
+    out = srgb_to_oklab(np.clip(drawn, 0, 255))
+    drift = (srgb_to_oklab(np.clip(picture, 0, 255)) - out).astype(np.float32)  # G is linear: one blur of the difference
+    return oklab_to_srgb(out + _blur(drift, sigma)).astype(np.float32)
+
+
 def coherence(lab: np.ndarray, scale: float = 0.04) -> np.ndarray:
     """Per cell of an OKLab grid, how much it belongs to a region (1) rather than being a blend across an edge (~0).
 
@@ -142,8 +169,7 @@ def salience(lab: np.ndarray, sigma: float = SALIENCE_SIGMA) -> np.ndarray:
     An eye, a lamp or a badge differs from its surroundings; a backdrop shade does not, however
     many cells it covers.
     """
-    around = np.stack([ndimage.gaussian_filter(lab[..., i], sigma, mode="nearest") for i in range(3)], -1)
-    return np.sqrt(((lab - around) ** 2).sum(-1))
+    return np.sqrt(((lab - _blur(lab, sigma)) ** 2).sum(-1))
 
 
 def importance(colors: np.ndarray) -> np.ndarray:

@@ -135,14 +135,14 @@ def test_missing_or_wrong_checkpoints_are_clear(tmp_path):
 
 def test_full_resolution_path_is_the_reference_forward_pass(tiny_net):
     img = photo(48, 40)
-    px = Pixelator(tiny_net, TINY, model=ModelOptions(pixels_per_cell=0))
+    px = Pixelator(tiny_net, TINY, model=ModelOptions(pixels_per_cell=0)).with_options(anchor_colors=0)  # the pass alone
     expected = cell_means(reference_forward(tiny_net, np.asarray(img)), 4)[0]
     np.testing.assert_allclose(px.cells(img).colors, expected, atol=1e-3)
 
 
 def test_reduced_resolution_runs_the_generator_on_the_box_averaged_picture(tiny_net):
     img = photo(48, 40)
-    px = Pixelator(tiny_net, TINY, model=ModelOptions(pixels_per_cell=2))
+    px = Pixelator(tiny_net, TINY, model=ModelOptions(pixels_per_cell=2)).with_options(anchor_colors=0)
     assert px.effective_pixels_per_cell() == 2
     working = np.asarray(img.reduce(2), dtype=np.float32)  # 24x20 box average: 2x2 generator pixels per 4x4 cell
     assert np.abs(working - cell_means(np.asarray(img), 2)[0]).max() <= 0.5
@@ -169,6 +169,26 @@ def test_the_generator_sees_thin_lines_in_their_own_colour(tiny_net, monkeypatch
     assert off[:, column, 0].min() > 120  # a plain box average: a quarter (or half) of the block is line, the rest paper
     rest = np.delete(np.arange(on.shape[1]), column)
     np.testing.assert_array_equal(on[:, rest], off[:, rest])  # every other block is the same box average
+
+
+def test_anchoring_undoes_the_generators_drift_and_keeps_its_drawing(tiny_net, monkeypatch):
+    """A generator that whitens a pale blue backdrop and draws a 1 px outline: the blue comes back, the outline stays."""
+    img = Image.fromarray(np.full((64, 64, 3), (150, 190, 230), np.uint8))
+    drawn = np.full((32, 32, 3), 255.0, np.float32)  # at 2 px per cell: every backdrop pixel turned white ...
+    drawn[:, 15] = (30, 30, 40)  # ... and a dark outline drawn down generator column 15 (cell column 7)
+    seen = {}
+    for sigma in (0.0, 2.0):
+        px = Pixelator(tiny_net, TINY, model=ModelOptions(pixels_per_cell=2)).with_options(anchor_colors=sigma)
+        monkeypatch.setattr(px, "translate_many", lambda pictures: [drawn.copy() for _ in pictures])
+        seen[sigma] = px.cells(img).colors
+        assert ("picture's colours above 2 cells" if sigma else "the generator's own colours") in px.describe()
+    off, on = seen[0.0], seen[2.0]
+    np.testing.assert_allclose(off[:, 0], 255)  # off: the generator's white, as it drew it
+    np.testing.assert_allclose(on[:, 0], np.tile([150, 190, 230], (16, 1)), atol=2)  # on: far from the line, the picture's own blue
+    assert (on[:, 7].mean(-1) < on[:, 5].mean(-1) - 40).all()  # the outline still stands out from the cells beside it
+    assert (on[:, 7] < off[:, 7] + 50).all()  # and stays dark: anchoring moves it only by the broad drift
+    with pytest.raises(ValueError, match="anchor_colors must be between 0"):
+        Pixelator(tiny_net, TINY).with_options(anchor_colors=-1)
 
 
 @pytest.mark.parametrize("size", [(50, 30), (33, 47), (7, 5)])
