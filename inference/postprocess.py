@@ -145,8 +145,8 @@ def anchor_colors(drawn: np.ndarray, picture: np.ndarray, sigma: float) -> np.nd
     """
     if sigma <= 0:
         return drawn
-    out = srgb_to_oklab(np.clip(drawn, 0, 255))
-    drift = (srgb_to_oklab(np.clip(picture, 0, 255)) - out).astype(np.float32)  # G is linear: one blur of the difference
+    out = srgb_to_oklab(np.clip(drawn, 0, 255), np.float32)
+    drift = srgb_to_oklab(np.clip(picture, 0, 255), np.float32) - out  # G is linear: one blur of the difference
     return oklab_to_srgb(out + _blur(drift, sigma)).astype(np.float32)
 
 

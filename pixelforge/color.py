@@ -26,17 +26,21 @@ _M2 = np.array(
 )
 
 
-def srgb_to_oklab(rgb: np.ndarray) -> np.ndarray:
-    """uint8 (or 0..255 float) sRGB array ``(..., 3)`` to OKLab ``(..., 3)`` float64."""
-    lin = _srgb_to_linear(np.asarray(rgb, dtype=np.float64) / 255.0)
-    lms = np.cbrt(lin @ _M1.T)
-    return lms @ _M2.T
+_M1_INV, _M2_INV = np.linalg.inv(_M1), np.linalg.inv(_M2)
+
+
+def srgb_to_oklab(rgb: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+    """uint8 (or 0..255 float) sRGB array ``(..., 3)`` to OKLab ``(..., 3)`` (float32 for whole frames: ~2x faster)."""
+    lin = _srgb_to_linear(np.asarray(rgb, dtype=dtype) / dtype(255.0))
+    lms = np.cbrt(lin @ _M1.T.astype(dtype))
+    return lms @ _M2.T.astype(dtype)
 
 
 def oklab_to_srgb(lab: np.ndarray) -> np.ndarray:
-    """OKLab ``(..., 3)`` back to uint8 sRGB, clipped to the gamut."""
-    lms = np.asarray(lab, dtype=np.float64) @ np.linalg.inv(_M2).T
-    lin = (lms**3) @ np.linalg.inv(_M1).T
+    """OKLab ``(..., 3)`` back to uint8 sRGB, clipped to the gamut (computed in ``lab``'s float precision)."""
+    lab = np.asarray(lab, dtype=np.float32 if np.asarray(lab).dtype == np.float32 else np.float64)
+    lms = lab @ _M2_INV.T.astype(lab.dtype)
+    lin = (lms**3) @ _M1_INV.T.astype(lab.dtype)
     return np.clip(np.round(_linear_to_srgb(lin) * 255.0), 0, 255).astype(np.uint8)
 
 

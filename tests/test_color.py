@@ -9,6 +9,10 @@ def test_oklab_round_trip_and_known_values():
     white = srgb_to_oklab(np.array([255, 255, 255]))
     assert abs(white[0] - 1.0) < 1e-3 and abs(white[1]) < 1e-3 and abs(white[2]) < 1e-3
     assert abs(srgb_to_oklab(np.array([0, 0, 0]))[0]) < 1e-6
+    # the float32 path (whole frames, anchoring) stays float32 both ways and agrees with float64
+    lab32 = srgb_to_oklab(rgb, np.float32)
+    assert lab32.dtype == np.float32 and np.abs(lab32 - srgb_to_oklab(rgb)).max() < 1e-5
+    assert np.abs(oklab_to_srgb(lab32).astype(int) - rgb).max() <= 1
 
 
 def test_kmeans_finds_planted_clusters_deterministically():
