@@ -13,6 +13,7 @@ from PIL import Image
 from pixelforge.imaging import png_bytes, scale_nearest
 from pixelforge.testing.dataset_folder import build_dataset_folder
 from pixelforge.testing.sprites import make_sprite, render
+from training.config import ConfigError, TrainConfig
 from training.data import (
     DataError,
     FolderDomain,
@@ -270,6 +271,29 @@ def test_native_recipe_keeps_one_pixel_per_art_pixel():
     fitted = pixel_art_crop(sprite, 48, None, flip=False)
     ink = np.argwhere((np.asarray(fitted) != 255).any(-1))
     assert (ink.max(0) - ink.min(0) + 1).max() > 12
+
+
+def test_b_scale_makes_every_art_pixel_k_by_k_and_windows_stay_on_the_art():
+    """b_scale=2: the crop is 2x2 blocks on the even grid; a sheet too big for the crop is windowed on its ink."""
+    sprite = Image.fromarray(render(make_sprite(7, (12, 12)), background="solid", background_color=(255, 255, 255)).native_truth).convert("RGB")
+    sheet = Image.new("RGB", (200, 120), (255, 255, 255))
+    sheet.paste(sprite, (150, 90))  # one figure in the far corner of a mostly empty sheet
+    rng = np.random.default_rng(4)
+    for art in (sprite, sheet):
+        for gen in (rng, None):
+            crop = np.asarray(pixel_art_crop(art, 48, gen, flip=True, max_scale=1, scale=2))
+            assert crop.shape == (48, 48, 3)
+            blocks = crop.reshape(24, 2, 24, 2, 3)
+            assert (blocks == blocks[:, :1, :, :1]).all()  # every 2x2 block on the even grid is one colour
+            assert _colors(Image.fromarray(crop)) <= _colors(sprite) | {(255, 255, 255)}
+            ink = np.argwhere((crop != 255).any(-1))
+            assert len(ink) > 40  # the window found the figure (a random window of the sheet is almost always empty)
+    whole = np.asarray(pixel_art_crop(sprite, 48, None, flip=False, scale=2))
+    ink = np.argwhere((whole != 255).any(-1))
+    own = np.argwhere((np.asarray(sprite) != 255).any(-1))
+    assert ((ink.max(0) - ink.min(0) + 1) == 2 * (own.max(0) - own.min(0) + 1)).all()  # the whole sprite, at 2x
+    with pytest.raises(ConfigError, match="b_scale"):
+        TrainConfig(domain_a="a", domain_b="b", output="o", size=48, b_scale=13).validate()
 
 
 def test_box_resize_of_domain_a_matches_what_pixelate_does():

@@ -18,7 +18,7 @@ from pixelforge.model.networks import DiscriminatorSpec, GeneratorSpec
 
 #: Fields that define the model and the data stream: a resume may not change them.
 ARCHITECTURE_FIELDS = ("ngf", "n_blocks", "ndf", "n_layers", "size", "batch_size", "seed", "a_resize", "b_max_scale", "a_min_load_size",
-                       "b_balance")
+                       "b_balance", "b_scale")
 
 
 def min_size(n_layers: int) -> int:
@@ -46,6 +46,7 @@ class TrainConfig:
     a_resize: str = "bicubic"  # domain A downscale: bicubic (reference) | box (area average, as pixelate does)
     b_max_scale: int = 0  # domain B: largest integer NN scale (0 = largest that fits the crop; 1 = native pixels)
     a_min_load_size: int = 0  # > 0: domain A's shorter side is drawn from a_min_load_size..load_size (scale jitter)
+    b_scale: int = 0  # domain B: every art pixel exactly this many pixels wide (for a model run at that many per cell; 0 = off)
     b_balance: str = ""  # a domain B column whose values are drawn equally often (sha256: each original file; source)
     workers: int = 2  # DataLoader worker processes (0 = load in the main process)
     # model (reference defaults)
@@ -152,6 +153,8 @@ class TrainConfig:
             raise ConfigError(f"a_min_load_size must be 0 (off) or at most load_size, got {self.a_min_load_size}")
         if self.b_max_scale < 0:
             raise ConfigError(f"b_max_scale must be >= 0 (0 = largest that fits), got {self.b_max_scale}")
+        if not 0 <= self.b_scale <= self.size // 4:
+            raise ConfigError(f"b_scale must be 0 (off) or at most size / 4 = {self.size // 4}, got {self.b_scale}")
         if self.amp_dtype not in ("bf16", "fp16"):
             raise ConfigError(f"amp_dtype must be bf16 or fp16, got {self.amp_dtype!r}")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):

@@ -60,23 +60,38 @@ def native_pixels(img: Image.Image, max_scale: int = 32) -> tuple[Image.Image, i
 
 
 def pixel_art_crop(
-    img: Image.Image, size: int, rng: np.random.Generator | None, flip: bool, max_scale: int = 0
+    img: Image.Image, size: int, rng: np.random.Generator | None, flip: bool, max_scale: int = 0, scale: int = 0
 ) -> Image.Image:
     """Domain B: integer NN fit onto a white ``size`` square, offset aligned to the pixel grid.
 
     ``max_scale=1`` keeps one pixel per art pixel (the native recipe: the generator then learns at the
     resolution ``pixelate`` runs it, one generator pixel per cell); 0 = the largest scale that fits.
-    ``rng=None`` gives the deterministic centred version (samples, evaluation).
+    ``scale=k`` makes every art pixel exactly ``k``x``k`` (a window of the art where it does not fit),
+    for a model run at ``k`` generator pixels per cell. ``rng=None`` gives the deterministic centred
+    version (samples, evaluation).
     """
     native, _ = native_pixels(img.convert("RGB"))
     if flip and rng is not None and rng.random() < 0.5:  # flip the art, not the canvas: the grid stays aligned
         native = native.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     width, height = native.size
     canvas = Image.new("RGB", (size, size), (255, 255, 255))
-    k = fit_scale(width, height, size)
-    if max_scale:
+    k = scale or fit_scale(width, height, size)
+    if max_scale and not scale:
         k = min(k, max_scale)
-    if k >= 1:
+    if scale and (width * k > size or height * k > size):  # a window of size // k art pixels, then k x k each
+        span = size // k
+        # the window stays on the art's ink: a random window of a sprite sheet is mostly empty canvas
+        ink = np.argwhere((np.asarray(native) < 250).any(-1))
+        (iy0, ix0), (iy1, ix1) = (ink.min(0), ink.max(0) + 1) if len(ink) else ((0, 0), (height, width))
+        lo_x, hi_x = sorted((int(np.clip(ix0, 0, max(width - span, 0))), int(np.clip(ix1 - span, 0, max(width - span, 0)))))
+        lo_y, hi_y = sorted((int(np.clip(iy0, 0, max(height - span, 0))), int(np.clip(iy1 - span, 0, max(height - span, 0)))))
+        if rng is None:
+            x0, y0 = (lo_x + hi_x) // 2, (lo_y + hi_y) // 2
+        else:
+            x0, y0 = int(rng.integers(lo_x, hi_x + 1)), int(rng.integers(lo_y, hi_y + 1))
+        window = scale_nearest(native.crop((x0, y0, min(x0 + span, width), min(y0 + span, height))), k)
+        canvas.paste(window, ((size - window.width) // 2 // k * k, (size - window.height) // 2 // k * k))
+    elif k >= 1:
         scaled = scale_nearest(native, k)
         slack_x, slack_y = size - scaled.width, size - scaled.height
         if rng is None:
@@ -163,12 +178,13 @@ class Preprocess:
     a_resize: str = "bicubic"  # bicubic (reference) | box (area average, as pixelate reaches the cell grid)
     b_max_scale: int = 0  # 0 = largest integer scale that fits; 1 = native pixels
     a_min_load_size: int = 0  # > 0: domain A's shorter side drawn from a_min_load_size..load_size
+    b_scale: int = 0  # > 0: every art pixel exactly b_scale x b_scale (overrides b_max_scale)
 
     def a(self, img: Image.Image, rng: np.random.Generator | None) -> Image.Image:
         return picture_crop(img, self.size, self.load_size, rng, self.flip, self.a_resize, self.a_min_load_size)
 
     def b(self, img: Image.Image, rng: np.random.Generator | None) -> Image.Image:
-        return pixel_art_crop(img, self.size, rng, self.flip, self.b_max_scale)
+        return pixel_art_crop(img, self.size, rng, self.flip, self.b_max_scale, self.b_scale)
 
 
 def epoch_pairs(

@@ -258,7 +258,7 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
     check_output(cfg)
 
     # 1. Data: every domain problem surfaces here, before a single step.
-    pre = Preprocess(cfg.size, cfg.load_size, cfg.flip, cfg.a_resize, cfg.b_max_scale, cfg.a_min_load_size)
+    pre = Preprocess(cfg.size, cfg.load_size, cfg.flip, cfg.a_resize, cfg.b_max_scale, cfg.a_min_load_size, cfg.b_scale)
     dom_a = open_domain(cfg.domain_a, "A", split=cfg.split)
     dom_b = open_domain(cfg.domain_b, "B", split=cfg.split)
     rejected = [f"{r.item}\t{r.reason}" for r in dom_a.rejected + dom_b.rejected]
