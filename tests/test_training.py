@@ -16,8 +16,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 import training.cyclegan as cyclegan
-from pixelforge.model.checkpoint import CheckpointError, init_networks, load_generator, load_state
+from pixelforge.model.checkpoint import CheckpointError, init_networks, load_generator
 from pixelforge.model.networks import GeneratorSpec
+from pixelforge.model.state import load_state
 from pixelforge.testing.sprites import make_sprite
 from training.cli import build_parser, main, resolve_config
 from training.config import ConfigError, TrainConfig

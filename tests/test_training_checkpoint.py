@@ -20,10 +20,9 @@ from pixelforge.model.checkpoint import (
     infer_generator_spec,
     load_generator,
     load_network_into,
-    load_state,
-    save_checkpoint,
 )
 from pixelforge.model.networks import DiscriminatorSpec, GeneratorSpec, init_weights
+from pixelforge.model.state import load_state, save_checkpoint
 
 TINY = GeneratorSpec(ngf=8, n_blocks=2)
 TINY_D = DiscriminatorSpec(ndf=8)

@@ -15,7 +15,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from PIL import Image
 
-from pixelforge.model.checkpoint import load_generator, load_state
+from pixelforge.model.checkpoint import load_generator
+from pixelforge.model.state import load_state
 from training import ddp
 from training.config import TrainConfig
 from training.cyclegan import NonFiniteLossError, build_model, train_step

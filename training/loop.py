@@ -39,10 +39,9 @@ from pixelforge.model.checkpoint import (
     generator_metadata,
     init_networks,
     load_network_into,
-    load_state,
-    save_checkpoint,
 )
 from pixelforge.model.hub import resolve_checkpoint
+from pixelforge.model.state import load_state, save_checkpoint
 from training import ddp
 from training.config import ARCHITECTURE_FIELDS, ConfigError, TrainConfig, load_run_config
 from training.cyclegan import CycleGAN, Losses, NonFiniteLossError, build_model, train_step
