@@ -66,7 +66,7 @@ class PixelArtOptions:
         if self.palette_from not in PALETTE_SOURCES:
             raise ValueError(f"palette_from must be one of {', '.join(PALETTE_SOURCES)}, got {self.palette_from!r}")
         if not 0 <= self.anchor_colors <= MAX_ANCHOR_SIGMA:
-            raise ValueError(f"anchor_colors must be between 0 (off) and {MAX_ANCHOR_SIGMA:g} cells, got {self.anchor_colors!r}")
+            raise ValueError(f"--anchor-colors {self.anchor_colors:g}: must be between 0 (off) and {MAX_ANCHOR_SIGMA:g} cells")
         self.palette_spec  # noqa: B018 - resolve now, so a bad --palette fails before any work
 
     @cached_property

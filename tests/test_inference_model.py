@@ -187,7 +187,7 @@ def test_anchoring_undoes_the_generators_drift_and_keeps_its_drawing(tiny_net, m
     np.testing.assert_allclose(on[:, 0], np.tile([150, 190, 230], (16, 1)), atol=2)  # on: far from the line, the picture's own blue
     assert (on[:, 7].mean(-1) < on[:, 5].mean(-1) - 40).all()  # the outline still stands out from the cells beside it
     assert (on[:, 7] < off[:, 7] + 50).all()  # and stays dark: anchoring moves it only by the broad drift
-    with pytest.raises(ValueError, match="anchor_colors must be between 0"):
+    with pytest.raises(ValueError, match="--anchor-colors -1: must be between 0"):
         Pixelator(tiny_net, TINY).with_options(anchor_colors=-1)
 
 
