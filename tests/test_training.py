@@ -237,8 +237,15 @@ def _reference_step(nets, opt_G, opt_D, real_A, real_B, w: Weights):
     pool = w.content_pool
     loss_content_A = F.l1_loss(F.avg_pool2d(fake_B, pool), F.avg_pool2d(real_A, pool)) * w.lambda_content
     loss_content_B = F.l1_loss(F.avg_pool2d(fake_A, pool), F.avg_pool2d(real_B, pool)) * w.lambda_content
+    # the flat-shading addition: G_A's neighbour steps, weighted 1 / (1 + (input step / contrast)^2)
+    loss_flat_A = torch.zeros(())
+    for dim, size in ((2, fake_B.shape[2]), (3, fake_B.shape[3])):
+        step_out = (fake_B.narrow(dim, 1, size - 1) - fake_B.narrow(dim, 0, size - 1)).abs().mean(1)
+        step_in = (real_A.narrow(dim, 1, size - 1) - real_A.narrow(dim, 0, size - 1)).abs().amax(1)
+        loss_flat_A = loss_flat_A + (step_out / (1 + (step_in / w.flat_contrast) ** 2)).mean()
+    loss_flat_A = loss_flat_A * w.lambda_flat
     (loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B
-     + loss_content_A + loss_content_B).backward()
+     + loss_content_A + loss_content_B + loss_flat_A).backward()
     opt_G.step()
     for p in list(D_A.parameters()) + list(D_B.parameters()):
         p.requires_grad_(True)
@@ -254,14 +261,14 @@ def _reference_step(nets, opt_G, opt_D, real_A, real_B, w: Weights):
     loss_D_B.backward()
     opt_D.step()
     return [loss_D_A, loss_G_A, loss_cycle_A, loss_idt_A, loss_D_B, loss_G_B, loss_cycle_B, loss_idt_B,
-            loss_content_A, loss_content_B]
+            loss_content_A, loss_content_B, loss_flat_A]
 
 
-@pytest.mark.parametrize("lambda_content", [0.0, 5.0])
-def test_batched_step_matches_the_reference_step(tmp_path, lambda_content):
+@pytest.mark.parametrize(("lambda_content", "lambda_flat"), [(0.0, 0.0), (5.0, 0.0), (5.0, 3.0)])
+def test_batched_step_matches_the_reference_step(tmp_path, lambda_content, lambda_flat):
     from training import ddp
 
-    cfg = tiny(tmp_path, pool_size=0, lambda_content=lambda_content, content_pool=4)
+    cfg = tiny(tmp_path, pool_size=0, lambda_content=lambda_content, content_pool=4, lambda_flat=lambda_flat)
     nets, model = build_model(cfg, torch.device("cpu"), ddp.Dist())
     ref = {n: copy.deepcopy(nets[n]) for n in NETS}
     betas = (0.5, 0.999)
@@ -274,6 +281,7 @@ def test_batched_step_matches_the_reference_step(tmp_path, lambda_content):
         theirs = [v.item() for v in _reference_step(ref, opt_G, opt_D, real_A, real_B, model.weights)]
         assert list(ours.values()) == pytest.approx(theirs, rel=1e-4, abs=1e-6)
         assert (ours["content_A"] > 0) == (lambda_content > 0)
+        assert (ours["flat_A"] > 0) == (lambda_flat > 0)
     # Conv biases right before an InstanceNorm get a gradient that is zero up to float noise, which Adam
     # turns into +-lr steps of random sign: they differ, and cannot matter. Compare weights and outputs.
     x = torch.rand(2, 3, 32, 32, generator=g) * 2 - 1
@@ -384,6 +392,36 @@ def test_the_colour_keeping_loss_keeps_a_pictures_colours(tmp_path):
 
     plain, kept = drift(0.0), drift(50.0)
     assert kept < 0.5 * plain, (plain, kept)
+
+
+def test_the_flat_shading_loss_keeps_flat_areas_flat_and_leaves_edges_free(tmp_path):
+    """Domain B is noisy texture: the adversarial loss teaches G_A to texture flat input; lambda_flat stops it."""
+    from training import ddp
+
+    # the loss itself: texture on a flat input costs, the same step at an input edge almost nothing
+    flat_in, edge_in = torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8)
+    edge_in[..., 4:] = 1.0
+    textured = torch.zeros(1, 3, 8, 8)
+    textured[..., ::2] = 0.5
+    stepped = edge_in * 0.5
+    assert cyclegan.flat_loss(flat_in, flat_in, 0.1).item() == 0.0
+    assert cyclegan.flat_loss(stepped, edge_in, 0.1) < 0.02 * cyclegan.flat_loss(stepped, flat_in, 0.1)
+    assert cyclegan.flat_loss(textured, flat_in, 0.1) > 0.2
+
+    def texture(lambda_flat: float) -> float:
+        cfg = tiny(tmp_path, pool_size=0, lambda_flat=lambda_flat, lr=1e-3, seed=3)
+        _, model = build_model(cfg, torch.device("cpu"), ddp.Dist())
+        g = torch.Generator().manual_seed(0)
+        for _ in range(60):
+            real_A = torch.full((2, 3, 32, 32), 0.2) + 0.3 * torch.rand(2, 3, 1, 1, generator=g)
+            real_B = (torch.rand(2, 3, 32, 32, generator=g) * 2 - 1).clamp(-1, 1)
+            train_step(model, real_A, real_B)
+        test = torch.full((4, 3, 32, 32), 0.3)
+        with torch.no_grad():
+            return cyclegan.flat_loss(model.G_A.eval()(test), test, 0.1).item()
+
+    plain, flat = texture(0.0), texture(20.0)
+    assert flat < 0.5 * plain, (plain, flat)
 
 
 def test_a_balanced_domain_b_trains_and_says_so(tmp_path):

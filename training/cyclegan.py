@@ -6,7 +6,9 @@ discriminator loss halved, a pool of past fakes, Adam(2e-4, (0.5, 0.999)). One a
 default: a colour-keeping loss (``lambda_content``), the L1 between each generator's input and output
 after averaging ``content_pool``-pixel blocks. A filter must keep the picture's colours; without it,
 G_A paints every cartoon in the brown-and-skin ramps that dominate the pixel-art domain, and the cycle
-loss cannot stop that (G_B learns to undo it). Naming follows it:
+loss cannot stop that (G_B learns to undo it). A second, also off by default: a flat-shading loss
+(``lambda_flat``), G_A's own pixel-to-pixel steps where its input has none, so flat areas stay flat
+instead of taking on texture. Naming follows it:
 ``G_A: A -> B`` (pictures to pixel art), ``D_A`` judges domain B, ``G_B: B -> A``, ``D_B`` judges A.
 
 Speed without changing the maths:
@@ -70,6 +72,7 @@ class Losses:
     idt_B: float
     content_A: float = 0.0  # colour-keeping loss of G_A (A -> B); 0 when lambda_content is 0
     content_B: float = 0.0
+    flat_A: float = 0.0  # flat-shading loss of G_A; 0 when lambda_flat is 0
 
     @classmethod
     def names(cls) -> list[str]:
@@ -86,6 +89,24 @@ class Weights:
     lambda_identity: float = 0.5
     lambda_content: float = 0.0
     content_pool: int = 4
+    lambda_flat: float = 0.0
+    flat_contrast: float = 0.1  # an input step this large (on the -1..1 scale) halves the weight
+
+
+def flat_loss(output: torch.Tensor, source: torch.Tensor, contrast: float) -> torch.Tensor:
+    """Mean step between neighbouring output pixels, weighted by how flat the input is there.
+
+    Where the input steps (an edge, a line) the weight falls to ~0, so outlines and shading at edges
+    are free; where it is flat, any step the generator adds (texture, speckle) costs.
+    """
+    out, src = output.float(), source.float()
+    loss = out.new_zeros(())
+    for dim in (2, 3):
+        step_out = out.diff(dim=dim).abs().mean(1)
+        step_src = src.diff(dim=dim).abs().amax(1)
+        weight = 1.0 / (1.0 + (step_src / contrast) ** 2)
+        loss = loss + (weight * step_out).mean()
+    return loss
 
 
 def content_loss(output: torch.Tensor, source: torch.Tensor, pool: int) -> torch.Tensor:
@@ -168,7 +189,9 @@ def train_step(m: CycleGAN, real_A: torch.Tensor, real_B: torch.Tensor) -> Losse
         loss_idt_A = loss_idt_B = zero
     loss_content_A = content_loss(fake_B, real_A, w.content_pool) * w.lambda_content if w.lambda_content > 0 else zero
     loss_content_B = content_loss(fake_A, real_B, w.content_pool) * w.lambda_content if w.lambda_content > 0 else zero
-    loss_G = loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B + loss_content_A + loss_content_B
+    loss_flat_A = flat_loss(fake_B, real_A, w.flat_contrast) * w.lambda_flat if w.lambda_flat > 0 else zero
+    loss_G = (loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B + loss_content_A + loss_content_B
+              + loss_flat_A)
     _check({"G": loss_G})
 
     # 3. Update both generators.
@@ -194,7 +217,7 @@ def train_step(m: CycleGAN, real_A: torch.Tensor, real_B: torch.Tensor) -> Losse
     m.scaler.update()
 
     parts = [loss_D_A, loss_G_A, loss_cycle_A, loss_idt_A, loss_D_B, loss_G_B, loss_cycle_B, loss_idt_B,
-             loss_content_A, loss_content_B]
+             loss_content_A, loss_content_B, loss_flat_A]
     return Losses(*torch.stack([p.detach().float() for p in parts]).tolist())
 
 
@@ -239,7 +262,7 @@ def build_model(cfg: TrainConfig, device: torch.device, d: ddp.Dist) -> tuple[di
         opt_D=opt_D,
         pool_A=ImagePool(cfg.pool_size, seed=cfg.seed * 1000 + 2 * d.rank),
         pool_B=ImagePool(cfg.pool_size, seed=cfg.seed * 1000 + 2 * d.rank + 1),
-        weights=Weights(cfg.lambda_a, cfg.lambda_b, cfg.lambda_identity, cfg.lambda_content, cfg.content_pool),
+        weights=Weights(cfg.lambda_a, cfg.lambda_b, cfg.lambda_identity, cfg.lambda_content, cfg.content_pool, cfg.lambda_flat),
         scaler=torch.amp.GradScaler(device.type, enabled=cfg.amp and cfg.amp_dtype == "fp16"),
         autocast=torch.autocast(device.type, dtype=amp_dtype) if cfg.amp else None,
         cudagraphs=cfg.compile and cfg.compile_mode == "reduce-overhead",
