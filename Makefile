@@ -65,9 +65,9 @@ demo: system-deps $(STAMP)
 # that exists is resumed. On a GPU: `make model RECIPES=training/recipes/gpu-native.toml MODEL_RUN=runs/gpu-native`.
 # `make ship-model` measures MODEL_RUN and copies it into the package as fp16 with its card (what a Hub repo would hold).
 CORPUS ?= ../shared/corpus
-RECIPES ?= $(addprefix training/recipes/,cpu-native.toml cpu-native-v2.toml cpu-native-v3.toml cpu-native-v4.toml cpu-native-v5.toml)
-MODEL_RUN ?= runs/cpu-native-v5
-SHIPPED_NAME ?= pixelforge-native-v5
+RECIPES ?= $(addprefix training/recipes/,cpu-native.toml cpu-native-v2.toml cpu-native-v3.toml cpu-native-v4.toml cpu-native-v5.toml cpu-native-v7.toml)
+MODEL_RUN ?= runs/cpu-native-v7
+SHIPPED_NAME ?= pixelforge-native-v7
 # the generator resolution the shipped model runs at (measured: docs/model.md), recorded in its G_A
 SHIPPED_PPC ?= 2
 SHIPPED ?= inference/models/$(SHIPPED_NAME)
