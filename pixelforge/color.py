@@ -38,7 +38,9 @@ def srgb_to_oklab(rgb: np.ndarray, dtype: type = np.float64) -> np.ndarray:
 
 def oklab_to_srgb(lab: np.ndarray) -> np.ndarray:
     """OKLab ``(..., 3)`` back to uint8 sRGB, clipped to the gamut (computed in ``lab``'s float precision)."""
-    lab = np.asarray(lab, dtype=np.float32 if np.asarray(lab).dtype == np.float32 else np.float64)
+    lab = np.asarray(lab)
+    if lab.dtype != np.float32:
+        lab = lab.astype(np.float64)
     lms = lab @ _M2_INV.T.astype(lab.dtype)
     lin = (lms**3) @ _M1_INV.T.astype(lab.dtype)
     return np.clip(np.round(_linear_to_srgb(lin) * 255.0), 0, 255).astype(np.uint8)

@@ -59,6 +59,14 @@ def native_pixels(img: Image.Image, max_scale: int = 32) -> tuple[Image.Image, i
     return img, 1
 
 
+def _window_start(ink_lo: int, ink_hi: int, length: int, span: int, rng: np.random.Generator | None) -> int:
+    """Start of a ``span``-long window on an axis of ``length`` that stays on the ink ``[ink_lo, ink_hi)``
+    (centred without ``rng``, else drawn)."""
+    last = max(length - span, 0)
+    lo, hi = sorted((min(max(ink_lo, 0), last), min(max(ink_hi - span, 0), last)))
+    return (lo + hi) // 2 if rng is None else int(rng.integers(lo, hi + 1))
+
+
 def pixel_art_crop(
     img: Image.Image, size: int, rng: np.random.Generator | None, flip: bool, max_scale: int = 0, scale: int = 0
 ) -> Image.Image:
@@ -83,12 +91,8 @@ def pixel_art_crop(
         # the window stays on the art's ink: a random window of a sprite sheet is mostly empty canvas
         ink = np.argwhere((np.asarray(native) < 250).any(-1))
         (iy0, ix0), (iy1, ix1) = (ink.min(0), ink.max(0) + 1) if len(ink) else ((0, 0), (height, width))
-        lo_x, hi_x = sorted((int(np.clip(ix0, 0, max(width - span, 0))), int(np.clip(ix1 - span, 0, max(width - span, 0)))))
-        lo_y, hi_y = sorted((int(np.clip(iy0, 0, max(height - span, 0))), int(np.clip(iy1 - span, 0, max(height - span, 0)))))
-        if rng is None:
-            x0, y0 = (lo_x + hi_x) // 2, (lo_y + hi_y) // 2
-        else:
-            x0, y0 = int(rng.integers(lo_x, hi_x + 1)), int(rng.integers(lo_y, hi_y + 1))
+        x0 = _window_start(int(ix0), int(ix1), width, span, rng)
+        y0 = _window_start(int(iy0), int(iy1), height, span, rng)
         window = scale_nearest(native.crop((x0, y0, min(x0 + span, width), min(y0 + span, height))), k)
         canvas.paste(window, ((size - window.width) // 2 // k * k, (size - window.height) // 2 // k * k))
     elif k >= 1:
