@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="what runs the generator: onnx = ONNX Runtime (CPU, fp32, same output; 1.4-1.7x torch eager's speed on an idle "
         "2-core CPU, needs onnxruntime; inputs larger than a tile still run torch), int8 = ONNX Runtime with the residual "
-        "blocks in int8 (about 2.5x at 1024², output within 1 OKLab dE x100 of fp32; quantized once per model and cached), "
+        "blocks in int8 (about 2.5x at 1024², output within about 1 OKLab dE x100 of fp32; quantized once per model and cached), "
         "torch = torch eager, auto = onnx on CPU in fp32 when onnxruntime is installed, else torch "
         "(default auto; the startup line says which runs and why)",
     )

@@ -10,9 +10,9 @@ from PIL import Image
 from skimage import data as skdata
 
 from inference.cli import main
-from inference.onnx_engine import EngineUnavailable, cache_dir, choose_engine, weights_key
+from inference.onnx_engine import EngineUnavailable, cache_dir, choose_engine, export_onnx, weights_key
 from inference.pixelator import Pixelator
-from inference.quantize import CALIBRATION_SEEDS, QUANT_VERSION, calibration_picture
+from inference.quantize import CALIBRATION_SEEDS, QUANT_VERSION, calibration_picture, quantize_int8
 from pixelforge.color import mean_delta_e_ok
 
 
@@ -57,6 +57,14 @@ def test_only_the_residual_block_convolutions_are_quantized_and_the_graph_is_cac
     again = shipped("int8")
     again.translate(np.full((32, 32, 3), 200, np.float32))
     assert again._onnx.origin == f"cache:{path}"
+
+
+def test_quantizing_prints_nothing(capsys):
+    """ONNX Runtime's histogram calibrator prints progress; stdout may be a pipe of pictures."""
+    net = Pixelator.shipped(pixels_per_cell=0).generator
+    graph = quantize_int8(export_onnx(net))
+    assert any(n.op_type == "QuantizeLinear" for n in onnx.load_from_string(graph).graph.node)
+    assert capsys.readouterr().out == ""
 
 
 def test_int8_is_never_picked_for_you_and_needs_the_cpu():
