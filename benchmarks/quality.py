@@ -229,7 +229,8 @@ def measure(case: Case, out: Image.Image, seconds: float) -> dict:
 
 
 def methods(
-    checkpoint: str | None = None, pixels_per_cell: int | None = None, anchor_colors: float | None = None
+    checkpoint: str | None = None, pixels_per_cell: int | None = None, anchor_colors: float | None = None,
+    snap_colors: float | None = None,
 ) -> tuple[dict, list[str]]:
     import torch
 
@@ -245,10 +246,14 @@ def methods(
     if anchor_colors is not None:
         model = model.with_options(anchor_colors=anchor_colors)
         notes.append(f"model rows: --anchor-colors {anchor_colors:g}")
+    if snap_colors is not None:
+        model = model.with_options(snap_colors=snap_colors)
+        notes.append(f"model rows: --snap-colors {snap_colors:g}")
     torch.manual_seed(0)
     spec = model.spec  # the untrained network has the trained one's architecture and resolution: only training differs
     net = Pixelator(init_weights(spec.build()).eval(), spec, model=ModelOptions(pixels_per_cell=model.model.pixels_per_cell))
-    net = net.with_options(anchor_colors=model.options.anchor_colors)  # and the same pipeline after the generator
+    # and the same pipeline after the generator
+    net = net.with_options(anchor_colors=model.options.anchor_colors, snap_colors=model.options.snap_colors)
     if pixels_per_cell is not None:
         notes.append(f"generator pixels per cell side: {pixels_per_cell} (0 = full resolution)")
     name = "shipped model" if checkpoint is None else "model"
@@ -258,8 +263,8 @@ def methods(
         name: model.pixelate,
         # the same model, its palette fitted on the picture's cells (--palette-from picture)
         f"{name}, picture palette": model.with_options(palette_from="picture").pixelate,
-        # the generator's colours as it drew them, coarse drift included (--anchor-colors 0)
-        f"{name}, own colours": model.with_options(anchor_colors=0).pixelate,
+        # the generator's colours as it drew them, coarse drift included (--anchor-colors 0 --snap-colors 0)
+        f"{name}, own colours": model.with_options(anchor_colors=0, snap_colors=0).pixelate,
         "untrained net": net.pixelate,
     }
     if checkpoint:
@@ -421,12 +426,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pixels-per-cell", type=int, help="generator resolution for the model and the untrained net "
                    "(pixelate --pixels-per-cell; default: the model's own)")
     p.add_argument("--anchor-colors", type=float, help="model and untrained net: pixelate --anchor-colors (default: its default)")
+    p.add_argument("--snap-colors", type=float, help="model and untrained net: pixelate --snap-colors (default: its default)")
     p.add_argument("--metrics", type=Path, help="also write the model's and classical totals here (a run's metrics.json)")
     args = p.parse_args(argv)
     cases = generated_cases() + cartoon_cases(2 if args.quick else 5) + photo_cases(args.quick)
     if args.cases:
         cases = [c for c in cases if any(part in c.name for part in args.cases)]
-    found, notes = methods(args.checkpoint, args.pixels_per_cell, args.anchor_colors)
+    found, notes = methods(args.checkpoint, args.pixels_per_cell, args.anchor_colors, args.snap_colors)
     if args.only:
         found = {n: f for n, f in found.items() if n in args.only}
     names = list(found)

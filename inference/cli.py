@@ -29,7 +29,7 @@ from inference.inputs import (
 from inference.onnx_engine import ENGINES
 from inference.palette import NAMED_PALETTES, PaletteError
 from inference.pixelator import ModelOptions, Pixelator
-from inference.postprocess import ANCHOR_SIGMA, PALETTE_SOURCES
+from inference.postprocess import ANCHOR_SIGMA, PALETTE_SOURCES, SNAP_DE
 from inference.shipped import DEFAULT_METHOD, SHIPPED_NAME, shipped_card
 from inference.video import pixelate_gif, pixelate_video
 from pixelforge.imaging import (
@@ -122,6 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"keep the picture's colours at scales above this many cells and the model's drawing below it (default "
              f"{ANCHOR_SIGMA:g}: undoes the whitened backdrops and colour casts of a model trained on sprites on white; "
              "smaller is closer to the picture, larger keeps more of the model's own colours; 0 = off)",
+    )
+    model.add_argument(
+        "--snap-colors",
+        type=float,
+        default=SNAP_DE,
+        metavar="DE",
+        help=f"palette colours fitted on the model's output that lie within this OKLab distance (x100) of one of the "
+             f"picture's palette colours take that colour exactly (default {SNAP_DE:g}, a just-noticeable difference: "
+             "flat areas keep the picture's exact colours, outlines and shading the model drew keep theirs; 0 = off)",
     )
     model.add_argument("--tile", type=int, default=ModelOptions.tile, help="tile side in generator pixels for large inputs (default 1024)")
     model.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
@@ -313,6 +322,7 @@ def make_pixelator(args: argparse.Namespace) -> Pixelator:
         native=args.native,
         palette_from=args.palette_from,
         anchor_colors=args.anchor_colors,
+        snap_colors=args.snap_colors,
         tile=args.tile,
         device=args.device,
         precision=args.precision,

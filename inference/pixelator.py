@@ -210,6 +210,8 @@ class Pixelator:
                   }.get(self.engine, "torch eager")
         sigma = self.options.anchor_colors
         anchor = f"the picture's colours above {sigma:g} cells" if sigma else "the generator's own colours"
+        if self.options.snap_colors and self.options.palette_from == "output":
+            anchor += f", palette colours within {self.options.snap_colors:g} OKLab x100 of the picture's snapped to them"
         return (
             f"CycleGAN generator {self.spec} from {self.source} on {self.device} ({self.dtype}), {res}, {anchor}; "
             f"engine {engine} [{self.engine_reason}]"
@@ -240,8 +242,9 @@ class Pixelator:
             working.append(reduce_keeping_lines(rgb, factor) if self.options.outlines else box_average(rgb, factor))
         translated = self.translate_many(working)
         sigma = self.options.anchor_colors * (ppc or cell)  # cells -> generator pixels
+        grid = ppc or cell
         return [
-            Cells(cell_means(anchor_colors(out, work, sigma), ppc or cell)[0], alpha, img.size, cell)
+            Cells(cell_means(anchor_colors(out, work, sigma), grid)[0], alpha, img.size, cell, cell_means(work, grid)[0])
             for out, work, alpha, img in zip(translated, working, opaque, images)
         ]
 

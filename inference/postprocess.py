@@ -31,6 +31,10 @@ SALIENCE_SIGMA = 2.0
 #: Model path: the scale, in cells, above which the output's colours are the picture's (:func:`anchor_colors`).
 ANCHOR_SIGMA = 2.0
 MAX_ANCHOR_SIGMA = 64.0
+#: Model path: a fitted palette colour this close (OKLab distance x100) to one of the picture's takes the picture's
+#: exactly (:func:`snap_palette`). 2 is the just-noticeable difference CSS Color 4 uses for OKLab.
+SNAP_DE = 2.0
+MAX_SNAP_DE = 100.0
 
 
 PALETTE_SOURCES = ("picture", "output")
@@ -56,6 +60,9 @@ class PixelArtOptions:
     #: model path: broad colours (a Gaussian of this many cells) come from the picture, what the generator drew finer
     #: than that stays (:func:`anchor_colors`); 0 = the generator's own colours, casts and whitened backdrops included
     anchor_colors: float = ANCHOR_SIGMA
+    #: model path, fitted palettes from the output: a colour within this OKLab distance (x100) of one of the picture's
+    #: palette colours becomes that colour exactly (:func:`snap_palette`); 0 = off
+    snap_colors: float = SNAP_DE
 
     def __post_init__(self) -> None:
         if not 1 <= self.cell_size <= MAX_CELL_SIZE:
@@ -67,6 +74,8 @@ class PixelArtOptions:
             raise ValueError(f"palette_from must be one of {', '.join(PALETTE_SOURCES)}, got {self.palette_from!r}")
         if not 0 <= self.anchor_colors <= MAX_ANCHOR_SIGMA:
             raise ValueError(f"--anchor-colors {self.anchor_colors:g}: must be between 0 (off) and {MAX_ANCHOR_SIGMA:g} cells")
+        if not 0 <= self.snap_colors <= MAX_SNAP_DE:
+            raise ValueError(f"--snap-colors {self.snap_colors:g}: must be between 0 (off) and {MAX_SNAP_DE:g}")
         self.palette_spec  # noqa: B018 - resolve now, so a bad --palette fails before any work
 
     @cached_property
@@ -82,6 +91,8 @@ class Cells:
     opaque: np.ndarray | None
     size: tuple[int, int]  # the source image's (width, height)
     cell: int
+    #: model path: the picture's own colour per cell, the same shape as ``colors`` (what :func:`snap_palette` snaps to)
+    picture: np.ndarray | None = None
 
     @property
     def weights(self) -> np.ndarray | None:
@@ -127,8 +138,45 @@ def choose_palette(
 
 
 def palette_for(cells: Cells | list[Cells], options: PixelArtOptions) -> np.ndarray:
-    """:func:`choose_palette` as ``options`` ask for it (fixed palette or ``k`` colours, key colours on or off)."""
-    return choose_palette(cells, options.palette_spec, key_colors=options.key_colors)
+    """:func:`choose_palette` as ``options`` ask for it (fixed palette or ``k`` colours, key colours on or off).
+
+    Cells that carry the picture's own colours (the model path) have fitted colours within
+    ``options.snap_colors`` of the picture's palette snapped to it (:func:`snap_palette`).
+    """
+    palette = choose_palette(cells, options.palette_spec, key_colors=options.key_colors)
+    many = cells if isinstance(cells, list) else [cells]
+    if options.palette_spec.colors is not None or options.snap_colors <= 0 or any(c.picture is None for c in many):
+        return palette
+    pictures = [Cells(c.picture, c.opaque, c.size, c.cell) for c in many]  # type: ignore[arg-type]
+    reference = choose_palette(pictures, options.palette_spec, key_colors=options.key_colors)
+    return snap_palette(palette, reference, options.snap_colors)
+
+
+def snap_palette(palette: np.ndarray, reference: np.ndarray, threshold: float) -> np.ndarray:
+    """``palette`` with each colour within ``threshold`` (OKLab distance x100) of a ``reference`` colour replaced by it.
+
+    A generator repaints a flat area with a colour a shade off the picture's (its texture
+    averages to a slight offset); below a just-noticeable difference that offset is no choice
+    the model made, and pixel art wants the exact colour back. Only palette entries move:
+    which cells share a colour, and colours the model drew that the picture lacks (outlines),
+    stay as the model made them. Pairs are matched one to one, closest first, so two shades
+    the model kept apart never merge into one colour.
+    """
+    palette = np.asarray(palette, np.uint8).copy()
+    reference = np.asarray(reference, np.uint8)
+    if threshold <= 0 or len(palette) == 0 or len(reference) == 0:
+        return palette
+    a, b = srgb_to_oklab(palette), srgb_to_oklab(reference)
+    dist = np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)) * 100.0
+    taken_p, taken_r = np.zeros(len(palette), bool), np.zeros(len(reference), bool)
+    for flat in np.argsort(dist, axis=None):
+        i, j = divmod(int(flat), len(reference))
+        if dist[i, j] >= threshold:
+            break
+        if not taken_p[i] and not taken_r[j]:
+            palette[i], taken_p[i], taken_r[j] = reference[j], True, True
+    _, first = np.unique(palette, axis=0, return_index=True)  # an entry may already equal a reference colour
+    return palette[np.sort(first)]
 
 
 def _blur(lab: np.ndarray, sigma: float) -> np.ndarray:
