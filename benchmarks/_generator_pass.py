@@ -99,7 +99,7 @@ def generator(key: str) -> torch.nn.Module:
     """
     if key == "shipped":
         from inference.shipped import shipped_weights
-        from pixelforge.model.checkpoint import load_generator
+        from pixelforge.model.loading import load_generator
 
         return load_generator(shipped_weights())[0].float().eval()
     torch.manual_seed(0)

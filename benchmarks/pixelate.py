@@ -44,7 +44,7 @@ from inference.pixelator import ModelOptions, Pixelator
 from inference.postprocess import Cells, PixelArtOptions, choose_palette, render
 from pixelforge.color import srgb_to_oklab
 from pixelforge.imaging import composite_on_white, count_colors
-from pixelforge.model.checkpoint import load_generator
+from pixelforge.model.loading import load_generator
 from pixelforge.model.networks import GeneratorSpec, init_weights
 
 CELL, K = 4, 16

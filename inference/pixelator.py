@@ -22,7 +22,7 @@ On CPU in fp32 the plain (untiled) pass runs through ONNX Runtime by default
 resolution and weights (``benchmarks/pixelate.py --generator``); the tiled path's shared
 statistics stay in torch.
 
-Weights load only through :func:`pixelforge.model.checkpoint.load_generator` (safetensors, or
+Weights load only through :func:`pixelforge.model.loading.load_generator` (safetensors, or
 ``torch.load(weights_only=True)`` for reference ``.pth`` files).
 """
 
@@ -55,8 +55,9 @@ from inference.postprocess import (
 from inference.tiling import SharedStatsNorm, pad_to, ramp, tile_starts, with_shared_stats_norm
 from pixelforge.device import resolve_device
 from pixelforge.imaging import has_alpha, rgb_on_white
-from pixelforge.model.checkpoint import load_generator, recommended_pixels_per_cell
+from pixelforge.model.checkpoint import recommended_pixels_per_cell
 from pixelforge.model.hub import resolve_checkpoint
+from pixelforge.model.loading import load_generator
 from pixelforge.model.networks import GeneratorSpec
 
 

@@ -47,7 +47,7 @@ def test_datasets_load_and_have_rows(demo_out):
 
 
 def test_checkpoint_loads_and_outputs_obey_the_rules(demo_out):
-    from pixelforge.model.checkpoint import load_generator
+    from pixelforge.model.loading import load_generator
 
     generator, spec = load_generator(demo_out / "run")
     assert spec.ngf == 8 and spec.n_blocks == 2

@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 import training.cyclegan as cyclegan
-from pixelforge.model.checkpoint import CheckpointError, init_networks, load_generator
+from pixelforge.model.checkpoint import CheckpointError
+from pixelforge.model.loading import init_networks, load_generator
 from pixelforge.model.networks import GeneratorSpec
 from pixelforge.model.state import load_state
 from pixelforge.testing.sprites import make_sprite

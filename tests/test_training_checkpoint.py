@@ -14,9 +14,11 @@ from safetensors import safe_open
 from pixelforge.model.checkpoint import (
     CheckpointError,
     discriminator_metadata,
-    export_reference_pth,
     find_checkpoint_dir,
     generator_metadata,
+)
+from pixelforge.model.loading import (
+    export_reference_pth,
     infer_generator_spec,
     load_generator,
     load_network_into,

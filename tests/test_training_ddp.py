@@ -15,7 +15,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from PIL import Image
 
-from pixelforge.model.checkpoint import load_generator
+from pixelforge.model.loading import load_generator
 from pixelforge.model.state import load_state
 from training import ddp
 from training.config import TrainConfig

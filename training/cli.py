@@ -133,13 +133,8 @@ def build_export_parser() -> argparse.ArgumentParser:
 
 
 def export_main(argv: list[str]) -> int:
-    from pixelforge.model.checkpoint import (
-        CheckpointError,
-        copy_network,
-        export_reference_pth,
-        find_checkpoint_dir,
-        read_network,
-    )
+    from pixelforge.model.checkpoint import CheckpointError, copy_network, find_checkpoint_dir, read_network
+    from pixelforge.model.loading import export_reference_pth
 
     args = build_export_parser().parse_args(argv)
     if args.fp16 and args.format != "safetensors":

@@ -37,10 +37,9 @@ from pixelforge.model.checkpoint import (
     discriminator_metadata,
     find_checkpoint_dir,
     generator_metadata,
-    init_networks,
-    load_network_into,
 )
 from pixelforge.model.hub import resolve_checkpoint
+from pixelforge.model.loading import init_networks, load_network_into
 from pixelforge.model.state import load_state, save_checkpoint
 from training import ddp
 from training.config import ARCHITECTURE_FIELDS, ConfigError, TrainConfig, load_run_config

@@ -10,15 +10,14 @@ Each network file carries safetensors metadata saying how to rebuild it (``Gener
 for inference. :mod:`pixelforge.model.state` writes the folders (to a temporary sibling, renamed
 into place, so a crash never leaves a half-written ``latest``) and the training state in them.
 
-The reference implementation's ``latest_net_G_A.pth`` files are imported with
-``torch.load(weights_only=True)`` (a pickle that carries code is refused) after its key
-clean-up, and exported back to that format.
+Loading weights into networks, ours and the reference implementation's ``latest_net_G_A.pth``
+(``torch.load(weights_only=True)``, a pickle that carries code is refused), is
+:mod:`pixelforge.model.loading`.
 """
 
 from __future__ import annotations
 
 import json
-import pickle
 from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
@@ -29,7 +28,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from pixelforge.io import atomic_path
-from pixelforge.model.networks import DiscriminatorSpec, GeneratorSpec, ResnetGenerator
+from pixelforge.model.networks import DiscriminatorSpec, GeneratorSpec
 
 FORMAT = "pixelforge"
 GENERATOR_ARCH = "resnet_generator"
@@ -41,8 +40,6 @@ STATE_JSON = "state.json"
 CHECKPOINTS_DIR = "checkpoints"
 LATEST = "latest"
 #: keys the reference's old InstanceNorm wrote and its own loader deletes (``__patch_instance_norm_state_dict``)
-_STALE_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
-
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be read, is unsafe, or does not fit the requested architecture."""
@@ -61,11 +58,11 @@ MAX_PIXELS_PER_CELL = 64
 def recommended_pixels_per_cell(path: str | Path, which: str = "G_A") -> int | None:
     """The generator resolution a published model asks for (``train publish --pixels-per-cell``), if any.
 
-    ``path`` is any form :func:`load_generator` takes; reference ``.pth`` files and files without the key
+    ``path`` is any form :func:`pixelforge.model.loading.load_generator` takes; reference ``.pth`` files and files without the key
     say nothing (None), and a value that is not a small non-negative integer is an error, not a guess.
     """
     path = Path(path)
-    file = _generator_file(path, which) if path.is_dir() else path
+    file = generator_file(path, which) if path.is_dir() else path
     if file.suffix.lower() != ".safetensors" or not file.is_file():
         return None
     raw = read_header(file)[1].get(PIXELS_PER_CELL)
@@ -225,53 +222,6 @@ def copy_network(src: str | Path, dst: str | Path, *, fp16: bool = False, extra:
     return dst
 
 
-def clean_reference_keys(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The reference's key clean-up: strip ``module.`` / ``_orig_mod.``, drop InstanceNorm stats."""
-    out: dict[str, torch.Tensor] = {}
-    for key, value in state.items():
-        for prefix in ("module.", "_orig_mod."):
-            while key.startswith(prefix):
-                key = key[len(prefix) :]
-        if key.rsplit(".", 1)[-1] in _STALE_SUFFIXES:
-            continue
-        out[key] = value
-    return out
-
-
-def _pickle_detail(exc: Exception) -> str:
-    """The part of torch's refusal that names what was refused, without its advice to disable the check."""
-    text = str(exc)
-    for line in text.splitlines():
-        if "Unsupported global" in line or "Unsupported operand" in line:
-            return line.strip().removeprefix("WeightsUnpickler error: ")[:300]
-    return text.split(". ")[0][:200]
-
-
-def infer_generator_spec(state: Mapping[str, torch.Tensor | tuple[int, ...]]) -> GeneratorSpec | None:
-    """Best guess of the architecture that produced ``state`` (tensors or their shapes; used in error hints only)."""
-    try:
-        first = _Shaped(state["model.1.weight"])
-        n_blocks = len({k.split(".")[1] for k in state if ".conv_block." in k})
-        # keys may come sorted as strings (safetensors), so find the last layer by its index
-        top = [k for k in state if k.count(".") == 2 and k.startswith("model.") and k.endswith(".weight")]
-        last = max(top, key=lambda k: int(k.split(".")[1]))
-        return GeneratorSpec(
-            input_nc=int(first.shape[1]),
-            output_nc=int(_Shaped(state[last]).shape[0]),
-            ngf=int(first.shape[0]),
-            n_blocks=n_blocks,
-        )
-    except (KeyError, IndexError, ValueError, TypeError):
-        return None
-
-
-class _Shaped:
-    """A tensor or a bare shape tuple, seen through ``.shape``."""
-
-    def __init__(self, value: torch.Tensor | tuple[int, ...]) -> None:
-        self.shape = tuple(value.shape) if hasattr(value, "shape") else tuple(value)
-
-
 def check_state_dict(net: nn.Module, state: Mapping[str, torch.Tensor], what: str) -> None:
     """Raise CheckpointError naming every missing, unexpected and differently shaped key."""
     expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
@@ -290,39 +240,6 @@ def _mismatch(what: str, missing: list[str], unexpected: list[str], shapes: list
             shown = ", ".join(items[:8]) + (f", ... ({len(items)} in all)" if len(items) > 8 else "")
             lines.append(f"  {title}: {shown}")
     raise CheckpointError("\n".join(lines))
-
-
-def load_reference_pth(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read a reference ``latest_net_*.pth`` safely and return its cleaned state dict."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint file not found: {path}")
-    try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise CheckpointError(
-            f"refused to load {path}: it is a pickle that carries code or objects other than tensors "
-            f"(only plain state dicts are accepted, torch.load(weights_only=True)). Detail: {_pickle_detail(exc)}"
-        ) from exc
-    except (RuntimeError, OSError, EOFError, ValueError) as exc:
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint: {exc}") from exc
-    if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
-        obj = obj["state_dict"]
-    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise CheckpointError(f"{path} does not hold a state dict of tensors")
-    return clean_reference_keys(obj)
-
-
-def export_reference_pth(net_or_state: nn.Module | Mapping[str, torch.Tensor], path: str | Path) -> Path:
-    """Write weights in the reference's format (``torch.save`` of a plain state dict, CPU tensors)."""
-    if isinstance(net_or_state, nn.Module):
-        state = unwrap(net_or_state).state_dict()
-    else:
-        state = dict(net_or_state)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({k: v.detach().cpu().clone() for k, v in state.items()}, str(path))
-    return path
 
 
 # --------------------------------------------------------------------------- locating checkpoints
@@ -350,52 +267,7 @@ def find_checkpoint_dir(path: str | Path) -> Path:
     return path
 
 
-def load_generator(
-    path: str | Path,
-    *,
-    which: str = "G_A",
-    spec: GeneratorSpec | None = None,
-    map_location: str | torch.device = "cpu",
-) -> tuple[ResnetGenerator, GeneratorSpec]:
-    """Load a generator for inference, in eval mode, from any checkpoint form we know.
-
-    ``path`` may be a run folder (uses ``checkpoints/latest``), a checkpoint folder, a
-    ``.safetensors`` file or a reference ``.pth``. The architecture comes from the file's
-    metadata; ``spec`` overrides it (and is required for ``.pth`` files that are not the
-    reference default ngf 64, 9 blocks). ``which`` is ``G_A`` (A->B, pictures to pixel art) or ``G_B``.
-    """
-    if which not in DIRECTIONS:
-        raise CheckpointError(f"which must be one of {sorted(DIRECTIONS)}, got {which!r}")
-    path = Path(path)
-    if path.is_dir():
-        path = _generator_file(path, which)
-    elif which != "G_A":
-        raise CheckpointError(f"{path} is one generator's file; which={which!r} chooses within a folder: "
-                              f"give the folder, or the {which} file itself")
-    if not path.exists():
-        raise CheckpointError(f"checkpoint file not found: {path}")
-    suffix = path.suffix.lower()
-    if suffix == ".safetensors":
-        # header first: the metadata's architecture must match the file's tensors before anything is built
-        shapes, meta = read_header(path)
-        spec = check_spec(spec) if spec is not None else spec_from_metadata(meta) if meta else GeneratorSpec()
-        _check_or_hint(spec, clean_reference_keys(shapes), str(path))
-        state = clean_reference_keys(read_network(path)[0])
-    elif suffix in (".pth", ".pt", ".ckpt", ".bin"):
-        state = load_reference_pth(path)
-        shapes = {k: tuple(v.shape) for k, v in state.items()}
-        # a reference file carries no metadata: its tensors say the width and depth
-        spec = check_spec(spec or infer_generator_spec(shapes) or GeneratorSpec())
-        _check_or_hint(spec, shapes, str(path))
-    else:
-        raise CheckpointError(f"unknown checkpoint type {path.name!r}: expected .safetensors or .pth")
-    net = spec.build()
-    check_state_dict(net, state, str(path))
-    net.load_state_dict(state, strict=True)
-    return net.to(map_location).eval(), spec
-
-
-def _generator_file(folder: Path, which: str) -> Path:
+def generator_file(folder: Path, which: str) -> Path:
     """The ``which`` generator in a folder: ours (run or checkpoint folder), else the reference's
     ``checkpoints/NAME/`` layout (``latest_net_G_A.pth``; ``latest_net_G.pth`` from ``--model test``)."""
     ours = (folder / CHECKPOINTS_DIR).is_dir() or any((folder / f"{n}.safetensors").is_file() for n in NETWORKS)
@@ -406,57 +278,3 @@ def _generator_file(folder: Path, which: str) -> Path:
             return folder / name
     raise CheckpointError(f"{folder} holds no checkpoint: no run folder, no {'/'.join(NETWORKS)} .safetensors "
                           f"and no reference latest_net_{which}.pth")
-
-
-def _check_or_hint(spec: GeneratorSpec, shapes: Mapping[str, tuple[int, ...]], what: str) -> None:
-    """:func:`check_shapes`, adding the architecture the file looks like when that differs."""
-    try:
-        check_shapes(spec, shapes, what)
-    except CheckpointError as exc:
-        guess = infer_generator_spec(shapes)
-        if guess is not None and guess != spec:
-            raise CheckpointError(
-                f"{exc}\n  the file looks like ngf={guess.ngf}, n_blocks={guess.n_blocks}: give that architecture "
-                f"(pixelate --ngf {guess.ngf} --n-blocks {guess.n_blocks}; spec=GeneratorSpec(...) in Python), "
-                "or leave it out to use the file's own"
-            ) from exc
-        raise
-
-
-def load_network_into(net: nn.Module, path: str | Path) -> dict[str, str]:
-    """Load a ``.safetensors`` network file into ``net`` strictly; returns its metadata."""
-    state, meta = read_network(path)
-    target = unwrap(net)
-    check_state_dict(target, state, str(path))
-    target.load_state_dict(state, strict=True)
-    return meta
-
-
-def init_networks(source: str | Path, nets: Mapping[str, nn.Module]) -> list[str]:
-    """Start training from existing weights: a run or checkpoint folder of ours, or a folder of the
-    reference's ``latest_net_G_A.pth``-style files (weights only: optimizers start fresh).
-
-    Loads every network found, strictly (architecture mismatches name keys and shapes); returns
-    the names loaded and raises CheckpointError when none is there.
-    """
-    source = Path(source)
-    if not source.is_dir():
-        raise CheckpointError(f"--init-from {source}: not a folder")
-    has_ours = (source / CHECKPOINTS_DIR).is_dir() or any((source / f"{n}.safetensors").is_file() for n in NETWORKS)
-    folder = find_checkpoint_dir(source) if has_ours else source
-    loaded = []
-    for name, net in nets.items():
-        ours, ref = folder / f"{name}.safetensors", folder / f"latest_net_{name}.pth"
-        if ours.is_file():
-            load_network_into(net, ours)
-        elif ref.is_file():
-            state = load_reference_pth(ref)
-            target = unwrap(net)
-            check_state_dict(target, state, str(ref))
-            target.load_state_dict(state, strict=True)
-        else:
-            continue
-        loaded.append(name)
-    if not loaded:
-        raise CheckpointError(f"--init-from {source}: no G_A/G_B/D_A/D_B .safetensors or latest_net_*.pth found")
-    return loaded

@@ -1,7 +1,7 @@
 """CycleGAN networks, faithful to junyanz/pytorch-CycleGAN-and-pix2pix.
 
 Module layout and parameter names match the reference exactly (``model.10.conv_block.5.weight``),
-so its checkpoints load after the key clean-up in :mod:`pixelforge.model.checkpoint`. Inference imports
+so its checkpoints load after the key clean-up in :mod:`pixelforge.model.loading`. Inference imports
 this module; nothing here does I/O.
 """
 
