@@ -2,7 +2,8 @@
 
 Write to a temporary sibling (same folder, so the rename stays on one file system), then
 ``os.replace`` it over the target. A crash or a full disk leaves the target untouched and
-removes the temporary file.
+removes the temporary file. The temporary file gets the permissions a plain ``open()`` would
+have given the target (``tempfile`` makes it private, 0600), or the replaced file's own.
 """
 
 from __future__ import annotations
@@ -13,6 +14,34 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+
+def _read_umask() -> int:
+    """The process umask, read without changing it where Linux says it (``os.umask`` can only set and return)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def default_mode(*, directory: bool = False) -> int:
+    """The mode ``open()`` (0666) or ``mkdir()`` (0777) gives a new file or folder under the process umask."""
+    return (0o777 if directory else 0o666) & ~_read_umask()
+
+
+def public_mode(path: str | os.PathLike[str], *, like: str | os.PathLike[str] | None = None) -> None:
+    """Give ``path``, made private by ``tempfile``, the mode of ``like`` if that exists, else the umask's default."""
+    path = Path(path)
+    try:
+        mode = os.stat(like).st_mode & 0o7777 if like is not None else None
+    except OSError:
+        mode = None
+    os.chmod(path, mode if mode is not None else default_mode(directory=path.is_dir()))
 
 
 @contextmanager
@@ -28,6 +57,7 @@ def atomic_path(path: str | os.PathLike[str], *, fsync: bool = False) -> Iterato
     tmp = Path(name)
     try:
         yield tmp
+        public_mode(tmp, like=target)  # after the writer: some (safetensors) make their own private file
         if fsync:
             with tmp.open("rb") as fh:
                 os.fsync(fh.fileno())

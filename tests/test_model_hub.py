@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 from dataclasses import replace
@@ -90,7 +91,14 @@ def no_token_anywhere(text: str, *roots: Path, hub: FakeHub) -> None:
 
 def test_publish_then_pixelate_from_the_hub_equals_the_local_run(hub, run, photo, tmp_path, capsys):
     stage = tmp_path / "staged"
-    assert train_cli(["publish", str(run), "--repo", REPO, "--stage", str(stage)]) == 0
+    old_mask = os.umask(0o022)
+    try:
+        assert train_cli(["publish", str(run), "--repo", REPO, "--stage", str(stage)]) == 0
+    finally:
+        os.umask(old_mask)
+    # the staged repo is as readable as anything the user makes (not the 0700/0600 of temporary folders)
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in [stage, *stage.iterdir()]} == {
+        p.name: oct(0o755 if p.is_dir() else 0o644) for p in [stage, *stage.iterdir()]}
     out = capsys.readouterr()
     assert f"published {REPO}: pixelate --checkpoint hf://{REPO}" in out.out
     files = hub.repos[REPO].files

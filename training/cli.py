@@ -193,6 +193,7 @@ def publish_main(argv: list[str]) -> int:
     import tempfile
 
     from pixelforge.hub import redact, write_token
+    from pixelforge.io import public_mode
     from training.publish import DEFAULT_TIMEOUT, PublishError, prepare_publish, upload
 
     args = build_publish_parser().parse_args(argv)
@@ -216,6 +217,7 @@ def publish_main(argv: list[str]) -> int:
             print(f"  generators: {plan.dtype}; licence: {plan.license}")
             if args.stage:
                 shutil.copytree(staging, args.stage, dirs_exist_ok=True)
+                public_mode(args.stage)  # the copy keeps the private mode of the temporary staging folder
                 print(f"  staged files kept in {args.stage}")
             if args.dry_run:
                 print("dry run: nothing was sent; no network was touched.")

@@ -27,7 +27,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from pixelforge.io import atomic_path
+from pixelforge.io import atomic_path, public_mode
 from pixelforge.model.networks import DiscriminatorSpec, GeneratorSpec
 
 FORMAT = "pixelforge"
@@ -190,6 +190,7 @@ def save_network(net: nn.Module, path: str | Path, metadata: Mapping[str, str]) 
     """Write one network's weights (bit-exact, CPU) with its metadata."""
     state = {k: v.detach().to("cpu").contiguous().clone() for k, v in unwrap(net).state_dict().items()}
     save_file(state, str(path), metadata=dict(metadata))
+    public_mode(path)  # safetensors writes 0600 whatever the umask
 
 
 def read_network(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

@@ -23,7 +23,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from pixelforge.io import replace_dir
+from pixelforge.io import public_mode, replace_dir
 from pixelforge.model.checkpoint import LATEST, STATE_JSON, STATE_TENSORS, CheckpointError, save_network
 
 
@@ -76,6 +76,7 @@ def save_state(folder: str | Path, state: Mapping[str, Any]) -> None:
     skeleton = _pack(dict(state), tensors, "s")
     folder = Path(folder)
     save_file(tensors, str(folder / STATE_TENSORS))
+    public_mode(folder / STATE_TENSORS)  # safetensors writes 0600 whatever the umask
     (folder / STATE_JSON).write_text(json.dumps(skeleton, indent=1, allow_nan=True) + "\n")
 
 
@@ -110,12 +111,14 @@ def save_checkpoint(
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+    public_mode(tmp)  # mkdtemp makes it 0700; a checkpoint folder is as readable as any other the user makes
     try:
         for name, net in nets.items():
             save_network(net, tmp / f"{name}.safetensors", metadata[name])
         save_state(tmp, state)
         if also_as:
             copy = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+            public_mode(copy)
             for f in tmp.iterdir():
                 try:
                     os.link(f, copy / f.name)
