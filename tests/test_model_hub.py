@@ -26,7 +26,7 @@ from pixelforge.testing.fake_hub import FakeHub, validate_card_metadata
 from training.cli import main as train_cli
 from training.config import TrainConfig
 from training.loop import train
-from training.provenance import DomainData, LicenceCount, model_license
+from training.provenance import DomainData, LicenceCount, credited_authors, model_license
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
 
@@ -321,6 +321,14 @@ def test_the_model_card(hub, run, tmp_path, capsys):
     published(hub, run)
     assert "metrics.json" not in hub.repos[REPO].files and "No metrics were published" in hub.repos[REPO].files["README.md"].decode()
     assert "removed 1 file(s) an earlier publish wrote: metrics.json" in capsys.readouterr().out
+
+
+def test_the_card_credits_each_person_once():
+    """LPC frames credit several people in one field, in ever new combinations (strings from the corpus's manifest)."""
+    fields = ["Stephen Challener (Redshrike); Johannes Sjölund", "Stephen Challener (Redshrike); Matthew Krohn",
+              "Johannes Sjölund", "JaidynReiman; JRConway3 (shoulder hair, see AUTHORS.txt)", "", " ; "]
+    assert credited_authors(fields) == ("JaidynReiman", "Johannes Sjölund", "JRConway3 (shoulder hair, see AUTHORS.txt)",
+                                        "Matthew Krohn", "Stephen Challener (Redshrike)")
 
 
 def test_licence_follows_the_training_data():

@@ -14,6 +14,7 @@ import csv
 import io
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,7 +94,7 @@ def describe_domain(source: str, role: str, split: str = "train") -> DomainData:
             hub_id=hub_license_id(stated),
             url=Counter(r.get("license_url", "") for r in group).most_common(1)[0][0],
             images=len(group),
-            authors=tuple(sorted({r.get("author", "") for r in group if r.get("author")})),
+            authors=credited_authors(r.get("author", "") for r in group),
         )
         for stated, group in sorted(by_licence.items(), key=lambda item: (-len(item[1]), item[0]))
     )
@@ -140,3 +141,9 @@ def attribution_csv(domains: list[DomainData]) -> str | None:
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
+
+
+def credited_authors(fields: Iterable[str]) -> tuple[str, ...]:
+    """Each person once: an image's author field may credit several, separated by ``;`` (LPC sheets do),
+    and the same people recur across thousands of frames in different combinations."""
+    return tuple(sorted({name.strip() for field in fields for name in field.split(";") if name.strip()}, key=str.casefold))
