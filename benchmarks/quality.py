@@ -13,7 +13,7 @@ Inputs, all held out from training:
 Methods: the classical path as on main (box average + k-means by pixel count: ``outlines=False,
 key_colors=False``), the classical path now, the model shipped with the package (or ``--checkpoint``),
 the same model with its palette fitted on the picture (``--palette-from picture``) and with the
-generator's own colours (``--anchor-colors 0``: no pull to the picture's colours above 2 cells), an
+generator's own colours (``--anchor-colors 0 --snap-colors 0``: no pull to the picture's colours), an
 untrained generator of the same architecture (random init, seed 0) through the same pipeline,
 PixelOE (``pip install pixeloe``; 16-colour k-means, its own palette step) and
 pyxelate (skipped when not importable: its PyPI release is a placeholder). Every input is cropped
@@ -402,8 +402,9 @@ def card_metrics(total: dict[str, dict], by_kind: dict[str, dict[str, dict]], ar
                                            f"key colours >10: {t['keys_over_10']}/{t['keys_n']}")
     note = ("Means over held-out images at cell 4 and 16 colours, every method measured in the same run; lower ΔE2000, "
             "higher SSIM and lines kept are better. The model and the untrained net run through `pixelate`'s pipeline, "
-            "which keeps the picture's colours above 2 cells (`--anchor-colors`); 'own colours' is the generator's "
-            "output without that.")
+            "which keeps the picture's colours above 2 cells (`--anchor-colors`) and gives palette colours within a "
+            "just-noticeable difference of the picture's its exact colour (`--snap-colors`); 'own colours' is the "
+            "generator's output without either.")
     cartoon = by_kind.get("cartoon", {})
     if model in cartoon and "classical (new)" in cartoon:
         m, c = cartoon[model], cartoon["classical (new)"]
