@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -333,3 +335,25 @@ def test_export_writes_what_the_reference_test_model_loads(tmp_path):
     g = torch.load(tmp_path / "ref" / "latest_net_G.pth", weights_only=True)
     g_a = torch.load(tmp_path / "ref" / "latest_net_G_A.pth", weights_only=True)
     assert g.keys() == g_a.keys() and all(torch.equal(g[k], g_a[k]) for k in g)
+
+
+def test_the_same_weights_are_the_same_bytes_in_every_process(tmp_path):
+    """safetensors writes its metadata in a per-process hash order; a published model must not churn."""
+    script = (
+        "import sys, torch\n"
+        "from pixelforge.model.checkpoint import copy_network, generator_metadata, save_network\n"
+        "from pixelforge.model.networks import GeneratorSpec, init_weights\n"
+        "torch.manual_seed(0)\n"
+        "spec = GeneratorSpec(ngf=4, n_blocks=1)\n"
+        "save_network(init_weights(spec.build()), sys.argv[1] + '.safetensors', generator_metadata(spec, 'AtoB', 32))\n"
+        "copy_network(sys.argv[1] + '.safetensors', sys.argv[1] + '-fp16.safetensors', fp16=True, extra={'pixels_per_cell': '2'})\n"
+    )
+    for name in ("one", "two", "three"):
+        subprocess.run([sys.executable, "-c", script, str(tmp_path / name)], check=True, cwd=Path(__file__).parents[1])
+    for suffix in (".safetensors", "-fp16.safetensors"):
+        blobs = {(tmp_path / f"{n}{suffix}").read_bytes() for n in ("one", "two", "three")}
+        assert len(blobs) == 1, suffix
+    net, spec = load_generator(tmp_path / "one-fp16.safetensors")
+    assert (spec.ngf, spec.n_blocks) == (4, 1)
+    with safe_open(str(tmp_path / "one.safetensors"), framework="pt") as fh:
+        assert fh.metadata()["direction"] == "AtoB"

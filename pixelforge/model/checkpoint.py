@@ -186,11 +186,29 @@ def unwrap(net: nn.Module) -> nn.Module:
             return net
 
 
+def write_safetensors(tensors: Mapping[str, torch.Tensor], path: str | Path, metadata: Mapping[str, str] | None = None) -> None:
+    """``safetensors.torch.save_file``, made reproducible and readable.
+
+    safetensors writes its metadata in hash-map order, which changes from process to process, so
+    the same weights came out as different bytes (a published model churned on every publish);
+    the header is rewritten with its keys sorted, same length, same offsets. It also creates the
+    file 0600 whatever the umask.
+    """
+    save_file(dict(tensors), str(path), metadata=dict(metadata) if metadata else None)
+    with open(path, "r+b") as fh:
+        size = int.from_bytes(fh.read(8), "little")
+        header = json.loads(fh.read(size))
+        canonical = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(canonical) <= size:
+            fh.seek(8)
+            fh.write(canonical.ljust(size, b" "))
+    public_mode(path)
+
+
 def save_network(net: nn.Module, path: str | Path, metadata: Mapping[str, str]) -> None:
     """Write one network's weights (bit-exact, CPU) with its metadata."""
     state = {k: v.detach().to("cpu").contiguous().clone() for k, v in unwrap(net).state_dict().items()}
-    save_file(state, str(path), metadata=dict(metadata))
-    public_mode(path)  # safetensors writes 0600 whatever the umask
+    write_safetensors(state, path, metadata)
 
 
 def read_network(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -219,7 +237,7 @@ def copy_network(src: str | Path, dst: str | Path, *, fp16: bool = False, extra:
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(dst) as tmp:
-        save_file({k: v.contiguous() for k, v in state.items()}, str(tmp), metadata=meta)
+        write_safetensors({k: v.contiguous() for k, v in state.items()}, tmp, meta)
     return dst
 
 

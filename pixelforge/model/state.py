@@ -20,11 +20,18 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from pixelforge.io import public_mode, replace_dir
-from pixelforge.model.checkpoint import LATEST, STATE_JSON, STATE_TENSORS, CheckpointError, save_network
+from pixelforge.model.checkpoint import (
+    LATEST,
+    STATE_JSON,
+    STATE_TENSORS,
+    CheckpointError,
+    save_network,
+    write_safetensors,
+)
 
 
 def _pack(obj: Any, tensors: dict[str, torch.Tensor], prefix: str) -> Any:
@@ -75,8 +82,7 @@ def save_state(folder: str | Path, state: Mapping[str, Any]) -> None:
     tensors: dict[str, torch.Tensor] = {}
     skeleton = _pack(dict(state), tensors, "s")
     folder = Path(folder)
-    save_file(tensors, str(folder / STATE_TENSORS))
-    public_mode(folder / STATE_TENSORS)  # safetensors writes 0600 whatever the umask
+    write_safetensors(tensors, folder / STATE_TENSORS)
     (folder / STATE_JSON).write_text(json.dumps(skeleton, indent=1, allow_nan=True) + "\n")
 
 
