@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, px in [
         ("shipped model, default engine", Pixelator.shipped(cell_size=4)),
         ("shipped model, --palette-from picture", Pixelator.shipped(cell_size=4, palette_from="picture")),
+        ("shipped model, --snap-colors 0", Pixelator.shipped(cell_size=4, snap_colors=0)),
         ("shipped model, --anchor-colors 0", Pixelator.shipped(cell_size=4, anchor_colors=0)),
         ("shipped model, --engine torch", Pixelator.shipped(cell_size=4, engine="torch")),
         ("shipped model, --pixels-per-cell 1", Pixelator.shipped(cell_size=4, pixels_per_cell=1)),

@@ -128,8 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=SNAP_DE,
         metavar="DE",
-        help=f"palette colours fitted on the model's output that lie within this OKLab distance (x100) of one of the "
-             f"picture's palette colours take that colour exactly (default {SNAP_DE:g}, a just-noticeable difference: "
+        help=f"palette colours fitted on the model's output that lie within this OKLab distance (x100) of a colour the "
+             f"picture fills an area with take that colour exactly (default {SNAP_DE:g}, a just-noticeable difference: "
              "flat areas keep the picture's exact colours, outlines and shading the model drew keep theirs; 0 = off)",
     )
     model.add_argument("--tile", type=int, default=ModelOptions.tile, help="tile side in generator pixels for large inputs (default 1024)")

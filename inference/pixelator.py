@@ -211,8 +211,9 @@ class Pixelator:
                   }.get(self.engine, "torch eager")
         sigma = self.options.anchor_colors
         anchor = f"the picture's colours above {sigma:g} cells" if sigma else "the generator's own colours"
-        if self.options.snap_colors and self.options.palette_from == "output":
-            anchor += f", palette colours within {self.options.snap_colors:g} OKLab x100 of the picture's snapped to them"
+        fitted = self.options.palette_spec.colors is None  # a named palette is used as it is
+        if self.options.snap_colors and self.options.palette_from == "output" and fitted:
+            anchor += f", palette colours within {self.options.snap_colors:g} OKLab x100 of the picture's fills snapped to them"
         return (
             f"CycleGAN generator {self.spec} from {self.source} on {self.device} ({self.dtype}), {res}, {anchor}; "
             f"engine {engine} [{self.engine_reason}]"

@@ -31,10 +31,14 @@ SALIENCE_SIGMA = 2.0
 #: Model path: the scale, in cells, above which the output's colours are the picture's (:func:`anchor_colors`).
 ANCHOR_SIGMA = 2.0
 MAX_ANCHOR_SIGMA = 64.0
-#: Model path: a fitted palette colour this close (OKLab distance x100) to one of the picture's takes the picture's
+#: Model path: a fitted palette colour this close (OKLab distance x100) to one of the picture's fills takes it
 #: exactly (:func:`snap_palette`). 2 is the just-noticeable difference CSS Color 4 uses for OKLab.
 SNAP_DE = 2.0
 MAX_SNAP_DE = 100.0
+#: ... snapped only to the picture's fills: exact colours at least this share of its cells have (and this many cells).
+#: Flat art paints areas in one colour; a photo's exact colours are noise, and snapping to them would move entries at random.
+FILL_SHARE = 0.01
+FILL_MIN_CELLS = 2
 
 
 PALETTE_SOURCES = ("picture", "output")
@@ -61,7 +65,7 @@ class PixelArtOptions:
     #: than that stays (:func:`anchor_colors`); 0 = the generator's own colours, casts and whitened backdrops included
     anchor_colors: float = ANCHOR_SIGMA
     #: model path, fitted palettes from the output: a colour within this OKLab distance (x100) of one of the picture's
-    #: palette colours becomes that colour exactly (:func:`snap_palette`); 0 = off
+    #: fills (exact colours of at least FILL_SHARE of its cells) becomes that colour exactly (:func:`snap_palette`); 0 = off
     snap_colors: float = SNAP_DE
 
     def __post_init__(self) -> None:
@@ -141,38 +145,53 @@ def palette_for(cells: Cells | list[Cells], options: PixelArtOptions) -> np.ndar
     """:func:`choose_palette` as ``options`` ask for it (fixed palette or ``k`` colours, key colours on or off).
 
     Cells that carry the picture's own colours (the model path) have fitted colours within
-    ``options.snap_colors`` of the picture's palette snapped to it (:func:`snap_palette`).
+    ``options.snap_colors`` of one of the picture's fills snapped to it (:func:`snap_palette`).
     """
     palette = choose_palette(cells, options.palette_spec, key_colors=options.key_colors)
     many = cells if isinstance(cells, list) else [cells]
     if options.palette_spec.colors is not None or options.snap_colors <= 0 or any(c.picture is None for c in many):
         return palette
-    pictures = [Cells(c.picture, c.opaque, c.size, c.cell) for c in many]  # type: ignore[arg-type]
-    reference = choose_palette(pictures, options.palette_spec, key_colors=options.key_colors)
-    return snap_palette(palette, reference, options.snap_colors)
+    colours, counts = picture_colors(many)
+    fills = counts >= max(FILL_MIN_CELLS, FILL_SHARE * counts.sum())
+    return snap_palette(palette, colours[fills], options.snap_colors, counts[fills])
 
 
-def snap_palette(palette: np.ndarray, reference: np.ndarray, threshold: float) -> np.ndarray:
-    """``palette`` with each colour within ``threshold`` (OKLab distance x100) of a ``reference`` colour replaced by it.
+def picture_colors(many: list[Cells]) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct colours of the picture's opaque cells (``Cells.picture``, rounded to 8 bits) and how many cells have each."""
+    parts = []
+    for c in many:
+        rgb = np.clip(np.round(c.picture), 0, 255).astype(np.uint32).reshape(-1, 3)  # type: ignore[arg-type]
+        parts.append(rgb if c.opaque is None else rgb[c.opaque.reshape(-1)])
+    rgb = np.concatenate(parts)
+    keys, counts = np.unique((rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2], return_counts=True)
+    colours = np.stack([keys >> 16, (keys >> 8) & 255, keys & 255], axis=1).astype(np.uint8)
+    return colours, counts
+
+
+def snap_palette(
+    palette: np.ndarray, reference: np.ndarray, threshold: float, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """``palette`` with colours within ``threshold`` (OKLab distance x100) of a ``reference`` colour replaced by it.
 
     A generator repaints a flat area with a colour a shade off the picture's (its texture
     averages to a slight offset); below a just-noticeable difference that offset is no choice
     the model made, and pixel art wants the exact colour back. Only palette entries move:
     which cells share a colour, and colours the model drew that the picture lacks (outlines),
-    stay as the model made them. Pairs are matched one to one, closest first, so two shades
-    the model kept apart never merge into one colour.
+    stay as the model made them. Pairs are matched one to one, so two shades the model kept
+    apart never merge: the heaviest reference colours (``weights``, e.g. how many cells have
+    them; equal by default) choose first, each its closest free entry within the threshold.
     """
     palette = np.asarray(palette, np.uint8).copy()
     reference = np.asarray(reference, np.uint8)
     if threshold <= 0 or len(palette) == 0 or len(reference) == 0:
         return palette
+    w = np.ones(len(reference)) if weights is None else np.asarray(weights, np.float64)
     a, b = srgb_to_oklab(palette), srgb_to_oklab(reference)
     dist = np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)) * 100.0
+    rows, cols = np.nonzero(dist < threshold)
     taken_p, taken_r = np.zeros(len(palette), bool), np.zeros(len(reference), bool)
-    for flat in np.argsort(dist, axis=None):
-        i, j = divmod(int(flat), len(reference))
-        if dist[i, j] >= threshold:
-            break
+    for k in np.lexsort((dist[rows, cols], -w[cols])):  # heaviest reference first, then the closest pair
+        i, j = rows[k], cols[k]
         if not taken_p[i] and not taken_r[j]:
             palette[i], taken_p[i], taken_r[j] = reference[j], True, True
     _, first = np.unique(palette, axis=0, return_index=True)  # an entry may already equal a reference colour

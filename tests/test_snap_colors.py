@@ -77,16 +77,28 @@ def test_the_model_path_paints_flat_areas_in_the_pictures_colours_and_keeps_its_
     picture = Pixelator(net, TINY, model=ModelOptions(pixels_per_cell=2)).with_options(palette="4", palette_from="picture")
     monkeypatch.setattr(picture, "translate_many", lambda pictures: [drawn.copy() for _ in pictures])
     assert "snapped" not in picture.describe()  # the picture's palette needs no snapping
+    assert "snapped" not in picture.with_options(palette_from="output", palette="gameboy").describe()  # nor a named one
 
 
-def test_the_shipped_model_keeps_a_real_cartoons_exact_colours():
-    """Kenney's gold coin (CC0): the shipped model's flat fills come out in colours the classical palette has."""
-    img = composite_on_white(Image.open(f"{FIXTURES}/coinGold.png"))
-    classic = colours(Pixelator.classic().pixelate(img))
+@pytest.mark.parametrize("name", ["keyRed", "coinGold", "gemBlue", "frog", "bee", "ladybug", "fishPink"])
+def test_the_shipped_model_keeps_a_real_cartoons_fill_colours(name):
+    """Kenney's sprites (CC0): the shipped model's flat fills come out in the sprite's own exact colours."""
+    img = composite_on_white(Image.open(f"{FIXTURES}/{name}.png"))
+    source = colours(img)
     model = Pixelator.shipped()
     on, off = colours(model.pixelate(img)), colours(model.with_options(snap_colors=0).pixelate(img))
-    assert len(on & classic) >= 5 > len(off & classic)
+    assert len(on & source) >= 2 and len(on & source) > len(off & source)
     assert len(on) == len(off) == 16  # no colour merged away
+
+
+def test_a_photo_has_no_fills_to_snap_to():
+    """A photo's exact cell colours are noise: fewer than 1% of the cells share any one, so nothing moves."""
+    rng = np.random.default_rng(0)
+    picture = np.clip(rng.normal(128, 30, (64, 64, 3)), 0, 255).astype(np.float32)
+    drawn = picture + 1.0
+    options = PixelArtOptions(palette="8")
+    assert palette_for(Cells(drawn, None, (256, 256), 4, picture), options).tolist() == \
+        palette_for(Cells(drawn, None, (256, 256), 4), options).tolist()
 
 
 def test_cli_flag(tmp_path, capsys):
