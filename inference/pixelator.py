@@ -211,8 +211,7 @@ class Pixelator:
                   }.get(self.engine, "torch eager")
         sigma = self.options.anchor_colors
         anchor = f"the picture's colours above {sigma:g} cells" if sigma else "the generator's own colours"
-        fitted = self.options.palette_spec.colors is None  # a named palette is used as it is
-        if self.options.snap_colors and self.options.palette_from == "output" and fitted:
+        if self.options.snaps:
             anchor += f", palette colours within {self.options.snap_colors:g} OKLab x100 of the picture's fills snapped to them"
         return (
             f"CycleGAN generator {self.spec} from {self.source} on {self.device} ({self.dtype}), {res}, {anchor}; "
@@ -246,7 +245,9 @@ class Pixelator:
         sigma = self.options.anchor_colors * (ppc or cell)  # cells -> generator pixels
         grid = ppc or cell
         return [
-            Cells(cell_means(anchor_colors(out, work, sigma), grid)[0], alpha, img.size, cell, cell_means(work, grid)[0])
+            # the picture's own cells only where the palette will be snapped to them
+            Cells(cell_means(anchor_colors(out, work, sigma), grid)[0], alpha, img.size, cell,
+                  cell_means(work, grid)[0] if self.options.snaps else None)
             for out, work, alpha, img in zip(translated, working, opaque, images)
         ]
 

@@ -18,7 +18,7 @@ from scipy import ndimage
 from inference.dither import METHODS, dither
 from inference.grid import cell_means, expand_cells
 from inference.palette import DEFAULT_COLORS, PaletteSpec, fit_palette, resolve_palette
-from pixelforge.color import oklab_to_srgb, srgb_to_oklab
+from pixelforge.color import oklab_to_srgb, srgb_to_oklab, unique_colors
 from pixelforge.imaging import has_alpha, rgb_on_white
 
 #: Largest ``--cell-size``: a cell this wide already turns a 4K frame into 4x2 blocks.
@@ -86,6 +86,11 @@ class PixelArtOptions:
     def palette_spec(self) -> PaletteSpec:
         return resolve_palette(self.palette)
 
+    @property
+    def snaps(self) -> bool:
+        """Whether a model's palette is snapped to the picture's fills: on, fitted (not named) and fitted on the output."""
+        return self.snap_colors > 0 and self.palette_from == "output" and self.palette_spec.colors is None
+
 
 @dataclass(frozen=True)
 class Cells:
@@ -149,7 +154,7 @@ def palette_for(cells: Cells | list[Cells], options: PixelArtOptions) -> np.ndar
     """
     palette = choose_palette(cells, options.palette_spec, key_colors=options.key_colors)
     many = cells if isinstance(cells, list) else [cells]
-    if options.palette_spec.colors is not None or options.snap_colors <= 0 or any(c.picture is None for c in many):
+    if not options.snaps or any(c.picture is None for c in many):
         return palette
     colours, counts = picture_colors(many)
     fills = counts >= max(FILL_MIN_CELLS, FILL_SHARE * counts.sum())
@@ -160,11 +165,9 @@ def picture_colors(many: list[Cells]) -> tuple[np.ndarray, np.ndarray]:
     """The distinct colours of the picture's opaque cells (``Cells.picture``, rounded to 8 bits) and how many cells have each."""
     parts = []
     for c in many:
-        rgb = np.clip(np.round(c.picture), 0, 255).astype(np.uint32).reshape(-1, 3)  # type: ignore[arg-type]
+        rgb = np.clip(np.round(c.picture), 0, 255).astype(np.uint8).reshape(-1, 3)  # type: ignore[arg-type]
         parts.append(rgb if c.opaque is None else rgb[c.opaque.reshape(-1)])
-    rgb = np.concatenate(parts)
-    keys, counts = np.unique((rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2], return_counts=True)
-    colours = np.stack([keys >> 16, (keys >> 8) & 255, keys & 255], axis=1).astype(np.uint8)
+    colours, counts, _ = unique_colors(np.concatenate(parts))
     return colours, counts
 
 

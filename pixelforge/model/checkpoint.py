@@ -39,7 +39,6 @@ STATE_TENSORS = "state.safetensors"
 STATE_JSON = "state.json"
 CHECKPOINTS_DIR = "checkpoints"
 LATEST = "latest"
-#: keys the reference's old InstanceNorm wrote and its own loader deletes (``__patch_instance_norm_state_dict``)
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be read, is unsafe, or does not fit the requested architecture."""
@@ -286,11 +285,15 @@ def find_checkpoint_dir(path: str | Path) -> Path:
     return path
 
 
+def holds_ours(folder: Path) -> bool:
+    """A run folder (``checkpoints/``) or a checkpoint folder (network ``.safetensors``), not the reference's layout."""
+    return (folder / CHECKPOINTS_DIR).is_dir() or any((folder / f"{n}.safetensors").is_file() for n in NETWORKS)
+
+
 def generator_file(folder: Path, which: str) -> Path:
     """The ``which`` generator in a folder: ours (run or checkpoint folder), else the reference's
     ``checkpoints/NAME/`` layout (``latest_net_G_A.pth``; ``latest_net_G.pth`` from ``--model test``)."""
-    ours = (folder / CHECKPOINTS_DIR).is_dir() or any((folder / f"{n}.safetensors").is_file() for n in NETWORKS)
-    if ours:
+    if holds_ours(folder):
         return find_checkpoint_dir(folder) / f"{which}.safetensors"
     for name in (f"latest_net_{which}.pth", "latest_net_G.pth" if which == "G_A" else None):
         if name and (folder / name).is_file():

@@ -18,15 +18,14 @@ import torch
 from torch import nn
 
 from pixelforge.model.checkpoint import (
-    CHECKPOINTS_DIR,
     DIRECTIONS,
-    NETWORKS,
     CheckpointError,
     check_shapes,
     check_spec,
     check_state_dict,
     find_checkpoint_dir,
     generator_file,
+    holds_ours,
     read_header,
     read_network,
     spec_from_metadata,
@@ -34,6 +33,7 @@ from pixelforge.model.checkpoint import (
 )
 from pixelforge.model.networks import GeneratorSpec, ResnetGenerator
 
+#: keys the reference's old InstanceNorm wrote and its own loader deletes (``__patch_instance_norm_state_dict``)
 _STALE_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
 
 
@@ -196,8 +196,7 @@ def init_networks(source: str | Path, nets: Mapping[str, nn.Module]) -> list[str
     source = Path(source)
     if not source.is_dir():
         raise CheckpointError(f"--init-from {source}: not a folder")
-    has_ours = (source / CHECKPOINTS_DIR).is_dir() or any((source / f"{n}.safetensors").is_file() for n in NETWORKS)
-    folder = find_checkpoint_dir(source) if has_ours else source
+    folder = find_checkpoint_dir(source) if holds_ours(source) else source
     loaded = []
     for name, net in nets.items():
         ours, ref = folder / f"{name}.safetensors", folder / f"latest_net_{name}.pth"
