@@ -425,6 +425,29 @@ def test_the_flat_shading_loss_keeps_flat_areas_flat_and_leaves_edges_free(tmp_p
     assert flat < 0.5 * plain, (plain, flat)
 
 
+def test_salience_weights_the_colour_keeping_loss_toward_small_features_that_stand_out(tmp_path):
+    """An even L1 lets a generator wash out an eye for almost nothing; content_salience makes it pay."""
+    src = torch.full((1, 3, 16, 16), 0.6)
+    src[..., 6:8, 6:8] = -0.8  # a dark 2x2 "eye" on a pale face
+    washed = src.clone()
+    washed[..., 6:8, 6:8] = 0.6  # the eye painted over
+    tinted = src.clone()
+    tinted[..., :, 12:] -= 1.4 * 4 / 64  # the same total L1, spread over a flat band
+    plain = (cyclegan.content_loss(washed, src, 2), cyclegan.content_loss(tinted, src, 2))
+    assert plain[0].item() == pytest.approx(plain[1].item(), rel=1e-5)
+    weighted = (cyclegan.content_loss(washed, src, 2, 8.0), cyclegan.content_loss(tinted, src, 2, 8.0))
+    assert weighted[0] > 4 * weighted[1], weighted
+    assert weighted[1].item() == pytest.approx(plain[1].item(), rel=1e-5)  # flat areas keep weight 1
+    assert cyclegan.content_loss(src, src, 2, 8.0).item() == 0.0
+    assert cyclegan.content_loss(washed, src, 2, 0.0).item() == plain[0].item()  # 0 = the even loss
+    from training import ddp
+
+    _, model = build_model(tiny(tmp_path, content_salience=4.0, lambda_content=5.0).validate(), torch.device("cpu"), ddp.Dist())
+    assert model.weights.content_salience == 4.0  # the recipe's setting reaches the step
+    with pytest.raises(ConfigError, match="content_salience must be a finite number >= 0"):
+        tiny(tmp_path, content_salience=-1.0).validate()
+
+
 def test_a_balanced_domain_b_trains_and_says_so(tmp_path):
     from pixelforge.testing.dataset_folder import build_dataset_folder
     from training.data import DataError

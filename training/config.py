@@ -67,6 +67,7 @@ class TrainConfig:
     lambda_identity: float = 0.5  # identity loss weight, relative to lambda_a/b
     lambda_content: float = 0.0  # colour-keeping loss: L1 between each generator's input and output, averaged over
     content_pool: int = 4  # content_pool x content_pool blocks (0 weight = the reference recipe)
+    content_salience: float = 0.0  # colour-keeping weight of a block rises by this per unit of contrast with its neighbours; 0 = even
     lambda_flat: float = 0.0  # flat-shading loss: G_A's pixel steps where its input is flat (texture, speckle); 0 = off
     pool_size: int = 50  # past fakes per domain shown to the discriminators
     max_steps: int | None = None  # stop after this many optimizer steps in total (resume included)
@@ -126,7 +127,7 @@ class TrainConfig:
                               f"empty; use --size {min_size(self.n_layers)} or more (or fewer --n-layers)")
         if not (math.isfinite(self.init_gain) and self.init_gain > 0):
             raise ConfigError(f"init_gain must be a finite number > 0, got {self.init_gain}")
-        for name in ("lr", "lambda_a", "lambda_b", "lambda_identity", "lambda_content", "lambda_flat"):  # lr 0 freezes the weights (a check run)
+        for name in ("lr", "lambda_a", "lambda_b", "lambda_identity", "lambda_content", "content_salience", "lambda_flat"):  # lr 0 freezes the weights (a check run)
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise ConfigError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
         for name in ("beta1", "beta2"):
