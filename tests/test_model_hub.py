@@ -285,6 +285,14 @@ def test_a_model_trained_in_stages_lists_every_stage(tmp_path, monkeypatch):
     text = _progress({"step": 3260, "epoch": 1, "iteration": 0}, "runs/stage3", chain)
     assert "fine-tuned from the weights of `stage3` (3,260 steps) (`init_from`), which descends from `stage2` (3,260 steps) <- " \
            "`stage1` (6,520 steps). That one was trained from random weights. 16,300 optimizer steps in all." in text
+    # a published model folder (the release a stage started from): its own step and parent, never "from random weights"
+    released = tmp_path / "weights" / "release-v7"
+    released.mkdir(parents=True)
+    (released / "config.json").write_text(json.dumps({"format": "pixelforge", "step": 3260, "training": {"init_from": "cpu-native-v5"}}))
+    (tmp_path / "runs" / "stage4" / "checkpoints" / "latest").mkdir(parents=True)
+    (tmp_path / "runs" / "stage4" / "config.json").write_text(json.dumps({"init_from": "weights/release-v7"}))
+    assert [(a.name, a.steps, a.from_scratch) for a in lineage("runs/stage4")] == [
+        ("stage4", None, False), ("release-v7", 3260, False), ("cpu-native-v5", None, False)]
     # a parent that is not a run folder here (moved, or a bare checkpoint) ends the chain without guessing
     assert [(a.name, a.steps, a.from_scratch) for a in lineage("./elsewhere/gone")] == [("gone", None, False)]
     assert "Earlier stages, if any, are not recorded here." in _progress({"step": 1}, "./elsewhere/gone", lineage("./elsewhere/gone"))

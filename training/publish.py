@@ -258,9 +258,15 @@ def lineage(init_from: str | None, limit: int = 32) -> list[Ancestor]:
         if config.is_file() and path.resolve() not in seen:
             seen.add(path.resolve())
             try:
-                parent = _read_json(config).get("init_from") or ""
+                data = _read_json(config)
             except PublishError:
-                parent = None
+                data = {}
+            # a published model folder (`train publish --stage`) nests its run's settings and records its step
+            recipe = data["training"] if isinstance(data.get("training"), dict) else data
+            if "init_from" in recipe:
+                parent = recipe["init_from"] or ""
+            if steps is None and isinstance(data.get("step"), int):
+                steps = data["step"]
         # parent: "" = trained from random weights; None = unknown (not a run folder here)
         chain.append(Ancestor(shown_source(init_from), steps, from_scratch=parent == ""))
         init_from = parent
