@@ -444,6 +444,10 @@ def test_salience_weights_the_colour_keeping_loss_toward_small_features_that_sta
 
     _, model = build_model(tiny(tmp_path, content_salience=4.0, lambda_content=5.0).validate(), torch.device("cpu"), ddp.Dist())
     assert model.weights.content_salience == 4.0  # the recipe's setting reaches the step
+    args = build_parser().parse_args(["--domain-a", "a", "--domain-b", "b", "--output", "o", "--content-salience", "8",
+                                      "--lambda-flat", "10"])
+    cfg = resolve_config(args)
+    assert (cfg.content_salience, cfg.lambda_flat) == (8.0, 10.0)  # and the command line's
     with pytest.raises(ConfigError, match="content_salience must be a finite number >= 0"):
         tiny(tmp_path, content_salience=-1.0).validate()
 

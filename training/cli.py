@@ -57,6 +57,10 @@ HELP = {
     "lambda-content": "colour-keeping loss weight: L1 between each generator's input and output averaged over "
                       "content-pool blocks, so the net redraws shapes but keeps the picture's colours (default 0 = reference)",
     "content-pool": "block size of the colour-keeping loss in pixels (default 4)",
+    "content-salience": "colour-keeping weight of a block rises by this per unit of contrast with the blocks around it, "
+                        "so small features that stand out (eyes, brows) keep their colour (default 0 = every block alike)",
+    "lambda-flat": "flat-shading loss weight: G_A's steps between neighbouring pixels where its input is flat "
+                   "(texture, speckle) cost, edges are free (default 0 = off)",
     "pool-size": "past fakes kept per domain for the discriminators (default 50)",
     "max-steps": "stop after N optimizer steps in total, counting steps before a resume",
     "device": "auto | cpu | cuda | cuda:N (default auto)",
