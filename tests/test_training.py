@@ -218,6 +218,38 @@ def test_learning_rate_schedule_is_the_reference_lambda_rule():
     assert cfg.lr_at(199) == pytest.approx(2e-4 * (1 - 100 / 101))
 
 
+def test_step_decay_anneals_a_single_decay_epoch_to_zero_instead_of_running_at_half_the_lr():
+    cfg = TrainConfig(epochs=0, epochs_decay=1, lr=1e-4)
+    assert cfg.lr_at(0) == pytest.approx(5e-5)  # the reference's rule: flat at half the lr for the whole epoch
+    step = replace(cfg, lr_decay="step")
+    ramp = [step.lr_at_step(s, 100) for s in range(100)]
+    assert ramp[0] == pytest.approx(1e-4 * (1 - 1 / 101)) and ramp[-1] == pytest.approx(1e-4 / 101)
+    assert all(a > b for a, b in zip(ramp, ramp[1:]))
+    # constant epochs stay constant, then the ramp spans every decay step
+    two = replace(step, epochs=1, epochs_decay=1)
+    assert two.lr_at_step(0, 100) == two.lr_at_step(99, 100) == 1e-4 and two.lr_at_step(199, 100) == pytest.approx(1e-4 / 101)
+    with pytest.raises(ConfigError, match="lr_decay"):
+        replace(cfg, domain_a="a", domain_b="b", output="o", lr_decay="cosine").validate()
+
+
+def test_step_decay_reaches_the_optimizers_logs_and_resumes_bitwise(tmp_path):
+    """3 steps per epoch, 1 constant + 1 decay epoch; interrupted at step 4 (in the decay) and resumed."""
+    straight = tmp_path / "straight"
+    train(tiny(straight, max_steps=6, lr_decay="step"), progress=False)
+    with (straight / "run/losses.csv").open() as fh:
+        lrs = [float(r["lr"]) for r in csv.DictReader(fh)]
+    assert lrs == pytest.approx([2e-4] * 3 + [2e-4 * (1 - k / 4) for k in (1, 2, 3)], rel=1e-5)
+    parts = tmp_path / "parts"
+    make_domains(parts)
+    train(tiny(parts, max_steps=4, lr_decay="step"), progress=False)
+    train(replace(tiny(parts, max_steps=6, lr_decay="step"), resume=str(parts / "run")), progress=False)
+    a, b = weights(straight / "run"), weights(parts / "run")
+    for name in NETS:
+        assert all(torch.equal(a[name][k], b[name][k]) for k in a[name]), name
+    args = build_parser().parse_args(["--domain-a", "a", "--domain-b", "b", "--output", "o", "--lr-decay", "step"])
+    assert resolve_config(args).lr_decay == "step"
+
+
 def _reference_step(nets, opt_G, opt_D, real_A, real_B, w: Weights):
     """The reference's optimize_parameters, one network call at a time (no batching)."""
     G_A, G_B, D_A, D_B = (nets[n] for n in NETS)

@@ -50,6 +50,8 @@ HELP = {
     "batch-size": "images per step and per process (default 1)",
     "epochs": "epochs at the initial learning rate (default 100)",
     "epochs-decay": "further epochs with the learning rate decaying linearly to 0 (default 100)",
+    "lr-decay": "epoch (the reference: the lr drops once per decay epoch, so a single decay epoch runs at half the lr "
+                "throughout) or step (linear per optimizer step, reaching ~0 at the last step; for short fine-tunes)",
     "lr": "Adam learning rate (default 2e-4)",
     "lambda-a": "cycle loss weight A->B->A (default 10)",
     "lambda-b": "cycle loss weight B->A->B (default 10)",

@@ -17,6 +17,7 @@ from pixelforge.io import atomic_write
 from pixelforge.model.networks import DiscriminatorSpec, GeneratorSpec
 
 #: Fields that define the model and the data stream: a resume may not change them.
+LR_DECAYS = ("epoch", "step")
 ARCHITECTURE_FIELDS = ("ngf", "n_blocks", "ndf", "n_layers", "size", "batch_size", "seed", "a_resize", "b_max_scale", "a_min_load_size",
                        "b_balance", "b_scale")
 
@@ -59,6 +60,7 @@ class TrainConfig:
     batch_size: int = 1  # per process
     epochs: int = 100  # epochs at the initial learning rate
     epochs_decay: int = 100  # epochs of linear decay to zero
+    lr_decay: str = "epoch"  # epoch: the reference's rule, one lr per epoch; step: linear per optimizer step, to ~0
     lr: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
@@ -102,8 +104,19 @@ class TrainConfig:
         return self.epochs + self.epochs_decay
 
     def lr_at(self, epoch: int) -> float:
-        """The reference's ``lambda_rule`` (0-based epoch): constant, then linear towards zero."""
+        """The reference's ``lambda_rule`` (0-based epoch): constant, then linear towards zero.
+
+        It steps once per epoch and never reaches zero: a single decay epoch runs at half the lr throughout.
+        """
         factor = 1.0 - max(0, epoch + 1 - self.epochs) / float(self.epochs_decay + 1)
+        return self.lr * factor
+
+    def lr_at_step(self, step: int, steps_per_epoch: int) -> float:
+        """``lr_decay = "step"``: the same ramp per 0-based optimizer ``step``, so a short fine-tune (one decay
+        epoch) anneals from ``lr`` to ~0 instead of running flat at half of it.
+        """
+        decay_steps = self.epochs_decay * steps_per_epoch
+        factor = 1.0 - max(0, step + 1 - self.epochs * steps_per_epoch) / float(decay_steps + 1)
         return self.lr * factor
 
     # ----------------------------------------------------------------- checks and I/O
@@ -136,6 +149,8 @@ class TrainConfig:
         if not 1 <= self.ngf <= 1024 or not 1 <= self.ndf <= 1024 or self.n_blocks > 64 or self.n_layers > 8:
             raise ConfigError("ngf/ndf must be 1..1024, n_blocks 0..64 and n_layers 1..8 "
                               f"(got {self.ngf}, {self.ndf}, {self.n_blocks}, {self.n_layers})")
+        if self.lr_decay not in LR_DECAYS:
+            raise ConfigError(f"lr_decay must be one of {', '.join(LR_DECAYS)}, got {self.lr_decay!r}")
         if not 1 <= self.content_pool <= self.size:
             raise ConfigError(f"content_pool must be 1..size ({self.size}), got {self.content_pool}")
         if self.load_size < self.size:

@@ -323,6 +323,11 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
                 real_A = batch["A"].to(device, non_blocking=True).contiguous(memory_format=mem_format)
                 real_B = batch["B"].to(device, non_blocking=True).contiguous(memory_format=mem_format)
                 rejected += [line for text in batch["bad"] for line in text.split("\n") if line]
+                if cfg.lr_decay == "step":
+                    lr = cfg.lr_at_step(c.step, steps_per_epoch)
+                    for opt in (model.opt_G, model.opt_D):
+                        for group in opt.param_groups:
+                            group["lr"] = lr
                 losses = train_step(model, real_A, real_B)
                 c.step += 1
                 c.iteration += 1
