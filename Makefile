@@ -60,17 +60,17 @@ demo: system-deps $(STAMP)
 	$(PY) -m pixelforge.demo $(if $(filter 1,$(DEMO_FAST)),--fast,)
 
 # The shipped model, reproducible: curate the shared corpus, train with the recipes in turn, measure, ship.
-# `make model` (three one-epoch stages: 15-18 minutes each on 2 CPU cores on 2026-12-03, up to 45 on slower days) trains each recipe of RECIPES into the run folder its file
+# `make model` (six one-epoch stages: 14-20 minutes each on 2 CPU cores on 2026-12-03, up to 45 on slower days) trains each recipe of RECIPES into the run folder its file
 # names (`output`); a recipe after the first starts from what its `init_from` names (stage 14 from the
-# released v7 generator kept in training/recipes/weights/, stages 15 and 16 from the run before), and a run that exists
+# released v7 generator kept in training/recipes/weights/, stages 15-20 from the run before), and a run that exists
 # is resumed. v7 itself, from random weights (about 4.5 hours): `make model RECIPES="$(V7_RECIPES)"`.
 # On a GPU: `make model RECIPES=training/recipes/gpu-native.toml MODEL_RUN=runs/gpu-native`.
 # `make ship-model` measures MODEL_RUN and copies it into the package as fp16 with its card (what a Hub repo would hold).
 CORPUS ?= ../shared/corpus
 V7_RECIPES := $(addprefix training/recipes/,cpu-native.toml cpu-native-v2.toml cpu-native-v3.toml cpu-native-v4.toml cpu-native-v5.toml cpu-native-v7.toml)
-RECIPES ?= $(addprefix training/recipes/,cpu-native-v14.toml cpu-native-v15.toml cpu-native-v16.toml)
-MODEL_RUN ?= runs/cpu-native-v16
-SHIPPED_NAME ?= pixelforge-native-v16
+RECIPES ?= $(addprefix training/recipes/,cpu-native-v14.toml cpu-native-v15.toml cpu-native-v16.toml cpu-native-v18.toml cpu-native-v19.toml cpu-native-v20.toml)
+MODEL_RUN ?= runs/cpu-native-v20
+SHIPPED_NAME ?= pixelforge-native-v20
 # the generator resolution the shipped model runs at (measured: docs/model.md), recorded in its G_A
 SHIPPED_PPC ?= 2
 SHIPPED ?= inference/models/$(SHIPPED_NAME)

@@ -402,8 +402,8 @@ def card_metrics(total: dict[str, dict], by_kind: dict[str, dict[str, dict]], ar
                                            f"key colours >10: {t['keys_over_10']}/{t['keys_n']}")
     note = ("Means over held-out images at cell 4 and 16 colours, every method measured in the same run; lower ΔE2000, "
             "higher SSIM and lines kept are better. The model and the untrained net run through `pixelate`'s pipeline, "
-            "which keeps the picture's colours above 2 cells (`--anchor-colors`) and gives palette colours within a "
-            "just-noticeable difference of the picture's its exact colour (`--snap-colors`); 'own colours' is the "
+            "which keeps the picture's colours above 2 cells (`--anchor-colors`) and gives a palette colour within a "
+            "just-noticeable difference of one of the picture's fills that fill's exact colour (`--snap-colors`); 'own colours' is the "
             "generator's output without either.")
     cartoon = by_kind.get("cartoon", {})
     if model in cartoon and "classical (new)" in cartoon:

@@ -40,7 +40,7 @@ def test_the_shipped_weights_are_small_fp16_safetensors_with_a_valid_card():
     assert meta["dtype"] == "float16" and int(meta["ngf"]) == 32
     card = shipped.shipped_card().read_text()
     assert validate_card_metadata(card, "model") == []
-    for needed in ("## Training data", "## Metrics", "## Limitations", "CC-BY-SA-3.0", "Twemoji", "`lambda_content` | `40.0`", "`content_salience` | `24.0`"):
+    for needed in ("## Training data", "## Metrics", "## Limitations", "CC-BY-SA-3.0", "Twemoji", "`lambda_content` | `40.0`", "`content_salience` | `24.0`", "`lambda_flat` | `50.0`", "`lr_decay` | `\"step\"`"):
         assert needed in card
     assert json.loads((shipped.SHIPPED_DIR / "config.json").read_text())["training"]["b_max_scale"] == 1
 
