@@ -17,9 +17,10 @@ from pixelforge.io import atomic_write
 from pixelforge.model.networks import DiscriminatorSpec, GeneratorSpec
 
 #: Fields that define the model and the data stream: a resume may not change them.
-LR_DECAYS = ("epoch", "step")
 ARCHITECTURE_FIELDS = ("ngf", "n_blocks", "ndf", "n_layers", "size", "batch_size", "seed", "a_resize", "b_max_scale", "a_min_load_size",
                        "b_balance", "b_scale")
+#: How the lr falls in the decay epochs: once per epoch (the reference) or per optimizer step.
+LR_DECAYS = ("epoch", "step")
 
 
 def min_size(n_layers: int) -> int:

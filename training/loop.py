@@ -241,6 +241,12 @@ def check_output(cfg: TrainConfig) -> None:
                           "index.html there and never overwrites files it did not make: pick a new folder")
 
 
+def _set_lr(model: CycleGAN, lr: float) -> None:
+    for opt in (model.opt_G, model.opt_D):
+        for group in opt.param_groups:
+            group["lr"] = lr
+
+
 def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  # noqa: ANN001
     """Train (or resume) a CycleGAN run as ``cfg`` says; returns how it ended."""
     cfg = prepare_config(cfg)
@@ -310,9 +316,7 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
     try:
         while c.epoch < cfg.total_epochs and not (cfg.max_steps and c.step >= cfg.max_steps):
             lr = cfg.lr_at(c.epoch)
-            for opt in (model.opt_G, model.opt_D):
-                for group in opt.param_groups:
-                    group["lr"] = lr
+            _set_lr(model, lr)
             epoch_data = UnpairedEpoch(dom_a, dom_b, pre, cfg.seed, c.epoch, d.rank, d.world,
                                        start=c.iteration * cfg.batch_size, weights_b=weights_b)
             loader = torch.utils.data.DataLoader(
@@ -325,9 +329,7 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
                 rejected += [line for text in batch["bad"] for line in text.split("\n") if line]
                 if cfg.lr_decay == "step":
                     lr = cfg.lr_at_step(c.step, steps_per_epoch)
-                    for opt in (model.opt_G, model.opt_D):
-                        for group in opt.param_groups:
-                            group["lr"] = lr
+                    _set_lr(model, lr)
                 losses = train_step(model, real_A, real_B)
                 c.step += 1
                 c.iteration += 1
