@@ -26,6 +26,7 @@ from training.config import ConfigError, TrainConfig
 from training.cyclegan import CycleGAN, Weights, build_model, train_step
 from training.loop import train
 from training.pool import ImagePool
+from training.report import LOSS_COLORS, plot_losses
 
 NETS = ("G_A", "G_B", "D_A", "D_B")
 
@@ -248,6 +249,22 @@ def test_step_decay_reaches_the_optimizers_logs_and_resumes_bitwise(tmp_path):
         assert all(torch.equal(a[name][k], b[name][k]) for k in a[name]), name
     args = build_parser().parse_args(["--domain-a", "a", "--domain-b", "b", "--output", "o", "--lr-decay", "step"])
     assert resolve_config(args).lr_decay == "step"
+
+
+def test_loss_plot_gives_each_loss_its_own_scale_and_skips_losses_that_are_off(tmp_path):
+    """A loss in the tens must not flatten one in the hundredths; a loss that is 0 throughout gets no panel."""
+    rows = [{"step": s, "lr": 1e-4 * (1 - s / 400), "D_A": 0.03 - 0.01 * s / 400, "content_A": 20 + 5 * s / 400,
+             "content_B": 0.0} for s in range(1, 400)]
+    boxes = plot_losses(rows, ["D_A", "content_A", "content_B"], tmp_path / "loss.png")
+    assert list(boxes) == ["D_A", "content_A", "lr"]
+    img = np.asarray(Image.open(tmp_path / "loss.png").convert("RGB")).astype(int)
+    for name in ("D_A", "content_A"):
+        x0, y0, x1, y1 = boxes[name]
+        inside = img[y0 + 1 : y1, x0 + 1 : x1]
+        ys = np.nonzero((np.abs(inside - LOSS_COLORS[name]).sum(-1) < 30).any(1))[0]
+        # the bold trend line spans a good part of the panel's height, whatever the loss's magnitude
+        assert len(ys) and ys.max() - ys.min() > 0.3 * (y1 - y0), name
+    assert plot_losses([], ["D_A"], tmp_path / "empty.png") == {}
 
 
 def _reference_step(nets, opt_G, opt_D, real_A, real_B, w: Weights):

@@ -20,7 +20,7 @@ from pixelforge.io import atomic_path, atomic_write
 LOSS_COLORS = {
     "D_A": (31, 119, 180), "G_A": (255, 127, 14), "cycle_A": (44, 160, 44), "idt_A": (214, 39, 40),
     "D_B": (148, 103, 189), "G_B": (140, 86, 75), "cycle_B": (227, 119, 194), "idt_B": (127, 127, 127),
-    "content_A": (188, 189, 34), "content_B": (23, 190, 207),
+    "content_A": (188, 189, 34), "content_B": (23, 190, 207), "flat_A": (0, 0, 0), "lr": (90, 90, 90),
 }
 CSV_HEAD = ["step", "epoch", "iteration", "lr"]
 
@@ -87,42 +87,58 @@ def read_losses(path: Path) -> list[dict[str, float]]:
     return rows
 
 
-def plot_losses(rows: list[dict[str, float]], names: Sequence[str], path: Path, width: int = 900, height: int = 420) -> None:
-    """A line chart of each loss per step (averaged into at most ``width`` buckets), drawn with Pillow."""
-    img = Image.new("RGB", (width, height), "white")
+def plot_losses(
+    rows: list[dict[str, float]], names: Sequence[str], path: Path, width: int = 900, panel_height: int = 140, columns: int = 3
+) -> dict[str, tuple[int, int, int, int]]:
+    """One small chart per loss, and one for the lr, each on its own scale, drawn with Pillow.
+
+    On one shared axis the colour-keeping losses (tens) flatten the adversarial ones (tenths) into the
+    floor; each panel instead spans its own series' range. A series that is 0 throughout (a loss that
+    is off) gets no panel. Points are averaged into one bucket per pixel column. Returns each drawn
+    series' panel box (x0, y0, x1, y1).
+    """
+    series = {n: [(r["step"], r[n]) for r in rows if n in r and math.isfinite(r[n])] for n in [*names, "lr"]}
+    series = {n: pts for n, pts in series.items() if any(v != 0 for _, v in pts)}
+    panels = max(1, -(-len(series) // columns))
+    img = Image.new("RGB", (width, 24 + panels * panel_height), "white")
     draw = ImageDraw.Draw(img)
-    left, right, top, bottom = 60, width - 130, 20, height - 40
-    draw.rectangle([left, top, right, bottom], outline=(0, 0, 0))
-    series = {n: [(r["step"], r[n]) for r in rows if n in r and math.isfinite(r[n])] for n in names}
-    values = [v for pts in series.values() for _, v in pts]
-    if not values:
-        draw.text((left + 10, top + 10), "no losses logged yet", fill=(0, 0, 0))
+    if not series:
+        draw.text((10, 10), "no losses logged yet", fill=(0, 0, 0))
         img.save(path)
-        return
+        return {}
     steps = [s for pts in series.values() for s, _ in pts]
     s_min, s_max = min(steps), max(max(steps), min(steps) + 1)
-    v_max = max(max(values), 1e-6)
-    for frac in (0.0, 0.25, 0.5, 0.75, 1.0):
-        y = bottom - frac * (bottom - top)
-        draw.line([left, y, right, y], fill=(230, 230, 230))
-        draw.text((5, y - 6), f"{v_max * frac:.3g}", fill=(0, 0, 0))
-    draw.text((left, bottom + 8), f"step {int(s_min)}", fill=(0, 0, 0))
-    draw.text((right - 70, bottom + 8), f"step {int(s_max)}", fill=(0, 0, 0))
-    buckets = max(1, right - left)
+    draw.text((8, 6), f"steps {int(s_min)}-{int(s_max)}; each panel on its own scale (bucket means)", fill=(0, 0, 0))
+    pw = width // columns
+    boxes = {}
     for i, (name, pts) in enumerate(series.items()):
-        color = LOSS_COLORS.get(name, (0, 0, 0))
-        sums: dict[int, list[float]] = {}
+        x0, y0 = (i % columns) * pw + 52, 24 + (i // columns) * panel_height + 18
+        x1, y1 = (i % columns + 1) * pw - 10, 24 + (i // columns + 1) * panel_height - 14
+        buckets: dict[int, list[float]] = {}
         for s, v in pts:
-            b = int((s - s_min) / (s_max - s_min) * (buckets - 1))
-            sums.setdefault(b, []).append(v)
-        line = [(left + b, bottom - (sum(v) / len(v)) / v_max * (bottom - top)) for b, v in sorted(sums.items())]
+            buckets.setdefault(int((s - s_min) / (s_max - s_min) * (x1 - x0)), []).append(v)
+        means = [(x0 + b, sum(v) / len(v)) for b, v in sorted(buckets.items())]
+        lo, hi = min(v for _, v in means), max(v for _, v in means)
+        span = hi - lo or max(abs(hi), 1e-12)
+        line = [(x, y1 - (v - lo) / span * (y1 - y0)) for x, v in means]
+        color = LOSS_COLORS.get(name, (0, 0, 0))
+        draw.rectangle([x0, y0, x1, y1], outline=(200, 200, 200))
+        draw.text((x0, y0 - 14), f"{name}  (last {pts[-1][1]:.3g})", fill=(0, 0, 0))
+        draw.text((x0 - 48, y0 - 2), f"{hi:.3g}", fill=(90, 90, 90))
+        draw.text((x0 - 48, y1 - 10), f"{lo:.3g}", fill=(90, 90, 90))
         if len(line) > 1:
-            draw.line(line, fill=color, width=2)
-        elif line:
+            draw.line(line, fill=tuple(255 - (255 - c) // 3 for c in color), width=1)  # the buckets, faint
+            trend: dict[int, list[float]] = {}  # and their trend: 24 coarse buckets, bold
+            for x, y in line:
+                trend.setdefault((x - x0) * 24 // (x1 - x0 + 1), []).append(y)
+            coarse = [(x0 + (b + 0.5) * (x1 - x0) / 24, sum(v) / len(v)) for b, v in sorted(trend.items())]
+            if len(coarse) > 1:
+                draw.line(coarse, fill=color, width=2)
+        else:
             draw.ellipse([line[0][0] - 2, line[0][1] - 2, line[0][0] + 2, line[0][1] + 2], fill=color)
-        draw.rectangle([right + 15, top + 5 + 18 * i, right + 27, top + 17 + 18 * i], fill=color)
-        draw.text((right + 33, top + 5 + 18 * i), name, fill=(0, 0, 0))
+        boxes[name] = (x0, y0, x1, y1)
     img.save(path)
+    return boxes
 
 
 def sample_grid(rows: Sequence[Sequence[Image.Image]], path: Path) -> None:
