@@ -87,6 +87,14 @@ def read_losses(path: Path) -> list[dict[str, float]]:
     return rows
 
 
+def _bucket_means(pts: list[tuple[float, float]], s_min: float, s_max: float, n: int) -> list[tuple[float, float]]:
+    """``(position 0..1, mean value)`` of the points in each of ``n`` equal step ranges that has any."""
+    buckets: dict[int, list[float]] = {}
+    for s, v in pts:
+        buckets.setdefault(min(n - 1, int((s - s_min) / (s_max - s_min) * n)), []).append(v)
+    return [((b + 0.5) / n, sum(v) / len(v)) for b, v in sorted(buckets.items())]
+
+
 def plot_losses(
     rows: list[dict[str, float]], names: Sequence[str], path: Path, width: int = 900, panel_height: int = 140, columns: int = 3
 ) -> dict[str, tuple[int, int, int, int]]:
@@ -114,24 +122,19 @@ def plot_losses(
     for i, (name, pts) in enumerate(series.items()):
         x0, y0 = (i % columns) * pw + 52, 24 + (i // columns) * panel_height + 18
         x1, y1 = (i % columns + 1) * pw - 10, 24 + (i // columns + 1) * panel_height - 14
-        buckets: dict[int, list[float]] = {}
-        for s, v in pts:
-            buckets.setdefault(int((s - s_min) / (s_max - s_min) * (x1 - x0)), []).append(v)
-        means = [(x0 + b, sum(v) / len(v)) for b, v in sorted(buckets.items())]
+        means = _bucket_means(pts, s_min, s_max, x1 - x0 + 1)  # one per pixel column
         lo, hi = min(v for _, v in means), max(v for _, v in means)
         span = hi - lo or max(abs(hi), 1e-12)
-        line = [(x, y1 - (v - lo) / span * (y1 - y0)) for x, v in means]
+        # the buckets (faint) and their trend over 24 coarse buckets (bold), in pixels
+        line, coarse = ([(x0 + f * (x1 - x0), y1 - (v - lo) / span * (y1 - y0)) for f, v in points]
+                        for points in (means, _bucket_means(pts, s_min, s_max, 24)))
         color = LOSS_COLORS.get(name, (0, 0, 0))
         draw.rectangle([x0, y0, x1, y1], outline=(200, 200, 200))
         draw.text((x0, y0 - 14), f"{name}  (last {pts[-1][1]:.3g})", fill=(0, 0, 0))
         draw.text((x0 - 48, y0 - 2), f"{hi:.3g}", fill=(90, 90, 90))
         draw.text((x0 - 48, y1 - 10), f"{lo:.3g}", fill=(90, 90, 90))
         if len(line) > 1:
-            draw.line(line, fill=tuple(255 - (255 - c) // 3 for c in color), width=1)  # the buckets, faint
-            trend: dict[int, list[float]] = {}  # and their trend: 24 coarse buckets, bold
-            for x, y in line:
-                trend.setdefault((x - x0) * 24 // (x1 - x0 + 1), []).append(y)
-            coarse = [(x0 + (b + 0.5) * (x1 - x0) / 24, sum(v) / len(v)) for b, v in sorted(trend.items())]
+            draw.line(line, fill=tuple(255 - (255 - c) // 3 for c in color), width=1)
             if len(coarse) > 1:
                 draw.line(coarse, fill=color, width=2)
         else:
