@@ -53,3 +53,21 @@ def test_specs_and_init():
     out = g(torch.rand(2, 3, 32, 48) * 2 - 1)
     assert out.shape == (2, 3, 32, 48) and out.abs().max() <= 1
     assert DiscriminatorSpec(ndf=8).build()(torch.zeros(1, 3, 32, 32)).dim() == 4
+
+
+def test_the_long_skip_adds_only_its_own_keys_and_reaches_fine_detail():
+    torch.manual_seed(0)
+    plain = init_weights(GeneratorSpec(ngf=8, n_blocks=2).build()).eval()
+    skip = GeneratorSpec(ngf=8, n_blocks=2, skip=1).build().eval()
+    extra = set(skip.state_dict()) - set(plain.state_dict())
+    assert extra == {"skip.1.weight", "skip.1.bias"}  # the model.* keys stay the reference's
+    x = torch.rand(1, 3, 32, 40) * 2 - 1
+    skip.load_state_dict({**plain.state_dict(), "skip.1.weight": torch.zeros(3, 8, 3, 3), "skip.1.bias": torch.zeros(3)})
+    with torch.no_grad():
+        assert torch.equal(skip(x), plain(x))  # zeroed, it computes exactly what the plain net does
+        torch.nn.init.normal_(skip.skip[1].weight, 0.0, 0.5)
+        # a one-pixel dot reaches the output at full resolution: its effect is sharpest at the dot itself
+        dot = x.clone()
+        dot[..., 16, 20] = -1.0
+        change = (skip(dot) - skip(x)).abs().sum(1)[0]
+    assert change.argmax().item() == 16 * 40 + 20

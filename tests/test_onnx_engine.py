@@ -147,3 +147,17 @@ def test_an_export_failure_warns_and_runs_torch_under_auto_but_fails_when_asked(
     asked = Pixelator(small_net, SMALL, model=ModelOptions(engine="onnx", onnx_cache=False))
     with pytest.raises(EngineUnavailable, match="exporter broke"):
         asked.translate(rgb)
+
+
+def test_a_generator_with_the_long_skip_exports_and_matches_torch():
+    spec = GeneratorSpec(ngf=16, n_blocks=2, skip=1)
+    torch.manual_seed(2)
+    net = init_weights(spec.build()).eval()
+    onnx_px = Pixelator(net, spec, model=ModelOptions(engine="onnx"))
+    torch_px = Pixelator(net, spec, model=ModelOptions(engine="torch"))
+    rgb = picture(37, 53, seed=5)
+    ours, ref = onnx_px.translate(rgb), torch_px.translate(rgb)
+    assert onnx_px._onnx is not None and onnx_px._onnx.origin is not None
+    assert np.abs(ours - ref).max() < 0.05 and ref.std() > 1.0
+    graph = onnx.load_from_string(onnx_engine.export_onnx(net))
+    assert any("skip" in name for node in graph.graph.node if node.op_type == "Conv" for name in node.input)

@@ -384,6 +384,28 @@ def test_export_command_writes_reference_files(tmp_path, capsys):
         init_networks(tmp_path, {"G_A": GeneratorSpec(ngf=8, n_blocks=2).build()})
 
 
+def test_a_skip_run_grows_from_a_plain_one_and_stays_ours(tmp_path, capsys):
+    """`skip = true` from plain weights starts exactly at the parent, learns the skip, and is refused as a .pth."""
+    cfg = tiny(tmp_path, max_steps=1)
+    train(cfg, progress=False)
+    parent, _ = load_generator(cfg.output)
+    grown = {"G_A": GeneratorSpec(ngf=8, n_blocks=2, skip=1).build()}
+    assert init_networks(cfg.output, grown) == ["G_A"]
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(grown["G_A"].eval()(x), parent(x)) and not grown["G_A"].skip[1].weight.any()
+    run2 = tmp_path / "run2"
+    train(replace(cfg, output=str(run2), init_from=cfg.output, skip=True, max_steps=3), progress=False)
+    net, spec = load_generator(run2)
+    assert spec == GeneratorSpec(ngf=8, n_blocks=2, skip=1)
+    assert net.skip[1].weight.abs().sum() > 0  # three steps moved it off zero
+    assert "with the long skip" in (run2 / "index.html").read_text()
+    assert main(["export", str(run2), "--to", str(tmp_path / "ref")]) == 2
+    assert "lacks" in capsys.readouterr().err and not (tmp_path / "ref" / "latest_net_G_A.pth").exists()
+    with pytest.raises(ConfigError, match="skip"):  # an architecture field: a resume may not change it
+        train(replace(cfg, resume=str(run2), output=str(run2), skip=False, max_steps=4), progress=False)
+
+
 def test_step_runs_under_bf16_autocast_on_cpu(tmp_path):
     from training import ddp
 

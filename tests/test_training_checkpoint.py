@@ -18,6 +18,7 @@ from pixelforge.model.checkpoint import (
     discriminator_metadata,
     find_checkpoint_dir,
     generator_metadata,
+    save_network,
 )
 from pixelforge.model.loading import (
     export_reference_pth,
@@ -357,3 +358,26 @@ def test_the_same_weights_are_the_same_bytes_in_every_process(tmp_path):
     assert (spec.ngf, spec.n_blocks) == (4, 1)
     with safe_open(str(tmp_path / "one.safetensors"), framework="pt") as fh:
         assert fh.metadata()["direction"] == "AtoB"
+
+
+def test_the_long_skip_is_recorded_only_when_set_and_read_back(tmp_path):
+    spec = GeneratorSpec(ngf=8, n_blocks=2, skip=1)
+    meta = generator_metadata(spec, "AtoB", 32)
+    assert meta["skip"] == "1" and "skip" not in generator_metadata(TINY, "AtoB", 32)  # old files stay byte-identical
+    torch.manual_seed(3)
+    net = init_weights(spec.build()).eval()
+    save_network(net, tmp_path / "G_A.safetensors", meta)
+    loaded, got = load_generator(tmp_path / "G_A.safetensors")
+    x = _x()
+    with torch.no_grad():
+        assert got == spec and torch.equal(loaded(x), net(x))
+    assert infer_generator_spec(net.state_dict()) == spec
+    assert infer_generator_spec(TINY.build().state_dict()) == TINY
+    # a skip file claimed as plain names the extra keys and the architecture it looks like
+    with pytest.raises(CheckpointError, match="unexpected keys: skip.1.bias, skip.1.weight") as err:
+        load_generator(tmp_path / "G_A.safetensors", spec=TINY)
+    assert "with the long skip" in str(err.value) and "--ngf" not in str(err.value)  # pixelate has no skip flag
+    with pytest.raises(CheckpointError, match="lacks"):
+        export_reference_pth(net, tmp_path / "latest_net_G_A.pth")
+    with pytest.raises(CheckpointError, match="skip=2"):
+        load_generator(tmp_path / "G_A.safetensors", spec=GeneratorSpec(ngf=8, n_blocks=2, skip=2))

@@ -81,6 +81,8 @@ FLAGS = {
     "compile": "torch.compile the four networks (slow first steps, faster after)",
     "channels-last": "channels_last memory format (default: on with CUDA)",
     "flip": "random horizontal flips (default on)",
+    "skip": "give the generators a long skip from the full-resolution stem to the output (not in the reference; "
+            "keeps 1-2 px features such as eyes; from weights without it the skip starts at zero; no .pth export)",
     "tensorboard": "also log losses to runs/NAME/tensorboard (needs the tensorboard package)",
 }
 

@@ -17,7 +17,7 @@ from pixelforge.io import atomic_write
 from pixelforge.model.networks import DiscriminatorSpec, GeneratorSpec
 
 #: Fields that define the model and the data stream: a resume may not change them.
-ARCHITECTURE_FIELDS = ("ngf", "n_blocks", "ndf", "n_layers", "size", "batch_size", "seed", "a_resize", "b_max_scale", "a_min_load_size",
+ARCHITECTURE_FIELDS = ("ngf", "n_blocks", "skip", "ndf", "n_layers", "size", "batch_size", "seed", "a_resize", "b_max_scale", "a_min_load_size",
                        "b_balance", "b_scale")
 #: How the lr falls in the decay epochs: once per epoch (the reference) or per optimizer step.
 LR_DECAYS = ("epoch", "step")
@@ -54,6 +54,7 @@ class TrainConfig:
     # model (reference defaults)
     ngf: int = 64
     n_blocks: int = 9
+    skip: bool = False  # generators get a long skip from the full-resolution stem (not in the reference)
     ndf: int = 64
     n_layers: int = 3
     init_gain: float = 0.02
@@ -94,7 +95,7 @@ class TrainConfig:
 
     @property
     def generator_spec(self) -> GeneratorSpec:
-        return GeneratorSpec(ngf=self.ngf, n_blocks=self.n_blocks)
+        return GeneratorSpec(ngf=self.ngf, n_blocks=self.n_blocks, skip=int(self.skip))
 
     @property
     def discriminator_spec(self) -> DiscriminatorSpec:

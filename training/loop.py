@@ -193,7 +193,7 @@ def _page(run: Path, cfg: TrainConfig, c: Counters, status: str, dom_a: Domain, 
         "epoch": f"{c.epoch} of {cfg.total_epochs} (iteration {c.iteration})",
         "domain A": dom_a.describe(),
         "domain B": dom_b.describe() + (f", each {cfg.b_balance} value drawn equally often" if cfg.b_balance else ""),
-        "model": f"ResnetGenerator ngf={cfg.ngf} n_blocks={cfg.n_blocks}, PatchGAN ndf={cfg.ndf} n_layers={cfg.n_layers}",
+        "model": f"ResnetGenerator ngf={cfg.ngf} n_blocks={cfg.n_blocks}{' with the long skip' if cfg.skip else ''}, PatchGAN ndf={cfg.ndf} n_layers={cfg.n_layers}",
         "size / batch": f"{cfg.size} px / {cfg.batch_size}",
         "config": "config.json",
     }

@@ -72,10 +72,16 @@ def recommended_pixels_per_cell(path: str | Path, which: str = "G_A") -> int | N
     return int(raw)
 
 
+#: Spec fields added after the format was published: files written before them lack the key and get the default.
+OPTIONAL_SPEC_FIELDS = ("skip",)
+
+
 def generator_metadata(spec: GeneratorSpec, direction: str, size: int) -> dict[str, str]:
     """The self-description stored in every ``G_*.safetensors`` (all values are strings)."""
     meta = {"format": FORMAT, "arch": GENERATOR_ARCH}
-    meta.update({f.name: str(getattr(spec, f.name)) for f in fields(spec)})
+    # a later, optional field is written only when set, so files without it stay byte-identical to before
+    meta.update({f.name: str(getattr(spec, f.name)) for f in fields(spec)
+                 if f.name not in OPTIONAL_SPEC_FIELDS or getattr(spec, f.name) != f.default})
     meta.update({"direction": direction, "size": str(size)})
     return meta
 
@@ -89,7 +95,7 @@ def discriminator_metadata(spec: DiscriminatorSpec, size: int) -> dict[str, str]
 
 #: Accepted range of every GeneratorSpec field: the reference uses 3 channels, ngf 64, 6 or 9 blocks.
 #: ngf 1024 already means ~700 M parameters (2.8 GB); anything beyond is a corrupt or hostile file.
-SPEC_RANGES = {"input_nc": (1, 4), "output_nc": (1, 4), "ngf": (1, 1024), "n_blocks": (0, 64)}
+SPEC_RANGES = {"input_nc": (1, 4), "output_nc": (1, 4), "ngf": (1, 1024), "n_blocks": (0, 64), "skip": (0, 1)}
 #: Largest safetensors header read (the safetensors library's own limit).
 MAX_HEADER_BYTES = 100_000_000
 
@@ -115,6 +121,8 @@ def spec_from_metadata(meta: Mapping[str, str]) -> GeneratorSpec:
     values = {}
     for f in fields(GeneratorSpec):
         raw = meta.get(f.name)
+        if raw is None and f.name in OPTIONAL_SPEC_FIELDS:
+            continue
         if not isinstance(raw, str) or not raw.strip().lstrip("+-").isdigit() or len(raw) > 12:
             shown = {k: meta[k] for k in list(meta)[:12]}
             raise CheckpointError(f"generator metadata is incomplete or not integers ({f.name}={raw!r}): {shown}")

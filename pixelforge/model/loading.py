@@ -72,6 +72,7 @@ def infer_generator_spec(state: Mapping[str, torch.Tensor | tuple[int, ...]]) ->
             output_nc=int(_Shaped(state[last]).shape[0]),
             ngf=int(first.shape[0]),
             n_blocks=n_blocks,
+            skip=int("skip.1.weight" in state),
         )
     except (KeyError, IndexError, ValueError, TypeError):
         return None
@@ -111,6 +112,9 @@ def export_reference_pth(net_or_state: nn.Module | Mapping[str, torch.Tensor], p
         state = unwrap(net_or_state).state_dict()
     else:
         state = dict(net_or_state)
+    if any(k.startswith("skip.") for k in state):
+        raise CheckpointError(f"{path}: this generator has the long skip (skip=1), which the reference's ResnetGenerator "
+                              "lacks, so no reference code could load it; export it as safetensors instead")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({k: v.detach().cpu().clone() for k, v in state.items()}, str(path))
@@ -169,9 +173,10 @@ def _check_or_hint(spec: GeneratorSpec, shapes: Mapping[str, tuple[int, ...]], w
     except CheckpointError as exc:
         guess = infer_generator_spec(shapes)
         if guess is not None and guess != spec:
+            how = (f"pixelate --ngf {guess.ngf} --n-blocks {guess.n_blocks}; " if not guess.skip else "") + "spec=GeneratorSpec(...) in Python"
             raise CheckpointError(
-                f"{exc}\n  the file looks like ngf={guess.ngf}, n_blocks={guess.n_blocks}: give that architecture "
-                f"(pixelate --ngf {guess.ngf} --n-blocks {guess.n_blocks}; spec=GeneratorSpec(...) in Python), "
+                f"{exc}\n  the file looks like ngf={guess.ngf}, n_blocks={guess.n_blocks}"
+                f"{', with the long skip' if guess.skip else ''}: give that architecture ({how}), "
                 "or leave it out to use the file's own"
             ) from exc
         raise
@@ -184,6 +189,16 @@ def load_network_into(net: nn.Module, path: str | Path) -> dict[str, str]:
     check_state_dict(target, state, str(path))
     target.load_state_dict(state, strict=True)
     return meta
+
+
+def _load_adding_skip(net: nn.Module, state: Mapping[str, torch.Tensor], what: str) -> None:
+    """Load ``state`` strictly, except that a generator with the long skip may start from one without:
+    its skip conv is then zeroed, so the network computes exactly what the parent did."""
+    adding = isinstance(net, ResnetGenerator) and net.skip is not None and not any(k.startswith("skip.") for k in state)
+    if adding:
+        state = {**state, **{f"skip.{k}": torch.zeros_like(v) for k, v in net.skip.state_dict().items()}}
+    check_state_dict(net, state, what)
+    net.load_state_dict(state, strict=True)
 
 
 def init_networks(source: str | Path, nets: Mapping[str, nn.Module]) -> list[str]:
@@ -201,14 +216,12 @@ def init_networks(source: str | Path, nets: Mapping[str, nn.Module]) -> list[str
     for name, net in nets.items():
         ours, ref = folder / f"{name}.safetensors", folder / f"latest_net_{name}.pth"
         if ours.is_file():
-            load_network_into(net, ours)
+            state, where = clean_reference_keys(read_network(ours)[0]), ours
         elif ref.is_file():
-            state = load_reference_pth(ref)
-            target = unwrap(net)
-            check_state_dict(target, state, str(ref))
-            target.load_state_dict(state, strict=True)
+            state, where = load_reference_pth(ref), ref
         else:
             continue
+        _load_adding_skip(unwrap(net), state, str(where))
         loaded.append(name)
     if not loaded:
         raise CheckpointError(f"--init-from {source}: no G_A/G_B/D_A/D_B .safetensors or latest_net_*.pth found")

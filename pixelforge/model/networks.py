@@ -38,9 +38,16 @@ class ResnetBlock(nn.Module):
 
 
 class ResnetGenerator(nn.Module):
-    """c7s1-64, d128, d256, R256 x n_blocks, u128, u64, c7s1-3 with tanh."""
+    """c7s1-64, d128, d256, R256 x n_blocks, u128, u64, c7s1-3 with tanh.
 
-    def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, n_blocks: int = 9) -> None:
+    ``skip=True`` adds one thing the reference lacks: a 3x3 conv from the full-resolution stem
+    (c7s1) to the output, added before the tanh. Without it every detail passes a 4x-downsampled
+    bottleneck, and 1-2 px features (a cartoon's eyes) come out pale. Its parameters are
+    ``skip.1.*``; the ``model.*`` keys stay the reference's, so a reference generator (or ours
+    without the skip) initialises one with the skip zeroed (:func:`pixelforge.model.loading.init_networks`).
+    """
+
+    def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, n_blocks: int = 9, skip: bool = False) -> None:
         super().__init__()
         if n_blocks < 0:
             raise ValueError("n_blocks must be >= 0")
@@ -71,9 +78,13 @@ class ResnetGenerator(nn.Module):
             ]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, kernel_size=7, padding=0), nn.Tanh()]
         self.model = nn.Sequential(*layers)
+        self.skip = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(ngf, output_nc, kernel_size=3)) if skip else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        if self.skip is None:
+            return self.model(x)
+        stem = self.model[:4](x)
+        return torch.tanh(self.model[4:-1](stem) + self.skip(stem))
 
 
 class NLayerDiscriminator(nn.Module):
@@ -115,9 +126,10 @@ class GeneratorSpec:
     output_nc: int = 3
     ngf: int = 64
     n_blocks: int = 9
+    skip: int = 0  # 1: the long skip from the stem (not in the reference); an int so metadata stays integers
 
     def build(self) -> ResnetGenerator:
-        return ResnetGenerator(self.input_nc, self.output_nc, self.ngf, self.n_blocks)
+        return ResnetGenerator(self.input_nc, self.output_nc, self.ngf, self.n_blocks, bool(self.skip))
 
 
 @dataclass(frozen=True)
