@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ from pixelforge.model.checkpoint import (
     expected_shapes,
     find_checkpoint_dir,
     read_header,
+    spec_fields,
     spec_from_metadata,
 )
 from training.model_card import Ancestor, CardFile, CardInputs, build_model_card
@@ -161,7 +162,7 @@ def prepare_publish(
     counters = _counters(checkpoint)
     dtype = "float16" if fp16 else "float32"
     model_config = {
-        "format": FORMAT, "arch": GENERATOR_ARCH, "generator": asdict(spec),
+        "format": FORMAT, "arch": GENERATOR_ARCH, "generator": spec_fields(spec),
         "networks": {n.removesuffix(".safetensors"): DIRECTIONS[n.removesuffix(".safetensors")] for n in names}, "dtype": dtype, "size": size,
         "step": counters.get("step") if counters else None, "training": published_config(config) if config else None,
         "pixels_per_cell": pixels_per_cell,

@@ -76,12 +76,17 @@ def recommended_pixels_per_cell(path: str | Path, which: str = "G_A") -> int | N
 OPTIONAL_SPEC_FIELDS = ("skip",)
 
 
+def spec_fields(spec: GeneratorSpec) -> dict[str, int]:
+    """The spec's fields as written to files; a later, optional one only when set, so files without
+    it (every plain generator) stay byte-identical to those written before it existed."""
+    return {f.name: getattr(spec, f.name) for f in fields(spec)
+            if f.name not in OPTIONAL_SPEC_FIELDS or getattr(spec, f.name) != f.default}
+
+
 def generator_metadata(spec: GeneratorSpec, direction: str, size: int) -> dict[str, str]:
     """The self-description stored in every ``G_*.safetensors`` (all values are strings)."""
     meta = {"format": FORMAT, "arch": GENERATOR_ARCH}
-    # a later, optional field is written only when set, so files without it stay byte-identical to before
-    meta.update({f.name: str(getattr(spec, f.name)) for f in fields(spec)
-                 if f.name not in OPTIONAL_SPEC_FIELDS or getattr(spec, f.name) != f.default})
+    meta.update({name: str(value) for name, value in spec_fields(spec).items()})
     meta.update({"direction": direction, "size": str(size)})
     return meta
 
