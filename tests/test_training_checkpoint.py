@@ -381,3 +381,14 @@ def test_the_long_skip_is_recorded_only_when_set_and_read_back(tmp_path):
         export_reference_pth(net, tmp_path / "latest_net_G_A.pth")
     with pytest.raises(CheckpointError, match="skip=2"):
         load_generator(tmp_path / "G_A.safetensors", spec=GeneratorSpec(ngf=8, n_blocks=2, skip=2))
+
+
+def test_a_model_card_says_when_the_generator_has_the_long_skip():
+    from training.model_card import CardInputs, build_model_card
+
+    def card(skip: int) -> str:
+        return build_model_card(CardInputs(repo_id="o/n", spec=GeneratorSpec(ngf=8, n_blocks=2, skip=skip), params=10,
+                                           dtype="float16", files=[], domains=[], config=None, counters=None, metrics=None))
+
+    assert "long skip" in card(1) and "not the reference's code" in card(1)
+    assert "long skip" not in card(0)
