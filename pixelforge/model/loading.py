@@ -59,6 +59,11 @@ def _pickle_detail(exc: Exception) -> str:
     return text.split(". ")[0][:200]
 
 
+def has_skip(state: Mapping[str, object]) -> bool:
+    """Whether a generator's state (tensors or shapes) holds the long skip, ``skip.1.*``."""
+    return any(k.startswith("skip.") for k in state)
+
+
 def infer_generator_spec(state: Mapping[str, torch.Tensor | tuple[int, ...]]) -> GeneratorSpec | None:
     """Best guess of the architecture that produced ``state`` (tensors or their shapes; used in error hints only)."""
     try:
@@ -72,7 +77,7 @@ def infer_generator_spec(state: Mapping[str, torch.Tensor | tuple[int, ...]]) ->
             output_nc=int(_Shaped(state[last]).shape[0]),
             ngf=int(first.shape[0]),
             n_blocks=n_blocks,
-            skip=int("skip.1.weight" in state),
+            skip=int(has_skip(state)),
         )
     except (KeyError, IndexError, ValueError, TypeError):
         return None
@@ -112,7 +117,7 @@ def export_reference_pth(net_or_state: nn.Module | Mapping[str, torch.Tensor], p
         state = unwrap(net_or_state).state_dict()
     else:
         state = dict(net_or_state)
-    if any(k.startswith("skip.") for k in state):
+    if has_skip(state):
         raise CheckpointError(f"{path}: this generator has the long skip (skip=1), which the reference's ResnetGenerator "
                               "lacks, so no reference code could load it; export it as safetensors instead")
     path = Path(path)
@@ -194,8 +199,7 @@ def load_network_into(net: nn.Module, path: str | Path) -> dict[str, str]:
 def _load_adding_skip(net: nn.Module, state: Mapping[str, torch.Tensor], what: str) -> None:
     """Load ``state`` strictly, except that a generator with the long skip may start from one without:
     its skip conv is then zeroed, so the network computes exactly what the parent did."""
-    adding = isinstance(net, ResnetGenerator) and net.skip is not None and not any(k.startswith("skip.") for k in state)
-    if adding:
+    if isinstance(net, ResnetGenerator) and net.skip is not None and not has_skip(state):
         state = {**state, **{f"skip.{k}": torch.zeros_like(v) for k, v in net.skip.state_dict().items()}}
     check_state_dict(net, state, what)
     net.load_state_dict(state, strict=True)
@@ -216,7 +220,7 @@ def init_networks(source: str | Path, nets: Mapping[str, nn.Module]) -> list[str
     for name, net in nets.items():
         ours, ref = folder / f"{name}.safetensors", folder / f"latest_net_{name}.pth"
         if ours.is_file():
-            state, where = clean_reference_keys(read_network(ours)[0]), ours
+            state, where = read_network(ours)[0], ours  # ours: keys as written, no reference clean-up
         elif ref.is_file():
             state, where = load_reference_pth(ref), ref
         else:
