@@ -406,6 +406,35 @@ def test_a_skip_run_grows_from_a_plain_one_and_stays_ours(tmp_path, capsys):
         train(replace(cfg, resume=str(run2), output=str(run2), skip=False, max_steps=4), progress=False)
 
 
+def test_skip_lr_scales_the_skip_and_nothing_else(tmp_path):
+    """`skip_lr` gives the skip its own lr: one step from a plain parent moves it by that multiple, the rest alike."""
+    cfg = tiny(tmp_path, max_steps=1)
+    train(cfg, progress=False)
+    grown = {}
+    for scale in (1.0, 100.0):
+        run = tmp_path / f"skip-lr-{scale:g}"
+        train(replace(cfg, output=str(run), init_from=cfg.output, skip=True, skip_lr=scale, max_steps=1), progress=False)
+        grown[scale] = load_generator(run)[0].state_dict()
+    slow, fast = grown[1.0], grown[100.0]
+    # the skip starts at zero, so the first step's gradients are the same in both runs; Adam's first step is ~lr
+    ratio = fast["skip.1.weight"].abs().sum() / slow["skip.1.weight"].abs().sum()
+    assert 90 < ratio < 110
+    assert all(torch.allclose(slow[k], fast[k], atol=1e-6) for k in slow if not k.startswith("skip."))
+    run = tmp_path / "skip-lr-100"
+    result = train(replace(cfg, resume=str(run), output=str(run), skip=True, skip_lr=100.0, max_steps=2), progress=False)
+    assert result.counters.step == 2  # the optimizer's two groups resume as saved
+    with pytest.raises(ConfigError, match="skip_lr"):  # its optimizer groups: a resume may not change it
+        train(replace(cfg, resume=str(run), output=str(run), skip=True, skip_lr=10.0, max_steps=3), progress=False)
+
+
+def test_skip_lr_needs_the_skip_and_a_positive_value(tmp_path):
+    with pytest.raises(ConfigError, match="needs skip"):
+        tiny(tmp_path, skip_lr=10.0).validate()
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ConfigError, match="skip_lr must be"):
+            tiny(tmp_path, skip=True, skip_lr=bad).validate()
+
+
 def test_step_runs_under_bf16_autocast_on_cpu(tmp_path):
     from training import ddp
 

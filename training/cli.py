@@ -45,6 +45,8 @@ HELP = {
                  "once, however many frames its sheet was cut into) or source (default: every row equally, the reference)",
     "ngf": "generator width (default 64)",
     "n-blocks": "generator residual blocks (default 9)",
+    "skip-lr": "with --skip: the skip's learning rate as a multiple of --lr (default 1); a skip grown from zero "
+               "inside a trained net stays faint at the net's lr",
     "ndf": "discriminator width (default 64)",
     "n-layers": "discriminator conv layers; 3 = 70x70 PatchGAN (default 3)",
     "batch-size": "images per step and per process (default 1)",

@@ -17,7 +17,7 @@ from pixelforge.io import atomic_write
 from pixelforge.model.networks import DiscriminatorSpec, GeneratorSpec
 
 #: Fields that define the model and the data stream: a resume may not change them.
-ARCHITECTURE_FIELDS = ("ngf", "n_blocks", "skip", "ndf", "n_layers", "size", "batch_size", "seed", "a_resize", "b_max_scale", "a_min_load_size",
+ARCHITECTURE_FIELDS = ("ngf", "n_blocks", "skip", "skip_lr", "ndf", "n_layers", "size", "batch_size", "seed", "a_resize", "b_max_scale", "a_min_load_size",
                        "b_balance", "b_scale")
 #: How the lr falls in the decay epochs: once per epoch (the reference) or per optimizer step.
 LR_DECAYS = ("epoch", "step")
@@ -55,6 +55,7 @@ class TrainConfig:
     ngf: int = 64
     n_blocks: int = 9
     skip: bool = False  # generators get a long skip from the full-resolution stem (not in the reference)
+    skip_lr: float = 1.0  # the skip's learning rate as a multiple of lr (its own optimizer group when not 1)
     ndf: int = 64
     n_layers: int = 3
     init_gain: float = 0.02
@@ -151,6 +152,10 @@ class TrainConfig:
         if not 1 <= self.ngf <= 1024 or not 1 <= self.ndf <= 1024 or self.n_blocks > 64 or self.n_layers > 8:
             raise ConfigError("ngf/ndf must be 1..1024, n_blocks 0..64 and n_layers 1..8 "
                               f"(got {self.ngf}, {self.ndf}, {self.n_blocks}, {self.n_layers})")
+        if not (math.isfinite(self.skip_lr) and self.skip_lr > 0):
+            raise ConfigError(f"skip_lr must be a finite number > 0, got {self.skip_lr}")
+        if self.skip_lr != 1 and not self.skip:
+            raise ConfigError(f"skip_lr {self.skip_lr:g} needs skip = true (--skip): without the long skip there is nothing to scale")
         if self.lr_decay not in LR_DECAYS:
             raise ConfigError(f"lr_decay must be one of {', '.join(LR_DECAYS)}, got {self.lr_decay!r}")
         if not 1 <= self.content_pool <= self.size:

@@ -6,22 +6,19 @@ Where things plug in (read :func:`train` top to bottom):
   unreadable domain; each epoch is a fresh :class:`UnpairedEpoch` started at the saved iteration;
 * **AMP / channels_last / compile / DDP** - :func:`training.cyclegan.build_model`;
 * **the step** - :func:`training.cyclegan.train_step` (raises on NaN/inf before an update);
-* **resume** - :func:`restore` loads weights, optimizers, pools, RNGs and counters from
-  ``checkpoints/latest``; :func:`snapshot` is its mirror image;
+* **resume** - :func:`training.resume.restore` loads weights, optimizers, pools, RNGs and counters
+  from ``checkpoints/latest``; :func:`training.resume.snapshot` is its mirror image;
 * **outputs** - :mod:`training.report` (losses.csv, loss.png, samples/, index.html).
 """
 
 from __future__ import annotations
 
 import math
-import random
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -30,29 +27,18 @@ from pixelforge.io import atomic_write
 from pixelforge.model.checkpoint import (
     CHECKPOINTS_DIR,
     LATEST,
-    NETWORKS,
-    STATE_JSON,
-    STATE_TENSORS,
-    CheckpointError,
     discriminator_metadata,
-    find_checkpoint_dir,
     generator_metadata,
 )
 from pixelforge.model.hub import resolve_checkpoint
-from pixelforge.model.loading import init_networks, load_network_into
-from pixelforge.model.state import load_state, save_checkpoint
+from pixelforge.model.loading import init_networks
+from pixelforge.model.state import save_checkpoint
 from training import ddp
 from training.config import ARCHITECTURE_FIELDS, ConfigError, TrainConfig, load_run_config
 from training.cyclegan import CycleGAN, Losses, NonFiniteLossError, build_model, train_step
 from training.data import Domain, Preprocess, UnpairedEpoch, epoch_pairs, open_domain, sample_batch, to_image
 from training.report import LossLog, plot_losses, read_losses, sample_grid, write_index
-
-
-@dataclass
-class Counters:
-    epoch: int = 0  # current epoch, 0-based
-    iteration: int = 0  # batches done in the current epoch
-    step: int = 0  # optimizer steps in total (what --max-steps counts)
+from training.resume import Counters, gather_pools, restore, snapshot
 
 
 @dataclass
@@ -72,86 +58,6 @@ def resolve_device(cfg: TrainConfig) -> torch.device:
         return pick_device(cfg.device, allow_mps=False)
     except (ValueError, RuntimeError) as exc:
         raise ConfigError(f"--device {cfg.device}: {exc}") from exc
-
-
-# --------------------------------------------------------------------------- resume
-
-
-def _rng_state(device: torch.device) -> dict[str, Any]:
-    state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "torch": torch.get_rng_state(),
-    }
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def _set_rng_state(state: dict[str, Any], device: torch.device) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"], device)
-
-
-def snapshot(model: CycleGAN, c: Counters, lr: float, device: torch.device, pools: list[dict]) -> dict[str, Any]:
-    """Everything besides the weights that a resume needs to continue bit-for-bit."""
-    return {
-        "counters": asdict(c),
-        "lr": lr,
-        "opt_G": model.opt_G.state_dict(),
-        "opt_D": model.opt_D.state_dict(),
-        "scaler": model.scaler.state_dict(),
-        "pools": pools,  # one {"A": ..., "B": ...} per rank
-        "rng": _rng_state(device),
-    }
-
-
-def _gather_pools(model: CycleGAN, d: ddp.Dist) -> list[dict]:
-    mine = {"A": _cpu(model.pool_A.state_dict()), "B": _cpu(model.pool_B.state_dict())}
-    if not d.enabled:
-        return [mine]
-    everyone: list[Any] = [None] * d.world
-    torch.distributed.all_gather_object(everyone, mine)
-    return everyone
-
-
-def _cpu(pool_state: dict[str, Any]) -> dict[str, Any]:
-    return {**pool_state, "images": [t.cpu() for t in pool_state["images"]]}
-
-
-def restore(run: Path, nets: dict[str, torch.nn.Module], model: CycleGAN, device: torch.device, d: ddp.Dist) -> tuple[Counters, str]:
-    folder = find_checkpoint_dir(run)
-    for name in NETWORKS:
-        load_network_into(nets[name], folder / f"{name}.safetensors")
-    state = load_state(folder)
-    try:
-        return _restore_state(state, model, device, d, folder)
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as exc:
-        raise CheckpointError(
-            f"cannot resume from {folder}: its training state ({STATE_JSON}, {STATE_TENSORS}) does not have the "
-            f"expected shape ({type(exc).__name__}: {str(exc)[:200]}); resume from an epoch_NNNN folder copied to latest, "
-            f"or start a new run with --init-from {folder}"
-        ) from exc
-
-
-def _restore_state(state: Any, model: CycleGAN, device: torch.device, d: ddp.Dist, folder: Path) -> tuple[Counters, str]:
-    model.opt_G.load_state_dict(state["opt_G"])
-    model.opt_D.load_state_dict(state["opt_D"])
-    model.scaler.load_state_dict(state["scaler"])
-    pools = state["pools"]
-    if d.rank < len(pools):
-        model.pool_A.load_state_dict(pools[d.rank]["A"], device)
-        model.pool_B.load_state_dict(pools[d.rank]["B"], device)
-    if d.rank == 0:
-        _set_rng_state(state["rng"], device)
-    note = "" if len(pools) == d.world else f" (saved with {len(pools)} processes, now {d.world}: pools of new ranks start empty)"
-    counters = Counters(**state["counters"])
-    if not all(isinstance(v, int) and v >= 0 for v in asdict(counters).values()):
-        raise ValueError(f"counters must be non-negative integers, got {state['counters']}")
-    return counters, f"resumed from {folder} at step {counters.step}{note}"
 
 
 # --------------------------------------------------------------------------- outputs
@@ -242,9 +148,10 @@ def check_output(cfg: TrainConfig) -> None:
 
 
 def _set_lr(model: CycleGAN, lr: float) -> None:
+    """Every group at ``lr``, times its ``lr_scale`` (the long skip's ``skip_lr``) where it has one."""
     for opt in (model.opt_G, model.opt_D):
         for group in opt.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)
 
 
 def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  # noqa: ANN001
@@ -301,7 +208,7 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
     def checkpoint(also_as: str | None, label: str, status: str) -> None:
         """Write checkpoints/latest (+ epoch folder), the samples and the page (rank 0 writes)."""
         nonlocal saved_step
-        pools = _gather_pools(model, d)
+        pools = gather_pools(model, d)
         if d.is_main:
             save_checkpoint(run / CHECKPOINTS_DIR, nets, _metadata(cfg), snapshot(model, c, lr, device, pools), also_as=also_as)
             _write_rejected(run, rejected)
