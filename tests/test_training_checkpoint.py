@@ -392,3 +392,15 @@ def test_a_model_card_says_when_the_generator_has_the_long_skip():
 
     assert "long skip" in card(1) and "not the reference's code" in card(1)
     assert "long skip" not in card(0)
+
+
+def test_a_model_card_shows_skip_lr_only_for_a_skip_model():
+    from training.model_card import CardInputs, build_model_card
+
+    def card(skip: bool) -> str:
+        config = {"ngf": 8, "n_blocks": 2, "skip": skip, "skip_lr": 10.0 if skip else 1.0}
+        return build_model_card(CardInputs(repo_id="o/n", spec=GeneratorSpec(ngf=8, n_blocks=2, skip=int(skip)), params=10,
+                                           dtype="float16", files=[], domains=[], config=config, counters=None, metrics=None))
+
+    assert "skip_lr" in card(True) and "`10.0`" in card(True)
+    assert "skip_lr" not in card(False)
