@@ -1,0 +1,99 @@
+"""What the quality benchmark measures in an output besides colour error: lines and small features.
+
+Both compare the input, at full resolution, with the output reduced to its cell grid (one colour
+per cell, ``(rows, cols, 3)`` sRGB), so every method is judged on the same grid.
+
+* :func:`line_survival`: is each 1-2 px dark line still visible (a yes or no per line cell)?
+* :func:`feature_contrast`: how dark does each small dark feature stay (an eye, a brow, a mouth;
+  anything narrower than a cell and a cell)? A cell-size reduction averages a 2 px eye with the
+  skin around it, so the eye survives as a pale blot, "visible" to the line test but washed out
+  on the sheet. This measures that paleness: the share of the feature's contrast with its
+  surroundings that the output keeps (1 = as dark against its surroundings as in the input).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+from skimage.color import rgb2lab
+from skimage.measure import label
+from skimage.morphology import black_tophat, footprint_rectangle
+
+from pixelforge.imaging import composite_on_white
+
+#: Smallest black top-hat of L* (0..100) for a pixel to be part of a line or a small feature.
+MIN_CONTRAST = 20.0
+#: Smallest feature, in pixels: fewer are noise or a corner of an anti-aliased edge.
+MIN_FEATURE_PIXELS = 4
+
+
+def lightness(rgb: np.ndarray | Image.Image) -> np.ndarray:
+    """CIE L* (0..100) of an sRGB array, or of an image composited on white."""
+    if isinstance(rgb, Image.Image):
+        rgb = composite_on_white(rgb)
+    return rgb2lab(np.asarray(rgb, np.float64) / 255.0)[..., 0]
+
+
+def detect_lines(img: Image.Image) -> np.ndarray:
+    """Pixels of 1-2 px dark lines: a 3x3 black top-hat of L* >= 20, in components of >= 8 pixels."""
+    mask = black_tophat(lightness(img), footprint_rectangle((3, 3))) >= MIN_CONTRAST
+    labels = label(mask, connectivity=2)
+    sizes = np.bincount(labels.ravel())
+    return mask & (sizes[labels] >= 8) & (labels > 0)
+
+
+def _blocks(a: np.ndarray, rows: int, cols: int, cell: int, fill: float | bool) -> np.ndarray:
+    """``(rows, cols, cell * cell)``: each cell's pixels of ``a`` (padded with ``fill`` past its edge)."""
+    pad = np.full((rows * cell, cols * cell), fill, dtype=a.dtype)
+    pad[: a.shape[0], : a.shape[1]] = a[: rows * cell, : cols * cell]
+    return pad.reshape(rows, cell, cols, cell).transpose(0, 2, 1, 3).reshape(rows, cols, -1)
+
+
+def line_survival(img: Image.Image, lines: np.ndarray, out_grid: np.ndarray, cell: int) -> tuple[int, int]:
+    """(visible, total) input line cells: the output cell or a neighbour shows half the line's contrast."""
+    rows, cols = out_grid.shape[:2]
+    blocks = _blocks(lightness(img), rows, cols, cell, np.nan)
+    lblocks = _blocks(lines.astype(bool), rows, cols, cell, False)
+    on_line = lblocks.sum(-1) >= 2
+    line_l = np.where(lblocks, blocks, np.inf).min(-1)
+    bg = np.where(~lblocks, blocks, -np.inf).max(-1)
+    out_l = lightness(out_grid)
+    p = np.pad(out_l, 1, mode="edge")
+    darkest = np.min([p[dy : dy + rows, dx : dx + cols] for dy in range(3) for dx in range(3)], axis=0)
+    lightest = np.max([p[dy : dy + rows, dx : dx + cols] for dy in range(3) for dx in range(3)], axis=0)
+    dark_line = line_l < bg
+    half = (line_l + bg) / 2
+    visible = np.where(dark_line, darkest <= half, lightest >= half)
+    valid = on_line & np.isfinite(bg) & np.isfinite(line_l)
+    return int((visible & valid).sum()), int(valid.sum())
+
+
+def feature_contrast(img: Image.Image, out_grid: np.ndarray, cell: int) -> list[float]:
+    """Per small dark feature of ``img``, the share of its contrast the output keeps (0..1).
+
+    Features are connected pixels darker than their surroundings by at least :data:`MIN_CONTRAST`
+    L* under a black top-hat one pixel wider than a cell (so narrower than a cell; a larger dark area
+    is a region, not a feature). The input contrast is the top-hat's mean over the feature; the
+    output's is the largest top-hat, at the grid over 3x3 cells, among the cells that hold at least two
+    of its pixels (or any, for a smaller feature). A feature drawn one cell dark keeps ~1; averaged
+    into the cells around it, about its share of them; painted over, 0.
+    """
+    rows, cols = out_grid.shape[:2]
+    light = lightness(img)[: rows * cell, : cols * cell]
+    hat = black_tophat(light, footprint_rectangle((cell + 1, cell + 1)))
+    labels = label(hat >= MIN_CONTRAST, connectivity=2)
+    out_l = lightness(out_grid)
+    closed = ndimage.minimum_filter(ndimage.maximum_filter(out_l, 3, mode="nearest"), 3, mode="nearest")
+    out_hat = closed - out_l
+    kept = []
+    for i, box in enumerate(ndimage.find_objects(labels), 1):
+        ys, xs = np.nonzero(labels[box] == i)
+        if len(ys) < MIN_FEATURE_PIXELS:
+            continue
+        ys, xs = ys + box[0].start, xs + box[1].start
+        count = np.zeros((rows, cols), np.int32)
+        np.add.at(count, (ys // cell, xs // cell), 1)
+        cells = count >= 2 if (count >= 2).any() else count > 0
+        kept.append(float(min(out_hat[cells].max() / hat[ys, xs].mean(), 1.0)))
+    return kept

@@ -1,0 +1,59 @@
+"""The quality benchmark's line and small-feature measures (pixelforge.testing.art_metrics)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pixelforge.testing.art_metrics import detect_lines, feature_contrast, line_survival
+
+CELL = 4
+SKIN, EYE = (232, 178, 140), (60, 30, 20)
+
+
+def face() -> np.ndarray:
+    """A 32x32 skin square with one 2x2 eye inside cell (3, 3) and a 12x12 dark patch (a region, not a feature)."""
+    a = np.full((32, 32, 3), SKIN, np.uint8)
+    a[13:15, 13:15] = EYE
+    a[0:12, 20:32] = EYE
+    return a
+
+
+def grid(a: np.ndarray) -> np.ndarray:
+    n = a.shape[0] // CELL
+    return a.reshape(n, CELL, n, CELL, 3).mean(axis=(1, 3))
+
+
+def test_feature_contrast_tells_a_bold_eye_from_a_pale_one_and_a_lost_one():
+    a = face()
+    img = Image.fromarray(a)
+    averaged = grid(a.astype(np.float64))
+    bold = averaged.copy()
+    bold[3, 3] = EYE
+    painted_over = averaged.copy()
+    painted_over[3, 3] = SKIN
+    assert len(feature_contrast(img, bold, CELL)) == 1  # the eye; the large patch is a region
+    assert feature_contrast(img, bold, CELL)[0] == pytest.approx(1.0)
+    pale = feature_contrast(img, averaged, CELL)[0]  # a quarter of the cell is eye
+    assert 0.15 < pale < 0.45
+    assert feature_contrast(img, painted_over, CELL)[0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_feature_contrast_is_empty_without_small_dark_features():
+    a = np.full((16, 16, 3), SKIN, np.uint8)
+    assert feature_contrast(Image.fromarray(a), grid(a.astype(np.float64)), CELL) == []
+
+
+def test_a_one_pixel_line_is_found_and_survives_only_where_the_output_shows_it():
+    a = np.full((32, 32, 3), 240, np.uint8)
+    a[16, 2:30] = 20  # a 1 px dark line across eight cells
+    img = Image.fromarray(a)
+    lines = detect_lines(img)
+    assert lines[16, 2:30].all() and lines.sum() == 28
+    kept = grid(a.astype(np.float64))
+    kept[4, :] = 20  # drawn one cell wide
+    lost = np.full((8, 8, 3), 240.0)
+    visible, total = line_survival(img, lines, kept, CELL)
+    assert total > 0 and visible == total
+    assert line_survival(img, lines, lost, CELL) == (0, total)
