@@ -26,7 +26,7 @@ from training.config import ConfigError, TrainConfig
 from training.cyclegan import CycleGAN, Weights, build_model, train_step
 from training.loop import train
 from training.pool import ImagePool
-from training.report import LOSS_COLORS, plot_losses
+from training.report import LOSS_COLORS, plot_losses, read_losses
 
 NETS = ("G_A", "G_B", "D_A", "D_B")
 
@@ -425,6 +425,27 @@ def test_skip_lr_scales_the_skip_and_nothing_else(tmp_path):
     assert result.counters.step == 2  # the optimizer's two groups resume as saved
     with pytest.raises(ConfigError, match="skip_lr"):  # its optimizer groups: a resume may not change it
         train(replace(cfg, resume=str(run), output=str(run), skip=True, skip_lr=10.0, max_steps=3), progress=False)
+
+
+def test_content_lines_reaches_the_colour_keeping_loss(tmp_path):
+    """`content_lines` changes G_A's colour-keeping target (training.outlines) and nothing else in the first step."""
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    for i in range(3):  # domain A with thin features: a face with a 1 px outline and 1 px eyes
+        a = np.full((36, 36, 3), 250, np.uint8)
+        a[4:32, 6:30] = (232, 178, 140)
+        a[4, 6:30] = a[31, 6:30] = a[4:32, 6] = a[4:32, 29] = 30
+        a[12:14, 12 + i] = a[12:14, 22 - i] = (60, 30, 20)
+        Image.fromarray(a).save(faces / f"face{i}.png")
+    first = {}
+    for lines in (False, True):
+        cfg = tiny(tmp_path, domain_a=str(faces), output=str(tmp_path / f"run-{lines}"), max_steps=1, lambda_content=10.0,
+                   content_pool=2, content_lines=lines)
+        train(cfg, progress=False)
+        assert json.loads((Path(cfg.output) / "config.json").read_text())["content_lines"] is lines
+        first[lines] = read_losses(Path(cfg.output) / "losses.csv")[0]
+    assert first[True]["content_A"] != first[False]["content_A"]
+    assert first[True]["content_B"] == first[False]["content_B"]  # G_B's target stays the plain average
 
 
 def test_skip_lr_needs_the_skip_and_a_positive_value(tmp_path):

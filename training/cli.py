@@ -85,6 +85,9 @@ FLAGS = {
     "flip": "random horizontal flips (default on)",
     "skip": "give the generators a long skip from the full-resolution stem to the output (not in the reference; "
             "keeps 1-2 px features such as eyes; from weights without it the skip starts at zero; no .pth export)",
+    "content-lines": "with --lambda-content: G_A's colour-keeping target gives blocks on thin dark or bright features "
+                     "(eyes, outlines) the feature's colour, as the classical path's outline cells, instead of a pale average "
+                     "(default off)",
     "tensorboard": "also log losses to runs/NAME/tensorboard (needs the tensorboard package)",
 }
 

@@ -73,6 +73,7 @@ class TrainConfig:
     lambda_content: float = 0.0  # colour-keeping loss: L1 between each generator's input and output, averaged over
     content_pool: int = 4  # content_pool x content_pool blocks (0 weight = the reference recipe)
     content_salience: float = 0.0  # colour-keeping weight of a block rises by this per unit of contrast with its neighbours; 0 = even
+    content_lines: bool = False  # G_A's colour-keeping target gives blocks on thin features their colour (classical outline cells)
     lambda_flat: float = 0.0  # flat-shading loss: G_A's pixel steps where its input is flat (texture, speckle); 0 = off
     pool_size: int = 50  # past fakes per domain shown to the discriminators
     max_steps: int | None = None  # stop after this many optimizer steps in total (resume included)

@@ -1,0 +1,61 @@
+"""content_lines' target (training.outlines) agrees with the classical path's outline cells."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from inference.classic import with_lines
+from inference.postprocess import box_average
+from training.outlines import outline_target
+
+
+def drawing(seed: int = 0) -> np.ndarray:
+    """A 48x48 cartoon-like picture: flat areas, a 1 px outline, 1 px eyes, a light line on a dark band."""
+    rng = np.random.default_rng(seed)
+    a = np.full((48, 48, 3), 250, np.uint8)
+    a[8:40, 10:38] = (232, 178, 140)  # a face
+    a[8, 10:38] = a[39, 10:38] = 30  # its outline, top and bottom
+    a[8:40, 10] = a[8:40, 37] = 30
+    a[18:20, 17] = a[18:20, 29] = (60, 30, 20)  # eyes, 1 px wide
+    a[30, 16:31] = (150, 40, 40)  # a mouth
+    a[42:47, 4:44] = (40, 40, 90)  # a dark band with a light line through it
+    a[44, 6:42] = (240, 240, 200)
+    a[2:6, 40:46] = rng.integers(0, 255, (4, 6, 3))  # a patch of noise
+    return a
+
+
+def as_tensor(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(a).permute(2, 0, 1)[None].float() / 127.5 - 1
+
+
+def test_outline_target_matches_the_classical_outline_cells():
+    for seed in range(3):
+        a = drawing(seed)
+        img = Image.fromarray(a)
+        want = with_lines(box_average(img, 2), img, 2)  # (24, 24, 3) 0..255
+        got = (outline_target(as_tensor(a), 2)[0].permute(1, 2, 0).numpy() + 1) * 127.5
+        plain = box_average(img, 2)
+        assert (np.abs(want - plain).max(-1) > 1).sum() >= 30  # the outline, eyes and the light line changed cells
+        assert np.abs(got - want).max() < 1.0
+
+
+def test_outline_target_darkens_an_eye_a_plain_average_pales():
+    a = drawing()
+    t = as_tensor(a)
+    target = outline_target(t, 2)
+    average = torch.nn.functional.avg_pool2d(t, 2)
+    eye = (9, 8)  # the block holding the left eye's pixels (rows 18-19, column 17 at full size)
+    assert target[0, :, eye[0], eye[1]].mean() < average[0, :, eye[0], eye[1]].mean() - 0.3
+    assert torch.equal(outline_target(t, 1), torch.nn.functional.avg_pool2d(t, 1))
+
+
+def test_content_loss_with_lines_is_zero_for_an_output_drawn_as_the_outline_target():
+    from training.cyclegan import content_loss
+
+    t = as_tensor(drawing())
+    drawn = torch.nn.functional.interpolate(outline_target(t, 2), scale_factor=2, mode="nearest")
+    assert content_loss(drawn, t, 2, lines=True) < 1e-6
+    assert content_loss(drawn, t, 2) > 1e-3  # the plain target wants the pale average back
+    assert content_loss(drawn, t, 2, salience=24.0, lines=True) < 1e-6
