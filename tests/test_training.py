@@ -448,6 +448,12 @@ def test_content_lines_reaches_the_colour_keeping_loss(tmp_path):
     assert first[True]["content_B"] == first[False]["content_B"]  # G_B's target stays the plain average
 
 
+def test_content_lines_contrast_must_be_a_lightness_step(tmp_path):
+    for bad in (0.0, -5.0, 300.0, float("inf")):
+        with pytest.raises(ConfigError, match="content_lines_contrast"):
+            tiny(tmp_path, content_lines_contrast=bad).validate()
+
+
 def test_skip_lr_needs_the_skip_and_a_positive_value(tmp_path):
     with pytest.raises(ConfigError, match="needs skip"):
         tiny(tmp_path, skip_lr=10.0).validate()

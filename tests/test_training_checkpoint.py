@@ -404,3 +404,15 @@ def test_a_model_card_shows_skip_lr_only_for_a_skip_model():
 
     assert "skip_lr" in card(True) and "`10.0`" in card(True)
     assert "skip_lr" not in card(False)
+
+
+def test_a_model_card_shows_content_lines_contrast_only_with_content_lines_and_keeps_switched_off_options():
+    from training.model_card import CardInputs, build_model_card
+
+    def card(lines: bool) -> str:
+        config = {"ngf": 8, "skip": False, "content_lines": lines, "content_lines_contrast": 20.0, "b_balance": ""}
+        return build_model_card(CardInputs(repo_id="o/n", spec=GeneratorSpec(ngf=8, n_blocks=2), params=10,
+                                           dtype="float16", files=[], domains=[], config=config, counters=None, metrics=None))
+
+    assert "content_lines_contrast" in card(True) and "content_lines_contrast" not in card(False)
+    assert "b_balance" in card(False) and "skip" in card(False)  # switched-off options are still shown

@@ -59,3 +59,15 @@ def test_content_loss_with_lines_is_zero_for_an_output_drawn_as_the_outline_targ
     assert content_loss(drawn, t, 2, lines=True) < 1e-6
     assert content_loss(drawn, t, 2) > 1e-3  # the plain target wants the pale average back
     assert content_loss(drawn, t, 2, salience=24.0, lines=True) < 1e-6
+
+
+def test_a_lower_contrast_catches_a_paler_feature():
+    """content_lines_contrast: an eye 25 levels darker than the face is texture-free but under the classical 40."""
+    a = np.full((32, 32, 3), 200, np.uint8)
+    a[15, 15] = 170  # a faint 1 px dot: about 25 lightness levels of 255 below the face
+    t = as_tensor(a)
+    average = torch.nn.functional.avg_pool2d(t, 2)
+    assert torch.equal(outline_target(t, 2), average)  # the classical threshold leaves it averaged
+    low = outline_target(t, 2, contrast=20 / 255)
+    assert low[0, 0, 7, 7] < average[0, 0, 7, 7] - 0.05  # its block now takes the dot's colour
+    assert torch.equal(low[..., :6, :], average[..., :6, :])  # and nothing else moves

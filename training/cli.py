@@ -63,6 +63,9 @@ HELP = {
     "content-pool": "block size of the colour-keeping loss in pixels (default 4)",
     "content-salience": "colour-keeping weight of a block rises by this per unit of contrast with the blocks around it, "
                         "so small features that stand out (eyes, brows) keep their colour (default 0 = every block alike)",
+    "content-lines-contrast": "with --content-lines: the smallest contrast of a feature with its surroundings, in "
+                              "lightness levels of 255 (default 40, the classical path's; lower also catches features "
+                              "the reduction to the generator's resolution has already paled)",
     "lambda-flat": "flat-shading loss weight: G_A's steps between neighbouring pixels where its input is flat "
                    "(texture, speckle) cost, edges are free (default 0 = off)",
     "pool-size": "past fakes kept per domain for the discriminators (default 50)",

@@ -74,6 +74,7 @@ class TrainConfig:
     content_pool: int = 4  # content_pool x content_pool blocks (0 weight = the reference recipe)
     content_salience: float = 0.0  # colour-keeping weight of a block rises by this per unit of contrast with its neighbours; 0 = even
     content_lines: bool = False  # G_A's colour-keeping target gives blocks on thin features their colour (classical outline cells)
+    content_lines_contrast: float = 40.0  # with content_lines: the smallest feature contrast, in lightness levels of 255
     lambda_flat: float = 0.0  # flat-shading loss: G_A's pixel steps where its input is flat (texture, speckle); 0 = off
     pool_size: int = 50  # past fakes per domain shown to the discriminators
     max_steps: int | None = None  # stop after this many optimizer steps in total (resume included)
@@ -153,6 +154,8 @@ class TrainConfig:
         if not 1 <= self.ngf <= 1024 or not 1 <= self.ndf <= 1024 or self.n_blocks > 64 or self.n_layers > 8:
             raise ConfigError("ngf/ndf must be 1..1024, n_blocks 0..64 and n_layers 1..8 "
                               f"(got {self.ngf}, {self.ndf}, {self.n_blocks}, {self.n_layers})")
+        if not (math.isfinite(self.content_lines_contrast) and 0 < self.content_lines_contrast <= 255):
+            raise ConfigError(f"content_lines_contrast must be in (0, 255] lightness levels, got {self.content_lines_contrast}")
         if not (math.isfinite(self.skip_lr) and self.skip_lr > 0):
             raise ConfigError(f"skip_lr must be a finite number > 0, got {self.skip_lr}")
         if self.skip_lr != 1 and not self.skip:

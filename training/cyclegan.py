@@ -93,6 +93,7 @@ class Weights:
     lambda_flat: float = 0.0
     content_salience: float = 0.0  # see content_loss
     content_lines: bool = False  # G_A's target keeps thin features' colour (see content_loss)
+    content_lines_contrast: float = 40.0  # ... features standing out by this many lightness levels of 255
     flat_contrast: float = 0.1  # an input step this large (on the -1..1 scale) halves the weight
 
 
@@ -112,11 +113,13 @@ def flat_loss(output: torch.Tensor, source: torch.Tensor, contrast: float) -> to
     return loss
 
 
-def content_loss(output: torch.Tensor, source: torch.Tensor, pool: int, salience: float = 0.0, lines: bool = False) -> torch.Tensor:
+def content_loss(output: torch.Tensor, source: torch.Tensor, pool: int, salience: float = 0.0, lines: bool = False,
+                 lines_contrast: float = 40.0) -> torch.Tensor:
     """L1 between block averages: the colours must stay, the pixels inside a block may move (outlines, shading).
 
     With ``lines`` the source's blocks on thin features take the feature's colour instead of the
-    average (:func:`training.outlines.outline_target`), so an eye is kept dark rather than as a pale blot.
+    average (:func:`training.outlines.outline_target`, features standing out by ``lines_contrast`` lightness
+    levels of 255 or more), so an eye is kept dark rather than as a pale blot.
 
     With ``salience`` > 0 a block's weight is ``1 + salience * s``, ``s`` its input's mean absolute
     step from the 3x3 blocks around it (on the -1..1 scale). An even L1 is ruled by the large areas, so
@@ -124,7 +127,7 @@ def content_loss(output: torch.Tensor, source: torch.Tensor, pool: int, salience
     weighted, the small features that stand out (the classical path's key colours) pay their share.
     """
     out = F.avg_pool2d(output.float(), pool)
-    src = outline_target(source, pool) if lines else F.avg_pool2d(source.float(), pool)
+    src = outline_target(source, pool, lines_contrast / 255) if lines else F.avg_pool2d(source.float(), pool)
     if salience <= 0:
         return l1(out, src)
     around = F.avg_pool2d(F.pad(src, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
@@ -205,8 +208,8 @@ def train_step(m: CycleGAN, real_A: torch.Tensor, real_B: torch.Tensor) -> Losse
         loss_idt_B = l1(idt_B, real_A) * w.lambda_a * w.lambda_identity
     else:
         loss_idt_A = loss_idt_B = zero
-    loss_content_A = (content_loss(fake_B, real_A, w.content_pool, w.content_salience, w.content_lines) * w.lambda_content
-                      if w.lambda_content > 0 else zero)
+    loss_content_A = (content_loss(fake_B, real_A, w.content_pool, w.content_salience, w.content_lines,
+                                   w.content_lines_contrast) * w.lambda_content if w.lambda_content > 0 else zero)
     loss_content_B = content_loss(fake_A, real_B, w.content_pool, w.content_salience) * w.lambda_content if w.lambda_content > 0 else zero
     loss_flat_A = flat_loss(fake_B, real_A, w.flat_contrast) * w.lambda_flat if w.lambda_flat > 0 else zero
     loss_G = (loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B + loss_content_A + loss_content_B
@@ -296,7 +299,8 @@ def build_model(cfg: TrainConfig, device: torch.device, d: ddp.Dist) -> tuple[di
         pool_B=ImagePool(cfg.pool_size, seed=cfg.seed * 1000 + 2 * d.rank + 1),
         weights=Weights(lambda_a=cfg.lambda_a, lambda_b=cfg.lambda_b, lambda_identity=cfg.lambda_identity,
                         lambda_content=cfg.lambda_content, content_pool=cfg.content_pool, lambda_flat=cfg.lambda_flat,
-                        content_salience=cfg.content_salience, content_lines=cfg.content_lines),
+                        content_salience=cfg.content_salience, content_lines=cfg.content_lines,
+                        content_lines_contrast=cfg.content_lines_contrast),
         scaler=torch.amp.GradScaler(device.type, enabled=cfg.amp and cfg.amp_dtype == "fp16"),
         autocast=torch.autocast(device.type, dtype=amp_dtype) if cfg.amp else None,
         cudagraphs=cfg.compile and cfg.compile_mode == "reduce-overhead",
