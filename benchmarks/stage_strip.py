@@ -3,8 +3,9 @@
 Run: ``PYTHONPATH=. .venv/bin/python benchmarks/stage_strip.py --run "v20 (shipped)=runs/cpu-native-v20" \
 --run "stage 31=runs/cpu-native-v31" --out docs/img/model-stages.png``
 
-Columns: the input, the classical method (the default), then each ``--run`` at ``--pixels-per-cell``
-(2, as the shipped model runs); rows: the benchmark's cases whose name contains one of ``--cases``.
+Columns: the input at the grid, the classical method (the default), then each ``--run`` at
+``--pixels-per-cell`` (2, as the shipped model runs); rows: the benchmark's cases whose name contains
+one of ``--cases``. It is ``benchmarks/quality.py``'s sheet with these columns.
 The numbers for the same cases come from ``benchmarks/quality.py``; this is the picture next to them.
 """
 
@@ -13,8 +14,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from PIL import Image, ImageDraw
-from quality import cartoon_cases, generated_cases  # benchmarks/ is on sys.path when this runs as a script
+from quality import (  # benchmarks/ is on sys.path when this runs as a script
+    cartoon_cases,
+    generated_cases,
+    sheet,
+)
 
 from inference.pixelator import Pixelator
 
@@ -26,28 +30,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run", action="append", default=[], metavar="LABEL=RUN", help="a column: its label and run folder")
     p.add_argument("--cases", nargs="*", default=CASES, help="rows: cases whose name contains one of these")
     p.add_argument("--pixels-per-cell", type=int, default=2)
-    p.add_argument("--tile", type=int, default=176, help="tile side in pixels")
+    p.add_argument("--tile", type=int, default=256, help="about this many pixels per tile side")
     p.add_argument("--out", type=Path, default=Path("benchmarks/out/stage-strip.png"))
     args = p.parse_args(argv)
     every = generated_cases() + cartoon_cases()
     cases = [c for part in args.cases for c in every if part in c.name]
-    columns = [("input", lambda im: im), ("classical (default)", Pixelator.classic().pixelate)]
+    columns = {"classical (default)": Pixelator.classic().pixelate}
     for spec in args.run:
         label, _, run = spec.partition("=")
         if not run:
             p.error(f"--run {spec!r}: expected LABEL=RUN")
-        columns.append((label, Pixelator.from_checkpoint(run, pixels_per_cell=args.pixels_per_cell).pixelate))
-    side, head = args.tile, 22
-    sheet = Image.new("RGB", (side * len(columns), head + side * len(cases)), "white")
-    draw = ImageDraw.Draw(sheet)
-    for j, (label, _) in enumerate(columns):
-        draw.text((j * side + 6, 5), label, fill=(0, 0, 0))
-    for i, case in enumerate(cases):
-        for j, (_, pixelate) in enumerate(columns):
-            tile = pixelate(case.image).convert("RGB").resize((side, side), Image.Resampling.NEAREST)  # upscale only
-            sheet.paste(tile, (j * side, head + i * side))
+        columns[label] = Pixelator.from_checkpoint(run, pixels_per_cell=args.pixels_per_cell).pixelate
+    outputs = {case.name: {label: pixelate(case.image) for label, pixelate in columns.items()} for case in cases}
+    strip = sheet(cases, outputs, list(columns), args.tile)  # the quality benchmark's sheet, with these columns
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(args.out, optimize=True)
+    strip.save(args.out, optimize=True)
     print(f"wrote {args.out} ({len(cases)} cases x {len(columns)} columns)")
     return 0
 
