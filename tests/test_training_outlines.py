@@ -68,6 +68,6 @@ def test_a_lower_contrast_catches_a_paler_feature():
     t = as_tensor(a)
     average = torch.nn.functional.avg_pool2d(t, 2)
     assert torch.equal(outline_target(t, 2), average)  # the classical threshold leaves it averaged
-    low = outline_target(t, 2, contrast=20 / 255)
+    low = outline_target(t, 2, contrast=20)
     assert low[0, 0, 7, 7] < average[0, 0, 7, 7] - 0.05  # its block now takes the dot's colour
     assert torch.equal(low[..., :6, :], average[..., :6, :])  # and nothing else moves

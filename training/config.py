@@ -15,6 +15,7 @@ from typing import Any
 from pixelforge.config import ConfigError, apply, read_toml
 from pixelforge.io import atomic_write
 from pixelforge.model.networks import DiscriminatorSpec, GeneratorSpec
+from training.outlines import CONTRAST
 
 #: Fields that define the model and the data stream: a resume may not change them.
 ARCHITECTURE_FIELDS = ("ngf", "n_blocks", "skip", "skip_lr", "ndf", "n_layers", "size", "batch_size", "seed", "a_resize", "b_max_scale", "a_min_load_size",
@@ -74,7 +75,7 @@ class TrainConfig:
     content_pool: int = 4  # content_pool x content_pool blocks (0 weight = the reference recipe)
     content_salience: float = 0.0  # colour-keeping weight of a block rises by this per unit of contrast with its neighbours; 0 = even
     content_lines: bool = False  # G_A's colour-keeping target gives blocks on thin features their colour (classical outline cells)
-    content_lines_contrast: float = 40.0  # with content_lines: the smallest feature contrast, in lightness levels of 255
+    content_lines_contrast: float = CONTRAST  # with content_lines: the smallest feature contrast, in lightness levels of 255
     lambda_flat: float = 0.0  # flat-shading loss: G_A's pixel steps where its input is flat (texture, speckle); 0 = off
     pool_size: int = 50  # past fakes per domain shown to the discriminators
     max_steps: int | None = None  # stop after this many optimizer steps in total (resume included)

@@ -36,7 +36,7 @@ from torch import nn
 from pixelforge.model.networks import init_weights
 from training import ddp
 from training.config import TrainConfig
-from training.outlines import outline_target
+from training.outlines import CONTRAST, outline_target
 from training.pool import ImagePool
 
 
@@ -93,7 +93,7 @@ class Weights:
     lambda_flat: float = 0.0
     content_salience: float = 0.0  # see content_loss
     content_lines: bool = False  # G_A's target keeps thin features' colour (see content_loss)
-    content_lines_contrast: float = 40.0  # ... features standing out by this many lightness levels of 255
+    content_lines_contrast: float = CONTRAST  # ... features standing out by this many lightness levels of 255
     flat_contrast: float = 0.1  # an input step this large (on the -1..1 scale) halves the weight
 
 
@@ -114,7 +114,7 @@ def flat_loss(output: torch.Tensor, source: torch.Tensor, contrast: float) -> to
 
 
 def content_loss(output: torch.Tensor, source: torch.Tensor, pool: int, salience: float = 0.0, lines: bool = False,
-                 lines_contrast: float = 40.0) -> torch.Tensor:
+                 lines_contrast: float = CONTRAST) -> torch.Tensor:
     """L1 between block averages: the colours must stay, the pixels inside a block may move (outlines, shading).
 
     With ``lines`` the source's blocks on thin features take the feature's colour instead of the
@@ -127,7 +127,7 @@ def content_loss(output: torch.Tensor, source: torch.Tensor, pool: int, salience
     weighted, the small features that stand out (the classical path's key colours) pay their share.
     """
     out = F.avg_pool2d(output.float(), pool)
-    src = outline_target(source, pool, lines_contrast / 255) if lines else F.avg_pool2d(source.float(), pool)
+    src = outline_target(source, pool, lines_contrast) if lines else F.avg_pool2d(source.float(), pool)
     if salience <= 0:
         return l1(out, src)
     around = F.avg_pool2d(F.pad(src, (1, 1, 1, 1), mode="replicate"), 3, stride=1)

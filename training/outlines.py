@@ -24,8 +24,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-#: Smallest top-hat contrast, in lightness (0..1); the classical path's LINE_CONTRAST (40 of 255).
-CONTRAST = 40 / 255
+#: Smallest top-hat contrast, in lightness levels of 255: the classical path's LINE_CONTRAST, and the
+#: default of ``content_lines_contrast``.
+CONTRAST = 40.0
 #: Above this share of candidate blocks in the 5x5 blocks around, the detail is texture.
 TEXTURE_SHARE = 0.6
 
@@ -68,7 +69,8 @@ def _suppress(count: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def outline_target(source: torch.Tensor, pool: int, contrast: float = CONTRAST) -> torch.Tensor:
-    """``pool``-block averages of ``source`` (N, 3, H, W), with blocks on thin features taking the feature's colour."""
+    """``pool``-block averages of ``source`` (N, 3, H, W), with blocks on thin features (standing out by ``contrast``
+    lightness levels of 255 or more) taking the feature's colour."""
     src = source.float()
     average = F.avg_pool2d(src, pool)
     if pool < 2:
@@ -77,8 +79,8 @@ def outline_target(source: torch.Tensor, pool: int, contrast: float = CONTRAST) 
     size = pool + 1
     closed = _min(_max(light, size), size)
     opened = _max(_min(light, size), size)
-    dark = ((closed - light) >= contrast).float()
-    bright = ((light - opened) >= contrast).float()
+    dark = ((closed - light) >= contrast / 255).float()
+    bright = ((light - opened) >= contrast / 255).float()
     area = pool * pool
     dark_count = F.avg_pool2d(dark, pool) * area
     bright_count = F.avg_pool2d(bright, pool) * area
