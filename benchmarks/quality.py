@@ -305,7 +305,7 @@ def summarise(results: dict[str, dict[str, dict]], names: list[str]) -> dict[str
             "ssim": float(np.nanmean([r["ssim"] for r in rows])),
             "lines": sum(r["lines_visible"] for r in rows) / max(1, sum(r["lines_total"] for r in rows)),
             # each image alike (a photo's texture has thousands of small features, a face a handful)
-            "features": _nanmean([r.get("features", float("nan")) for r in rows]),
+            "features": _nanmean([r["features"] for r in rows]),
             "keys_max": float(max(keys)) if keys else float("nan"),
             "keys_over_10": sum(e > 10 for e in keys),
             "keys_n": len(keys),
