@@ -354,3 +354,20 @@ def test_balancing_needs_a_real_column_of_a_dataset(tmp_path):
     make_sprite(seed=0, size=(8, 8), n_colors=3).on_white().save(folder / "a.png")
     with pytest.raises(DataError, match="image folder .* has no columns to balance over .*dataset folder or a Hub"):
         open_domain(str(folder), "B").balance_weights("source")
+
+
+def test_lines_resize_of_domain_a_keeps_thin_lines_as_pixelate_does():
+    """a_resize=lines: a 1 px dark line halved keeps its colour (box leaves a pale grey), flat areas average."""
+    pic = np.full((96, 96, 3), 230, np.uint8)
+    pic[:, 48:] = (200, 120, 60)  # a flat area: averaged as by box
+    pic[10:40, 21] = 20  # a vertical 1 px dark line on the pale side
+    img = Image.fromarray(pic)
+    pre = Preprocess(48, 48, flip=False, a_resize="lines")
+    lines = np.asarray(pre.a(img, None)).astype(int)
+    boxed = np.asarray(Preprocess(48, 48, flip=False, a_resize="box").a(img, None)).astype(int)
+    assert lines.shape == boxed.shape == (48, 48, 3)
+    assert boxed[12:18, 10].mean() > 100  # box: the line is half its pixel, a grey
+    assert np.abs(lines[12:18, 10] - 20).max() <= 1  # lines: the line's own colour
+    assert np.abs(lines[:, 30:] - boxed[:, 30:]).max() <= 1  # elsewhere the same averages
+    with pytest.raises(ConfigError, match="a_resize"):
+        TrainConfig(domain_a="a", domain_b="b", output="o", a_resize="nearest").validate()

@@ -46,7 +46,7 @@ class TrainConfig:
     size: int = 256  # training crop (square)
     load_size: int = 286  # domain A: shorter side resized to this, then a random size crop (reference: 286)
     flip: bool = True  # random horizontal flips (both domains; a flip keeps the pixel grid)
-    a_resize: str = "bicubic"  # domain A downscale: bicubic (reference) | box (area average, as pixelate does)
+    a_resize: str = "bicubic"  # domain A downscale: bicubic (reference) | box (area average) | lines (box keeping thin features, as pixelate's model path)
     b_max_scale: int = 0  # domain B: largest integer NN scale (0 = largest that fits the crop; 1 = native pixels)
     a_min_load_size: int = 0  # > 0: domain A's shorter side is drawn from a_min_load_size..load_size (scale jitter)
     b_scale: int = 0  # domain B: every art pixel exactly this many pixels wide (for a model run at that many per cell; 0 = off)
@@ -176,8 +176,8 @@ class TrainConfig:
             raise ConfigError(f"max_steps must be >= 1, got {self.max_steps}")
         if self.compile_mode not in ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"):
             raise ConfigError(f"compile_mode must be default, reduce-overhead or max-autotune, got {self.compile_mode!r}")
-        if self.a_resize not in ("bicubic", "box"):
-            raise ConfigError(f"a_resize must be bicubic or box, got {self.a_resize!r}")
+        if self.a_resize not in ("bicubic", "box", "lines"):
+            raise ConfigError(f"a_resize must be bicubic, box or lines, got {self.a_resize!r}")
         if not 0 <= self.a_min_load_size <= self.load_size:
             raise ConfigError(f"a_min_load_size must be 0 (off) or at most load_size, got {self.a_min_load_size}")
         if self.b_max_scale < 0:

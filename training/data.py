@@ -43,6 +43,7 @@ from training.domains import (  # noqa: F401 - re-exported: the domains were par
     open_domain,
     read_image_file,
 )
+from training.outlines import outline_target
 
 # --------------------------------------------------------------------------- preprocessing (pure)
 
@@ -159,6 +160,16 @@ def picture_crop(
     return img
 
 
+def reduce_keeping_lines(img: Image.Image, factor: int) -> Image.Image:
+    """``factor``-block averages with blocks on thin features taking the feature's colour: what ``pixelate``
+    feeds its generator (``inference.classic.reduce_keeping_lines``, mirrored by :func:`outline_target`).
+
+    A box-reduced training picture has its 1-2 px lines averaged to a pale grey that the model-path input
+    never shows; trained on these, the generator sees lines as they will arrive.
+    """
+    return to_image(outline_target(to_tensor(img)[None], factor)[0])
+
+
 def to_tensor(img: Image.Image) -> torch.Tensor:
     """uint8 RGB -> float CHW in [-1, 1] (the reference's Normalize(0.5, 0.5))."""
     arr = torch.from_numpy(np.array(img, dtype=np.uint8, copy=True)).permute(2, 0, 1)
@@ -179,12 +190,15 @@ class Preprocess:
     size: int
     load_size: int
     flip: bool = True
-    a_resize: str = "bicubic"  # bicubic (reference) | box (area average, as pixelate reaches the cell grid)
+    a_resize: str = "bicubic"  # bicubic (reference) | box (area average) | lines (box, thin features kept: pixelate's model input)
     b_max_scale: int = 0  # 0 = largest integer scale that fits; 1 = native pixels
     a_min_load_size: int = 0  # > 0: domain A's shorter side drawn from a_min_load_size..load_size
     b_scale: int = 0  # > 0: every art pixel exactly b_scale x b_scale (overrides b_max_scale)
 
     def a(self, img: Image.Image, rng: np.random.Generator | None) -> Image.Image:
+        if self.a_resize == "lines":  # cropped at twice the size, then halved as pixelate halves a picture
+            big = picture_crop(img, 2 * self.size, 2 * self.load_size, rng, self.flip, "box", 2 * self.a_min_load_size)
+            return reduce_keeping_lines(big, 2)
         return picture_crop(img, self.size, self.load_size, rng, self.flip, self.a_resize, self.a_min_load_size)
 
     def b(self, img: Image.Image, rng: np.random.Generator | None) -> Image.Image:
