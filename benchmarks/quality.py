@@ -38,6 +38,7 @@ import json
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +51,13 @@ from inference.grid import cell_means, cell_purity
 from inference.pixelator import Pixelator
 from pixelforge.imaging import composite_on_white, count_colors
 from pixelforge.testing.art_cases import all_cases
-from pixelforge.testing.art_metrics import detect_lines, feature_contrast, line_survival
+from pixelforge.testing.art_metrics import (
+    SmallFeatures,
+    detect_lines,
+    features_kept,
+    line_survival,
+    small_features,
+)
 
 CELL, K = 4, 16
 CORPUS = Path("/work/shared/corpus")
@@ -74,6 +81,19 @@ class Case:
     image: Image.Image
     lines: np.ndarray | None = None  # truth; None: detect in the input
     regions: list[tuple[str, np.ndarray, tuple[int, int, int]]] = field(default_factory=list)
+
+    # what every method's output is compared with, found once per case, not once per method
+    @cached_property
+    def grid(self) -> np.ndarray:
+        return grid_of(self.image)
+
+    @cached_property
+    def line_mask(self) -> np.ndarray:
+        return self.lines if self.lines is not None else detect_lines(self.image)
+
+    @cached_property
+    def features(self) -> SmallFeatures:
+        return small_features(self.image, CELL)
 
 
 def crop_to_grid(img: Image.Image) -> Image.Image:
@@ -175,13 +195,12 @@ def key_colour_errors(case: Case, out_grid: np.ndarray) -> list[tuple[str, float
 
 
 def measure(case: Case, out: Image.Image, seconds: float) -> dict:
-    ref, got = grid_of(case.image), grid_of(out)
+    ref, got = case.grid, grid_of(out)
     win = min(7, min(ref.shape[:2]) // 2 * 2 - 1)
     ssim = structural_similarity(ref, got, channel_axis=2, data_range=255, win_size=win) if win >= 3 else float("nan")
-    lines = case.lines if case.lines is not None else detect_lines(case.image)
-    visible, total = line_survival(case.image, lines, got, CELL)
+    visible, total = line_survival(case.image, case.line_mask, got, CELL)
     keys = key_colour_errors(case, got)
-    features = feature_contrast(case.image, got, CELL)
+    features = features_kept(case.features, got)
     return {
         "de2000": float(_de(ref, got).mean()),
         "ssim": float(ssim),

@@ -13,6 +13,8 @@ per cell, ``(rows, cols, 3)`` sRGB), so every method is judged on the same grid.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from PIL import Image
 from scipy import ndimage
@@ -69,6 +71,51 @@ def line_survival(img: Image.Image, lines: np.ndarray, out_grid: np.ndarray, cel
     return int((visible & valid).sum()), int(valid.sum())
 
 
+@dataclass(frozen=True)
+class SmallFeatures:
+    """The small dark features of a picture at a cell size: each one's pixels and its mean input contrast."""
+
+    cell: int
+    rows: int
+    cols: int
+    features: list[tuple[np.ndarray, np.ndarray, float]]  # (ys, xs, mean top-hat of L*)
+
+
+def small_features(img: Image.Image, cell: int) -> SmallFeatures:
+    """Find the features :func:`feature_contrast` scores, once per picture (a benchmark scores many outputs of one)."""
+    rows, cols = -(-img.height // cell), -(-img.width // cell)  # a partial cell at the edge counts, as in a pixelated output
+    light = lightness(img)
+    hat = black_tophat(light, footprint_rectangle((cell + 1, cell + 1)))
+    labels = label(hat >= MIN_CONTRAST, connectivity=2)
+    found = []
+    for i, box in enumerate(ndimage.find_objects(labels), 1):
+        ys, xs = np.nonzero(labels[box] == i)
+        if len(ys) < MIN_FEATURE_PIXELS:
+            continue
+        ys, xs = ys + box[0].start, xs + box[1].start
+        found.append((ys, xs, float(hat[ys, xs].mean())))
+    return SmallFeatures(cell, rows, cols, found)
+
+
+def features_kept(found: SmallFeatures, out_grid: np.ndarray) -> list[float]:
+    """Per feature of ``found``, the share of its contrast ``out_grid`` keeps (see :func:`feature_contrast`)."""
+    rows, cols = out_grid.shape[:2]
+    out_l = lightness(out_grid)
+    closed = ndimage.minimum_filter(ndimage.maximum_filter(out_l, 3, mode="nearest"), 3, mode="nearest")
+    out_hat = closed - out_l
+    kept = []
+    for ys, xs, contrast in found.features:
+        inside = (ys // found.cell < rows) & (xs // found.cell < cols)
+        ys, xs = ys[inside], xs[inside]
+        if not len(ys):
+            continue
+        count = np.zeros((rows, cols), np.int32)
+        np.add.at(count, (ys // found.cell, xs // found.cell), 1)
+        cells = count >= 2 if (count >= 2).any() else count > 0
+        kept.append(float(min(out_hat[cells].max() / contrast, 1.0)))
+    return kept
+
+
 def feature_contrast(img: Image.Image, out_grid: np.ndarray, cell: int) -> list[float]:
     """Per small dark feature of ``img``, the share of its contrast the output keeps (0..1).
 
@@ -79,21 +126,4 @@ def feature_contrast(img: Image.Image, out_grid: np.ndarray, cell: int) -> list[
     of its pixels (or any, for a smaller feature). A feature drawn one cell dark keeps ~1; averaged
     into the cells around it, about its share of them; painted over, 0.
     """
-    rows, cols = out_grid.shape[:2]
-    light = lightness(img)[: rows * cell, : cols * cell]
-    hat = black_tophat(light, footprint_rectangle((cell + 1, cell + 1)))
-    labels = label(hat >= MIN_CONTRAST, connectivity=2)
-    out_l = lightness(out_grid)
-    closed = ndimage.minimum_filter(ndimage.maximum_filter(out_l, 3, mode="nearest"), 3, mode="nearest")
-    out_hat = closed - out_l
-    kept = []
-    for i, box in enumerate(ndimage.find_objects(labels), 1):
-        ys, xs = np.nonzero(labels[box] == i)
-        if len(ys) < MIN_FEATURE_PIXELS:
-            continue
-        ys, xs = ys + box[0].start, xs + box[1].start
-        count = np.zeros((rows, cols), np.int32)
-        np.add.at(count, (ys // cell, xs // cell), 1)
-        cells = count >= 2 if (count >= 2).any() else count > 0
-        kept.append(float(min(out_hat[cells].max() / hat[ys, xs].mean(), 1.0)))
-    return kept
+    return features_kept(small_features(img, cell), out_grid)
