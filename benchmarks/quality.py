@@ -307,7 +307,9 @@ def sheet(cases: list[Case], outputs: dict[str, dict[str, Image.Image]], names: 
     for c, rh in zip(cases, row_h):
         x = 0
         for n, cw in zip(cols, col_w):
-            d.text((x + 2, y + 3), f"{c.name[:28]} | {n}" if n == cols[0] else n, fill=(0, 0, 0))
+            label = f"{c.name} | {n}" if n == cols[0] else n
+            fits = max(4, (cw - 6) // 6)  # the default font is ~6 px a character: a label never runs into the next
+            d.text((x + 2, y + 3), label if len(label) <= fits else label[: fits - 1] + "…", fill=(0, 0, 0))
             out.paste(tiles[(c.name, n)], (x, y + head))
             x += cw
         y += rh
