@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pixelforge.testing.art_metrics import detect_lines, feature_contrast, line_survival
+from pixelforge.testing.art_metrics import (
+    detect_lines,
+    feature_contrast,
+    features_kept,
+    line_survival,
+    small_features,
+)
 
 CELL = 4
 SKIN, EYE = (232, 178, 140), (60, 30, 20)
@@ -38,6 +44,20 @@ def test_feature_contrast_tells_a_bold_eye_from_a_pale_one_and_a_lost_one():
     pale = feature_contrast(img, averaged, CELL)[0]  # a quarter of the cell is eye
     assert 0.15 < pale < 0.45
     assert feature_contrast(img, painted_over, CELL)[0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_features_found_once_score_every_output_alike():
+    """The benchmark finds a picture's features once and scores each method's output with them."""
+    a = face()
+    img = Image.fromarray(a)
+    found = small_features(img, CELL)
+    assert len(found.features) == 1 and (found.rows, found.cols) == (8, 8)
+    averaged = grid(a.astype(np.float64))
+    bold = averaged.copy()
+    bold[3, 3] = EYE
+    for out in (averaged, bold):
+        assert features_kept(found, out) == feature_contrast(img, out, CELL)
+    assert features_kept(found, bold[:3, :3]) == []  # an output grid that stops before the eye has nothing to score
 
 
 def test_feature_contrast_is_empty_without_small_dark_features():
