@@ -12,6 +12,8 @@ Preprocessing differs per domain, because pixel art is fragile:
 
 * **A (pictures):** the reference's standard jitter: shorter side resized to ``load_size``
   (bicubic, aspect kept, so non-square pictures are not squashed), a random ``size`` crop, a flip;
+  the native recipes reduce by area instead (``a_resize = "box"``), or as ``pixelate`` reduces a
+  picture for its generator, thin features kept at their colour (``"lines"``);
 * **B (pixel art):** back to native resolution if the file is an exact integer upscale, then
   the largest integer nearest-neighbour scale that fits ``size``, placed on white at a random
   offset that is a multiple of the scale (so the pixel grid stays aligned with the crop); art
