@@ -448,6 +448,34 @@ def test_content_lines_reaches_the_colour_keeping_loss(tmp_path):
     assert first[True]["content_B"] == first[False]["content_B"]  # G_B's target stays the plain average
 
 
+def test_content_target_from_the_picture_reaches_the_colour_keeping_loss(tmp_path):
+    """content_target = picture: G_A's target comes from the data loader (the picture before halving), and only
+    G_A's colour-keeping loss differs in the first step from the same run with the target found in its input."""
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    for i in range(3):  # 72 px faces with 3 px eyes: halving pales them before the input-side target sees them
+        a = np.full((72, 72, 3), 250, np.uint8)
+        a[8:64, 12:60] = (232, 178, 140)
+        a[24:27, 24 + i : 27 + i] = a[24:27, 44 - i : 47 - i] = (60, 30, 20)
+        Image.fromarray(a).save(faces / f"face{i}.png")
+    first = {}
+    for target in ("input", "picture"):
+        cfg = tiny(tmp_path, domain_a=str(faces), output=str(tmp_path / f"run-{target}"), max_steps=1, lambda_content=10.0,
+                   content_pool=2, content_lines=True, a_resize="lines", content_target=target)
+        train(cfg, progress=False)
+        assert json.loads((Path(cfg.output) / "config.json").read_text())["content_target"] == target
+        first[target] = read_losses(Path(cfg.output) / "losses.csv")[0]
+    assert first["picture"]["content_A"] != first["input"]["content_A"]
+    assert first["picture"]["cycle_A"] == first["input"]["cycle_A"]  # the same input, the same step otherwise
+    assert first["picture"]["content_B"] == first["input"]["content_B"]
+    for bad in ({"a_resize": "box"}, {"content_lines": False}, {"lambda_content": 0.0}):
+        kw = {"content_lines": True, "a_resize": "lines", "lambda_content": 10.0, "content_target": "picture", **bad}
+        with pytest.raises(ConfigError, match="content_target"):
+            tiny(tmp_path, **kw).validate()
+    with pytest.raises(ConfigError, match="content_target"):
+        tiny(tmp_path, content_target="pixels").validate()
+
+
 def test_content_lines_contrast_must_be_a_lightness_step(tmp_path):
     for bad in (0.0, -5.0, 300.0, float("inf")):
         with pytest.raises(ConfigError, match="content_lines_contrast"):
@@ -497,7 +525,7 @@ def test_every_recipe_in_the_repo_is_a_valid_config_that_ships_under_10_mb():
         cfg = TrainConfig.from_mapping(load_toml(path), where=str(path)).validate()
         params = sum(p.numel() for p in cfg.generator_spec.build().parameters())
         assert params * 2 <= 10 * 2**20, f"{path.name}: fp16 generator {params * 2 / 2**20:.1f} MB"
-        assert cfg.b_max_scale == 1 and cfg.a_resize == "box"  # the native-resolution recipes
+        assert cfg.b_max_scale == 1 and cfg.a_resize in ("box", "lines")  # the native-resolution recipes (area-reduced A)
 
 
 def test_the_colour_keeping_loss_keeps_a_pictures_colours(tmp_path):

@@ -25,7 +25,9 @@ from training.data import (
     picture_crop,
     pixel_art_crop,
     sample_batch,
+    to_tensor,
 )
+from training.outlines import outline_target
 
 
 @pytest.fixture(autouse=True)
@@ -371,3 +373,21 @@ def test_lines_resize_of_domain_a_keeps_thin_lines_as_pixelate_does():
     assert np.abs(lines[:, 30:] - boxed[:, 30:]).max() <= 1  # elsewhere the same averages
     with pytest.raises(ConfigError, match="a_resize"):
         TrainConfig(domain_a="a", domain_b="b", output="o", a_resize="nearest").validate()
+
+
+def test_picture_target_keeps_a_feature_that_halving_pales():
+    """target_pool: the outline target found in the picture before halving keeps a 3 px eye at its colour,
+    where the same target found in the halved input gives a paler cell; flat areas agree."""
+    pic = np.full((96, 96, 3), (232, 178, 140), np.uint8)
+    pic[41:44, 41:44] = (60, 30, 20)  # a 3 px eye, narrower than a 4 px cell of the picture
+    img = Image.fromarray(pic)
+    pre = Preprocess(48, 48, flip=False, a_resize="lines", target_pool=2)
+    halved, target = pre.a_pair(img, None)
+    assert target is not None and target.shape == (3, 24, 24)
+    from_input = outline_target(to_tensor(halved)[None], 2)[0]
+    eye = (slice(None), 10, 10)  # the 4 px cell (40..43, 40..43) holding most of the eye
+    want = to_tensor(Image.fromarray(np.full((1, 1, 3), (60, 30, 20), np.uint8)))[:, 0, 0]
+    assert torch.allclose(target[eye], want, atol=0.01)  # the eye's own colour
+    assert (from_input[eye] - want).abs().max() > 0.1  # found after halving: paler
+    assert torch.allclose(target[:, :4, :4], from_input[:, :4, :4], atol=0.01)  # the flat skin alike
+    assert Preprocess(48, 48, flip=False, a_resize="lines").a_pair(img, None)[1] is None

@@ -36,7 +36,8 @@ HELP = {
     "split": "split to read from dataset folders and Hub datasets (default train)",
     "size": "square training crop in pixels (default 256)",
     "load-size": "domain A: shorter side is resized to this before the random crop (default 286)",
-    "a-resize": "domain A downscale filter: bicubic (reference) or box (area average, as pixelate reaches its cell grid)",
+    "a-resize": "domain A downscale: bicubic (reference), box (area average, as pixelate reaches its cell grid) or lines "
+                "(cropped at twice the size and halved as pixelate feeds its generator: box, thin features kept at their colour)",
     "b-max-scale": "domain B: largest nearest-neighbour scale (default 0 = the largest that fits; 1 = native pixels, "
                    "one generator pixel per art pixel, as pixelate runs the model)",
     "a-min-load-size": "domain A scale jitter: the shorter side is drawn from this..load-size (default 0 = off); "
@@ -66,6 +67,9 @@ HELP = {
     "content-lines-contrast": "with --content-lines: the smallest contrast of a feature with its surroundings, in "
                               "lightness levels of 255 (default 40, the classical path's; lower also catches features "
                               "the reduction to the generator's resolution has already paled)",
+    "content-target": "with --content-lines and --a-resize lines: find G_A's colour-keeping target in its input "
+                      "(default) or in the picture before halving (picture: a 3 px eye keeps its colour, as the classical "
+                      "path finds it)",
     "lambda-flat": "flat-shading loss weight: G_A's steps between neighbouring pixels where its input is flat "
                    "(texture, speckle) cost, edges are free (default 0 = off)",
     "pool-size": "past fakes kept per domain for the discriminators (default 50)",

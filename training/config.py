@@ -76,6 +76,7 @@ class TrainConfig:
     content_salience: float = 0.0  # colour-keeping weight of a block rises by this per unit of contrast with its neighbours; 0 = even
     content_lines: bool = False  # G_A's colour-keeping target gives blocks on thin features their colour (classical outline cells)
     content_lines_contrast: float = CONTRAST  # with content_lines: the smallest feature contrast, in lightness levels of 255
+    content_target: str = "input"  # with content_lines and a_resize "lines": find the outline target in the "input" or the full "picture"
     lambda_flat: float = 0.0  # flat-shading loss: G_A's pixel steps where its input is flat (texture, speckle); 0 = off
     pool_size: int = 50  # past fakes per domain shown to the discriminators
     max_steps: int | None = None  # stop after this many optimizer steps in total (resume included)
@@ -157,6 +158,11 @@ class TrainConfig:
                               f"(got {self.ngf}, {self.ndf}, {self.n_blocks}, {self.n_layers})")
         if not (math.isfinite(self.content_lines_contrast) and 0 < self.content_lines_contrast <= 255):
             raise ConfigError(f"content_lines_contrast must be in (0, 255] lightness levels, got {self.content_lines_contrast}")
+        if self.content_target not in ("input", "picture"):
+            raise ConfigError(f"content_target must be input or picture, got {self.content_target!r}")
+        if self.content_target == "picture" and not (self.content_lines and self.a_resize == "lines" and self.lambda_content > 0):
+            raise ConfigError("content_target = picture needs content_lines, a_resize = lines and lambda_content > 0: "
+                              "the picture before halving exists only with a_resize = lines")
         if not (math.isfinite(self.skip_lr) and self.skip_lr > 0):
             raise ConfigError(f"skip_lr must be a finite number > 0, got {self.skip_lr}")
         if self.skip_lr != 1 and not self.skip:

@@ -114,7 +114,7 @@ def flat_loss(output: torch.Tensor, source: torch.Tensor, contrast: float) -> to
 
 
 def content_loss(output: torch.Tensor, source: torch.Tensor, pool: int, salience: float = 0.0, lines: bool = False,
-                 lines_contrast: float = CONTRAST) -> torch.Tensor:
+                 lines_contrast: float = CONTRAST, target: torch.Tensor | None = None) -> torch.Tensor:
     """L1 between block averages: the colours must stay, the pixels inside a block may move (outlines, shading).
 
     With ``lines`` the source's blocks on thin features take the feature's colour instead of the
@@ -125,9 +125,15 @@ def content_loss(output: torch.Tensor, source: torch.Tensor, pool: int, salience
     step from the 3x3 blocks around it (on the -1..1 scale). An even L1 is ruled by the large areas, so
     a generator that learnt from sprites may wash out an eye or a brow, a few blocks, almost for free;
     weighted, the small features that stand out (the classical path's key colours) pay their share.
+
+    ``target`` (``pool`` times smaller than ``output``), when given, replaces the block averages of
+    ``source``: the data loader found it in the picture before it was halved (``content_target = "picture"``).
     """
     out = F.avg_pool2d(output.float(), pool)
-    src = outline_target(source, pool, lines_contrast) if lines else F.avg_pool2d(source.float(), pool)
+    if target is not None:
+        src = target.float()
+    else:
+        src = outline_target(source, pool, lines_contrast) if lines else F.avg_pool2d(source.float(), pool)
     if salience <= 0:
         return l1(out, src)
     around = F.avg_pool2d(F.pad(src, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
@@ -178,8 +184,11 @@ def _check(losses: dict[str, torch.Tensor]) -> None:
         raise NonFiniteLossError(values)
 
 
-def train_step(m: CycleGAN, real_A: torch.Tensor, real_B: torch.Tensor) -> Losses:
-    """One CycleGAN iteration: forward both generators, update G_A+G_B, then update D_A and D_B."""
+def train_step(m: CycleGAN, real_A: torch.Tensor, real_B: torch.Tensor, target_A: torch.Tensor | None = None) -> Losses:
+    """One CycleGAN iteration: forward both generators, update G_A+G_B, then update D_A and D_B.
+
+    ``target_A``: G_A's colour-keeping target when the data loader made it (see :func:`content_loss`).
+    """
     if m.cudagraphs:
         torch.compiler.cudagraph_mark_step_begin()
     w = m.weights
@@ -209,7 +218,7 @@ def train_step(m: CycleGAN, real_A: torch.Tensor, real_B: torch.Tensor) -> Losse
     else:
         loss_idt_A = loss_idt_B = zero
     loss_content_A = (content_loss(fake_B, real_A, w.content_pool, w.content_salience, w.content_lines,
-                                   w.content_lines_contrast) * w.lambda_content if w.lambda_content > 0 else zero)
+                                   w.content_lines_contrast, target_A) * w.lambda_content if w.lambda_content > 0 else zero)
     loss_content_B = content_loss(fake_A, real_B, w.content_pool, w.content_salience) * w.lambda_content if w.lambda_content > 0 else zero
     loss_flat_A = flat_loss(fake_B, real_A, w.flat_contrast) * w.lambda_flat if w.lambda_flat > 0 else zero
     loss_G = (loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B + loss_content_A + loss_content_B

@@ -45,7 +45,7 @@ from training.domains import (  # noqa: F401 - re-exported: the domains were par
     open_domain,
     read_image_file,
 )
-from training.outlines import outline_target
+from training.outlines import CONTRAST, outline_target
 
 # --------------------------------------------------------------------------- preprocessing (pure)
 
@@ -196,12 +196,30 @@ class Preprocess:
     b_max_scale: int = 0  # 0 = largest integer scale that fits; 1 = native pixels
     a_min_load_size: int = 0  # > 0: domain A's shorter side drawn from a_min_load_size..load_size
     b_scale: int = 0  # > 0: every art pixel exactly b_scale x b_scale (overrides b_max_scale)
+    # > 0 (with a_resize "lines"): also G_A's colour-keeping target, found in the picture before halving,
+    # one colour per target_pool x target_pool generator pixels (see ``a_pair``)
+    target_pool: int = 0
+    target_contrast: float = CONTRAST
 
     def a(self, img: Image.Image, rng: np.random.Generator | None) -> Image.Image:
-        if self.a_resize == "lines":  # cropped at twice the size, then halved as pixelate halves a picture
-            big = picture_crop(img, 2 * self.size, 2 * self.load_size, rng, self.flip, "box", 2 * self.a_min_load_size)
-            return reduce_keeping_lines(big, 2)
-        return picture_crop(img, self.size, self.load_size, rng, self.flip, self.a_resize, self.a_min_load_size)
+        return self.a_pair(img, rng)[0]
+
+    def a_pair(self, img: Image.Image, rng: np.random.Generator | None) -> tuple[Image.Image, torch.Tensor | None]:
+        """Domain A's input and, with ``target_pool``, the cells G_A should keep (else None).
+
+        The target is the outline target of the picture at twice the input's resolution, with cells of
+        ``2 * target_pool`` of its pixels: a feature narrower than a cell is found, and coloured, as the
+        classical method finds it in the full picture, not in the halved input where halving has already
+        paled a 3 px eye.
+        """
+        if self.a_resize != "lines":
+            return picture_crop(img, self.size, self.load_size, rng, self.flip, self.a_resize, self.a_min_load_size), None
+        # cropped at twice the size, then halved as pixelate halves a picture
+        big = picture_crop(img, 2 * self.size, 2 * self.load_size, rng, self.flip, "box", 2 * self.a_min_load_size)
+        target = None
+        if self.target_pool > 0:
+            target = outline_target(to_tensor(big)[None], 2 * self.target_pool, self.target_contrast)[0]
+        return reduce_keeping_lines(big, 2), target
 
     def b(self, img: Image.Image, rng: np.random.Generator | None) -> Image.Image:
         return pixel_art_crop(img, self.size, rng, self.flip, self.b_max_scale, self.b_scale)
@@ -251,11 +269,15 @@ class UnpairedEpoch(torch.utils.data.Dataset):
         img_a, bad_a = _load_or_next(self.a, ia)
         img_b, bad_b = _load_or_next(self.b, ib)
         rng = np.random.default_rng([self.seed, self.epoch, self.rank, position])
-        return {
-            "A": to_tensor(self.pre.a(img_a, rng)),
+        input_a, target_a = self.pre.a_pair(img_a, rng)
+        item = {
+            "A": to_tensor(input_a),
             "B": to_tensor(self.pre.b(img_b, rng)),
             "bad": "\n".join(bad_a + bad_b),
         }
+        if target_a is not None:
+            item["A_target"] = target_a
+        return item
 
 
 def _load_or_next(domain: Domain, index: int) -> tuple[Image.Image, list[str]]:

@@ -169,7 +169,8 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
     check_output(cfg)
 
     # 1. Data: every domain problem surfaces here, before a single step.
-    pre = Preprocess(cfg.size, cfg.load_size, cfg.flip, cfg.a_resize, cfg.b_max_scale, cfg.a_min_load_size, cfg.b_scale)
+    pre = Preprocess(cfg.size, cfg.load_size, cfg.flip, cfg.a_resize, cfg.b_max_scale, cfg.a_min_load_size, cfg.b_scale,
+                     cfg.content_pool if cfg.content_target == "picture" else 0, cfg.content_lines_contrast)
     dom_a = open_domain(cfg.domain_a, "A", split=cfg.split)
     dom_b = open_domain(cfg.domain_b, "B", split=cfg.split)
     rejected = [f"{r.item}\t{r.reason}" for r in dom_a.rejected + dom_b.rejected]
@@ -237,7 +238,8 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
                 if cfg.lr_decay == "step":
                     lr = cfg.lr_at_step(c.step, steps_per_epoch)
                     _set_lr(model, lr)
-                losses = train_step(model, real_A, real_B)
+                target_A = batch["A_target"].to(device, non_blocking=True) if "A_target" in batch else None
+                losses = train_step(model, real_A, real_B, target_A)
                 c.step += 1
                 c.iteration += 1
                 last = losses.as_dict()
