@@ -60,17 +60,19 @@ demo: system-deps $(STAMP)
 	$(PY) -m pixelforge.demo $(if $(filter 1,$(DEMO_FAST)),--fast,)
 
 # The shipped model, reproducible: curate the shared corpus, train with the recipes in turn, measure, ship.
-# `make model` (six one-epoch stages: 14-20 minutes each on 2 CPU cores on 2026-12-03, up to 45 on slower days) trains each recipe of RECIPES into the run folder its file
-# names (`output`); a recipe after the first starts from what its `init_from` names (stage 14 from the
-# released v7 generator kept in training/recipes/weights/, stages 15-20 from the run before), and a run that exists
-# is resumed. v7 itself, from random weights (about 4.5 hours): `make model RECIPES="$(V7_RECIPES)"`.
+# `make model` (two one-epoch stages, 13-15 minutes each on 2 CPU cores on 2026-12-04) trains each recipe of RECIPES
+# into the run folder its file names (`output`); a recipe after the first starts from what its `init_from` names
+# (stage 33 from the released v20 generator kept in training/recipes/weights/, stage 36 from stage 33's run), and a
+# run that exists is resumed. v20 itself from v7's kept weights (six stages): `make model RECIPES="$(V20_RECIPES)"
+# MODEL_RUN=runs/cpu-native-v20`; v7 from random weights (about 4.5 hours): `make model RECIPES="$(V7_RECIPES)"`.
 # On a GPU: `make model RECIPES=training/recipes/gpu-native.toml MODEL_RUN=runs/gpu-native`.
 # `make ship-model` measures MODEL_RUN and copies it into the package as fp16 with its card (what a Hub repo would hold).
 CORPUS ?= ../shared/corpus
 V7_RECIPES := $(addprefix training/recipes/,cpu-native.toml cpu-native-v2.toml cpu-native-v3.toml cpu-native-v4.toml cpu-native-v5.toml cpu-native-v7.toml)
-RECIPES ?= $(addprefix training/recipes/,cpu-native-v14.toml cpu-native-v15.toml cpu-native-v16.toml cpu-native-v18.toml cpu-native-v19.toml cpu-native-v20.toml)
-MODEL_RUN ?= runs/cpu-native-v20
-SHIPPED_NAME ?= pixelforge-native-v20
+V20_RECIPES := $(addprefix training/recipes/,cpu-native-v14.toml cpu-native-v15.toml cpu-native-v16.toml cpu-native-v18.toml cpu-native-v19.toml cpu-native-v20.toml)
+RECIPES ?= $(addprefix training/recipes/,cpu-native-v33.toml cpu-native-v36.toml)
+MODEL_RUN ?= runs/cpu-native-v36
+SHIPPED_NAME ?= pixelforge-native-v36
 # the generator resolution the shipped model runs at (measured: docs/model.md), recorded in its G_A
 SHIPPED_PPC ?= 2
 SHIPPED ?= inference/models/$(SHIPPED_NAME)

@@ -431,11 +431,17 @@ def card_metrics(total: dict[str, dict], by_kind: dict[str, dict[str, dict]], ar
     cartoon = by_kind.get("cartoon", {})
     if model in cartoon and "classical (new)" in cartoon:
         m, c = cartoon[model], cartoon["classical (new)"]
-        worse = m["de2000"] > c["de2000"] or m["ssim"] < c["ssim"] or m["features"] < c["features"]
-        note += (f" On cartoons the model is {'worse than' if worse else 'at least as good as'} pixelforge's classical method "
-                 f"(ΔE2000 {m['de2000']:.2f} vs {c['de2000']:.2f}, SSIM {m['ssim']:.3f} vs {c['ssim']:.3f}, "
-                 f"small features' contrast {m['features']:.0%} vs {c['features']:.0%})"
-                 + ("; `pixelate` keeps the classical method as its default." if worse else "."))
+        rows = [("ΔE2000", f"{m['de2000']:.2f}", f"{c['de2000']:.2f}", m["de2000"] <= c["de2000"]),
+                ("SSIM", f"{m['ssim']:.3f}", f"{c['ssim']:.3f}", m["ssim"] >= c["ssim"]),
+                ("small features' contrast", f"{m['features']:.0%}", f"{c['features']:.0%}", m["features"] >= c["features"])]
+        behind = [f"{name} {mv} vs {cv}" for name, mv, cv, ok in rows if not ok]
+        ahead = [f"{name} {mv} vs {cv}" for name, mv, cv, ok in rows if ok]
+        if behind:
+            note += (f" On cartoons the model is not yet as good as pixelforge's classical method: it is behind on "
+                     f"{', '.join(behind)}" + (f" (at least as good on {', '.join(ahead)})" if ahead else "")
+                     + "; `pixelate` keeps the classical method as its default.")
+        else:
+            note += f" On cartoons the model is at least as good as pixelforge's classical method ({', '.join(ahead)})."
     command = shlex.join(["PYTHONPATH=.", "python", "benchmarks/quality.py", *(argv if argv is not None else sys.argv[1:])])
     return {"command": command, "note": note, "metrics": metrics}
 

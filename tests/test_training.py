@@ -526,6 +526,8 @@ def test_every_recipe_in_the_repo_is_a_valid_config_that_ships_under_10_mb():
         params = sum(p.numel() for p in cfg.generator_spec.build().parameters())
         assert params * 2 <= 10 * 2**20, f"{path.name}: fp16 generator {params * 2 / 2**20:.1f} MB"
         assert cfg.b_max_scale == 1 and cfg.a_resize in ("box", "lines")  # the native-resolution recipes (area-reduced A)
+        if cfg.init_from and not cfg.init_from.startswith("runs/"):  # weights kept in the repository, not a run to come
+            assert (Path(__file__).parents[1] / cfg.init_from / "G_A.safetensors").is_file(), f"{path.name}: {cfg.init_from}"
 
 
 def test_the_colour_keeping_loss_keeps_a_pictures_colours(tmp_path):

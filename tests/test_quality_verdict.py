@@ -1,0 +1,31 @@
+"""The verdict the quality benchmark writes into a model card (benchmarks/quality.py:card_metrics)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+import quality  # noqa: E402 - benchmarks/ is a folder of scripts, not a package
+
+
+def row(de: float, ssim: float, features: float) -> dict:
+    return {"de2000": de, "ssim": ssim, "lines": 1.0, "features": features, "keys_over_10": 0, "keys_n": 7}
+
+
+def verdict(model: dict) -> str:
+    cartoon = {"classical (new)": row(1.65, 0.944, 0.91), "model": model}
+    return quality.card_metrics(cartoon, {"cartoon": cartoon}, ["--checkpoint", "runs/x"])["note"]
+
+
+def test_the_card_names_what_the_model_is_behind_on_and_what_it_is_not():
+    note = verdict(row(1.60, 0.980, 0.63))
+    assert "not yet as good as pixelforge's classical method: it is behind on small features' contrast 63% vs 91%" in note
+    assert "(at least as good on ΔE2000 1.60 vs 1.65, SSIM 0.980 vs 0.944)" in note
+    assert "keeps the classical method as its default" in note
+
+
+def test_a_model_level_with_the_classical_method_on_every_cartoon_number_is_called_so():
+    note = verdict(row(1.65, 0.950, 0.91))
+    assert "at least as good as pixelforge's classical method (ΔE2000 1.65 vs 1.65" in note
+    assert "behind" not in note and "default." not in note
