@@ -235,7 +235,6 @@ def crisp_cells(img: Image.Image) -> Image.Image:
     return render(cells, px.options, palette_for(cells, px.options))
 
 
-
 def methods(
     checkpoint: str | None = None, pixels_per_cell: int | None = None, anchor_colors: float | None = None,
     snap_colors: float | None = None,
