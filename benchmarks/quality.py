@@ -237,7 +237,7 @@ def crisp_cells(img: Image.Image) -> Image.Image:
 
 def methods(
     checkpoint: str | None = None, pixels_per_cell: int | None = None, anchor_colors: float | None = None,
-    snap_colors: float | None = None,
+    snap_colors: float | None = None, hold_lines: bool = False,
 ) -> tuple[dict, list[str]]:
     import torch
 
@@ -260,7 +260,11 @@ def methods(
     spec = model.spec  # the untrained network has the trained one's architecture and resolution: only training differs
     net = Pixelator(init_weights(spec.build()).eval(), spec, model=ModelOptions(pixels_per_cell=model.model.pixels_per_cell))
     # and the same pipeline after the generator
-    net = net.with_options(anchor_colors=model.options.anchor_colors, snap_colors=model.options.snap_colors)
+    net = net.with_options(anchor_colors=model.options.anchor_colors, snap_colors=model.options.snap_colors,
+                           hold_lines=hold_lines)
+    if hold_lines:
+        model = model.with_options(hold_lines=True)
+        notes.append("model rows and untrained net: --hold-lines")
     if pixels_per_cell is not None:
         notes.append(f"generator pixels per cell side: {pixels_per_cell} (0 = full resolution)")
     name = "shipped model" if checkpoint is None else "model"
@@ -275,6 +279,8 @@ def methods(
         f"{name}, own colours": model.with_options(anchor_colors=0, snap_colors=0).pixelate,
         "untrained net": net.pixelate,
     }
+    if not hold_lines:  # the classical path's outline cells over the model's drawing (--hold-lines)
+        found[f"{name}, lines held"] = model.with_options(hold_lines=True).pixelate
     if checkpoint:
         notes.append(f"model: {checkpoint}")
     try:
@@ -457,12 +463,13 @@ def main(argv: list[str] | None = None) -> int:
                    "(pixelate --pixels-per-cell; default: the model's own)")
     p.add_argument("--anchor-colors", type=float, help="model and untrained net: pixelate --anchor-colors (default: its default)")
     p.add_argument("--snap-colors", type=float, help="model and untrained net: pixelate --snap-colors (default: its default)")
+    p.add_argument("--hold-lines", action="store_true", help="model and untrained net: pixelate --hold-lines")
     p.add_argument("--metrics", type=Path, help="also write the model's and classical totals here (a run's metrics.json)")
     args = p.parse_args(argv)
     cases = generated_cases() + cartoon_cases(2 if args.quick else 5) + photo_cases(args.quick)
     if args.cases:
         cases = [c for c in cases if any(part in c.name for part in args.cases)]
-    found, notes = methods(args.checkpoint, args.pixels_per_cell, args.anchor_colors, args.snap_colors)
+    found, notes = methods(args.checkpoint, args.pixels_per_cell, args.anchor_colors, args.snap_colors, args.hold_lines)
     if args.only:
         found = {n: f for n, f in found.items() if n in args.only}
     names = list(found)

@@ -129,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
              f"picture fills an area with take that colour exactly (default {SNAP_DE:g}, a just-noticeable difference: "
              "flat areas keep the picture's exact colours, outlines and shading the model drew keep theirs; 0 = off)",
     )
+    model.add_argument("--hold-lines", action="store_true",
+                       help="after the model draws, cells on the picture's thin lines (eyes, brows, outlines) take the "
+                            "line's colour, as in --classic: bolder faces, a little further from the picture's colours")
     model.add_argument("--tile", type=int, default=ModelOptions.tile, help="tile side in generator pixels for large inputs (default 1024)")
     model.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     model.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto", help="auto: bf16/fp16 on GPU, fp32 on CPU")
@@ -259,6 +262,7 @@ def make_pixelator(args: argparse.Namespace) -> Pixelator:
         palette_from=args.palette_from,
         anchor_colors=args.anchor_colors,
         snap_colors=args.snap_colors,
+        hold_lines=args.hold_lines,
         tile=args.tile,
         device=args.device,
         precision=args.precision,

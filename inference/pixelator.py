@@ -7,8 +7,10 @@ the line's colour, as in the classical path, unless ``outlines`` is off), runs t
 there, and averages its output per cell: at 1024² with cell size 4 that is a 256² pass instead
 of 1024², a sixteenth of the work. Before averaging, the output's broad colours (above
 ``anchor_colors`` cells) are pulled back to the picture's (:func:`inference.postprocess.anchor_colors`):
-the generator keeps its outlines and shading, not its whitened backdrops. ``pixels_per_cell=2`` is a 512² pass (a quarter), and
-``pixels_per_cell=0`` the full-resolution reference. ``benchmarks/pixelate.py`` measures the
+the generator keeps its outlines and shading, not its whitened backdrops. With ``hold_lines`` the
+cells on the picture's thin lines then take the line's colour, as in the classical path.
+``pixels_per_cell=2`` is a 512² pass (a quarter), and ``pixels_per_cell=0`` the full-resolution
+reference. ``benchmarks/pixelate.py`` measures the
 time and the difference to full resolution for each.
 
 Large inputs are cut into overlapping tiles that are batched through the generator and
@@ -30,8 +32,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -40,7 +41,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from inference.classic import classic_cells, reduce_keeping_lines
+from inference.classic import classic_cells, reduce_keeping_lines, with_lines
 from inference.grid import cell_means
 from inference.onnx_engine import ENGINES, ONNX_ENGINES, OnnxGenerator, choose_engine
 from inference.postprocess import (
@@ -52,7 +53,7 @@ from inference.postprocess import (
     palette_for,
     render,
 )
-from inference.tiling import SharedStatsNorm, pad_to, ramp, tile_starts, with_shared_stats_norm
+from inference.tiling import pad_to, shared_norms, translate_tiled, with_shared_stats_norm
 from pixelforge.device import resolve_device
 from pixelforge.imaging import has_alpha, rgb_on_white
 from pixelforge.model.checkpoint import recommended_pixels_per_cell
@@ -213,6 +214,8 @@ class Pixelator:
         anchor = f"the picture's colours above {sigma:g} cells" if sigma else "the generator's own colours"
         if self.options.snaps:
             anchor += f", palette colours within {self.options.snap_colors:g} OKLab x100 of the picture's fills snapped to them"
+        if self.options.hold_lines and self.options.outlines and self.options.cell_size >= 2:
+            anchor += ", the picture's thin lines held"
         return (
             f"CycleGAN generator {self.spec} from {self.source} on {self.device} ({self.dtype}), {res}, {anchor}; "
             f"engine {engine} [{self.engine_reason}]"
@@ -236,20 +239,24 @@ class Pixelator:
             return [classic_cells(img, self.options) for img in images]
         cell = self.options.cell_size
         ppc = self.effective_pixels_per_cell()
-        working, opaque = [], []
+        working, opaque, pictures = [], [], []
         for img in images:
             opaque.append(image_cells(img, cell, self.options.alpha_threshold).opaque if has_alpha(img) else None)
             rgb, factor = rgb_on_white(img), 1 if ppc == 0 else cell // ppc
+            pictures.append(rgb)
             working.append(reduce_keeping_lines(rgb, factor) if self.options.outlines else box_average(rgb, factor))
         translated = self.translate_many(working)
         sigma = self.options.anchor_colors * (ppc or cell)  # cells -> generator pixels
         grid = ppc or cell
-        return [
+        hold = self.options.hold_lines and self.options.outlines and cell >= 2
+        found = []
+        for out, work, alpha, rgb in zip(translated, working, opaque, pictures):
+            colors = cell_means(anchor_colors(out, work, sigma), grid)[0]
+            if hold:  # the classical path's outline cells over the drawing
+                colors = with_lines(colors, rgb, cell, alpha)
             # the picture's own cells only where the palette will be snapped to them
-            Cells(cell_means(anchor_colors(out, work, sigma), grid)[0], alpha, img.size, cell,
-                  cell_means(work, grid)[0] if self.options.snaps else None)
-            for out, work, alpha, img in zip(translated, working, opaque, images)
-        ]
+            found.append(Cells(colors, alpha, rgb.size, cell, cell_means(work, grid)[0] if self.options.snaps else None))
+        return found
 
     def palette_cells(self, img: Image.Image, cells: Cells | None = None) -> Cells:
         """The cells a fitted palette is fitted on: the picture's own (classical) cells when the model draws and
@@ -272,28 +279,10 @@ class Pixelator:
         return [self._render(img, c, palette) for img, c in zip(images, self.cells_many(images))]
 
     # -- the generator -----------------------------------------------------------------
-    def _norms(self) -> list[SharedStatsNorm]:
-        assert self.generator is not None
-        return [m for m in self.generator.modules() if isinstance(m, SharedStatsNorm)]
-
-    @contextmanager
-    def _norm_mode(self, mode: str) -> Iterator[None]:
-        norms = self._norms()
-        for m in norms:
-            m.mode = mode
-            if mode == "gather":
-                m.reset()
-        try:
-            yield
-        finally:
-            for m in norms:
-                m.mode = "live"
-                if mode == "replay":
-                    m.reset()
-
     def _onnx_ready(self) -> bool:
         """Whether this pass runs through ONNX Runtime (never while norms gather or replay tile statistics)."""
-        if self._onnx is None or any(m.mode != "live" for m in self._norms()):
+        assert self.generator is not None
+        if self._onnx is None or any(m.mode != "live" for m in shared_norms(self.generator)):
             return False
         if self._onnx.ready(strict=self.model.engine in ONNX_ENGINES):
             return True
@@ -343,7 +332,8 @@ class Pixelator:
             hp, wp = max(16, -(-h // 4) * 4), max(16, -(-w // 4) * 4)
             if hp > tile or wp > tile:
                 for i in members:
-                    results[i] = self._translate_tiled(pad_to(pictures[i], hp, wp))[:h, :w]
+                    results[i] = translate_tiled(self._run, self.generator, pad_to(pictures[i], hp, wp), tile,
+                                                 self.model.overlap, self.model.batch_pixels)[:h, :w]
                 continue
             per_batch = max(1, self.model.batch_pixels // (hp * wp))
             for start in range(0, len(members), per_batch):
@@ -352,33 +342,3 @@ class Pixelator:
                 for i, item in zip(chunk, out):
                     results[i] = item[:h, :w]
         return [r for r in results if r is not None]
-
-    def _translate_tiled(self, rgb: np.ndarray) -> np.ndarray:
-        """Two passes over overlapping tiles: gather InstanceNorm statistics, then replay them.
-
-        Pass 1 runs each tile with its own statistics and pools them (pixel-weighted) into one
-        estimate per layer of what the whole picture would give; pass 2 normalises every tile
-        with that shared estimate, so no tile gets its own tone and the seams disappear.
-        """
-        h, w = rgb.shape[:2]
-        tile = self.model.tile
-        overlap = min(self.model.overlap, tile // 4)
-        th, tw = min(tile, h), min(tile, w)
-        boxes = [(y, x) for y in tile_starts(h, th, overlap) for x in tile_starts(w, tw, overlap)]
-        per_batch = max(1, self.model.batch_pixels // (th * tw))
-        batches = [boxes[i : i + per_batch] for i in range(0, len(boxes), per_batch)]
-        with self._norm_mode("gather"):
-            for chunk in batches:
-                self._run(np.stack([rgb[y : y + th, x : x + tw] for y, x in chunk]))
-        out = np.zeros((h, w, 3), dtype=np.float32)
-        weight = np.zeros((h, w, 1), dtype=np.float32)
-        with self._norm_mode("replay"):
-            for chunk in batches:
-                result = self._run(np.stack([rgb[y : y + th, x : x + tw] for y, x in chunk]))
-                for (y, x), tile_out in zip(chunk, result):
-                    wy = ramp(th, overlap, y == 0, y + th == h)
-                    wx = ramp(tw, overlap, x == 0, x + tw == w)
-                    wt = (wy[:, None] * wx[None, :])[..., None]
-                    out[y : y + th, x : x + tw] += tile_out * wt
-                    weight[y : y + th, x : x + tw] += wt
-        return out / weight

@@ -10,6 +10,8 @@ export sees. The tiles overlap and are blended with linear ramps (:func:`ramp`).
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -97,3 +99,58 @@ def pad_to(arr: np.ndarray, h: int, w: int) -> np.ndarray:
         return arr
     mode = "reflect" if dh < arr.shape[0] and dw < arr.shape[1] else "edge"
     return np.pad(arr, ((0, dh), (0, dw), (0, 0)), mode=mode)
+
+
+def shared_norms(net: nn.Module) -> list[SharedStatsNorm]:
+    return [m for m in net.modules() if isinstance(m, SharedStatsNorm)]
+
+
+@contextmanager
+def norm_mode(net: nn.Module, mode: str) -> Iterator[None]:
+    """Every :class:`SharedStatsNorm` of ``net`` in ``mode`` (pooled statistics cleared before a gather and
+    after a replay), back to ``live`` afterwards even on an error."""
+    norms = shared_norms(net)
+    for m in norms:
+        m.mode = mode
+        if mode == "gather":
+            m.reset()
+    try:
+        yield
+    finally:
+        for m in norms:
+            m.mode = "live"
+            if mode == "replay":
+                m.reset()
+
+
+def translate_tiled(
+    run: Callable[[np.ndarray], np.ndarray], net: nn.Module, rgb: np.ndarray, tile: int, overlap: int, batch_pixels: int
+) -> np.ndarray:
+    """``run`` (``net``'s forward on a ``(B, h, w, 3)`` batch) over overlapping tiles of an ``(H, W, 3)`` picture.
+
+    Two passes: the first runs each tile with its own statistics and pools them (pixel-weighted) into
+    one estimate per layer of what the whole picture would give; the second normalises every tile
+    with that shared estimate, so no tile gets its own tone and the seams disappear. ``overlap`` is
+    capped at a quarter tile; at most ``batch_pixels`` pixels go through ``run`` at once.
+    """
+    h, w = rgb.shape[:2]
+    overlap = min(overlap, tile // 4)
+    th, tw = min(tile, h), min(tile, w)
+    boxes = [(y, x) for y in tile_starts(h, th, overlap) for x in tile_starts(w, tw, overlap)]
+    per_batch = max(1, batch_pixels // (th * tw))
+    batches = [boxes[i : i + per_batch] for i in range(0, len(boxes), per_batch)]
+    with norm_mode(net, "gather"):
+        for chunk in batches:
+            run(np.stack([rgb[y : y + th, x : x + tw] for y, x in chunk]))
+    out = np.zeros((h, w, 3), dtype=np.float32)
+    weight = np.zeros((h, w, 1), dtype=np.float32)
+    with norm_mode(net, "replay"):
+        for chunk in batches:
+            result = run(np.stack([rgb[y : y + th, x : x + tw] for y, x in chunk]))
+            for (y, x), tile_out in zip(chunk, result):
+                wy = ramp(th, overlap, y == 0, y + th == h)
+                wx = ramp(tw, overlap, x == 0, x + tw == w)
+                wt = (wy[:, None] * wx[None, :])[..., None]
+                out[y : y + th, x : x + tw] += tile_out * wt
+                weight[y : y + th, x : x + tw] += wt
+    return out / weight

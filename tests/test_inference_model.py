@@ -298,6 +298,39 @@ def test_reduced_precision_path_runs_and_stays_close(tiny_net):
     assert cell_purity(out, 4) == 1.0 and count_colors(out) <= 16
 
 
+def test_held_lines_put_back_the_thin_lines_the_generator_paled(tiny_net, monkeypatch):
+    """A generator that paints over a 1 px line: with hold_lines its cells come back in the line's colour, only those."""
+    arr = np.full((64, 64, 3), 235, np.uint8)
+    arr[:, 30] = (20, 20, 60)  # a 1 px navy line in cell column 7
+    arr[40:, :16] = (90, 160, 90)  # a broad green field: not a line, the generator's drawing stays there
+    img = Image.fromarray(arr)
+    drawn = np.full((32, 32, 3), 200.0, np.float32)  # at 2 px per cell: a flat grey, line and field painted over
+    seen = {}
+    for hold in (False, True):
+        px = Pixelator(tiny_net, TINY, model=ModelOptions(pixels_per_cell=2)).with_options(anchor_colors=0, hold_lines=hold)
+        monkeypatch.setattr(px, "translate_many", lambda pictures: [drawn.copy() for _ in pictures])
+        seen[hold] = px.cells(img).colors
+        assert ("thin lines held" in px.describe()) is hold
+    off, on = seen[False], seen[True]
+    np.testing.assert_allclose(off, 200)  # off: what the generator drew, everywhere
+    np.testing.assert_allclose(on[:, 7], np.tile([20, 20, 60], (16, 1)), atol=1)  # on: the line's own colour, every row
+    np.testing.assert_array_equal(np.delete(on, 7, axis=1), np.delete(off, 7, axis=1))  # and nothing else changes
+    # the classical path holds the same cells
+    classic = Pixelator.classic().cells(img).colors
+    np.testing.assert_allclose(on[:, 7], classic[:, 7], atol=1)
+    # a transparent cell is never given a line: the held cells are only the opaque ones
+    rgba = np.dstack([arr, np.full((64, 64), 255, np.uint8)])
+    rgba[:32, 28:32, 3] = 0
+    px = Pixelator(tiny_net, TINY, model=ModelOptions(pixels_per_cell=2)).with_options(anchor_colors=0, hold_lines=True)
+    monkeypatch.setattr(px, "translate_many", lambda pictures: [drawn.copy() for _ in pictures])
+    cells = px.cells(Image.fromarray(rgba, "RGBA"))
+    np.testing.assert_allclose(cells.colors[:8, 7], 200)
+    np.testing.assert_allclose(cells.colors[8:, 7], np.tile([20, 20, 60], (8, 1)), atol=1)
+    # off with outlines off: the classical path would not hold lines either
+    px = px.with_options(outlines=False)
+    np.testing.assert_allclose(px.cells(img).colors, 200)
+
+
 def two_colour_picture() -> Image.Image:
     """Red and blue 4x4 blocks on a cell-aligned grid: the picture's own cells hold exactly these two colours."""
     rng = np.random.default_rng(5)

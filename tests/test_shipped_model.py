@@ -66,6 +66,10 @@ def test_cli_says_which_method_runs(tmp_path, capsys):
     src.write_bytes(_png(picture(2)))
     assert main([str(src), "-o", str(tmp_path / "s.png"), "--shipped", "-q"]) == 0
     assert f"the shipped model {shipped.SHIPPED_NAME}" in capsys.readouterr().err
+    assert main([str(src), "-o", str(tmp_path / "h.png"), "--shipped", "--hold-lines", "-q"]) == 0
+    assert "thin lines held" in capsys.readouterr().err
+    held, drawn = (np.asarray(Image.open(tmp_path / n).convert("L"), float) for n in ("h.png", "s.png"))
+    assert held.min() <= drawn.min() and held.mean() < drawn.mean()  # the outlines come back darker
     assert main([str(src), "-o", str(tmp_path / "c.png"), "--classic", "-q"]) == 0
     assert "classical method" in capsys.readouterr().err
     assert main([str(src), "-o", str(tmp_path / "d.png"), "-q"]) == 0
