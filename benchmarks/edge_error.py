@@ -6,6 +6,10 @@ generator pixels per cell, as the shipped model runs).
 The quality benchmark's ΔE2000 is taken against the plain cell average, which blends two colours where a
 cell straddles an edge. A method that keeps edges crisp (as pixel art does) or draws outlines pays there.
 An edge cell is one within one cell of a step of more than ``STEP`` summed sRGB levels in the plain average.
+
+The last two columns split the error the other way: in the classical method's outline cells (the cells
+on thin lines that take the line's colour) and in every other cell. With ``--hold-lines`` each run is
+also measured with ``pixelate --hold-lines`` (those outline cells put over the model's drawing).
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import numpy as np
 from quality import CELL, _de, cartoon_cases, crisp_cells, grid_of  # benchmarks/ is on sys.path as a script
 from scipy import ndimage
 
+from inference.classic import line_cells
 from inference.pixelator import Pixelator
+from pixelforge.imaging import rgb_on_white
 
 STEP = 30
 
@@ -33,6 +39,7 @@ def edge_cells(ref: np.ndarray) -> np.ndarray:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("runs", nargs="*", help="run or checkpoint folders to measure beside the classical rows")
+    p.add_argument("--hold-lines", action="store_true", help="also measure each run with pixelate --hold-lines")
     args = p.parse_args(argv)
     methods = {
         "classical (plain average)": Pixelator.classic(outlines=False, key_colors=False).pixelate,
@@ -40,21 +47,28 @@ def main(argv: list[str] | None = None) -> int:
         "crisp cells (reference)": crisp_cells,
     }
     for run in args.runs:
-        methods[run] = Pixelator.from_checkpoint(run, pixels_per_cell=2).pixelate
+        model = Pixelator.from_checkpoint(run, pixels_per_cell=2)
+        methods[run] = model.pixelate
+        if args.hold_lines:
+            methods[f"{run}, lines held"] = model.with_options(hold_lines=True).pixelate
     cases = cartoon_cases()
     edges = {case.name: edge_cells(case.grid.astype(np.float64)) for case in cases}  # the picture's, not the method's
-    print(f"{len(cases)} held-out cartoons, cell {CELL}; ΔE2000 against the plain cell average")
-    print("| method | ΔE2000 | per edge cell | per other cell | share of the error at edges |\n|---|---:|---:|---:|---:|")
+    outlines = {case.name: line_cells(rgb_on_white(case.image), CELL)[0] for case in cases}
+    print(f"{len(cases)} held-out cartoons, cell {CELL}; ΔE2000 against the plain cell average; "
+          f"{sum(int(o.sum()) for o in outlines.values())} outline cells of {sum(o.size for o in outlines.values())}")
+    print("| method | ΔE2000 | per edge cell | per other cell | share of the error at edges | per outline cell "
+          "| per non-outline cell |\n|---|---:|---:|---:|---:|---:|---:|")
     for name, run in methods.items():
-        means, at_edge, elsewhere, n_edge, n_other = [], 0.0, 0.0, 0, 0
+        means, sums, counts = [], np.zeros(4), np.zeros(4)
         for case in cases:
             de = _de(case.grid, grid_of(run(case.image)))
-            edge = edges[case.name]
             means.append(de.mean())
-            at_edge, elsewhere = at_edge + de[edge].sum(), elsewhere + de[~edge].sum()
-            n_edge, n_other = n_edge + int(edge.sum()), n_other + int((~edge).sum())
-        print(f"| {name} | {np.mean(means):.2f} | {at_edge / n_edge:.2f} | {elsewhere / max(1, n_other):.2f} "
-              f"| {at_edge / (at_edge + elsewhere):.0%} |")
+            for i, mask in enumerate((edges[case.name], ~edges[case.name], outlines[case.name], ~outlines[case.name])):
+                sums[i] += de[mask].sum()
+                counts[i] += mask.sum()
+        per = sums / np.maximum(counts, 1)
+        print(f"| {name} | {np.mean(means):.2f} | {per[0]:.2f} | {per[1]:.2f} | {sums[0] / (sums[0] + sums[1]):.0%} "
+              f"| {per[2]:.2f} | {per[3]:.2f} |")
     return 0
 
 
