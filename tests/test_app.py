@@ -88,6 +88,10 @@ def files(tmp_path_factory) -> dict[str, Path]:
     out["gif"].write_bytes(small_gif())
     out["notes"].write_text("these are notes, not a picture\n")
     out["bomb"].write_bytes(bomb_png())
+    lines = np.full((72, 96, 3), 230, np.uint8)
+    lines[:, 30], lines[40, :] = (20, 20, 60), (60, 20, 20)  # 1 px outlines: what --hold-lines keeps
+    out["lines"] = root / "lines.png"
+    Image.fromarray(lines).save(out["lines"])
     out["long"] = root / "long.gif"
     out["long"].write_bytes(long_gif())
     out["video"] = root / "clip.mp4"
@@ -182,13 +186,22 @@ def test_api_result_is_what_the_cli_writes(client, files, run_folder, tmp_path, 
     assert count_colors(img) <= k
 
 
+def test_hold_lines_reaches_the_model_as_the_cli_flag_does(client, files, run_folder, tmp_path):
+    args = {"model": str(run_folder), "api_name": "/pixelate"}
+    held = Path(client.predict(handle_file(str(files["lines"])), hold_lines=True, **args))
+    drawn = Path(client.predict(handle_file(str(files["lines"])), **args))
+    want = cli_result(files["lines"], tmp_path / "held.png", ["--checkpoint", str(run_folder), "--hold-lines"])
+    assert held.read_bytes() == want.read_bytes()
+    assert held.read_bytes() != drawn.read_bytes()  # the untrained net paints over the lines; held, they come back
+
+
 def test_endpoint_signature_picture_first_settings_with_defaults(client):
     endpoint = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/pixelate"]
     params = endpoint["parameters"]
     assert params[0]["parameter_name"] == "picture" and not params[0]["parameter_has_default"]
     assert all(p["parameter_has_default"] for p in params[1:])
     assert [p["parameter_name"] for p in params[1:]] == [
-        "model", "cell_size", "palette", "colors", "palette_file", "dither", "native", "scale"
+        "model", "cell_size", "palette", "colors", "palette_file", "dither", "native", "scale", "hold_lines"
     ]  # fmt: skip
     assert len(endpoint["returns"]) == 1 and endpoint["returns"][0]["component"] == "Image"
 
@@ -284,6 +297,9 @@ def test_model_menu_and_serve_command(run_folder, capsys):
                                 (f"checkpoint: {run_folder}", str(run_folder))]
     settings = Settings(model=SHIPPED_G_A)
     assert "--shipped" in settings.command() and "--checkpoint" not in settings.command()
+    assert "--hold-lines" not in settings.command()
+    assert Settings(model=SHIPPED_G_A, hold_lines=True).command().endswith("--shipped --hold-lines")
+    assert "--hold-lines" not in Settings(hold_lines=True).command()  # the classical method holds its lines anyway
     assert not models.pixelator(SHIPPED_G_A, cell_size=4).is_classic
     assert cli_main(["serve", "--checkpoint", str(run_folder / "missing")]) == 2
     assert "pixelate serve: error: model" in capsys.readouterr().err

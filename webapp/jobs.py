@@ -74,6 +74,7 @@ class Settings:
     dither: str = "none"
     native: bool = False
     scale: int = 8  # screen pixels per cell in the page and the display-scale download
+    hold_lines: bool = False  # a model's drawing with the classical method's outline cells on top (pixelate --hold-lines)
 
     def palette_arg(self) -> str:
         """The CLI's ``--palette`` value for these settings."""
@@ -86,7 +87,8 @@ class Settings:
         return self.palette
 
     def options(self) -> dict[str, object]:
-        return dict(cell_size=int(self.cell_size), palette=self.palette_arg(), dither=self.dither, native=bool(self.native))
+        return dict(cell_size=int(self.cell_size), palette=self.palette_arg(), dither=self.dither, native=bool(self.native),
+                    hold_lines=bool(self.hold_lines))
 
     def command(self) -> str:
         """The equivalent ``pixelate`` command, so a result tried here can be batched from a shell."""
@@ -97,6 +99,8 @@ class Settings:
             parts += ["--shipped"]
         elif self.model != CLASSICAL:
             parts += ["--checkpoint", self.model]
+        if self.hold_lines and self.model != CLASSICAL:  # the classical method holds its lines anyway
+            parts += ["--hold-lines"]
         return shlex.join(parts)
 
 
