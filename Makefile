@@ -86,7 +86,7 @@ model: $(STAMP)
 	done
 
 ship-model: $(STAMP)
-	$(PY) benchmarks/quality.py --checkpoint $(MODEL_RUN) --pixels-per-cell $(SHIPPED_PPC) --only "classical (new)" model "model, picture palette" "model, own colours" "untrained net" --metrics $(MODEL_RUN)/metrics.json --out benchmarks/out/quality-model
+	$(PY) benchmarks/quality.py --checkpoint $(MODEL_RUN) --pixels-per-cell $(SHIPPED_PPC) --only "classical (new)" model "model, picture palette" "model, lines held" "model, own colours" "untrained net" --metrics $(MODEL_RUN)/metrics.json --out benchmarks/out/quality-model
 	rm -rf $(SHIPPED)
 	$(PY) -m training publish $(MODEL_RUN) --repo pixelforge/$(SHIPPED_NAME) --dry-run --fp16 --no-g-b --pixels-per-cell $(SHIPPED_PPC) --stage $(SHIPPED)
 

@@ -422,7 +422,7 @@ def card_metrics(total: dict[str, dict], by_kind: dict[str, dict[str, dict]], ar
     model = "model" if any("model" in sub for sub in by_kind.values()) else "shipped model"
     metrics = {}
     for kind, sub in {"all": total, **by_kind}.items():
-        for n in ("classical (new)", model, f"{model}, picture palette", f"{model}, own colours", "untrained net"):
+        for n in ("classical (new)", model, f"{model}, picture palette", f"{model}, lines held", f"{model}, own colours", "untrained net"):
             if n in sub:
                 t = sub[n]
                 metrics[f"{kind}: {n}"] = (f"ΔE2000 {t['de2000']:.2f}, SSIM {t['ssim']:.3f}, thin lines kept {t['lines']:.0%}, "
@@ -432,7 +432,8 @@ def card_metrics(total: dict[str, dict], by_kind: dict[str, dict[str, dict]], ar
             "higher SSIM, lines kept and small features' contrast are better. The model and the untrained net run through `pixelate`'s pipeline, "
             "which keeps the picture's colours above 2 cells (`--anchor-colors`) and gives a palette colour within a "
             "just-noticeable difference of one of the picture's fills that fill's exact colour (`--snap-colors`); 'own colours' is the "
-            "generator's output without either.")
+            "generator's output without either, 'lines held' the same pipeline with the classical method's outline cells over "
+            "the generator's drawing (`--hold-lines`).")
     cartoon = by_kind.get("cartoon", {})
     if model in cartoon and "classical (new)" in cartoon:
         m, c = cartoon[model], cartoon["classical (new)"]
