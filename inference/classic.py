@@ -133,6 +133,24 @@ def with_lines(averages: np.ndarray, rgb: Image.Image, cell: int, opaque: np.nda
     return np.where(chosen[..., None], colour, averages).astype(np.float32)
 
 
+def hold_lines(drawn: np.ndarray, rgb: Image.Image, cell: int, opaque: np.ndarray | None = None) -> np.ndarray:
+    """``drawn`` (a model's cells, ``(rows, cols, 3)``) with the picture's thin lines held as this method holds them.
+
+    Cells on a thin line take the line's colour (:func:`line_cells`); the cells right beside them take
+    the picture's own cell average. A generator often draws its outline a cell off the picture's line,
+    and holding the line alone would leave that outline beside it as a grey shadow. Everywhere else
+    the drawing stays.
+    """
+    if cell < 2:
+        return drawn
+    chosen, colour = line_cells(rgb, cell)
+    if opaque is not None:
+        chosen &= opaque
+    beside = ndimage.binary_dilation(chosen, np.ones((3, 3), bool)) & ~chosen
+    plain = box_average(rgb, cell)
+    return np.where(chosen[..., None], colour, np.where(beside[..., None], plain, drawn)).astype(np.float32)
+
+
 def reduce_keeping_lines(rgb: Image.Image, factor: int) -> np.ndarray:
     """``factor``x``factor`` box averages of an RGB picture, with blocks on thin lines taking the line's colour.
 

@@ -41,7 +41,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from inference.classic import classic_cells, reduce_keeping_lines, with_lines
+from inference.classic import classic_cells, hold_lines, reduce_keeping_lines
 from inference.grid import cell_means
 from inference.onnx_engine import ENGINES, ONNX_ENGINES, OnnxGenerator, choose_engine
 from inference.postprocess import (
@@ -252,8 +252,8 @@ class Pixelator:
         found = []
         for out, work, alpha, rgb in zip(translated, working, opaque, pictures):
             colors = cell_means(anchor_colors(out, work, sigma), grid)[0]
-            if hold:  # the classical path's outline cells over the drawing
-                colors = with_lines(colors, rgb, cell, alpha)
+            if hold:  # the classical path's outline cells (and the picture's cells beside them) over the drawing
+                colors = hold_lines(colors, rgb, cell, alpha)
             # the picture's own cells only where the palette will be snapped to them
             found.append(Cells(colors, alpha, rgb.size, cell, cell_means(work, grid)[0] if self.options.snaps else None))
         return found

@@ -299,7 +299,8 @@ def test_reduced_precision_path_runs_and_stays_close(tiny_net):
 
 
 def test_held_lines_put_back_the_thin_lines_the_generator_paled(tiny_net, monkeypatch):
-    """A generator that paints over a 1 px line: with hold_lines its cells come back in the line's colour, only those."""
+    """A generator that paints over a 1 px line: with hold_lines its cells come back in the line's colour, and only
+    the cells beside them change too (to the picture's own)."""
     arr = np.full((64, 64, 3), 235, np.uint8)
     arr[:, 30] = (20, 20, 60)  # a 1 px navy line in cell column 7
     arr[40:, :16] = (90, 160, 90)  # a broad green field: not a line, the generator's drawing stays there
@@ -314,7 +315,8 @@ def test_held_lines_put_back_the_thin_lines_the_generator_paled(tiny_net, monkey
     off, on = seen[False], seen[True]
     np.testing.assert_allclose(off, 200)  # off: what the generator drew, everywhere
     np.testing.assert_allclose(on[:, 7], np.tile([20, 20, 60], (16, 1)), atol=1)  # on: the line's own colour, every row
-    np.testing.assert_array_equal(np.delete(on, 7, axis=1), np.delete(off, 7, axis=1))  # and nothing else changes
+    np.testing.assert_allclose(on[:, [6, 8]], 235, atol=1)  # beside it the picture's own cells: no shadow of a line drawn a cell off
+    np.testing.assert_array_equal(np.delete(on, [6, 7, 8], axis=1), np.delete(off, [6, 7, 8], axis=1))  # nothing else changes
     # the classical path holds the same cells
     classic = Pixelator.classic().cells(img).colors
     np.testing.assert_allclose(on[:, 7], classic[:, 7], atol=1)
@@ -324,7 +326,7 @@ def test_held_lines_put_back_the_thin_lines_the_generator_paled(tiny_net, monkey
     px = Pixelator(tiny_net, TINY, model=ModelOptions(pixels_per_cell=2)).with_options(anchor_colors=0, hold_lines=True)
     monkeypatch.setattr(px, "translate_many", lambda pictures: [drawn.copy() for _ in pictures])
     cells = px.cells(Image.fromarray(rgba, "RGBA"))
-    np.testing.assert_allclose(cells.colors[:8, 7], 200)
+    np.testing.assert_allclose(cells.colors[:7, 7], 200)  # rows 0-6: transparent, and not beside a held cell
     np.testing.assert_allclose(cells.colors[8:, 7], np.tile([20, 20, 60], (8, 1)), atol=1)
     # off with outlines off: the classical path would not hold lines either
     px = px.with_options(outlines=False)
