@@ -14,7 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
+import os
+import subprocess
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -31,6 +35,8 @@ CALIBRATION_SIZE = 128
 #: worst cartoon 0.64 -> 0.49. Trimming more (99.99) clips highlights on a few photos (worst 1.72).
 CALIBRATION_PERCENTILE = 99.999
 CALIBRATION_SEEDS = range(16)
+#: A child process quantizes (see :func:`quantize_int8`); ngf 64 at 9 blocks takes well under a minute.
+QUANTIZE_TIMEOUT_S = 600
 
 
 def calibration_picture(seed: int, size: int = CALIBRATION_SIZE) -> np.ndarray:
@@ -89,7 +95,29 @@ def quantize_int8(model: bytes, blocks_only: bool = True) -> bytes:
     """The fp32 generator graph with its residual blocks' convolutions in int8 (QDQ, per channel, percentile ranges).
 
     ``blocks_only=False`` quantizes every convolution (what the benchmark compares against).
+
+    The quantizer runs in a child process (``python -m inference.quantize``): its histogram calibrator
+    prints progress to stdout (where a pipeline may read pictures) and it logs through the root logger,
+    and silencing either in this process would be process-wide, swallowing other threads' output too.
     """
+    exclude = fp32_convs(model) if blocks_only else []
+    package_root = str(Path(__file__).resolve().parents[1])  # the child imports this same inference package
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p))
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        src.write_bytes(model)
+        done = subprocess.run(
+            [sys.executable, "-m", "inference.quantize", str(src), str(dst), json.dumps(exclude)],
+            env=env, capture_output=True, text=True, timeout=QUANTIZE_TIMEOUT_S,
+        )
+        if done.returncode != 0 or not dst.exists():
+            lines = (done.stderr or done.stdout).strip().splitlines()  # the child's exception is its last line
+            raise RuntimeError(f"int8 quantization failed: {lines[-1] if lines else f'exit status {done.returncode}'}")
+        return dst.read_bytes()
+
+
+def _quantize_file(src: Path, dst: Path, exclude: list[str]) -> None:
+    """The child's work: ``src`` (fp32 ONNX) -> ``dst`` (int8 QDQ), its prints and logs muted (only this process)."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -105,22 +133,16 @@ def quantize_int8(model: bytes, blocks_only: bool = True) -> bytes:
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self.items, None)
 
-    exclude = fp32_convs(model) if blocks_only else []
-    # the quantizer logs "consider pre-processing" through the root logger and its histogram
-    # calibrator prints progress to stdout (where a pipeline may read pictures): not the user's business
-    muted = logging.root.manager.disable
-    logging.disable(max(muted, logging.WARNING))
-    try:
-        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
-            src.write_bytes(model)
-            quantize_static(
-                str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=exclude,
-                op_types_to_quantize=["Conv", "ConvTranspose"], calibrate_method=CalibrationMethod.Percentile,
-                extra_options={"CalibPercentile": CALIBRATION_PERCENTILE},
-            )
-            return dst.read_bytes()
-    finally:
-        logging.disable(muted)
+    logging.disable(logging.WARNING)  # "consider pre-processing" and the like: not the user's business
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        quantize_static(
+            str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=exclude,
+            op_types_to_quantize=["Conv", "ConvTranspose"], calibrate_method=CalibrationMethod.Percentile,
+            extra_options={"CalibPercentile": CALIBRATION_PERCENTILE},
+        )
+
+
+if __name__ == "__main__":
+    _quantize_file(Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3]))

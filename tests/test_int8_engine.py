@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+
 import numpy as np
 import onnx
 import pytest
@@ -62,12 +66,32 @@ def test_only_the_residual_block_convolutions_are_quantized_and_the_graph_is_cac
     assert again._onnx.origin == f"cache:{path}"
 
 
-def test_quantizing_prints_nothing(capsys):
-    """ONNX Runtime's histogram calibrator prints progress; stdout may be a pipe of pictures."""
+def test_quantizing_prints_nothing_and_mutes_no_one_else(capsys, caplog):
+    """ONNX Runtime's histogram calibrator prints progress; stdout may be a pipe of pictures. Muting it must not
+    mute the rest of the process: another thread's prints and logs while it quantizes all arrive."""
     net = Pixelator.shipped(pixels_per_cell=0).generator
-    graph = quantize_int8(export_onnx(net))
+    model = export_onnx(net)
+    stop, sent = threading.Event(), []
+
+    def chatter() -> None:
+        while not stop.is_set():
+            sent.append(len(sent))
+            print(f"frame {sent[-1]}")
+            logging.getLogger("pixelforge.test").warning("log %d", sent[-1])
+            time.sleep(0.002)
+
+    other = threading.Thread(target=chatter)
+    with caplog.at_level(logging.WARNING, logger="pixelforge.test"):
+        other.start()
+        try:
+            graph = quantize_int8(model)
+        finally:
+            stop.set()
+            other.join()
     assert any(n.op_type == "QuantizeLinear" for n in onnx.load_from_string(graph).graph.node)
-    assert capsys.readouterr().out == ""
+    out = capsys.readouterr().out
+    assert len(sent) > 50 and out == "".join(f"frame {i}\n" for i in sent)  # every line of the other thread, nothing else
+    assert [r.getMessage() for r in caplog.records if r.name == "pixelforge.test"] == [f"log {i}" for i in sent]
 
 
 def test_int8_is_never_picked_for_you_and_needs_the_cpu():
@@ -96,3 +120,8 @@ def test_cli_engine_int8(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "engine ONNX Runtime int8 residual blocks" in err and "[asked for]" in err
     assert Image.open(tmp_path / "out.png").size == (64, 64)
+
+
+def test_a_failed_quantization_says_why():
+    with pytest.raises(RuntimeError, match="int8 quantization failed: .+"):
+        quantize_int8(b"not an onnx graph", blocks_only=False)
