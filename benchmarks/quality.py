@@ -13,7 +13,9 @@ Inputs, all held out from training:
 Methods: the classical path as on main (box average + k-means by pixel count: ``outlines=False,
 key_colors=False``), the classical path now, the model shipped with the package (or ``--checkpoint``),
 the same model with its palette fitted on the picture (``--palette-from picture``) and with the
-generator's own colours (``--anchor-colors 0 --snap-colors 0``: no pull to the picture's colours), an
+generator's own colours (``--anchor-colors 0 --snap-colors 0``: no pull to the picture's colours) and with
+the classical path's outline cells over its drawing (``--hold-lines``; with ``--hold-lines`` the model and
+untrained-net rows hold their lines and this row is left out), an
 untrained generator of the same architecture (random init, seed 0) through the same pipeline,
 PixelOE (``pip install pixeloe``; 16-colour k-means, its own palette step) and
 pyxelate (skipped when not importable: its PyPI release is a placeholder). Every input is cropped
@@ -27,13 +29,13 @@ share of its contrast with its surroundings the output keeps at the grid, averag
 over images: a reduction that averages eyes into skin draws faces pale, which the line test does not
 see); key-colour survival (per marked region, the smallest ΔE2000 between its colour and the
 output colours in its cells); cell purity; colours (<= 16); seconds per image. Writes
-``results.json``, ``sheet.png`` (nearest-neighbour upscaled) and ``index.html`` to ``--out``.
+``results.json``, ``sheet.png`` (nearest-neighbour upscaled) and ``index.html`` to ``--out``
+(totals and reports: ``benchmarks/quality_report.py``).
 """
 
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import sys
 import time
@@ -43,6 +45,12 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+from quality_report import (  # benchmarks/ is on sys.path as a script
+    card_metrics,
+    summarise,
+    table,
+    write_html,
+)
 from skimage.color import deltaE_ciede2000, rgb2lab
 from skimage.measure import label
 from skimage.metrics import structural_similarity
@@ -338,118 +346,6 @@ def sheet(cases: list[Case], outputs: dict[str, dict[str, Image.Image]], names: 
             x += cw
         y += rh
     return out
-
-
-def summarise(results: dict[str, dict[str, dict]], names: list[str]) -> dict[str, dict]:
-    total = {}
-    for n in names:
-        rows = [results[c][n] for c in results if n in results[c]]
-        keys = [e for r in rows for _, e in r["keys"]]
-        total[n] = {
-            "de2000": float(np.mean([r["de2000"] for r in rows])),
-            "ssim": float(np.nanmean([r["ssim"] for r in rows])),
-            "lines": sum(r["lines_visible"] for r in rows) / max(1, sum(r["lines_total"] for r in rows)),
-            # each image alike (a photo's texture has thousands of small features, a face a handful)
-            "features": _nanmean([r["features"] for r in rows]),
-            "keys_max": float(max(keys)) if keys else float("nan"),
-            "keys_over_10": sum(e > 10 for e in keys),
-            "keys_n": len(keys),
-            "purity": float(min(r["purity"] for r in rows)),
-            "colours_max": int(max(r["colours"] for r in rows)),
-            "seconds": float(np.mean([r["seconds"] for r in rows])),
-        }
-    return total
-
-
-def _nanmean(values: list[float]) -> float:
-    finite = [v for v in values if np.isfinite(v)]
-    return float(np.mean(finite)) if finite else float("nan")
-
-
-def table(total: dict[str, dict]) -> str:
-    lines = [
-        "| method | ΔE2000 | SSIM | thin lines kept | small features' contrast | key colours ΔE2000 max (>10) | purity min "
-        "| colours max | s/image |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for n, t in total.items():
-        lines.append(
-            f"| {n} | {t['de2000']:.2f} | {t['ssim']:.3f} | {t['lines']:.0%} | {t['features']:.0%} "
-            f"| {t['keys_max']:.1f} ({t['keys_over_10']}/{t['keys_n']}) "
-            f"| {t['purity']:.2f} | {t['colours_max']} | {t['seconds']:.2f} |"
-        )
-    return "\n".join(lines)
-
-
-def write_html(out: Path, results: dict, total: dict, names: list[str], notes: list[str]) -> None:
-    rows = []
-    for case, per in results.items():
-        for n in names:
-            if n not in per:
-                continue
-            r = per[n]
-            keys = ", ".join(f"{k} {e:.1f}" for k, e in r["keys"])
-            rows.append(
-                f"<tr><td>{html.escape(case)}</td><td>{html.escape(n)}</td><td>{r['de2000']:.2f}</td><td>{r['ssim']:.3f}</td>"
-                f"<td>{r['lines_visible']}/{r['lines_total']}</td><td>{r['features']:.0%} of {r['features_n']}</td>"
-                f"<td>{html.escape(keys)}</td><td>{r['purity']:.2f}</td>"
-                f"<td>{r['colours']}</td><td>{r['seconds']:.2f}</td></tr>"
-            )
-    tot = "".join(
-        f"<tr><td>{html.escape(n)}</td><td>{t['de2000']:.2f}</td><td>{t['ssim']:.3f}</td><td>{t['lines']:.0%}</td>"
-        f"<td>{t['features']:.0%}</td>"
-        f"<td>{t['keys_max']:.1f} ({t['keys_over_10']}/{t['keys_n']} over 10)</td><td>{t['purity']:.2f}</td>"
-        f"<td>{t['colours_max']}</td><td>{t['seconds']:.2f}</td></tr>"
-        for n, t in total.items()
-    )
-    page = (
-        "<!doctype html><meta charset=utf-8><title>pixelate quality</title>"
-        "<style>body{font-family:sans-serif}td,th{padding:2px 8px;border-bottom:1px solid #ddd}"
-        "img{image-rendering:pixelated;max-width:100%}</style><h1>pixelate quality benchmark</h1>"
-        f"<p>{' '.join(html.escape(n) for n in notes)}</p><h2>Totals</h2><table><tr><th>method</th><th>ΔE2000</th>"
-        "<th>SSIM</th><th>thin lines kept</th><th>small features' contrast</th><th>key colours ΔE2000 max</th><th>purity min</th><th>colours max</th>"
-        f"<th>s/image</th></tr>{tot}</table><h2>Side by side</h2><img src=sheet.png alt='side-by-side sheet'>"
-        "<h2>Per image</h2><table><tr><th>image</th><th>method</th><th>ΔE2000</th><th>SSIM</th><th>line cells kept</th><th>small features' contrast</th>"
-        f"<th>key colours ΔE2000</th><th>purity</th><th>colours</th><th>s</th></tr>{''.join(rows)}</table>"
-    )
-    (out / "index.html").write_text(page, encoding="utf-8")
-
-
-def card_metrics(total: dict[str, dict], by_kind: dict[str, dict[str, dict]], argv: list[str] | None) -> dict:
-    """The model's and the classical method's headline numbers per image group, with an honest verdict."""
-    import shlex
-
-    model = "model" if any("model" in sub for sub in by_kind.values()) else "shipped model"
-    metrics = {}
-    for kind, sub in {"all": total, **by_kind}.items():
-        for n in ("classical (new)", model, f"{model}, picture palette", f"{model}, lines held", f"{model}, own colours", "untrained net"):
-            if n in sub:
-                t = sub[n]
-                metrics[f"{kind}: {n}"] = (f"ΔE2000 {t['de2000']:.2f}, SSIM {t['ssim']:.3f}, thin lines kept {t['lines']:.0%}, "
-                                           f"small features' contrast {t['features']:.0%}, "
-                                           f"key colours >10: {t['keys_over_10']}/{t['keys_n']}")
-    note = ("Means over held-out images at cell 4 and 16 colours, every method measured in the same run; lower ΔE2000, "
-            "higher SSIM, lines kept and small features' contrast are better. The model and the untrained net run through `pixelate`'s pipeline, "
-            "which keeps the picture's colours above 2 cells (`--anchor-colors`) and gives a palette colour within a "
-            "just-noticeable difference of one of the picture's fills that fill's exact colour (`--snap-colors`); 'own colours' is the "
-            "generator's output without either, 'lines held' the same pipeline with the classical method's outline cells over "
-            "the generator's drawing (`--hold-lines`).")
-    cartoon = by_kind.get("cartoon", {})
-    if model in cartoon and "classical (new)" in cartoon:
-        m, c = cartoon[model], cartoon["classical (new)"]
-        rows = [("ΔE2000", f"{m['de2000']:.2f}", f"{c['de2000']:.2f}", m["de2000"] <= c["de2000"]),
-                ("SSIM", f"{m['ssim']:.3f}", f"{c['ssim']:.3f}", m["ssim"] >= c["ssim"]),
-                ("small features' contrast", f"{m['features']:.0%}", f"{c['features']:.0%}", m["features"] >= c["features"])]
-        behind = [f"{name} {mv} vs {cv}" for name, mv, cv, ok in rows if not ok]
-        ahead = [f"{name} {mv} vs {cv}" for name, mv, cv, ok in rows if ok]
-        if behind:
-            note += (f" On cartoons the model is not yet as good as pixelforge's classical method: it is behind on "
-                     f"{', '.join(behind)}" + (f" (at least as good on {', '.join(ahead)})" if ahead else "")
-                     + "; `pixelate` keeps the classical method as its default.")
-        else:
-            note += f" On cartoons the model is at least as good as pixelforge's classical method ({', '.join(ahead)})."
-    command = shlex.join(["PYTHONPATH=.", "python", "benchmarks/quality.py", *(argv if argv is not None else sys.argv[1:])])
-    return {"command": command, "note": note, "metrics": metrics}
 
 
 def main(argv: list[str] | None = None) -> int:
