@@ -131,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model.add_argument("--hold-lines", action="store_true",
                        help="after the model draws, cells on the picture's thin lines (eyes, brows, outlines) take the "
-                            "line's colour, as in --classic: bolder faces, a little further from the picture's colours")
+                            "line's colour and the cells beside them the picture's, as in --classic: bolder faces, "
+                            "further from the picture's colours on flat art (off by default)")
     model.add_argument("--tile", type=int, default=ModelOptions.tile, help="tile side in generator pixels for large inputs (default 1024)")
     model.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     model.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto", help="auto: bf16/fp16 on GPU, fp32 on CPU")

@@ -67,8 +67,8 @@ class PixelArtOptions:
     #: model path, fitted palettes from the output: a colour within this OKLab distance (x100) of one of the picture's
     #: fills (exact colours of at least FILL_SHARE of its cells) becomes that colour exactly (:func:`snap_palette`); 0 = off
     snap_colors: float = SNAP_DE
-    #: model path: after the generator, cells on thin lines of the picture take the line's colour, as in the classical
-    #: path (with ``outlines``): the model draws the rest, and no eye or outline it paled is lost
+    #: model path: after the generator, cells on thin lines of the picture take the line's colour and the cells beside
+    #: them the picture's own, as in the classical path (with ``outlines``; :func:`inference.classic.hold_lines`)
     hold_lines: bool = False
 
     def __post_init__(self) -> None:
