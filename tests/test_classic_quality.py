@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
+from scipy import ndimage
 
-from inference.classic import line_cells, pixelate_classic
+from inference.classic import hold_lines, line_cells, pixelate_classic
 from inference.grid import cell_means, cell_purity
 from inference.palette import NAMED_PALETTES, fit_palette
 from inference.postprocess import PixelArtOptions
@@ -186,3 +189,36 @@ def test_transparent_sprites_keep_their_outline_only_where_opaque():
     assert set(np.unique(out[..., 3]).tolist()) <= {0, 255}
     assert (out[out[..., 3] == 0][:, :3] == 255).all()
     assert (lightness(out[2:6, 2, :3]) < 0.5).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    height=st.integers(3, 40), width=st.integers(3, 40), cell=st.integers(1, 8), seed=st.integers(0, 2**16),
+    lines=st.lists(st.tuples(st.booleans(), st.integers(0, 39)), max_size=4),
+)
+def test_held_lines_change_only_line_cells_and_their_neighbours(height, width, cell, seed, lines):
+    """Any picture, any cell size: a held cell is a line cell (in the line's colour) or beside one (in the picture's
+    average), every other cell is the drawing's, and the grid keeps its shape."""
+    rng = np.random.default_rng(seed)
+    arr = np.full((height, width, 3), rng.integers(150, 256), np.uint8)
+    for across, at in lines:  # 1 px dark lines, where they fit
+        if across and at < height:
+            arr[at] = rng.integers(0, 80, 3)
+        elif not across and at < width:
+            arr[:, at] = rng.integers(0, 80, 3)
+    rgb = Image.fromarray(arr)
+    rows, cols = -(-height // cell), -(-width // cell)
+    drawn = rng.uniform(0, 255, (rows, cols, 3)).astype(np.float32)
+    opaque = rng.random((rows, cols)) > 0.2
+    held = hold_lines(drawn, rgb, cell, opaque)
+    assert held.shape == drawn.shape
+    if cell < 2:
+        assert np.array_equal(held, drawn)
+        return
+    chosen, colour = line_cells(rgb, cell)
+    chosen &= opaque
+    beside = ndimage.binary_dilation(chosen, np.ones((3, 3), bool)) & ~chosen
+    np.testing.assert_allclose(held[chosen], colour[chosen], atol=1e-3)
+    np.testing.assert_allclose(held[beside], cell_means(arr.astype(np.float32), cell)[0][beside], atol=1)  # Pillow's 8-bit box average
+    untouched = ~(chosen | beside)
+    assert np.array_equal(held[untouched], drawn[untouched])
