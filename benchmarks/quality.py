@@ -227,19 +227,23 @@ def measure(case: Case, out: Image.Image, seconds: float) -> dict:
 # ----------------------------------------------------------------------------- methods
 
 
+def medoid_grid(img: Image.Image) -> np.ndarray:
+    """``(rows, cols, 3)``: each cell's medoid, the one of its own pixels' colours closest to the others (composited on white)."""
+    rows, cols = -(-img.height // CELL), -(-img.width // CELL)
+    arr = np.asarray(composite_on_white(img), np.float32)
+    arr = np.pad(arr, ((0, rows * CELL - arr.shape[0]), (0, cols * CELL - arr.shape[1]), (0, 0)), mode="edge")
+    blocks = arr.reshape(rows, CELL, cols, CELL, 3).transpose(0, 2, 1, 3, 4).reshape(rows, cols, CELL * CELL, 3)
+    spread = np.median(np.abs(blocks[:, :, :, None] - blocks[:, :, None]).sum(-1), axis=-1)  # each pixel to the others
+    return np.take_along_axis(blocks, spread.argmin(-1)[..., None, None], axis=2)[:, :, 0]
+
+
 def crisp_cells(img: Image.Image) -> Image.Image:
     """A reference, not a method to use: every cell takes one of its own pixels' colours (the block's medoid),
     never a blend, then the classical palette. It is what blend-free edges, as a pixel artist draws them,
     cost under metrics measured against the plain cell average."""
     px = Pixelator.classic(outlines=False, key_colors=False)
     base = image_cells(img, CELL, px.options.alpha_threshold)
-    rows, cols = base.colors.shape[:2]
-    arr = np.asarray(composite_on_white(img), np.float32)
-    arr = np.pad(arr, ((0, rows * CELL - arr.shape[0]), (0, cols * CELL - arr.shape[1]), (0, 0)), mode="edge")
-    blocks = arr.reshape(rows, CELL, cols, CELL, 3).transpose(0, 2, 1, 3, 4).reshape(rows, cols, CELL * CELL, 3)
-    spread = np.median(np.abs(blocks[:, :, :, None] - blocks[:, :, None]).sum(-1), axis=-1)  # each pixel to the others
-    colors = np.take_along_axis(blocks, spread.argmin(-1)[..., None, None], axis=2)[:, :, 0]
-    cells = Cells(colors.astype(np.float64), base.opaque, base.size, base.cell)
+    cells = Cells(medoid_grid(img).astype(np.float64), base.opaque, base.size, base.cell)
     return render(cells, px.options, palette_for(cells, px.options))
 
 
