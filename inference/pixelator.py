@@ -8,10 +8,10 @@ there, and averages its output per cell: at 1024² with cell size 4 that is a 25
 of 1024², a sixteenth of the work. Before averaging, the output's broad colours (above
 ``anchor_colors`` cells) are pulled back to the picture's (:func:`inference.postprocess.anchor_colors`):
 the generator keeps its outlines and shading, not its whitened backdrops. With ``hold_lines`` the
-cells on the picture's thin lines then take the line's colour, as in the classical path.
+cells on the picture's thin lines then take the line's colour and the cells beside them the
+picture's own, as in the classical path (:func:`inference.classic.hold_lines`).
 ``pixels_per_cell=2`` is a 512² pass (a quarter), and ``pixels_per_cell=0`` the full-resolution
-reference. ``benchmarks/pixelate.py`` measures the
-time and the difference to full resolution for each.
+reference. ``benchmarks/pixelate.py`` measures the time and the difference to full resolution for each.
 
 Large inputs are cut into overlapping tiles that are batched through the generator and
 blended with linear ramps. InstanceNorm normalises with statistics of whatever it sees, so
