@@ -214,7 +214,7 @@ class Pixelator:
         anchor = f"the picture's colours above {sigma:g} cells" if sigma else "the generator's own colours"
         if self.options.snaps:
             anchor += f", palette colours within {self.options.snap_colors:g} OKLab x100 of the picture's fills snapped to them"
-        if self.options.hold_lines and self.options.outlines and self.options.cell_size >= 2:
+        if self.options.holds_lines:
             anchor += ", the picture's thin lines held"
         return (
             f"CycleGAN generator {self.spec} from {self.source} on {self.device} ({self.dtype}), {res}, {anchor}; "
@@ -248,11 +248,10 @@ class Pixelator:
         translated = self.translate_many(working)
         sigma = self.options.anchor_colors * (ppc or cell)  # cells -> generator pixels
         grid = ppc or cell
-        hold = self.options.hold_lines and self.options.outlines and cell >= 2
         found = []
         for out, work, alpha, rgb in zip(translated, working, opaque, pictures):
             colors = cell_means(anchor_colors(out, work, sigma), grid)[0]
-            if hold:  # the classical path's outline cells (and the picture's cells beside them) over the drawing
+            if self.options.holds_lines:  # the classical path's outline cells (and the picture's beside them) over the drawing
                 colors = hold_lines(colors, rgb, cell, alpha)
             # the picture's own cells only where the palette will be snapped to them
             found.append(Cells(colors, alpha, rgb.size, cell, cell_means(work, grid)[0] if self.options.snaps else None))

@@ -90,6 +90,11 @@ class PixelArtOptions:
         return resolve_palette(self.palette)
 
     @property
+    def holds_lines(self) -> bool:
+        """Whether a model's output gets the picture's thin lines held: asked for, outlines on, and cells to hold them in."""
+        return self.hold_lines and self.outlines and self.cell_size >= 2
+
+    @property
     def snaps(self) -> bool:
         """Whether a model's palette is snapped to the picture's fills: on, fitted (not named) and fitted on the output."""
         return self.snap_colors > 0 and self.palette_from == "output" and self.palette_spec.colors is None
