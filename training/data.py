@@ -162,16 +162,6 @@ def picture_crop(
     return img
 
 
-def reduce_keeping_lines(img: Image.Image, factor: int) -> Image.Image:
-    """``factor``-block averages with blocks on thin features taking the feature's colour: what ``pixelate``
-    feeds its generator (``inference.classic.reduce_keeping_lines``, mirrored by :func:`outline_target`).
-
-    A box-reduced training picture has its 1-2 px lines averaged to a pale grey that the model-path input
-    never shows; trained on these, the generator sees lines as they will arrive.
-    """
-    return to_image(outline_target(to_tensor(img)[None], factor)[0])
-
-
 def to_tensor(img: Image.Image) -> torch.Tensor:
     """uint8 RGB -> float CHW in [-1, 1] (the reference's Normalize(0.5, 0.5))."""
     arr = torch.from_numpy(np.array(img, dtype=np.uint8, copy=True)).permute(2, 0, 1)
@@ -214,12 +204,13 @@ class Preprocess:
         """
         if self.a_resize != "lines":
             return picture_crop(img, self.size, self.load_size, rng, self.flip, self.a_resize, self.a_min_load_size), None
-        # cropped at twice the size, then halved as pixelate halves a picture
+        # cropped at twice the size, then halved as pixelate halves a picture for its generator
+        # (inference.classic.reduce_keeping_lines, mirrored by outline_target): 2x2 averages, blocks on thin
+        # features at the feature's colour, so the generator sees lines as they will arrive, not as pale greys
         big = picture_crop(img, 2 * self.size, 2 * self.load_size, rng, self.flip, "box", 2 * self.a_min_load_size)
-        target = None
-        if self.target_pool > 0:
-            target = outline_target(to_tensor(big)[None], 2 * self.target_pool, self.target_contrast)[0]
-        return reduce_keeping_lines(big, 2), target
+        pixels = to_tensor(big)[None]
+        target = outline_target(pixels, 2 * self.target_pool, self.target_contrast)[0] if self.target_pool > 0 else None
+        return to_image(outline_target(pixels, 2)[0]), target
 
     def b(self, img: Image.Image, rng: np.random.Generator | None) -> Image.Image:
         return pixel_art_crop(img, self.size, rng, self.flip, self.b_max_scale, self.b_scale)
