@@ -65,5 +65,8 @@ def broadcast_flag(d: Dist, flag: bool, device: torch.device) -> bool:
 
 
 def shutdown(d: Dist) -> None:
+    """Leave the process group together: a rank that tears gloo down while another still talks to it can
+    abort at interpreter exit, so every rank meets at a barrier first."""
     if d.enabled and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
