@@ -28,7 +28,9 @@ contrast); small features' contrast (per dark feature narrower than a cell, an e
 share of its contrast with its surroundings the output keeps at the grid, averaged per image, then
 over images: a reduction that averages eyes into skin draws faces pale, which the line test does not
 see); key-colour survival (per marked region, the smallest ΔE2000 between its colour and the
-output colours in its cells); cell purity; colours (<= 16); seconds per image. Writes
+output colours in its cells); blended edge cells (the share of the output's edge cells whose colour lies
+between their neighbours', what averaging makes of an edge) and lone cells (specks unlike all 8
+neighbours), both of the output grid alone and read together; cell purity; colours (<= 16); seconds per image. Writes
 ``results.json``, ``sheet.png`` (nearest-neighbour upscaled) and ``index.html`` to ``--out``
 (totals and reports: ``benchmarks/quality_report.py``).
 """
@@ -62,9 +64,11 @@ from pixelforge.imaging import composite_on_white, count_colors
 from pixelforge.testing.art_cases import all_cases
 from pixelforge.testing.art_metrics import (
     SmallFeatures,
+    blended_edges,
     detect_lines,
     features_kept,
     line_survival,
+    lone_cells,
     small_features,
 )
 
@@ -210,6 +214,8 @@ def measure(case: Case, out: Image.Image, seconds: float) -> dict:
     visible, total = line_survival(case.image, case.line_mask, got, CELL)
     keys = key_colour_errors(case, got)
     features = features_kept(case.features, got)
+    blended, edges = blended_edges(got)
+    lone, cells = lone_cells(got)
     return {
         "de2000": float(_de(ref, got).mean()),
         "ssim": float(ssim),
@@ -218,6 +224,9 @@ def measure(case: Case, out: Image.Image, seconds: float) -> dict:
         "features": float(np.mean(features)) if features else float("nan"),  # small features' contrast kept
         "features_n": len(features),
         "keys": keys,
+        # pixel-art habits, judged on the output alone: in-between colours on edges, and specks
+        "blended": blended / edges if edges else float("nan"),
+        "lone": lone / cells,
         "purity": cell_purity(out, CELL),
         "colours": count_colors(out),
         "seconds": seconds,

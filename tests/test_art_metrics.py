@@ -77,3 +77,32 @@ def test_a_one_pixel_line_is_found_and_survives_only_where_the_output_shows_it()
     visible, total = line_survival(img, lines, kept, CELL)
     assert total > 0 and visible == total
     assert line_survival(img, lines, lost, CELL) == (0, total)
+
+
+def test_blended_edges_count_the_in_between_colours_an_average_puts_on_an_edge():
+    from pixelforge.testing.art_metrics import blended_edges
+
+    a = np.full((8, 8, 3), 255, np.uint8)
+    a[:, 4:] = (20, 40, 160)  # a hard vertical edge: no cell in between
+    blends, edges = blended_edges(a)
+    assert blends == 0 and edges == 16  # the two columns beside the edge, 8 rows each
+    mixed = a.astype(np.float64)
+    mixed[:, 4] = (mixed[:, 3] + mixed[:, 5]) / 2  # what a cell straddling the edge averages to
+    blends, edges = blended_edges(mixed)
+    assert blends == 8 and edges >= 8
+    # an off-line colour between two others is a new colour, not a blend (an outline drawn on an edge)
+    outlined = a.copy()
+    outlined[:, 4] = (0, 0, 0)
+    assert blended_edges(outlined)[0] == 0
+
+
+def test_lone_cells_count_specks_not_small_shapes():
+    from pixelforge.testing.art_metrics import lone_cells
+
+    a = np.full((8, 8, 3), 200, np.uint8)
+    assert lone_cells(a) == (0, 64)
+    a[2, 2] = (30, 30, 30)  # a one-cell speck
+    a[5:7, 5:7] = (30, 30, 30)  # a 2x2 shape: each cell has a same-coloured neighbour
+    assert lone_cells(a) == (1, 64)
+    noise = np.random.default_rng(0).integers(0, 256, (16, 16, 3)).astype(np.uint8)
+    assert lone_cells(noise)[0] > 200

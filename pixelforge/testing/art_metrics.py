@@ -1,4 +1,5 @@
-"""What the quality benchmark measures in an output besides colour error: lines and small features.
+"""What the quality benchmark measures in an output besides colour error: lines, small features, and
+two pixel-art habits.
 
 Both compare the input, at full resolution, with the output reduced to its cell grid (one colour
 per cell, ``(rows, cols, 3)`` sRGB), so every method is judged on the same grid.
@@ -9,6 +10,10 @@ per cell, ``(rows, cols, 3)`` sRGB), so every method is judged on the same grid.
   skin around it, so the eye survives as a pale blot, "visible" to the line test but washed out
   on the sheet. This measures that paleness: the share of the feature's contrast with its
   surroundings that the output keeps (1 = as dark against its surroundings as in the input).
+* :func:`blended_edges` and :func:`lone_cells` judge the output grid alone, as a pixel artist would:
+  does a colour edge pass through in-between colours (what averaging makes of an edge; in hand-made
+  art mostly a deliberate ramp), and how many cells share no colour with any neighbour (speckle)?
+  They say nothing about fidelity, so a method is read on both together: noise blends nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +33,10 @@ from pixelforge.imaging import composite_on_white
 MIN_CONTRAST = 20.0
 #: Smallest feature, in pixels: fewer are noise or a corner of an anti-aliased edge.
 MIN_FEATURE_PIXELS = 4
+#: CIELab ΔE76 between a cell's opposite neighbours for the pair to be a colour edge.
+EDGE_STEP = 25.0
+#: CIELab ΔE76 a cell must be from each of its 8 neighbours to be lone.
+LONE_STEP = 10.0
 
 
 def lightness(rgb: np.ndarray | Image.Image) -> np.ndarray:
@@ -127,3 +136,42 @@ def feature_contrast(img: Image.Image, out_grid: np.ndarray, cell: int) -> list[
     into the cells around it, about its share of them; painted over, 0.
     """
     return features_kept(small_features(img, cell), out_grid)
+
+
+def _neighbours(lab: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The grid and its 8 shifted copies, in the order of a 3x3 window read row by row (NaN past the border:
+    a border cell has fewer neighbours, never itself)."""
+    h, w = lab.shape[:2]
+    p = np.pad(lab, ((1, 1), (1, 1), (0, 0)), constant_values=np.nan)
+    return lab, [p[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3) if (dy, dx) != (1, 1)]
+
+
+def blended_edges(out_grid: np.ndarray) -> tuple[int, int]:
+    """(blended, edge) cells of an output grid.
+
+    A cell is an edge cell when two of its opposite neighbours (left and right, up and down, either
+    diagonal) differ by more than :data:`EDGE_STEP`; it is blended when, for such a pair, its colour
+    lies in between: within the middle 60% of the way from one to the other and within 20% of their
+    distance of the line joining them. A plain cell average turns about a third of a cartoon's edge
+    cells into blends; a cell that takes one of its own pixels' colours almost none.
+    """
+    lab, n = _neighbours(rgb2lab(np.asarray(out_grid, np.float64) / 255.0))
+    edge = np.zeros(lab.shape[:2], bool)
+    blend = np.zeros(lab.shape[:2], bool)
+    for a, b in ((n[1], n[6]), (n[3], n[4]), (n[0], n[7]), (n[2], n[5])):
+        ab = b - a
+        length = np.linalg.norm(ab, axis=-1)
+        strong = length > EDGE_STEP  # False past the border (NaN)
+        t = ((lab - a) * ab).sum(-1) / np.maximum(length**2, 1e-9)
+        off = np.linalg.norm(lab - (a + np.clip(t, 0, 1)[..., None] * ab), axis=-1)
+        edge |= strong
+        blend |= strong & (t > 0.2) & (t < 0.8) & (off < 0.2 * length)
+    return int(blend.sum()), int(edge.sum())
+
+
+def lone_cells(out_grid: np.ndarray) -> tuple[int, int]:
+    """(lone, all) cells of an output grid: a lone cell is more than :data:`LONE_STEP` from every one of its
+    8 neighbours (a speck; hand-made art keeps them for glints, a noisy generator scatters them)."""
+    lab, n = _neighbours(rgb2lab(np.asarray(out_grid, np.float64) / 255.0))
+    nearest = np.fmin.reduce([np.linalg.norm(lab - m, axis=-1) for m in n])  # NaN (past the border) ignored
+    return int((nearest > LONE_STEP).sum()), int(nearest.size)
