@@ -476,6 +476,25 @@ def test_content_target_from_the_picture_reaches_the_colour_keeping_loss(tmp_pat
         tiny(tmp_path, content_target="pixels").validate()
 
 
+def test_content_reduce_reaches_only_g_a_colour_keeping_loss(tmp_path):
+    """content_reduce = medoid changes G_A's colour-keeping loss in the first step and nothing else of it."""
+    first = {}
+    for reduce in ("mean", "medoid"):
+        cfg = tiny(tmp_path, output=str(tmp_path / f"run-{reduce}"), max_steps=1, lambda_content=10.0, content_pool=2,
+                   content_reduce=reduce)
+        train(cfg, progress=False)
+        assert json.loads((Path(cfg.output) / "config.json").read_text())["content_reduce"] == reduce
+        first[reduce] = read_losses(Path(cfg.output) / "losses.csv")[0]
+    assert first["medoid"]["content_A"] != first["mean"]["content_A"]
+    assert first["medoid"]["cycle_A"] == first["mean"]["cycle_A"]
+    assert first["medoid"]["content_B"] == first["mean"]["content_B"]  # G_B's target stays the mean
+    with pytest.raises(ConfigError, match="content_reduce must be"):
+        tiny(tmp_path, content_reduce="median").validate()
+    with pytest.raises(ConfigError, match="content_reduce = medoid"):
+        tiny(tmp_path, content_reduce="medoid", content_lines=True, a_resize="lines", lambda_content=10.0,
+             content_target="picture").validate()
+
+
 def test_content_lines_contrast_must_be_a_lightness_step(tmp_path):
     for bad in (0.0, -5.0, 300.0, float("inf")):
         with pytest.raises(ConfigError, match="content_lines_contrast"):

@@ -71,3 +71,27 @@ def test_a_lower_contrast_catches_a_paler_feature():
     low = outline_target(t, 2, contrast=20)
     assert low[0, 0, 7, 7] < average[0, 0, 7, 7] - 0.05  # its block now takes the dot's colour
     assert torch.equal(low[..., :6, :], average[..., :6, :])  # and nothing else moves
+
+
+def test_block_medoids_ask_an_edge_block_for_one_side_not_the_blend():
+    from training.cyclegan import content_loss
+    from training.outlines import block_medoids
+
+    a = np.full((8, 8, 3), 250, np.uint8)
+    a[:, 3:] = (30, 60, 160)  # a vertical edge through the second 2x2 column of blocks (x 2..3)
+    t = as_tensor(a)
+    med = block_medoids(t, 2)
+    mean = torch.nn.functional.avg_pool2d(t, 2)
+    edge = med[0, :, :, 1]  # the blocks straddling the edge
+    assert not torch.allclose(mean[0, :, :, 1], edge)  # the mean is the blend ...
+    assert all(any(torch.equal(edge[:, r], side) for side in (t[0, :, 0, 0], t[0, :, 0, 7])) for r in range(4))  # ... the medoid a side
+    rng = np.random.default_rng(1)
+    x = as_tensor(rng.integers(0, 256, (12, 16, 3)).astype(np.uint8))
+    got = block_medoids(x, 2)
+    pixels = x.unfold(2, 2, 2).unfold(3, 2, 2).reshape(1, 3, 6, 8, 4)
+    assert ((pixels - got[..., None]).abs().sum(1) < 1e-6).any(-1).all()  # every medoid is one of its block's pixels
+    # the loss: zero for an output drawn in the medoids, not for one drawn in the means (and the other way round)
+    drawn = torch.nn.functional.interpolate(med, scale_factor=2, mode="nearest")
+    assert content_loss(drawn, t, 2, reduce="medoid") < 1e-6
+    assert content_loss(drawn, t, 2) > 1e-3
+    assert content_loss(drawn, t, 2, lines=True, reduce="medoid") < 1e-6  # no thin feature here: the medoids stay

@@ -70,6 +70,8 @@ HELP = {
     "content-target": "with --content-lines and --a-resize lines: find G_A's colour-keeping target in its input "
                       "(default) or in the picture before halving (picture: a 3 px eye keeps its colour, as the classical "
                       "path finds it)",
+    "content-reduce": "G_A's colour-keeping target per block: mean (default; a block on an edge asks for the blend "
+                      "of its two sides) or medoid (one of the block's own pixels, so edges are asked to stay hard)",
     "lambda-flat": "flat-shading loss weight: G_A's steps between neighbouring pixels where its input is flat "
                    "(texture, speckle) cost, edges are free (default 0 = off)",
     "pool-size": "past fakes kept per domain for the discriminators (default 50)",

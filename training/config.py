@@ -77,6 +77,7 @@ class TrainConfig:
     content_lines: bool = False  # G_A's colour-keeping target gives blocks on thin features their colour (classical outline cells)
     content_lines_contrast: float = CONTRAST  # with content_lines: the smallest feature contrast, in lightness levels of 255
     content_target: str = "input"  # with content_lines and a_resize "lines": find the outline target in the "input" or the full "picture"
+    content_reduce: str = "mean"  # G_A's colour-keeping target per block: the input's "mean" (blends edges) or "medoid" (one of its pixels)
     lambda_flat: float = 0.0  # flat-shading loss: G_A's pixel steps where its input is flat (texture, speckle); 0 = off
     pool_size: int = 50  # past fakes per domain shown to the discriminators
     max_steps: int | None = None  # stop after this many optimizer steps in total (resume included)
@@ -163,6 +164,10 @@ class TrainConfig:
         if self.content_target == "picture" and not (self.content_lines and self.a_resize == "lines" and self.lambda_content > 0):
             raise ConfigError("content_target = picture needs content_lines, a_resize = lines and lambda_content > 0: "
                               "the picture before halving exists only with a_resize = lines")
+        if self.content_reduce not in ("mean", "medoid"):
+            raise ConfigError(f"content_reduce must be mean or medoid, got {self.content_reduce!r}")
+        if self.content_reduce == "medoid" and self.content_target == "picture":
+            raise ConfigError("content_reduce = medoid works on the generator's input: use content_target = input")
         if not (math.isfinite(self.skip_lr) and self.skip_lr > 0):
             raise ConfigError(f"skip_lr must be a finite number > 0, got {self.skip_lr}")
         if self.skip_lr != 1 and not self.skip:

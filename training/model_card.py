@@ -25,7 +25,7 @@ TEMPLATE = Path(__file__).parent / "templates" / "model_card.md"
 TAGS = ["pixel-art", "cyclegan", "image-to-image", "pixelforge"]
 #: The recipe settings the card shows (config.json holds them all).
 RECIPE_KEYS = ("size", "load_size", "a_min_load_size", "a_resize", "b_max_scale", "b_scale", "b_balance", "ngf", "n_blocks", "skip", "skip_lr", "ndf",
-               "n_layers", "batch_size", "epochs", "epochs_decay", "lr_decay", "lr", "lambda_a", "lambda_b", "lambda_identity", "lambda_content", "content_pool", "content_salience", "content_lines", "content_lines_contrast", "content_target", "lambda_flat", "pool_size", "max_steps",
+               "n_layers", "batch_size", "epochs", "epochs_decay", "lr_decay", "lr", "lambda_a", "lambda_b", "lambda_identity", "lambda_content", "content_pool", "content_salience", "content_lines", "content_lines_contrast", "content_target", "content_reduce", "lambda_flat", "pool_size", "max_steps",
                "seed", "amp", "amp_dtype")
 MAX_METRICS = 40
 

@@ -68,11 +68,24 @@ def _suppress(count: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def outline_target(source: torch.Tensor, pool: int, contrast: float = CONTRAST) -> torch.Tensor:
-    """``pool``-block averages of ``source`` (N, 3, H, W), with blocks on thin features (standing out by ``contrast``
-    lightness levels of 255 or more) taking the feature's colour."""
+def block_medoids(source: torch.Tensor, pool: int) -> torch.Tensor:
+    """``(N, 3, H/pool, W/pool)``: each ``pool``-block's medoid, the one of its own pixels with the least summed L1
+    distance to the others (never a blend of two sides of an edge; ties go to the first in reading order)."""
     src = source.float()
-    average = F.avg_pool2d(src, pool)
+    n, c, h, w = src.shape
+    blocks = F.unfold(src, pool, stride=pool).view(n, c, pool * pool, -1)  # (N, 3, pixels, blocks)
+    spread = (blocks.unsqueeze(2) - blocks.unsqueeze(3)).abs().sum((1, 3))  # (N, pixels, blocks)
+    pick = spread.argmin(1, keepdim=True).unsqueeze(1).expand(n, c, 1, blocks.shape[-1])
+    return blocks.gather(2, pick).view(n, c, h // pool, w // pool)
+
+
+@torch.no_grad()
+def outline_target(source: torch.Tensor, pool: int, contrast: float = CONTRAST,
+                   base: torch.Tensor | None = None) -> torch.Tensor:
+    """``pool``-block averages of ``source`` (N, 3, H, W) (or ``base`` where given, e.g. :func:`block_medoids`), with
+    blocks on thin features (standing out by ``contrast`` lightness levels of 255 or more) taking the feature's colour."""
+    src = source.float()
+    average = F.avg_pool2d(src, pool) if base is None else base
     if pool < 2:
         return average
     light = lightness(src)
