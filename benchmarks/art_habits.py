@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from pixelforge.imaging import composite_on_white
 from pixelforge.testing.art_metrics import blended_edges, lone_cells
 
 
-def habits(rows: object, limit: int = 0) -> dict[str, tuple[int, float, float]]:
+def habits(rows: Iterable[dict], limit: int = 0) -> dict[str, tuple[int, float, float]]:
     """``{source: (images, mean blended share of edge cells, mean lone share of cells)}``, plus ``"all"``."""
     found: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for i, row in enumerate(rows):

@@ -138,9 +138,8 @@ def content_loss(output: torch.Tensor, source: torch.Tensor, pool: int, salience
     if target is not None:
         src = target.float()
     else:
-        base = block_medoids(source, pool) if reduce == "medoid" else None
-        src = outline_target(source, pool, lines_contrast, base) if lines else (
-            base if base is not None else F.avg_pool2d(source.float(), pool))
+        base = block_medoids(source, pool) if reduce == "medoid" else F.avg_pool2d(source.float(), pool)
+        src = outline_target(source, pool, lines_contrast, base) if lines else base
     if salience <= 0:
         return l1(out, src)
     around = F.avg_pool2d(F.pad(src, (1, 1, 1, 1), mode="replicate"), 3, stride=1)

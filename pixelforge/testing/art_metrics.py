@@ -138,9 +138,10 @@ def feature_contrast(img: Image.Image, out_grid: np.ndarray, cell: int) -> list[
     return features_kept(small_features(img, cell), out_grid)
 
 
-def _neighbours(lab: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    """The grid and its 8 shifted copies, in the order of a 3x3 window read row by row (NaN past the border:
-    a border cell has fewer neighbours, never itself)."""
+def _neighbours(out_grid: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The grid in CIELab and its 8 shifted copies, in the order of a 3x3 window read row by row (NaN past the
+    border: a border cell has fewer neighbours, never itself)."""
+    lab = rgb2lab(np.asarray(out_grid, np.float64) / 255.0)
     h, w = lab.shape[:2]
     p = np.pad(lab, ((1, 1), (1, 1), (0, 0)), constant_values=np.nan)
     return lab, [p[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3) if (dy, dx) != (1, 1)]
@@ -155,7 +156,7 @@ def blended_edges(out_grid: np.ndarray) -> tuple[int, int]:
     distance of the line joining them. A plain cell average turns about a third of a cartoon's edge
     cells into blends; a cell that takes one of its own pixels' colours almost none.
     """
-    lab, n = _neighbours(rgb2lab(np.asarray(out_grid, np.float64) / 255.0))
+    lab, n = _neighbours(out_grid)
     edge = np.zeros(lab.shape[:2], bool)
     blend = np.zeros(lab.shape[:2], bool)
     for a, b in ((n[1], n[6]), (n[3], n[4]), (n[0], n[7]), (n[2], n[5])):
@@ -172,6 +173,6 @@ def blended_edges(out_grid: np.ndarray) -> tuple[int, int]:
 def lone_cells(out_grid: np.ndarray) -> tuple[int, int]:
     """(lone, all) cells of an output grid: a lone cell is more than :data:`LONE_STEP` from every one of its
     8 neighbours (a speck; hand-made art keeps them for glints, a noisy generator scatters them)."""
-    lab, n = _neighbours(rgb2lab(np.asarray(out_grid, np.float64) / 255.0))
+    lab, n = _neighbours(out_grid)
     nearest = np.fmin.reduce([np.linalg.norm(lab - m, axis=-1) for m in n])  # NaN (past the border) ignored
     return int((nearest > LONE_STEP).sum()), int(nearest.size)
