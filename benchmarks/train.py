@@ -10,6 +10,7 @@ growth of peak RSS over one step). On CPU the timed steps alternate between vari
 process and the median counts, so a busy machine slows all variants alike.
 
     .venv/bin/python benchmarks/train.py                         # CPU: 64 px, ngf 64, 9 blocks
+    .venv/bin/python benchmarks/train.py --size 48 --ngf 32 --n-blocks 6 --batch 4   # CPU: the native recipe's step
     python benchmarks/train.py --size 256 --steps 50             # GPU: fp32 vs AMP+channels_last(+compile)
 
 Targets: GPU >= 2x the reference at 256 px, batch 1 with AMP + channels_last; CPU no slower.
@@ -37,12 +38,13 @@ VARIANTS = {
     "reference": "reference loop, fp32 eager",
     "fp32": "ours, fp32 eager",
     "fp32-cl": "ours, fp32 + channels_last",
+    "bf16": "ours, AMP bf16",
     "bf16-cl": "ours, AMP bf16 + channels_last",
     "bf16-cl-compile": "ours, AMP bf16 + channels_last + compile",
     "bf16-cl-cudagraphs": "ours, AMP bf16 + channels_last + compile (CUDA graphs)",
 }
 GPU_DEFAULT = ["reference", "fp32", "bf16-cl", "bf16-cl-compile", "bf16-cl-cudagraphs"]
-CPU_DEFAULT = ["reference", "fp32"]  # add fp32-cl with --variants (slower on CPU, so off by default)
+CPU_DEFAULT = ["reference", "fp32", "bf16"]  # add fp32-cl with --variants (slower on CPU, so off by default)
 
 
 def reference_step(nets, opt_G, opt_D, pools, real_A, real_B):

@@ -391,3 +391,18 @@ def test_picture_target_keeps_a_feature_that_halving_pales():
     assert (from_input[eye] - want).abs().max() > 0.1  # found after halving: paler
     assert torch.allclose(target[:, :4, :4], from_input[:, :4, :4], atol=0.01)  # the flat skin alike
     assert Preprocess(48, 48, flip=False, a_resize="lines").a_pair(img, None)[1] is None
+
+
+def test_picture_target_medoids_keep_an_edge_one_sided():
+    """target_reduce = medoid: off features, each target cell is one of its picture block's own pixels, so a cell
+    straddling an edge is asked for one side; the mean asks for the blend."""
+    pic = np.full((96, 96, 3), (240, 240, 240), np.uint8)
+    pic[:, 42:] = (40, 90, 200)  # a vertical edge through the 4 px cells of columns 40..43
+    img = Image.fromarray(pic)
+    sides = [to_tensor(Image.fromarray(np.full((1, 1, 3), c, np.uint8)))[:, 0, 0] for c in ((240, 240, 240), (40, 90, 200))]
+    targets = {r: Preprocess(48, 48, flip=False, a_resize="lines", target_pool=2, target_reduce=r).a_pair(img, None)[1]
+               for r in ("mean", "medoid")}
+    edge = targets["medoid"][:, :, 10]  # the column of cells holding the edge
+    assert all(any(torch.allclose(edge[:, r], s, atol=0.01) for s in sides) for r in range(24))  # a side, never the blend
+    assert all(min((targets["mean"][:, r, 10] - s).abs().max() for s in sides) > 0.3 for r in range(24))  # the mean blends
+    assert torch.allclose(targets["medoid"][:, :, :8], targets["mean"][:, :, :8], atol=0.01)  # flat areas alike

@@ -77,13 +77,13 @@ class TrainConfig:
     content_lines: bool = False  # G_A's colour-keeping target gives blocks on thin features their colour (classical outline cells)
     content_lines_contrast: float = CONTRAST  # with content_lines: the smallest feature contrast, in lightness levels of 255
     content_target: str = "input"  # with content_lines and a_resize "lines": find the outline target in the "input" or the full "picture"
-    content_reduce: str = "mean"  # G_A's colour-keeping target per block: the input's "mean" (blends edges) or "medoid" (one of its pixels)
+    content_reduce: str = "mean"  # G_A's colour-keeping target per block: the "mean" (blends edges) or "medoid" (one of its pixels) of the input or picture
     lambda_flat: float = 0.0  # flat-shading loss: G_A's pixel steps where its input is flat (texture, speckle); 0 = off
     pool_size: int = 50  # past fakes per domain shown to the discriminators
     max_steps: int | None = None  # stop after this many optimizer steps in total (resume included)
     # speed
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    amp: bool = False  # mixed precision on CUDA
+    amp: bool = False  # mixed precision (autocast): on CUDA, and on CPUs with bf16 instructions
     amp_dtype: str = "bf16"  # bf16 | fp16 (fp16 uses a gradient scaler)
     channels_last: bool | None = None  # None = on with CUDA, off on CPU
     compile: bool = False  # torch.compile the four networks
@@ -166,8 +166,6 @@ class TrainConfig:
                               "the picture before halving exists only with a_resize = lines")
         if self.content_reduce not in ("mean", "medoid"):
             raise ConfigError(f"content_reduce must be mean or medoid, got {self.content_reduce!r}")
-        if self.content_reduce == "medoid" and self.content_target == "picture":
-            raise ConfigError("content_reduce = medoid works on the generator's input: use content_target = input")
         if not (math.isfinite(self.skip_lr) and self.skip_lr > 0):
             raise ConfigError(f"skip_lr must be a finite number > 0, got {self.skip_lr}")
         if self.skip_lr != 1 and not self.skip:

@@ -132,7 +132,8 @@ def content_loss(output: torch.Tensor, source: torch.Tensor, pool: int, salience
 
     ``reduce="medoid"`` asks each block for one of its own pixels' colours (:func:`training.outlines.block_medoids`)
     instead of their mean: a block straddling an edge is then asked for one side, not the blend of both,
-    which is how a pixel artist draws an edge (the quality benchmark's blended edge cells).
+    which is how a pixel artist draws an edge (the quality benchmark's blended edge cells). With ``target`` the
+    data loader has applied it already, in the picture.
     """
     out = F.avg_pool2d(output.float(), pool)
     if target is not None:

@@ -45,7 +45,7 @@ from training.domains import (  # noqa: F401 - re-exported: the domains were par
     open_domain,
     read_image_file,
 )
-from training.outlines import CONTRAST, outline_target
+from training.outlines import CONTRAST, block_medoids, outline_target
 
 # --------------------------------------------------------------------------- preprocessing (pure)
 
@@ -190,6 +190,7 @@ class Preprocess:
     # one colour per target_pool x target_pool generator pixels (see ``a_pair``)
     target_pool: int = 0
     target_contrast: float = CONTRAST
+    target_reduce: str = "mean"  # the target's cells off features: the picture's "mean" or "medoid" (one of its pixels)
 
     def a(self, img: Image.Image, rng: np.random.Generator | None) -> Image.Image:
         return self.a_pair(img, rng)[0]
@@ -200,7 +201,8 @@ class Preprocess:
         The target is the outline target of the picture at twice the input's resolution, with cells of
         ``2 * target_pool`` of its pixels: a feature narrower than a cell is found, and coloured, as the
         classical method finds it in the full picture, not in the halved input where halving has already
-        paled a 3 px eye.
+        paled a 3 px eye. With ``target_reduce = "medoid"`` the other cells are each one of the picture's own
+        pixels (:func:`training.outlines.block_medoids`), never the blend that halving has already made of an edge.
         """
         if self.a_resize != "lines":
             return picture_crop(img, self.size, self.load_size, rng, self.flip, self.a_resize, self.a_min_load_size), None
@@ -209,7 +211,11 @@ class Preprocess:
         # features at the feature's colour, so the generator sees lines as they will arrive, not as pale greys
         big = picture_crop(img, 2 * self.size, 2 * self.load_size, rng, self.flip, "box", 2 * self.a_min_load_size)
         pixels = to_tensor(big)[None]
-        target = outline_target(pixels, 2 * self.target_pool, self.target_contrast)[0] if self.target_pool > 0 else None
+        target = None
+        if self.target_pool > 0:
+            cell = 2 * self.target_pool
+            base = block_medoids(pixels, cell) if self.target_reduce == "medoid" else None
+            target = outline_target(pixels, cell, self.target_contrast, base)[0]
         return to_image(outline_target(pixels, 2)[0]), target
 
     def b(self, img: Image.Image, rng: np.random.Generator | None) -> Image.Image:

@@ -170,7 +170,8 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
 
     # 1. Data: every domain problem surfaces here, before a single step.
     pre = Preprocess(cfg.size, cfg.load_size, cfg.flip, cfg.a_resize, cfg.b_max_scale, cfg.a_min_load_size, cfg.b_scale,
-                     cfg.content_pool if cfg.content_target == "picture" else 0, cfg.content_lines_contrast)
+                     cfg.content_pool if cfg.content_target == "picture" else 0, cfg.content_lines_contrast,
+                     cfg.content_reduce)
     dom_a = open_domain(cfg.domain_a, "A", split=cfg.split)
     dom_b = open_domain(cfg.domain_b, "B", split=cfg.split)
     rejected = [f"{r.item}\t{r.reason}" for r in dom_a.rejected + dom_b.rejected]
