@@ -1,0 +1,36 @@
+"""benchmarks/feature_stages.py pins each step of the model path on the right grid."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from torch import nn
+
+from inference.classic import reduce_keeping_lines
+from inference.grid import cell_means
+from inference.pixelator import ModelOptions, Pixelator
+from pixelforge.imaging import rgb_on_white
+from pixelforge.testing.art_cases import outline_case
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+import feature_stages  # noqa: E402 - benchmarks/ is a folder of scripts, not a package
+
+
+def test_an_identity_generator_changes_nothing_between_input_and_anchored_cells():
+    """With a generator that returns its input, the generator and anchored rows are the input's cells: whatever
+    the model path loses before the generator shows in the first row, not in the generator's."""
+    img = outline_case(256).image
+    px = Pixelator(nn.Identity(), model=ModelOptions(pixels_per_cell=2, engine="torch")).with_options(cell_size=4)
+    grids = feature_stages.step_grids(px, Pixelator.classic(cell_size=4), img)
+    want = cell_means(reduce_keeping_lines(rgb_on_white(img), 2), 2)[0]
+    assert set(grids) == {"input cells", "generator", "anchored", "anchored, lines kept", "output", "classical"}
+    assert all(g.shape[:2] == (64, 64) for g in grids.values())
+    assert np.abs(grids["input cells"] - want).max() == 0
+    assert np.abs(grids["generator"] - want).max() < 0.6  # the -1..1 round trip
+    assert np.abs(grids["anchored"] - want).max() < 1.0  # anchoring a drawing onto itself: the OKLab round trip
+    # reduced keeping lines, the 1 px ink lines (one generator pixel of a 2x2 cell) keep their ink
+    ink = np.asarray(rgb_on_white(img), np.float64)[18, 20]  # the 1 px line at y = 18, in cell row 4
+    assert ink.max() < 60
+    assert np.abs(grids["anchored, lines kept"][4, 5] - ink).max() < 10 < np.abs(grids["anchored"][4, 5] - ink).max()
