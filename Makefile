@@ -60,8 +60,9 @@ demo: system-deps $(STAMP)
 	$(PY) -m pixelforge.demo $(if $(filter 1,$(DEMO_FAST)),--fast,)
 
 # The shipped model, reproducible: curate the shared corpus, train with the recipes in turn, measure, ship.
-# `make model` (two one-epoch stages, 13-15 minutes each on 2 CPU cores on 2026-12-04) trains each recipe of RECIPES
-# into the run folder its file names (`output`); a recipe after the first starts from what its `init_from` names
+# `make model` (two one-epoch stages, 13-15 minutes each on 2 CPU cores on 2026-12-04, 26-28 on a slower machine later
+# that day) trains each recipe of RECIPES into the run folder its file names (`output`); a recipe after the first
+# starts from what its `init_from` names
 # (stage 33 from the released v20 generator kept in training/recipes/weights/, stage 36 from stage 33's run), and a
 # run that exists is resumed. v20 itself from v7's kept weights (six stages): `make model RECIPES="$(V20_RECIPES)"
 # MODEL_RUN=runs/cpu-native-v20`; v7 from random weights (about 4.5 hours): `make model RECIPES="$(V7_RECIPES)"`.
