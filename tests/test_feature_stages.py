@@ -30,6 +30,7 @@ def test_an_identity_generator_changes_nothing_between_input_and_anchored_cells(
     assert np.abs(grids["input cells"] - want).max() == 0
     assert np.abs(grids["generator"] - want).max() < 0.6  # the -1..1 round trip
     assert np.abs(grids["anchored"] - want).max() < 1.0  # anchoring a drawing onto itself: the OKLab round trip
+    assert np.array_equal(grids["anchored"], px.cells(img).colors)  # the steps restated here are pixelate's own
     # reduced keeping lines, the 1 px ink lines (one generator pixel of a 2x2 cell) keep their ink
     ink = np.asarray(rgb_on_white(img), np.float64)[18, 20]  # the 1 px line at y = 18, in cell row 4
     assert ink.max() < 60

@@ -477,29 +477,22 @@ def test_content_target_from_the_picture_reaches_the_colour_keeping_loss(tmp_pat
 
 
 def test_content_reduce_reaches_only_g_a_colour_keeping_loss(tmp_path):
-    """content_reduce = medoid changes G_A's colour-keeping loss in the first step and nothing else of it."""
-    first = {}
-    for reduce in ("mean", "medoid"):
-        cfg = tiny(tmp_path, output=str(tmp_path / f"run-{reduce}"), max_steps=1, lambda_content=10.0, content_pool=2,
-                   content_reduce=reduce)
-        train(cfg, progress=False)
-        assert json.loads((Path(cfg.output) / "config.json").read_text())["content_reduce"] == reduce
-        first[reduce] = read_losses(Path(cfg.output) / "losses.csv")[0]
-    assert first["medoid"]["content_A"] != first["mean"]["content_A"]
-    assert first["medoid"]["cycle_A"] == first["mean"]["cycle_A"]
-    assert first["medoid"]["content_B"] == first["mean"]["content_B"]  # G_B's target stays the mean
+    """content_reduce = medoid changes G_A's colour-keeping loss in the first step and nothing else of it, whether
+    the target is found in the input or (by the data loader) in the picture before halving."""
+    picture = {"content_lines": True, "a_resize": "lines", "content_target": "picture"}
+    for target, extra in (("input", {}), ("picture", picture)):
+        first = {}
+        for reduce in ("mean", "medoid"):
+            cfg = tiny(tmp_path, output=str(tmp_path / f"{target}-{reduce}"), max_steps=1, lambda_content=10.0,
+                       content_pool=2, content_reduce=reduce, **extra)
+            train(cfg, progress=False)
+            assert json.loads((Path(cfg.output) / "config.json").read_text())["content_reduce"] == reduce
+            first[reduce] = read_losses(Path(cfg.output) / "losses.csv")[0]
+        assert first["medoid"]["content_A"] != first["mean"]["content_A"]
+        assert first["medoid"]["cycle_A"] == first["mean"]["cycle_A"]
+        assert first["medoid"]["content_B"] == first["mean"]["content_B"]  # G_B's target stays the mean
     with pytest.raises(ConfigError, match="content_reduce must be"):
         tiny(tmp_path, content_reduce="median").validate()
-    # with the target found in the picture before halving, the data loader takes the medoids there
-    picture = {}
-    for reduce in ("mean", "medoid"):
-        cfg = tiny(tmp_path, output=str(tmp_path / f"picture-{reduce}"), max_steps=1, lambda_content=10.0, content_pool=2,
-                   content_lines=True, a_resize="lines", content_target="picture", content_reduce=reduce)
-        train(cfg, progress=False)
-        picture[reduce] = read_losses(Path(cfg.output) / "losses.csv")[0]
-    assert picture["medoid"]["content_A"] != picture["mean"]["content_A"]
-    assert picture["medoid"]["cycle_A"] == picture["mean"]["cycle_A"]
-    assert picture["medoid"]["content_B"] == picture["mean"]["content_B"]
 
 
 def test_content_lines_contrast_must_be_a_lightness_step(tmp_path):

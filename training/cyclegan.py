@@ -36,7 +36,7 @@ from torch import nn
 from pixelforge.model.networks import init_weights
 from training import ddp
 from training.config import TrainConfig
-from training.outlines import CONTRAST, block_medoids, outline_target
+from training.outlines import CONTRAST, block_colours, outline_target
 from training.pool import ImagePool
 
 
@@ -139,8 +139,7 @@ def content_loss(output: torch.Tensor, source: torch.Tensor, pool: int, salience
     if target is not None:
         src = target.float()
     else:
-        base = block_medoids(source, pool) if reduce == "medoid" else F.avg_pool2d(source.float(), pool)
-        src = outline_target(source, pool, lines_contrast, base) if lines else base
+        src = outline_target(source, pool, lines_contrast, reduce) if lines else block_colours(source, pool, reduce)
     if salience <= 0:
         return l1(out, src)
     around = F.avg_pool2d(F.pad(src, (1, 1, 1, 1), mode="replicate"), 3, stride=1)

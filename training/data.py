@@ -45,7 +45,7 @@ from training.domains import (  # noqa: F401 - re-exported: the domains were par
     open_domain,
     read_image_file,
 )
-from training.outlines import CONTRAST, block_medoids, outline_target
+from training.outlines import CONTRAST, outline_target
 
 # --------------------------------------------------------------------------- preprocessing (pure)
 
@@ -211,11 +211,8 @@ class Preprocess:
         # features at the feature's colour, so the generator sees lines as they will arrive, not as pale greys
         big = picture_crop(img, 2 * self.size, 2 * self.load_size, rng, self.flip, "box", 2 * self.a_min_load_size)
         pixels = to_tensor(big)[None]
-        target = None
-        if self.target_pool > 0:
-            cell = 2 * self.target_pool
-            base = block_medoids(pixels, cell) if self.target_reduce == "medoid" else None
-            target = outline_target(pixels, cell, self.target_contrast, base)[0]
+        target = (outline_target(pixels, 2 * self.target_pool, self.target_contrast, self.target_reduce)[0]
+                  if self.target_pool > 0 else None)
         return to_image(outline_target(pixels, 2)[0]), target
 
     def b(self, img: Image.Image, rng: np.random.Generator | None) -> Image.Image:

@@ -80,12 +80,17 @@ def block_medoids(source: torch.Tensor, pool: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def outline_target(source: torch.Tensor, pool: int, contrast: float = CONTRAST,
-                   base: torch.Tensor | None = None) -> torch.Tensor:
-    """``pool``-block averages of ``source`` (N, 3, H, W) (or ``base`` where given, e.g. :func:`block_medoids`), with
-    blocks on thin features (standing out by ``contrast`` lightness levels of 255 or more) taking the feature's colour."""
+def block_colours(source: torch.Tensor, pool: int, reduce: str = "mean") -> torch.Tensor:
+    """Each ``pool``-block's colour: its mean, or with ``reduce="medoid"`` its medoid (:func:`block_medoids`)."""
+    return block_medoids(source, pool) if reduce == "medoid" else F.avg_pool2d(source.float(), pool)
+
+
+@torch.no_grad()
+def outline_target(source: torch.Tensor, pool: int, contrast: float = CONTRAST, reduce: str = "mean") -> torch.Tensor:
+    """``pool``-block colours of ``source`` (N, 3, H, W) (:func:`block_colours`: means, or medoids), with blocks on
+    thin features (standing out by ``contrast`` lightness levels of 255 or more) taking the feature's colour."""
     src = source.float()
-    average = F.avg_pool2d(src, pool) if base is None else base
+    average = block_colours(src, pool, reduce)
     if pool < 2:
         return average
     light = lightness(src)
