@@ -60,29 +60,21 @@ demo: system-deps $(STAMP)
 	$(PY) -m pixelforge.demo $(if $(filter 1,$(DEMO_FAST)),--fast,)
 
 # The shipped model, reproducible: curate the shared corpus, train with the recipes in turn, measure, ship.
-# `make model` (two one-epoch stages, 13-15 minutes each on 2 CPU cores on 2026-12-04, 26-28 on a slower machine later
-# that day) trains each recipe of RECIPES into the run folder its file names (`output`); a recipe after the first
-# starts from what its `init_from` names
-# (stage 33 from the released v20 generator kept in training/recipes/weights/, stage 36 from stage 33's run), and a
-# run that exists is resumed. v20 itself from v7's kept weights (six stages): `make model RECIPES="$(V20_RECIPES)"
-# MODEL_RUN=runs/cpu-native-v20`; v7 from random weights (about 4.5 hours): `make model RECIPES="$(V7_RECIPES)"`.
-# On a GPU: `make model RECIPES=training/recipes/gpu-native.toml MODEL_RUN=runs/gpu-native`.
+# `make model` trains each recipe of RECIPES into the run folder its file names (`output`), starting from what
+# its `init_from` names; a run that exists is resumed. The shipped v53 is one GPU stage (4.4 minutes on an H200;
+# an estimated 1.5 hours on 2 CPU cores with TRAIN_ARGS="--device cpu") from the released v36 generator kept in
+# training/recipes/weights/. v36 itself, two one-epoch CPU stages (13-28 minutes each, by machine):
+# `make model RECIPES="$(V36_RECIPES)" MODEL_RUN=runs/cpu-native-v36`; v20 from v7's kept weights (six stages):
+# `make model RECIPES="$(V20_RECIPES)" MODEL_RUN=runs/cpu-native-v20`; v7 from random weights (about 4.5 hours):
+# `make model RECIPES="$(V7_RECIPES)"`. The full-size GPU model from random weights (stages 51-52, 9 minutes on
+# an H200): `make model RECIPES="$(GPU_FULL_RECIPES)" MODEL_RUN=runs/gpu-native-v52`.
 # `make ship-model` measures MODEL_RUN and copies it into the package as fp16 with its card (what a Hub repo would hold).
-CORPUS ?= ../shared/corpus
-V7_RECIPES := $(addprefix training/recipes/,cpu-native.toml cpu-native-v2.toml cpu-native-v3.toml cpu-native-v4.toml cpu-native-v5.toml cpu-native-v7.toml)
-V20_RECIPES := $(addprefix training/recipes/,cpu-native-v14.toml cpu-native-v15.toml cpu-native-v16.toml cpu-native-v18.toml cpu-native-v19.toml cpu-native-v20.toml)
-RECIPES ?= $(addprefix training/recipes/,cpu-native-v33.toml cpu-native-v36.toml)
-MODEL_RUN ?= runs/cpu-native-v36
-SHIPPED_NAME ?= pixelforge-native-v36
-# the generator resolution the shipped model runs at (measured: docs/model.md), recorded in its G_A
-SHIPPED_PPC ?= 2
-SHIPPED ?= inference/models/$(SHIPPED_NAME)
 model: $(STAMP)
 	$(PY) -m curation run --input $(CORPUS)/cartoons --output data/cartoons --domain A --set 'split.holdout_prefixes=["0"]'
 	$(PY) -m curation run --input $(CORPUS)/pixel-art --output data/pixel-art
 	@for recipe in $(RECIPES); do \
 		run=$$($(PY) -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["output"])' $$recipe) || exit 1; \
-		if [ -f $$run/config.json ]; then cmd="$(PY) -m training --resume $$run"; else cmd="$(PY) -m training --config $$recipe"; fi; \
+		if [ -f $$run/config.json ]; then cmd="$(PY) -m training --resume $$run $(TRAIN_ARGS)"; else cmd="$(PY) -m training --config $$recipe $(TRAIN_ARGS)"; fi; \
 		echo "$$cmd"; $$cmd || exit 1; \
 	done
 
