@@ -69,6 +69,18 @@ demo: system-deps $(STAMP)
 # `make model RECIPES="$(V7_RECIPES)"`. The full-size GPU model from random weights (stages 51-52, 9 minutes on
 # an H200): `make model RECIPES="$(GPU_FULL_RECIPES)" MODEL_RUN=runs/gpu-native-v52`.
 # `make ship-model` measures MODEL_RUN and copies it into the package as fp16 with its card (what a Hub repo would hold).
+CORPUS ?= ../shared/corpus
+V7_RECIPES := $(addprefix training/recipes/,cpu-native.toml cpu-native-v2.toml cpu-native-v3.toml cpu-native-v4.toml cpu-native-v5.toml cpu-native-v7.toml)
+V20_RECIPES := $(addprefix training/recipes/,cpu-native-v14.toml cpu-native-v15.toml cpu-native-v16.toml cpu-native-v18.toml cpu-native-v19.toml cpu-native-v20.toml)
+V36_RECIPES := $(addprefix training/recipes/,cpu-native-v33.toml cpu-native-v36.toml)
+GPU_FULL_RECIPES := $(addprefix training/recipes/,gpu-native.toml gpu-native-v52.toml)
+RECIPES ?= training/recipes/gpu-native-v53.toml
+TRAIN_ARGS ?=
+MODEL_RUN ?= runs/gpu-native-v53
+SHIPPED_NAME ?= pixelforge-native-v53
+# the generator resolution the shipped model runs at (measured: docs/model.md), recorded in its G_A
+SHIPPED_PPC ?= 2
+SHIPPED ?= inference/models/$(SHIPPED_NAME)
 model: $(STAMP)
 	$(PY) -m curation run --input $(CORPUS)/cartoons --output data/cartoons --domain A --set 'split.holdout_prefixes=["0"]'
 	$(PY) -m curation run --input $(CORPUS)/pixel-art --output data/pixel-art

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +19,9 @@ from inference.cli import main
 from inference.grid import cell_purity
 from inference.pixelator import Pixelator
 from pixelforge.imaging import count_colors
+from pixelforge.model.checkpoint import recommended_pixels_per_cell
 from pixelforge.testing.hub_metadata import validate_card_metadata
+from training.config import load_toml
 
 
 def picture(seed: int = 0, size: int = 64) -> Image.Image:
@@ -94,3 +100,27 @@ def test_a_missing_shipped_model_is_a_clear_error(tmp_path, monkeypatch, capsys)
     src.write_bytes(_png(picture(3)))
     assert main([str(src), "-o", str(tmp_path / "o.png"), "--shipped"]) == 2
     assert "shipped model is missing" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_model_and_ship_model_reproduce_the_model_the_package_ships():
+    """`make model` trains the recipe whose run `make ship-model` stages into the folder the package loads."""
+    root = Path(__file__).parents[1]
+
+    def dry_run(target: str) -> str:
+        done = subprocess.run(["make", "-n", target], cwd=root, capture_output=True, text=True, check=True)
+        return done.stdout
+
+    model, ship = dry_run("model"), dry_run("ship-model")
+    recipes = re.search(r"for recipe in ([^;]*);", model).group(1).split()
+    assert recipes, "make model trains no recipe"
+    assert "--input ../shared/corpus/cartoons" in model and "--input ../shared/corpus/pixel-art" in model
+    last = load_toml(root / recipes[-1])
+    assert f"--checkpoint {last['output']} " in ship  # ship-model measures the run the last recipe writes
+    staged = re.search(r"--stage (\S+)", ship).group(1)
+    assert (root / staged).resolve() == shipped.SHIPPED_DIR.resolve()
+    assert f"--pixels-per-cell {recommended_pixels_per_cell(shipped.SHIPPED_DIR)} " in ship  # as the weights record
+    for recipe in recipes:  # each starts from weights in the repository or from an earlier recipe's run
+        init = load_toml(root / recipe).get("init_from")
+        earlier = [load_toml(root / r)["output"] for r in recipes[: recipes.index(recipe)]]
+        assert init is None or init in earlier or (root / init / "G_A.safetensors").is_file(), (recipe, init)
