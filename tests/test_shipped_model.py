@@ -120,7 +120,9 @@ def test_make_model_and_ship_model_reproduce_the_model_the_package_ships():
     staged = re.search(r"--stage (\S+)", ship).group(1)
     assert (root / staged).resolve() == shipped.SHIPPED_DIR.resolve()
     assert f"--pixels-per-cell {recommended_pixels_per_cell(shipped.SHIPPED_DIR)} " in ship  # as the weights record
-    for recipe in recipes:  # each starts from weights in the repository or from an earlier recipe's run
-        init = load_toml(root / recipe).get("init_from")
-        earlier = [load_toml(root / r)["output"] for r in recipes[: recipes.index(recipe)]]
+    earlier: list[str] = []  # each recipe starts from weights in the repository or from an earlier recipe's run
+    for recipe in recipes:
+        cfg = load_toml(root / recipe)
+        init = cfg.get("init_from")
         assert init is None or init in earlier or (root / init / "G_A.safetensors").is_file(), (recipe, init)
+        earlier.append(cfg["output"])
