@@ -151,6 +151,26 @@ def hold_lines(drawn: np.ndarray, rgb: Image.Image, cell: int, opaque: np.ndarra
     return np.where(chosen[..., None], colour, np.where(beside[..., None], plain, drawn)).astype(np.float32)
 
 
+def with_feature_cells(reduced: np.ndarray, rgb: Image.Image, cell: int, opaque: np.ndarray | None = None) -> np.ndarray:
+    """``reduced`` (``rgb`` at ``r`` pixels per ``cell``-pixel cell) with the cells on thin lines, among the
+    ``opaque`` ones, drawn as ``r``x``r`` blocks of the line's colour (:func:`line_cells`).
+
+    The input of a model trained with ``a_resize = "cells"`` (``--feature-cells``): halving keeps a line
+    narrower than two pixels but box-averages a 3-4 px eye into pale blocks, and a generator keeps what
+    it is shown; here it is shown the eye as this method's output will have it, a whole cell.
+    """
+    if cell < 2:
+        return reduced
+    chosen, colour = line_cells(rgb, cell)
+    if opaque is not None:
+        chosen &= opaque
+    r = -(-reduced.shape[0] // chosen.shape[0])
+    h, w = reduced.shape[:2]
+    blocks = np.repeat(np.repeat(chosen, r, 0), r, 1)[:h, :w]
+    colours = np.repeat(np.repeat(colour, r, 0), r, 1)[:h, :w]
+    return np.where(blocks[..., None], colours, reduced).astype(np.float32)
+
+
 def reduce_keeping_lines(rgb: Image.Image, factor: int) -> np.ndarray:
     """``factor``x``factor`` box averages of an RGB picture, with blocks on thin lines taking the line's colour.
 

@@ -41,7 +41,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from inference.classic import classic_cells, hold_lines, reduce_keeping_lines
+from inference.classic import classic_cells, hold_lines, reduce_keeping_lines, with_feature_cells
 from inference.grid import cell_means
 from inference.onnx_engine import ENGINES, ONNX_ENGINES, OnnxGenerator, choose_engine
 from inference.postprocess import (
@@ -56,7 +56,7 @@ from inference.postprocess import (
 from inference.tiling import pad_to, shared_norms, translate_tiled, with_shared_stats_norm
 from pixelforge.device import resolve_device
 from pixelforge.imaging import has_alpha, rgb_on_white
-from pixelforge.model.checkpoint import recommended_pixels_per_cell
+from pixelforge.model.checkpoint import recommended_pixels_per_cell, recorded_input
 from pixelforge.model.hub import resolve_checkpoint
 from pixelforge.model.loading import load_generator
 from pixelforge.model.networks import GeneratorSpec
@@ -75,6 +75,7 @@ class ModelOptions:
     threads: int = 0  # intra-op threads on CPU (torch and ONNX Runtime); 0 = their default (all cores)
     engine: str = "auto"  # auto (ONNX Runtime for fp32 on CPU when installed, else torch), torch, onnx, int8 (opt-in)
     onnx_cache: bool = True  # keep exported ONNX graphs under the user cache dir, keyed by the weights' hash
+    feature_cells: bool = False  # draw the picture's thin-feature cells into the generator's input (models trained with a_resize "cells")
 
     def __post_init__(self) -> None:
         if self.pixels_per_cell < 0:
@@ -154,7 +155,8 @@ class Pixelator:
         model repo on the Hub written with its scheme, ``hf://OWNER/NAME[@REVISION]`` (safetensors only).
 
         A ``.pth`` without ``spec`` is read with the reference defaults (ngf 64, 9 blocks).
-        Without ``pixels_per_cell`` the model runs at the resolution its publisher recorded, else 1.
+        Without ``pixels_per_cell`` the model runs at the resolution its publisher recorded, else 1; without
+        ``feature_cells``, with the input it was trained on (its file's ``input`` metadata).
         Raises :class:`pixelforge.model.checkpoint.CheckpointError` with a clear message otherwise.
         """
         local = resolve_checkpoint(path, which=which)  # hf:// -> the downloaded files; a local path stays itself
@@ -164,6 +166,8 @@ class Pixelator:
             recommended = recommended_pixels_per_cell(local, which)
             if recommended is not None:
                 options["pixels_per_cell"] = recommended
+        if options.get("feature_cells") is None:
+            options["feature_cells"] = recorded_input(local, which) == "cells"
         art, model = cls._split(options)
         with warnings.catch_warnings():
             # torch's safe unpickler warns about pickle protocols even for the plain state dicts it accepts
@@ -216,6 +220,8 @@ class Pixelator:
             anchor += f", palette colours within {self.options.snap_colors:g} OKLab x100 of the picture's fills snapped to them"
         if self.options.holds_lines:
             anchor += ", the picture's thin lines held"
+        if self.model.feature_cells:
+            res += ", the picture's thin-feature cells drawn into its input"
         return (
             f"CycleGAN generator {self.spec} from {self.source} on {self.device} ({self.dtype}), {res}, {anchor}; "
             f"engine {engine} [{self.engine_reason}]"
@@ -244,7 +250,10 @@ class Pixelator:
             opaque.append(image_cells(img, cell, self.options.alpha_threshold).opaque if has_alpha(img) else None)
             rgb, factor = rgb_on_white(img), 1 if ppc == 0 else cell // ppc
             pictures.append(rgb)
-            working.append(reduce_keeping_lines(rgb, factor) if self.options.outlines else box_average(rgb, factor))
+            work = reduce_keeping_lines(rgb, factor) if self.options.outlines else box_average(rgb, factor)
+            if self.model.feature_cells and factor > 1:
+                work = with_feature_cells(work, rgb, cell, opaque[-1])
+            working.append(work)
         translated = self.translate_many(working)
         sigma = self.options.anchor_colors * (ppc or cell)  # cells -> generator pixels
         grid = ppc or cell

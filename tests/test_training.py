@@ -476,6 +476,45 @@ def test_content_target_from_the_picture_reaches_the_colour_keeping_loss(tmp_pat
         tiny(tmp_path, content_target="pixels").validate()
 
 
+def test_feature_cells_input_changes_only_g_a_input_and_the_model_asks_pixelate_for_it(tmp_path):
+    """a_resize = cells: the same first step as "lines" but for G_A's input (3 px eyes drawn in as whole cells),
+    and the run's G_A records it, so pixelate builds that input for it; a file recording nonsense is refused."""
+    from safetensors.torch import load_file, save_file
+
+    from inference.pixelator import Pixelator
+    from pixelforge.model.checkpoint import CheckpointError, read_header
+
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    for i in range(3):
+        a = np.full((72, 72, 3), 250, np.uint8)
+        a[8:64, 12:60] = (232, 178, 140)
+        a[25:28, 25 + i : 28 + i] = a[25:28, 45 - i : 48 - i] = (60, 30, 20)
+        Image.fromarray(a).save(faces / f"face{i}.png")
+    first, runs = {}, {}
+    for mode in ("lines", "cells"):
+        cfg = tiny(tmp_path, domain_a=str(faces), output=str(tmp_path / f"run-{mode}"), max_steps=1, lambda_content=10.0,
+                   content_pool=2, content_lines=True, a_resize=mode, content_target="picture")
+        train(cfg, progress=False)
+        runs[mode] = Path(cfg.output)
+        first[mode] = read_losses(runs[mode] / "losses.csv")[0]
+    assert first["cells"]["cycle_A"] != first["lines"]["cycle_A"]  # G_A saw other pixels
+    assert first["cells"]["content_B"] == first["lines"]["content_B"]  # G_B's side is untouched
+    g_a = runs["cells"] / "checkpoints" / "latest" / "G_A.safetensors"
+    assert read_header(g_a)[1]["input"] == "cells"
+    assert "input" not in read_header(runs["cells"] / "checkpoints" / "latest" / "G_B.safetensors")[1]
+    assert "input" not in read_header(runs["lines"] / "checkpoints" / "latest" / "G_A.safetensors")[1]
+    px = Pixelator.from_checkpoint(runs["cells"])
+    assert px.model.feature_cells and "feature cells drawn into its input" in px.describe()
+    assert not Pixelator.from_checkpoint(runs["cells"], feature_cells=False).model.feature_cells  # the caller's choice wins
+    assert not Pixelator.from_checkpoint(runs["lines"]).model.feature_cells
+    bad = tmp_path / "bad" / "G_A.safetensors"
+    bad.parent.mkdir()
+    save_file(load_file(g_a), str(bad), metadata={**read_header(g_a)[1], "input": "eyes"})
+    with pytest.raises(CheckpointError, match="input='eyes' must be one of lines, cells"):
+        Pixelator.from_checkpoint(bad)
+
+
 def test_content_reduce_reaches_only_g_a_colour_keeping_loss(tmp_path):
     """content_reduce = medoid changes G_A's colour-keeping loss in the first step and nothing else of it, whether
     the target is found in the input or (by the data loader) in the picture before halving."""
@@ -544,7 +583,7 @@ def test_every_recipe_in_the_repo_is_a_valid_config_that_ships_under_10_mb():
         cfg = TrainConfig.from_mapping(load_toml(path), where=str(path)).validate()
         params = sum(p.numel() for p in cfg.generator_spec.build().parameters())
         assert params * 2 <= 10 * 2**20, f"{path.name}: fp16 generator {params * 2 / 2**20:.1f} MB"
-        assert cfg.b_max_scale == 1 and cfg.a_resize in ("box", "lines")  # the native-resolution recipes (area-reduced A)
+        assert cfg.b_max_scale == 1 and cfg.a_resize in ("box", "lines", "cells")  # the native-resolution recipes (area-reduced A)
         if cfg.init_from and not cfg.init_from.startswith("runs/"):  # weights kept in the repository, not a run to come
             assert (Path(__file__).parents[1] / cfg.init_from / "G_A.safetensors").is_file(), f"{path.name}: {cfg.init_from}"
 

@@ -95,3 +95,50 @@ def test_block_medoids_ask_an_edge_block_for_one_side_not_the_blend():
     assert content_loss(drawn, t, 2, reduce="medoid") < 1e-6
     assert content_loss(drawn, t, 2) > 1e-3
     assert content_loss(drawn, t, 2, lines=True, reduce="medoid") < 1e-6  # no thin feature here: the medoids stay
+
+
+def eyes_picture() -> np.ndarray:
+    """96x96: a face with 3 px eyes, which halving (2 px blocks) pales and a 4 px cell keeps."""
+    a = np.full((96, 96, 3), 250, np.uint8)
+    a[16:80, 16:80] = (232, 178, 140)
+    a[33:36, 29:32] = a[33:36, 61:64] = (40, 25, 20)  # eyes, 3x3 px, straddling 2 px blocks
+    return a
+
+
+def test_feature_cells_input_draws_the_picture_eyes_as_whole_blocks_and_agrees_with_pixelate():
+    from inference.classic import reduce_keeping_lines
+    from inference.classic import with_feature_cells as cells_np
+    from training.outlines import with_feature_cells
+
+    a = eyes_picture()
+    t = as_tensor(a)
+    halved = outline_target(t, 2)  # the "lines" input: 48x48
+    drawn = with_feature_cells(halved, t, 4)
+    changed = (drawn - halved).abs().amax(1)[0] > 0.05
+    assert 4 <= int(changed.sum()) <= 16  # the eyes' cells, nothing else
+    ys, xs = np.nonzero(changed.numpy())
+    eye = drawn[0, :, ys[0], xs[0]]
+    assert eye.max() < -0.6  # dark: the eye's own colour, not the pale blend halving made
+    assert halved[0, :, ys, xs].mean() > eye.mean() + 0.2
+    for y, x in zip(ys, xs):  # whole 2x2 blocks of one colour on the 4 px cell grid
+        block = drawn[0, :, y // 2 * 2 : y // 2 * 2 + 2, x // 2 * 2 : x // 2 * 2 + 2].reshape(3, 4)
+        assert bool((block == block[:, :1]).all())
+    # pixelate builds the same input for a model that asks for feature cells
+    img = Image.fromarray(a)
+    want = cells_np(reduce_keeping_lines(img, 2), img, 4)
+    got = (drawn[0].permute(1, 2, 0).numpy() + 1) * 127.5
+    assert np.abs(got - want).max() < 1.0
+
+
+def test_preprocess_cells_input_keeps_the_target_and_changes_only_feature_cells():
+    from training.data import Preprocess, to_tensor
+
+    img = Image.fromarray(eyes_picture())
+    out = {}
+    for mode in ("lines", "cells"):
+        pre = Preprocess(48, 48, False, mode, 1, 0, 0, 2)
+        inp, target = pre.a_pair(img, np.random.default_rng(0))
+        out[mode] = (to_tensor(inp), target)
+    assert torch.equal(out["lines"][1], out["cells"][1])
+    diff = (out["cells"][0] - out["lines"][0]).abs().amax(0) > 0.05
+    assert 4 <= int(diff.sum()) <= 16

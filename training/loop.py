@@ -27,6 +27,7 @@ from pixelforge.io import atomic_write
 from pixelforge.model.checkpoint import (
     CHECKPOINTS_DIR,
     LATEST,
+    MODEL_INPUT,
     discriminator_metadata,
     generator_metadata,
 )
@@ -65,7 +66,7 @@ def resolve_device(cfg: TrainConfig) -> torch.device:
 
 def _metadata(cfg: TrainConfig) -> dict[str, dict[str, str]]:
     return {
-        "G_A": generator_metadata(cfg.generator_spec, "AtoB", cfg.size),
+        "G_A": generator_metadata(cfg.generator_spec, "AtoB", cfg.size) | ({MODEL_INPUT: "cells"} if cfg.a_resize == "cells" else {}),
         "G_B": generator_metadata(cfg.generator_spec, "BtoA", cfg.size),
         "D_A": discriminator_metadata(cfg.discriminator_spec, cfg.size),
         "D_B": discriminator_metadata(cfg.discriminator_spec, cfg.size),

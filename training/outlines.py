@@ -86,13 +86,10 @@ def block_colours(source: torch.Tensor, pool: int, reduce: str = "mean") -> torc
 
 
 @torch.no_grad()
-def outline_target(source: torch.Tensor, pool: int, contrast: float = CONTRAST, reduce: str = "mean") -> torch.Tensor:
-    """``pool``-block colours of ``source`` (N, 3, H, W) (:func:`block_colours`: means, or medoids), with blocks on
-    thin features (standing out by ``contrast`` lightness levels of 255 or more) taking the feature's colour."""
+def outline_cells(source: torch.Tensor, pool: int, contrast: float = CONTRAST) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``pool``-blocks of ``source`` (N, 3, H, W) on thin features (standing out by ``contrast`` lightness
+    levels of 255 or more) and the feature's colour there: ``(N, 1, H/pool, W/pool)`` bool, ``(N, 3, ...)``."""
     src = source.float()
-    average = block_colours(src, pool, reduce)
-    if pool < 2:
-        return average
     light = lightness(src)
     size = pool + 1
     closed = _min(_max(light, size), size)
@@ -109,4 +106,31 @@ def outline_target(source: torch.Tensor, pool: int, contrast: float = CONTRAST, 
     chosen = candidate & _suppress(count) & (density <= TEXTURE_SHARE)
     pixels = torch.where(F.interpolate(use_bright.float(), scale_factor=pool, mode="nearest") > 0, bright, dark)
     colour = F.avg_pool2d(src * pixels, pool) * area / count.clamp_min(1)
+    return chosen, colour
+
+
+@torch.no_grad()
+def outline_target(source: torch.Tensor, pool: int, contrast: float = CONTRAST, reduce: str = "mean") -> torch.Tensor:
+    """``pool``-block colours of ``source`` (N, 3, H, W) (:func:`block_colours`: means, or medoids), with blocks on
+    thin features (standing out by ``contrast`` lightness levels of 255 or more) taking the feature's colour."""
+    average = block_colours(source, pool, reduce)
+    if pool < 2:
+        return average
+    chosen, colour = outline_cells(source, pool, contrast)
     return torch.where(chosen, colour, average)
+
+
+@torch.no_grad()
+def with_feature_cells(reduced: torch.Tensor, source: torch.Tensor, cell: int, contrast: float = CONTRAST) -> torch.Tensor:
+    """``reduced`` (``source`` halved or otherwise reduced to ``r`` pixels per ``cell``) with the cells on thin
+    features, found in ``source`` at the cell's scale, drawn as ``r``x``r`` blocks of the feature's colour.
+
+    The generator's input for ``a_resize = "cells"`` (``pixelate``'s with a model that asks for feature cells):
+    halving keeps a line narrower than two pixels but box-averages a 3-4 px eye into pale blocks, and what
+    the generator is not shown it cannot keep: the colour-keeping target's feature cells are found in the
+    picture, and the same rule run on the halved input gets only 43% of the way to them (docs/model.md, stage 59).
+    """
+    chosen, colour = outline_cells(source, cell, contrast)
+    scale = reduced.shape[-1] * cell // source.shape[-1]
+    blocks = F.interpolate(chosen.float(), scale_factor=scale, mode="nearest") > 0  # nearest: blocks, never a blend
+    return torch.where(blocks, F.interpolate(colour, scale_factor=scale, mode="nearest"), reduced.float())

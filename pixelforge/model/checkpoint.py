@@ -72,6 +72,24 @@ def recommended_pixels_per_cell(path: str | Path, which: str = "G_A") -> int | N
     return int(raw)
 
 
+#: metadata key of a G_A trained on an input other than pixelate's default: "cells" (``a_resize = "cells"``)
+#: asks for the picture's thin-feature cells drawn into the generator's input (``pixelate --feature-cells``)
+MODEL_INPUT = "input"
+MODEL_INPUTS = ("lines", "cells")
+
+
+def recorded_input(path: str | Path, which: str = "G_A") -> str | None:
+    """The input a generator was trained on, when its file records one (:data:`MODEL_INPUT`), else None."""
+    path = Path(path)
+    file = generator_file(path, which) if path.is_dir() else path
+    if file.suffix.lower() != ".safetensors" or not file.is_file():
+        return None
+    raw = read_header(file)[1].get(MODEL_INPUT)
+    if raw is not None and raw not in MODEL_INPUTS:
+        raise CheckpointError(f"{file}: metadata {MODEL_INPUT}={raw!r} must be one of {', '.join(MODEL_INPUTS)}")
+    return raw
+
+
 #: Spec fields added after the format was published: files written before them lack the key and get the default.
 OPTIONAL_SPEC_FIELDS = ("skip",)
 
