@@ -39,8 +39,8 @@ def step_grids(px: Pixelator, classic: Pixelator, img: Image.Image) -> dict[str,
     """The cell grid after each step of the model path for one picture (and the classical method's)."""
     rgb = rgb_on_white(img)
     work = reduce_keeping_lines(rgb, CELL // PPC)
-    if px.model.feature_cells:  # a model trained on the picture's feature cells drawn into its input
-        work = with_feature_cells(work, rgb, CELL)
+    if px.model.model_input != "lines":  # a model trained on the picture's feature cells drawn into its input
+        work = with_feature_cells(work, rgb, CELL, dark_only=px.model.model_input == "dark-cells")
     drawn = px.translate(work)
     anchored = anchor_colors(drawn, work, px.options.anchor_colors * PPC)
     return {

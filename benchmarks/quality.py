@@ -61,6 +61,7 @@ from inference.grid import cell_means, cell_purity
 from inference.pixelator import Pixelator
 from inference.postprocess import Cells, image_cells, palette_for, render
 from pixelforge.imaging import composite_on_white, count_colors
+from pixelforge.model.checkpoint import MODEL_INPUTS
 from pixelforge.testing.art_cases import all_cases
 from pixelforge.testing.art_metrics import (
     SmallFeatures,
@@ -258,7 +259,7 @@ def crisp_cells(img: Image.Image) -> Image.Image:
 
 def methods(
     checkpoint: str | None = None, pixels_per_cell: int | None = None, anchor_colors: float | None = None,
-    snap_colors: float | None = None, hold_lines: bool = False, feature_cells: bool | None = None,
+    snap_colors: float | None = None, hold_lines: bool = False, model_input: str | None = None,
 ) -> tuple[dict, list[str]]:
     import torch
 
@@ -269,11 +270,11 @@ def methods(
     old = Pixelator.classic(outlines=False, key_colors=False)
     new = Pixelator.classic()
     # None: the resolution the model records (from_checkpoint), else 1
-    # feature_cells None: the input the model records it was trained on
-    model = (Pixelator.from_checkpoint(checkpoint, pixels_per_cell=pixels_per_cell, feature_cells=feature_cells) if checkpoint
-             else Pixelator.shipped(pixels_per_cell=pixels_per_cell, feature_cells=feature_cells))
-    if feature_cells is not None:
-        notes.append(f"model rows: feature cells drawn into the generator's input {'on' if feature_cells else 'off'}")
+    # model_input None: the input the model records it was trained on
+    model = (Pixelator.from_checkpoint(checkpoint, pixels_per_cell=pixels_per_cell, model_input=model_input) if checkpoint
+             else Pixelator.shipped(pixels_per_cell=pixels_per_cell, model_input=model_input))
+    if model_input is not None:
+        notes.append(f"model rows: generator input {model_input}")
     if anchor_colors is not None:
         model = model.with_options(anchor_colors=anchor_colors)
         notes.append(f"model rows: --anchor-colors {anchor_colors:g}")
@@ -283,7 +284,7 @@ def methods(
     torch.manual_seed(0)
     spec = model.spec  # the untrained network has the trained one's architecture and resolution: only training differs
     net = Pixelator(init_weights(spec.build()).eval(), spec, model=ModelOptions(pixels_per_cell=model.model.pixels_per_cell,
-                                                                                    feature_cells=model.model.feature_cells))
+                                                                                    model_input=model.model.model_input))
     # and the same pipeline after the generator
     net = net.with_options(anchor_colors=model.options.anchor_colors, snap_colors=model.options.snap_colors,
                            hold_lines=hold_lines)
@@ -378,15 +379,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--anchor-colors", type=float, help="model and untrained net: pixelate --anchor-colors (default: its default)")
     p.add_argument("--snap-colors", type=float, help="model and untrained net: pixelate --snap-colors (default: its default)")
     p.add_argument("--hold-lines", action="store_true", help="model and untrained net: pixelate --hold-lines")
-    p.add_argument("--feature-cells", action=argparse.BooleanOptionalAction,
-                   help="model and untrained net: draw the picture's feature cells into the generator's input (default: as the model records)")
+    p.add_argument("--model-input", choices=MODEL_INPUTS, help="model and untrained net: the generator's input; cells and dark-cells "
+                   "draw the picture's feature cells into it (default: what the model records it was trained on)")
     p.add_argument("--metrics", type=Path, help="also write the model's and classical totals here (a run's metrics.json)")
     args = p.parse_args(argv)
     cases = generated_cases() + cartoon_cases(2 if args.quick else 5) + photo_cases(args.quick)
     if args.cases:
         cases = [c for c in cases if any(part in c.name for part in args.cases)]
     found, notes = methods(args.checkpoint, args.pixels_per_cell, args.anchor_colors, args.snap_colors, args.hold_lines,
-                            args.feature_cells)
+                            args.model_input)
     if args.only:
         found = {n: f for n, f in found.items() if n in args.only}
     names = list(found)

@@ -95,10 +95,13 @@ def _suppress(count: np.ndarray) -> np.ndarray:
     return np.where(runs_across, keep_v, keep_h)
 
 
-def line_cells(rgb: Image.Image, cell: int) -> tuple[np.ndarray, np.ndarray]:
-    """Which cells show a thin line, and the line's colour there: ``(rows, cols)`` bool, ``(rows, cols, 3)``."""
+def line_cells(rgb: Image.Image, cell: int, dark_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Which cells show a thin line, and the line's colour there: ``(rows, cols)`` bool, ``(rows, cols, 3)``
+    (``dark_only``: dark lines only, no highlights)."""
     dark, bright = line_masks(lightness(rgb), cell)
     dark_count, bright_count = _counts(dark, cell), _counts(bright, cell)
+    if dark_only:
+        bright_count = np.zeros_like(bright_count)
     use_bright = bright_count > dark_count  # a cell takes a bright feature only where no dark one is as strong
     count = np.where(use_bright, bright_count, dark_count)
     candidate = count >= max(1, cell // 2)
@@ -151,17 +154,19 @@ def hold_lines(drawn: np.ndarray, rgb: Image.Image, cell: int, opaque: np.ndarra
     return np.where(chosen[..., None], colour, np.where(beside[..., None], plain, drawn)).astype(np.float32)
 
 
-def with_feature_cells(reduced: np.ndarray, rgb: Image.Image, cell: int, opaque: np.ndarray | None = None) -> np.ndarray:
+def with_feature_cells(
+    reduced: np.ndarray, rgb: Image.Image, cell: int, opaque: np.ndarray | None = None, dark_only: bool = False
+) -> np.ndarray:
     """``reduced`` (``rgb`` at ``r`` pixels per ``cell``-pixel cell) with the cells on thin lines, among the
-    ``opaque`` ones, drawn as ``r``x``r`` blocks of the line's colour (:func:`line_cells`).
+    ``opaque`` ones, drawn as ``r``x``r`` blocks of the line's colour (:func:`line_cells`; ``dark_only``: dark lines).
 
-    The input of a model trained with ``a_resize = "cells"`` (``--feature-cells``): halving keeps a line
+    The input of a model trained with ``a_resize = "cells"`` or ``"dark-cells"``: halving keeps a line
     narrower than two pixels but box-averages a 3-4 px eye into pale blocks, and a generator keeps what
     it is shown; here it is shown the eye as this method's output will have it, a whole cell.
     """
     if cell < 2:
         return reduced
-    chosen, colour = line_cells(rgb, cell)
+    chosen, colour = line_cells(rgb, cell, dark_only)
     if opaque is not None:
         chosen &= opaque
     r = -(-reduced.shape[0] // chosen.shape[0])

@@ -56,7 +56,7 @@ from inference.postprocess import (
 from inference.tiling import pad_to, shared_norms, translate_tiled, with_shared_stats_norm
 from pixelforge.device import resolve_device
 from pixelforge.imaging import has_alpha, rgb_on_white
-from pixelforge.model.checkpoint import recommended_pixels_per_cell, recorded_input
+from pixelforge.model.checkpoint import MODEL_INPUTS, recommended_pixels_per_cell, recorded_input
 from pixelforge.model.hub import resolve_checkpoint
 from pixelforge.model.loading import load_generator
 from pixelforge.model.networks import GeneratorSpec
@@ -75,7 +75,7 @@ class ModelOptions:
     threads: int = 0  # intra-op threads on CPU (torch and ONNX Runtime); 0 = their default (all cores)
     engine: str = "auto"  # auto (ONNX Runtime for fp32 on CPU when installed, else torch), torch, onnx, int8 (opt-in)
     onnx_cache: bool = True  # keep exported ONNX graphs under the user cache dir, keyed by the weights' hash
-    feature_cells: bool = False  # draw the picture's thin-feature cells into the generator's input (models trained with a_resize "cells")
+    model_input: str = "lines"  # the generator's input: the picture halved keeping thin lines; "cells"/"dark-cells" also draw in its feature cells (all, dark) as blocks
 
     def __post_init__(self) -> None:
         if self.pixels_per_cell < 0:
@@ -86,6 +86,8 @@ class ModelOptions:
             raise ValueError("overlap must be >= 0")
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
             raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
+        if self.model_input not in MODEL_INPUTS:
+            raise ValueError(f"model_input must be one of {', '.join(MODEL_INPUTS)}, got {self.model_input!r}")
         if self.engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
 
@@ -156,7 +158,7 @@ class Pixelator:
 
         A ``.pth`` without ``spec`` is read with the reference defaults (ngf 64, 9 blocks).
         Without ``pixels_per_cell`` the model runs at the resolution its publisher recorded, else 1; without
-        ``feature_cells``, with the input it was trained on (its file's ``input`` metadata).
+        ``model_input``, with the input it was trained on (its file's ``input`` metadata, else "lines").
         Raises :class:`pixelforge.model.checkpoint.CheckpointError` with a clear message otherwise.
         """
         local = resolve_checkpoint(path, which=which)  # hf:// -> the downloaded files; a local path stays itself
@@ -166,8 +168,8 @@ class Pixelator:
             recommended = recommended_pixels_per_cell(local, which)
             if recommended is not None:
                 options["pixels_per_cell"] = recommended
-        if options.get("feature_cells") is None:
-            options["feature_cells"] = recorded_input(local, which) == "cells"
+        if options.get("model_input") is None:
+            options["model_input"] = recorded_input(local, which) or "lines"
         art, model = cls._split(options)
         with warnings.catch_warnings():
             # torch's safe unpickler warns about pickle protocols even for the plain state dicts it accepts
@@ -220,8 +222,8 @@ class Pixelator:
             anchor += f", palette colours within {self.options.snap_colors:g} OKLab x100 of the picture's fills snapped to them"
         if self.options.holds_lines:
             anchor += ", the picture's thin lines held"
-        if self.model.feature_cells:
-            res += ", the picture's thin-feature cells drawn into its input"
+        if self.model.model_input != "lines":
+            res += f", the picture's {'dark ' if self.model.model_input == 'dark-cells' else ''}feature cells drawn into its input"
         return (
             f"CycleGAN generator {self.spec} from {self.source} on {self.device} ({self.dtype}), {res}, {anchor}; "
             f"engine {engine} [{self.engine_reason}]"
@@ -251,8 +253,8 @@ class Pixelator:
             rgb, factor = rgb_on_white(img), 1 if ppc == 0 else cell // ppc
             pictures.append(rgb)
             work = reduce_keeping_lines(rgb, factor) if self.options.outlines else box_average(rgb, factor)
-            if self.model.feature_cells and factor > 1:
-                work = with_feature_cells(work, rgb, cell, opaque[-1])
+            if self.model.model_input != "lines" and factor > 1:
+                work = with_feature_cells(work, rgb, cell, opaque[-1], self.model.model_input == "dark-cells")
             working.append(work)
         translated = self.translate_many(working)
         sigma = self.options.anchor_colors * (ppc or cell)  # cells -> generator pixels

@@ -505,13 +505,15 @@ def test_feature_cells_input_changes_only_g_a_input_and_the_model_asks_pixelate_
     assert "input" not in read_header(runs["cells"] / "checkpoints" / "latest" / "G_B.safetensors")[1]
     assert "input" not in read_header(runs["lines"] / "checkpoints" / "latest" / "G_A.safetensors")[1]
     px = Pixelator.from_checkpoint(runs["cells"])
-    assert px.model.feature_cells and "feature cells drawn into its input" in px.describe()
-    assert not Pixelator.from_checkpoint(runs["cells"], feature_cells=False).model.feature_cells  # the caller's choice wins
-    assert not Pixelator.from_checkpoint(runs["lines"]).model.feature_cells
+    assert px.model.model_input == "cells" and "feature cells drawn into its input" in px.describe()
+    assert Pixelator.from_checkpoint(runs["cells"], model_input="lines").model.model_input == "lines"  # the caller's choice wins
+    assert Pixelator.from_checkpoint(runs["lines"]).model.model_input == "lines"
+    with pytest.raises(ValueError, match="model_input must be one of lines, cells, dark-cells"):
+        Pixelator.from_checkpoint(runs["lines"], model_input="eyes")
     bad = tmp_path / "bad" / "G_A.safetensors"
     bad.parent.mkdir()
     save_file(load_file(g_a), str(bad), metadata={**read_header(g_a)[1], "input": "eyes"})
-    with pytest.raises(CheckpointError, match="input='eyes' must be one of lines, cells"):
+    with pytest.raises(CheckpointError, match="input='eyes' must be one of lines, cells, dark-cells"):
         Pixelator.from_checkpoint(bad)
 
 
@@ -583,7 +585,7 @@ def test_every_recipe_in_the_repo_is_a_valid_config_that_ships_under_10_mb():
         cfg = TrainConfig.from_mapping(load_toml(path), where=str(path)).validate()
         params = sum(p.numel() for p in cfg.generator_spec.build().parameters())
         assert params * 2 <= 10 * 2**20, f"{path.name}: fp16 generator {params * 2 / 2**20:.1f} MB"
-        assert cfg.b_max_scale == 1 and cfg.a_resize in ("box", "lines", "cells")  # the native-resolution recipes (area-reduced A)
+        assert cfg.b_max_scale == 1 and cfg.a_resize in ("box", "lines", "cells", "dark-cells")  # the native-resolution recipes (area-reduced A)
         if cfg.init_from and not cfg.init_from.startswith("runs/"):  # weights kept in the repository, not a run to come
             assert (Path(__file__).parents[1] / cfg.init_from / "G_A.safetensors").is_file(), f"{path.name}: {cfg.init_from}"
 

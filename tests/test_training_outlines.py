@@ -123,11 +123,31 @@ def test_feature_cells_input_draws_the_picture_eyes_as_whole_blocks_and_agrees_w
     for y, x in zip(ys, xs):  # whole 2x2 blocks of one colour on the 4 px cell grid
         block = drawn[0, :, y // 2 * 2 : y // 2 * 2 + 2, x // 2 * 2 : x // 2 * 2 + 2].reshape(3, 4)
         assert bool((block == block[:, :1]).all())
-    # pixelate builds the same input for a model that asks for feature cells
-    img = Image.fromarray(a)
-    want = cells_np(reduce_keeping_lines(img, 2), img, 4)
-    got = (drawn[0].permute(1, 2, 0).numpy() + 1) * 127.5
-    assert np.abs(got - want).max() < 1.0
+    # pixelate builds the same input for a model that asks for feature cells, all or dark ones only
+    for a in (eyes_picture(), drawing(0), drawing(1)):
+        img, t = Image.fromarray(a), as_tensor(a)
+        for dark_only in (False, True):
+            want = cells_np(reduce_keeping_lines(img, 2), img, 4, dark_only=dark_only)
+            got = (with_feature_cells(outline_target(t, 2), t, 4, dark_only=dark_only)[0].permute(1, 2, 0).numpy() + 1) * 127.5
+            assert np.abs(got - want).max() < 1.0
+
+
+def test_dark_feature_cells_leave_out_the_highlights():
+    """dark-cells: on the generated cartoon head, "cells" also draws in the bright rims of the eye whites (the
+    classical method's highlight cells); "dark-cells" draws in only cells darker than the halved picture there."""
+    from inference.classic import reduce_keeping_lines, with_feature_cells
+    from pixelforge.imaging import rgb_on_white
+    from pixelforge.testing.art_cases import figure_case
+
+    rgb = rgb_on_white(figure_case(256).image)
+    halved = reduce_keeping_lines(rgb, 2)
+    change = {}
+    for dark_only in (False, True):
+        drawn = with_feature_cells(halved, rgb, 4, dark_only=dark_only)
+        change[dark_only] = (drawn - halved).mean(-1)  # + brighter, - darker
+    assert (change[False] > 20).sum() >= 20  # eye-white rims drawn in as white blocks (41 pixels)
+    assert (change[True] > 1).sum() == 0
+    assert (change[True] < -20).sum() >= 300  # outlines, brows, irises: still drawn in (449 pixels)
 
 
 def test_preprocess_cells_input_keeps_the_target_and_changes_only_feature_cells():
@@ -135,10 +155,11 @@ def test_preprocess_cells_input_keeps_the_target_and_changes_only_feature_cells(
 
     img = Image.fromarray(eyes_picture())
     out = {}
-    for mode in ("lines", "cells"):
+    for mode in ("lines", "cells", "dark-cells"):
         pre = Preprocess(48, 48, False, mode, 1, 0, 0, 2)
         inp, target = pre.a_pair(img, np.random.default_rng(0))
         out[mode] = (to_tensor(inp), target)
-    assert torch.equal(out["lines"][1], out["cells"][1])
-    diff = (out["cells"][0] - out["lines"][0]).abs().amax(0) > 0.05
-    assert 4 <= int(diff.sum()) <= 16
+    for mode in ("cells", "dark-cells"):  # the eyes are dark: both draw them in
+        assert torch.equal(out["lines"][1], out[mode][1])
+        diff = (out[mode][0] - out["lines"][0]).abs().amax(0) > 0.05
+        assert 4 <= int(diff.sum()) <= 16

@@ -14,7 +14,8 @@ Preprocessing differs per domain, because pixel art is fragile:
   (bicubic, aspect kept, so non-square pictures are not squashed), a random ``size`` crop, a flip;
   the native recipes reduce by area instead (``a_resize = "box"``), or as ``pixelate`` reduces a
   picture for its generator, thin features kept at their colour (``"lines"``), and with the cells on
-  features narrower than a cell, found in the full picture, drawn in as blocks (``"cells"``);
+  features narrower than a cell, found in the full picture, drawn in as blocks (``"cells"``; the dark ones
+  only: ``"dark-cells"``);
 * **B (pixel art):** back to native resolution if the file is an exact integer upscale, then
   the largest integer nearest-neighbour scale that fits ``size``, placed on white at a random
   offset that is a multiple of the scale (so the pixel grid stays aligned with the crop); art
@@ -184,7 +185,7 @@ class Preprocess:
     load_size: int
     flip: bool = True
     a_resize: str = "bicubic"  # bicubic (reference) | box (area average) | lines (box, thin features kept: pixelate's model input)
-    #                            | cells (lines, and the picture's feature cells of 4 px as 2x2 blocks: pixelate --feature-cells)
+    #                            | cells (lines, and the picture's feature cells of 4 px as 2x2 blocks) | dark-cells (dark ones only)
     b_max_scale: int = 0  # 0 = largest integer scale that fits; 1 = native pixels
     a_min_load_size: int = 0  # > 0: domain A's shorter side drawn from a_min_load_size..load_size
     b_scale: int = 0  # > 0: every art pixel exactly b_scale x b_scale (overrides b_max_scale)
@@ -206,7 +207,7 @@ class Preprocess:
         paled a 3 px eye. With ``target_reduce = "medoid"`` the other cells are each one of the picture's own
         pixels (:func:`training.outlines.block_medoids`), never the blend that halving has already made of an edge.
         """
-        if self.a_resize not in ("lines", "cells"):
+        if self.a_resize not in ("lines", "cells", "dark-cells"):
             return picture_crop(img, self.size, self.load_size, rng, self.flip, self.a_resize, self.a_min_load_size), None
         # cropped at twice the size, then halved as pixelate halves a picture for its generator
         # (inference.classic.reduce_keeping_lines, mirrored by outline_target): 2x2 averages, blocks on thin
@@ -216,8 +217,8 @@ class Preprocess:
         target = (outline_target(pixels, 2 * self.target_pool, self.target_contrast, self.target_reduce)[0]
                   if self.target_pool > 0 else None)
         halved = outline_target(pixels, 2)
-        if self.a_resize == "cells":  # and the picture's feature cells (4 px, 2 generator pixels) as 2x2 blocks
-            halved = with_feature_cells(halved, pixels, 4, self.target_contrast)
+        if self.a_resize in ("cells", "dark-cells"):  # and the picture's feature cells (4 px, 2 generator pixels) as 2x2 blocks
+            halved = with_feature_cells(halved, pixels, 4, self.target_contrast, self.a_resize == "dark-cells")
         return to_image(halved[0]), target
 
     def b(self, img: Image.Image, rng: np.random.Generator | None) -> Image.Image:

@@ -86,9 +86,10 @@ def block_colours(source: torch.Tensor, pool: int, reduce: str = "mean") -> torc
 
 
 @torch.no_grad()
-def outline_cells(source: torch.Tensor, pool: int, contrast: float = CONTRAST) -> tuple[torch.Tensor, torch.Tensor]:
+def outline_cells(source: torch.Tensor, pool: int, contrast: float = CONTRAST, dark_only: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``pool``-blocks of ``source`` (N, 3, H, W) on thin features (standing out by ``contrast`` lightness
-    levels of 255 or more) and the feature's colour there: ``(N, 1, H/pool, W/pool)`` bool, ``(N, 3, ...)``."""
+    levels of 255 or more; ``dark_only``: dark ones) and the feature's colour there: ``(N, 1, H/pool, W/pool)``
+    bool, ``(N, 3, ...)``."""
     src = source.float()
     light = lightness(src)
     size = pool + 1
@@ -98,7 +99,7 @@ def outline_cells(source: torch.Tensor, pool: int, contrast: float = CONTRAST) -
     bright = ((light - opened) >= contrast / 255).float()
     area = pool * pool
     dark_count = F.avg_pool2d(dark, pool) * area
-    bright_count = F.avg_pool2d(bright, pool) * area
+    bright_count = F.avg_pool2d(bright, pool) * area * (0.0 if dark_only else 1.0)
     use_bright = bright_count > dark_count
     count = torch.where(use_bright, bright_count, dark_count).round()
     candidate = count >= max(1, pool // 2)
@@ -121,16 +122,19 @@ def outline_target(source: torch.Tensor, pool: int, contrast: float = CONTRAST, 
 
 
 @torch.no_grad()
-def with_feature_cells(reduced: torch.Tensor, source: torch.Tensor, cell: int, contrast: float = CONTRAST) -> torch.Tensor:
+def with_feature_cells(
+    reduced: torch.Tensor, source: torch.Tensor, cell: int, contrast: float = CONTRAST, dark_only: bool = False
+) -> torch.Tensor:
     """``reduced`` (``source`` halved or otherwise reduced to ``r`` pixels per ``cell``) with the cells on thin
     features, found in ``source`` at the cell's scale, drawn as ``r``x``r`` blocks of the feature's colour.
 
-    The generator's input for ``a_resize = "cells"`` (``pixelate``'s with a model that asks for feature cells):
+    The generator's input for ``a_resize = "cells"`` (``"dark-cells"``: ``dark_only``), as ``pixelate`` builds it
+    for a model that records that input (``inference.classic.with_feature_cells``):
     halving keeps a line narrower than two pixels but box-averages a 3-4 px eye into pale blocks, and what
     the generator is not shown it cannot keep: the colour-keeping target's feature cells are found in the
     picture, and the same rule run on the halved input gets only 43% of the way to them (docs/model.md, stage 59).
     """
-    chosen, colour = outline_cells(source, cell, contrast)
+    chosen, colour = outline_cells(source, cell, contrast, dark_only)
     scale = reduced.shape[-1] * cell // source.shape[-1]
     blocks = F.interpolate(chosen.float(), scale_factor=scale, mode="nearest") > 0  # nearest: blocks, never a blend
     return torch.where(blocks, F.interpolate(colour, scale_factor=scale, mode="nearest"), reduced.float())

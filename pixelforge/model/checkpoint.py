@@ -72,10 +72,11 @@ def recommended_pixels_per_cell(path: str | Path, which: str = "G_A") -> int | N
     return int(raw)
 
 
-#: metadata key of a G_A trained on an input other than pixelate's default: "cells" (``a_resize = "cells"``)
-#: asks for the picture's thin-feature cells drawn into the generator's input (``pixelate --feature-cells``)
+#: metadata key of a G_A trained on an input other than pixelate's default ("lines", the picture halved keeping
+#: thin lines): "cells" (``a_resize = "cells"``) asks for the picture's thin-feature cells drawn into it as whole
+#: blocks, "dark-cells" for its dark ones only
 MODEL_INPUT = "input"
-MODEL_INPUTS = ("lines", "cells")
+MODEL_INPUTS = ("lines", "cells", "dark-cells")
 
 
 def recorded_input(path: str | Path, which: str = "G_A") -> str | None:
