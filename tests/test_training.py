@@ -510,6 +510,13 @@ def test_feature_cells_input_changes_only_g_a_input_and_the_model_asks_pixelate_
     assert Pixelator.from_checkpoint(runs["lines"]).model.model_input == "lines"
     with pytest.raises(ValueError, match="model_input must be one of lines, cells, dark-cells"):
         Pixelator.from_checkpoint(runs["lines"], model_input="eyes")
+    # published, it still asks for its input (fp16, as the shipped model is staged)
+    from training.cli import main as train_cli
+
+    stage = tmp_path / "staged"
+    assert train_cli(["publish", str(runs["cells"]), "--repo", "me/cells", "--dry-run", "--fp16", "--stage", str(stage)]) == 0
+    assert read_header(stage / "G_A.safetensors")[1]["input"] == "cells"
+    assert Pixelator.from_checkpoint(stage).model.model_input == "cells"
     bad = tmp_path / "bad" / "G_A.safetensors"
     bad.parent.mkdir()
     save_file(load_file(g_a), str(bad), metadata={**read_header(g_a)[1], "input": "eyes"})
