@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 from quality import CELL, cartoon_cases, grid_of  # benchmarks/ is on sys.path as a script
 
-from inference.classic import reduce_keeping_lines, with_feature_cells
+from inference.classic import reduce_keeping_lines
 from inference.grid import cell_means
 from inference.pixelator import Pixelator
 from inference.postprocess import anchor_colors
@@ -37,10 +37,7 @@ PPC = 2  # generator pixels per cell side, as the shipped model runs
 
 def step_grids(px: Pixelator, classic: Pixelator, img: Image.Image) -> dict[str, np.ndarray]:
     """The cell grid after each step of the model path for one picture (and the classical method's)."""
-    rgb = rgb_on_white(img)
-    work = reduce_keeping_lines(rgb, CELL // PPC)
-    if px.model.model_input != "lines":  # a model trained on the picture's feature cells drawn into its input
-        work = with_feature_cells(work, rgb, CELL, dark_only=px.model.model_input == "dark-cells")
+    work = px.generator_input(rgb_on_white(img))  # pixelate's own (px runs at cell CELL, PPC pixels per cell)
     drawn = px.translate(work)
     anchored = anchor_colors(drawn, work, px.options.anchor_colors * PPC)
     return {

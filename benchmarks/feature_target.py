@@ -36,14 +36,23 @@ from training.data import Preprocess, to_tensor
 from training.domains import open_domain
 from training.outlines import CONTRAST, outline_target
 
+MODES = ("lines", "cells", "dark-cells")
 
-def crops(data: str, n: int, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` training crops of ``data`` (input, target), as the shipped recipe makes them with ``a_resize = mode``."""
-    pre = Preprocess(48, 48, True, mode, 1, 16, 0, 2, CONTRAST, "mean")
+
+def crops(data: str, n: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """``n`` training crops of ``data`` as the shipped recipe makes them: the input for each ``a_resize`` of
+    :data:`MODES` (the same crop, seeded per picture) and their one target."""
     dom = open_domain(data, "A", split="train")
     pick = np.random.default_rng(0).permutation(len(dom))[:n]
-    pairs = [pre.a_pair(dom.load(int(i)), np.random.default_rng(int(i))) for i in pick]
-    return torch.stack([to_tensor(x) for x, _ in pairs]), torch.stack([t for _, t in pairs]).float()
+    images = [dom.load(int(i)) for i in pick]
+    inputs, targets = {}, []
+    for mode in MODES:
+        pre = Preprocess(48, 48, True, mode, 1, 16, 0, 2, CONTRAST, "mean")
+        pairs = [pre.a_pair(img, np.random.default_rng(int(i))) for img, i in zip(images, pick)]
+        inputs[mode] = torch.stack([to_tensor(x) for x, _ in pairs])
+        targets.append(torch.stack([t for _, t in pairs]).float())
+    assert all(torch.equal(targets[0], t) for t in targets)  # one target, several inputs
+    return inputs, targets[0]
 
 
 def toward(cells: torch.Tensor, inputs: torch.Tensor, target: torch.Tensor) -> tuple[float, float]:
@@ -68,11 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--crops", type=int, default=300)
     args = p.parse_args(argv)
     torch.manual_seed(0)
-    lines, target = crops(args.data, args.crops, "lines")
-    inputs = {"lines": lines}
-    for mode in ("cells", "dark-cells"):
-        inputs[mode], same = crops(args.data, args.crops, mode)
-        assert torch.equal(target, same)  # one target, several inputs
+    inputs, target = crops(args.data, args.crops)
+    lines = inputs["lines"]
     rows = {
         "halved input": toward(F.avg_pool2d(lines, 2), lines, target),
         "outline rule on the halved input": toward(outline_target(lines, 2), lines, target),

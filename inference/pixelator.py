@@ -250,12 +250,8 @@ class Pixelator:
         working, opaque, pictures = [], [], []
         for img in images:
             opaque.append(image_cells(img, cell, self.options.alpha_threshold).opaque if has_alpha(img) else None)
-            rgb, factor = rgb_on_white(img), 1 if ppc == 0 else cell // ppc
-            pictures.append(rgb)
-            work = reduce_keeping_lines(rgb, factor) if self.options.outlines else box_average(rgb, factor)
-            if self.model.model_input != "lines" and factor > 1:
-                work = with_feature_cells(work, rgb, cell, opaque[-1], self.model.model_input == "dark-cells")
-            working.append(work)
+            pictures.append(rgb_on_white(img))
+            working.append(self.generator_input(pictures[-1], opaque[-1]))
         translated = self.translate_many(working)
         sigma = self.options.anchor_colors * (ppc or cell)  # cells -> generator pixels
         grid = ppc or cell
@@ -267,6 +263,17 @@ class Pixelator:
             # the picture's own cells only where the palette will be snapped to them
             found.append(Cells(colors, alpha, rgb.size, cell, cell_means(work, grid)[0] if self.options.snaps else None))
         return found
+
+    def generator_input(self, rgb: Image.Image, opaque: np.ndarray | None = None) -> np.ndarray:
+        """The picture (RGB, on white) as the generator is shown it: reduced to its resolution keeping thin lines
+        (box-averaged without ``outlines``), and with the feature cells among the ``opaque`` ones drawn in for a
+        model trained so (``model_input``)."""
+        cell, ppc = self.options.cell_size, self.effective_pixels_per_cell()
+        factor = 1 if ppc == 0 else cell // ppc
+        work = reduce_keeping_lines(rgb, factor) if self.options.outlines else box_average(rgb, factor)
+        if self.model.model_input != "lines" and factor > 1:
+            work = with_feature_cells(work, rgb, cell, opaque, self.model.model_input == "dark-cells")
+        return work
 
     def palette_cells(self, img: Image.Image, cells: Cells | None = None) -> Cells:
         """The cells a fitted palette is fitted on: the picture's own (classical) cells when the model draws and

@@ -14,6 +14,7 @@ from typing import Any
 
 from pixelforge.config import ConfigError, apply, read_toml
 from pixelforge.io import atomic_write
+from pixelforge.model.checkpoint import MODEL_INPUTS
 from pixelforge.model.networks import DiscriminatorSpec, GeneratorSpec
 from training.outlines import CONTRAST
 
@@ -22,8 +23,9 @@ ARCHITECTURE_FIELDS = ("ngf", "n_blocks", "skip", "skip_lr", "ndf", "n_layers", 
                        "b_balance", "b_scale")
 #: How the lr falls in the decay epochs: once per epoch (the reference) or per optimizer step.
 LR_DECAYS = ("epoch", "step")
-#: a_resize values that crop the picture at twice the size and halve it as pixelate does (the picture is kept for content_target)
-HALVED = ("lines", "cells", "dark-cells")
+#: a_resize values that crop the picture at twice the size and halve it as pixelate does (the picture is kept for
+#: content_target): the generator inputs pixelate can build, "lines" and those a model records (MODEL_INPUTS)
+HALVED = MODEL_INPUTS
 
 
 def min_size(n_layers: int) -> int:

@@ -37,6 +37,7 @@ import torch
 from PIL import Image
 
 from pixelforge.imaging import ImageDecodeError, fit_scale, scale_nearest
+from pixelforge.model.checkpoint import MODEL_INPUTS
 from training.domains import (  # noqa: F401 - re-exported: the domains were part of this module
     DataError,
     Domain,
@@ -207,7 +208,7 @@ class Preprocess:
         paled a 3 px eye. With ``target_reduce = "medoid"`` the other cells are each one of the picture's own
         pixels (:func:`training.outlines.block_medoids`), never the blend that halving has already made of an edge.
         """
-        if self.a_resize not in ("lines", "cells", "dark-cells"):
+        if self.a_resize not in MODEL_INPUTS:  # lines, cells, dark-cells: the inputs pixelate builds for a model
             return picture_crop(img, self.size, self.load_size, rng, self.flip, self.a_resize, self.a_min_load_size), None
         # cropped at twice the size, then halved as pixelate halves a picture for its generator
         # (inference.classic.reduce_keeping_lines, mirrored by outline_target): 2x2 averages, blocks on thin
@@ -217,7 +218,7 @@ class Preprocess:
         target = (outline_target(pixels, 2 * self.target_pool, self.target_contrast, self.target_reduce)[0]
                   if self.target_pool > 0 else None)
         halved = outline_target(pixels, 2)
-        if self.a_resize in ("cells", "dark-cells"):  # and the picture's feature cells (4 px, 2 generator pixels) as 2x2 blocks
+        if self.a_resize != "lines":  # and the picture's feature cells (4 px, 2 generator pixels) as 2x2 blocks
             halved = with_feature_cells(halved, pixels, 4, self.target_contrast, self.a_resize == "dark-cells")
         return to_image(halved[0]), target
 

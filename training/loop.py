@@ -67,7 +67,7 @@ def resolve_device(cfg: TrainConfig) -> torch.device:
 
 def _metadata(cfg: TrainConfig) -> dict[str, dict[str, str]]:
     return {
-        "G_A": generator_metadata(cfg.generator_spec, "AtoB", cfg.size) | ({MODEL_INPUT: cfg.a_resize} if cfg.a_resize in MODEL_INPUTS[1:] else {}),
+        "G_A": generator_metadata(cfg.generator_spec, "AtoB", cfg.size) | ({MODEL_INPUT: cfg.a_resize} if cfg.a_resize in MODEL_INPUTS and cfg.a_resize != "lines" else {}),
         "G_B": generator_metadata(cfg.generator_spec, "BtoA", cfg.size),
         "D_A": discriminator_metadata(cfg.discriminator_spec, cfg.size),
         "D_B": discriminator_metadata(cfg.discriminator_spec, cfg.size),

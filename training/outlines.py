@@ -99,7 +99,7 @@ def outline_cells(source: torch.Tensor, pool: int, contrast: float = CONTRAST, d
     bright = ((light - opened) >= contrast / 255).float()
     area = pool * pool
     dark_count = F.avg_pool2d(dark, pool) * area
-    bright_count = F.avg_pool2d(bright, pool) * area * (0.0 if dark_only else 1.0)
+    bright_count = torch.zeros_like(dark_count) if dark_only else F.avg_pool2d(bright, pool) * area
     use_bright = bright_count > dark_count
     count = torch.where(use_bright, bright_count, dark_count).round()
     candidate = count >= max(1, pool // 2)

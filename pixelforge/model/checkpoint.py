@@ -54,17 +54,23 @@ PIXELS_PER_CELL = "pixels_per_cell"
 MAX_PIXELS_PER_CELL = 64
 
 
-def recommended_pixels_per_cell(path: str | Path, which: str = "G_A") -> int | None:
-    """The generator resolution a published model asks for (``train publish --pixels-per-cell``), if any.
-
-    ``path`` is any form :func:`pixelforge.model.loading.load_generator` takes; reference ``.pth`` files and files without the key
-    say nothing (None), and a value that is not a small non-negative integer is an error, not a guess.
-    """
+def _recorded(path: str | Path, which: str, key: str) -> tuple[Path, str | None]:
+    """A generator's file and the value its metadata records under ``key`` (None: no such key, or a file
+    without metadata: a reference ``.pth``). ``path`` is any form :func:`pixelforge.model.loading.load_generator` takes."""
     path = Path(path)
     file = generator_file(path, which) if path.is_dir() else path
     if file.suffix.lower() != ".safetensors" or not file.is_file():
-        return None
-    raw = read_header(file)[1].get(PIXELS_PER_CELL)
+        return file, None
+    return file, read_header(file)[1].get(key)
+
+
+def recommended_pixels_per_cell(path: str | Path, which: str = "G_A") -> int | None:
+    """The generator resolution a published model asks for (``train publish --pixels-per-cell``), if any.
+
+    Reference ``.pth`` files and files without the key say nothing (None), and a value that is not a small
+    non-negative integer is an error, not a guess.
+    """
+    file, raw = _recorded(path, which, PIXELS_PER_CELL)
     if raw is None:
         return None
     if not raw.isdigit() or int(raw) > MAX_PIXELS_PER_CELL:
@@ -81,11 +87,7 @@ MODEL_INPUTS = ("lines", "cells", "dark-cells")
 
 def recorded_input(path: str | Path, which: str = "G_A") -> str | None:
     """The input a generator was trained on, when its file records one (:data:`MODEL_INPUT`), else None."""
-    path = Path(path)
-    file = generator_file(path, which) if path.is_dir() else path
-    if file.suffix.lower() != ".safetensors" or not file.is_file():
-        return None
-    raw = read_header(file)[1].get(MODEL_INPUT)
+    file, raw = _recorded(path, which, MODEL_INPUT)
     if raw is not None and raw not in MODEL_INPUTS:
         raise CheckpointError(f"{file}: metadata {MODEL_INPUT}={raw!r} must be one of {', '.join(MODEL_INPUTS)}")
     return raw
