@@ -53,7 +53,7 @@ from inference.postprocess import (
     palette_for,
     render,
 )
-from inference.tiling import pad_to, shared_norms, translate_tiled, with_shared_stats_norm
+from inference.tiling import shared_norms, translate_pictures, with_shared_stats_norm
 from pixelforge.device import resolve_device
 from pixelforge.imaging import has_alpha, rgb_on_white
 from pixelforge.model.checkpoint import MODEL_INPUTS, recommended_pixels_per_cell, recorded_input
@@ -332,30 +332,8 @@ class Pixelator:
         return self.translate_many([rgb])[0]
 
     def translate_many(self, pictures: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """The generator on several ``(H, W, 3)`` float 0..255 pictures; each comes back at its own size.
-
-        Inputs are reflect-padded to a multiple of 4 (and cropped back), so size and aspect ratio
-        are kept. Pictures that fit one tile are batched with others of the same size, up to
-        ``batch_pixels`` generator pixels per pass; larger ones go through blended tiles.
-        """
-        results: list[np.ndarray | None] = [None] * len(pictures)
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, rgb in enumerate(pictures):
-            groups.setdefault(rgb.shape[:2], []).append(i)
-        tile = self.model.tile
-        for (h, w), members in groups.items():
-            # multiples of 4 for the two stride-2 convolutions, and at least 16 so the bottleneck
-            # keeps more than one pixel for InstanceNorm
-            hp, wp = max(16, -(-h // 4) * 4), max(16, -(-w // 4) * 4)
-            if hp > tile or wp > tile:
-                for i in members:
-                    results[i] = translate_tiled(self._run, self.generator, pad_to(pictures[i], hp, wp), tile,
-                                                 self.model.overlap, self.model.batch_pixels)[:h, :w]
-                continue
-            per_batch = max(1, self.model.batch_pixels // (hp * wp))
-            for start in range(0, len(members), per_batch):
-                chunk = members[start : start + per_batch]
-                out = self._run(np.stack([pad_to(pictures[i], hp, wp) for i in chunk]))
-                for i, item in zip(chunk, out):
-                    results[i] = item[:h, :w]
-        return [r for r in results if r is not None]
+        """The generator on several ``(H, W, 3)`` float 0..255 pictures, batched by size, large ones tiled
+        (:func:`inference.tiling.translate_pictures`); each comes back at its own size."""
+        assert self.generator is not None
+        return translate_pictures(self._run, self.generator, pictures, self.model.tile, self.model.overlap,
+                                  self.model.batch_pixels)

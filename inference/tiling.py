@@ -1,4 +1,5 @@
-"""Tiles for large inputs: InstanceNorm statistics pooled over every tile, blend ramps, offsets, padding.
+"""Batches and tiles for the generator: same-sized pictures share a pass (:func:`translate_pictures`); large
+ones are tiled with InstanceNorm statistics pooled over every tile, blend ramps, offsets, padding.
 
 InstanceNorm normalises with statistics of whatever it sees, so tiles normalised on their own
 would each get their own tone and show seams. :class:`SharedStatsNorm` replaces each norm layer:
@@ -10,7 +11,7 @@ export sees. The tiles overlap and are blended with linear ramps (:func:`ramp`).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -154,3 +155,34 @@ def translate_tiled(
                 out[y : y + th, x : x + tw] += tile_out * wt
                 weight[y : y + th, x : x + tw] += wt
     return out / weight
+
+
+def translate_pictures(
+    run: Callable[[np.ndarray], np.ndarray], net: nn.Module, pictures: Sequence[np.ndarray], tile: int, overlap: int,
+    batch_pixels: int,
+) -> list[np.ndarray]:
+    """``run`` on several ``(H, W, 3)`` pictures; each comes back at its own size.
+
+    Inputs are reflect-padded to a multiple of 4 (and cropped back), so size and aspect ratio
+    are kept. Pictures that fit one tile are batched with others of the same size, up to
+    ``batch_pixels`` pixels per pass; larger ones go through :func:`translate_tiled`.
+    """
+    results: list[np.ndarray | None] = [None] * len(pictures)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, rgb in enumerate(pictures):
+        groups.setdefault(rgb.shape[:2], []).append(i)
+    for (h, w), members in groups.items():
+        # multiples of 4 for the two stride-2 convolutions, and at least 16 so the bottleneck
+        # keeps more than one pixel for InstanceNorm
+        hp, wp = max(16, -(-h // 4) * 4), max(16, -(-w // 4) * 4)
+        if hp > tile or wp > tile:
+            for i in members:
+                results[i] = translate_tiled(run, net, pad_to(pictures[i], hp, wp), tile, overlap, batch_pixels)[:h, :w]
+            continue
+        per_batch = max(1, batch_pixels // (hp * wp))
+        for start in range(0, len(members), per_batch):
+            chunk = members[start : start + per_batch]
+            out = run(np.stack([pad_to(pictures[i], hp, wp) for i in chunk]))
+            for i, item in zip(chunk, out):
+                results[i] = item[:h, :w]
+    return [r for r in results if r is not None]
