@@ -75,12 +75,15 @@ def pixelate_gif(
     if max_frames is not None:  # a caller's own job limit (the web app) on top of the decode budget
         budget = replace(budget, max_frames=min(budget.max_frames, max_frames))
     cells, sources, durations, pending = [], [], [], []  # sources: what the shared palette is fitted on
+    sampled: set[int] = set()  # the frames it is fitted on, spread over the clip (known from the first header)
     loop = 0
 
     def flush() -> None:
         batch = pixelator.cells_many(pending)
+        first = len(cells)
         cells.extend(batch)
-        sources.extend(pixelator.palette_cells(f, c) for f, c in zip(pending, batch))
+        # only the sampled frames: with palette_from="picture" each source is a classical pass of its own
+        sources.extend(pixelator.palette_cells(f, c) for i, (f, c) in enumerate(zip(pending, batch), first) if i in sampled)
         if progress:
             progress(len(pending))
         pending.clear()
@@ -89,13 +92,14 @@ def pixelate_gif(
         frame = decoded.image
         if not durations:
             loop = frame.info.get("loop", 0)
+            sampled.update(_sample_indices(decoded.n_frames))
         durations.append(int(frame.info.get("duration", 100) or 100))
         pending.append(frame.convert("RGBA"))  # Pillow applies each frame's disposal here
         if len(pending) == FRAME_BATCH:
             flush()
     if pending:
         flush()
-    palette = palette_for([sources[i] for i in _sample_indices(len(cells))], pixelator.options)
+    palette = palette_for(sources, pixelator.options)
     frames = [render(c, pixelator.options, palette).convert("RGBA") for c in cells]
     width, height = max(f.width for f in frames), max(f.height for f in frames)
     for i, f in enumerate(frames):

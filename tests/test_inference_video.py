@@ -184,3 +184,33 @@ def test_a_model_gif_takes_its_shared_palette_from_the_frames_pictures(tmp_path)
         result = pixelate_gif(buf.getvalue(), tmp_path / f"{source}.gif", px, max_pixels=10**7)
         colours = {tuple(int(v) for v in c) for c in np.round(result.palette)}
         assert (colours == {(200, 30, 40), (30, 60, 190)}) == (source == "picture"), (source, colours)
+
+
+def test_a_long_gif_fits_its_palette_on_the_sampled_frames_only(tmp_path):
+    from inference.postprocess import palette_for
+    from inference.video import PALETTE_SAMPLES, _sample_indices
+
+    n = 40
+    frames = [Image.fromarray(frame_rgb(i, 32, 24)) for i in range(n)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=50, loop=0)
+    px = Pixelator.classic(palette="8")
+    seen = []
+    original = px.palette_cells
+
+    def counting(img, cells=None):
+        seen.append(cells)
+        return original(img, cells)
+
+    px.palette_cells = counting
+    result = pixelate_gif(buf.getvalue(), tmp_path / "long.gif", px, max_pixels=10**7)
+    assert result.frames == n and len(seen) == PALETTE_SAMPLES  # not one classical pass per frame
+    decoded = _frames_of(buf.getvalue())
+    expected = palette_for([original(decoded[i]) for i in _sample_indices(n)], px.options)
+    np.testing.assert_allclose(result.palette, expected)
+
+
+def _frames_of(data: bytes) -> list[Image.Image]:
+    from pixelforge.imaging import iter_frames
+
+    return [d.image.convert("RGBA") for d in iter_frames(data)]
