@@ -18,14 +18,8 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from quality import (  # benchmarks/ is on sys.path as a script
-    CELL,
-    _de,
-    cartoon_cases,
-    crisp_cells,
-    grid_of,
-    medoid_grid,
-)
+from quality import crisp_cells, medoid_grid  # benchmarks/ is on sys.path as a script
+from quality_cases import CELL, _de, cartoon_cases, grid_of
 from scipy import ndimage
 
 from inference.classic import line_cells

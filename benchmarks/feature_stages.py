@@ -23,7 +23,7 @@ import argparse
 
 import numpy as np
 from PIL import Image
-from quality import CELL, cartoon_cases, grid_of  # benchmarks/ is on sys.path as a script
+from quality_cases import CELL, cartoon_cases, grid_of  # benchmarks/ is on sys.path as a script
 
 from inference.classic import reduce_keeping_lines
 from inference.grid import cell_means

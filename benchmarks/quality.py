@@ -41,156 +41,41 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
-from quality_report import (  # benchmarks/ is on sys.path as a script
+from quality_cases import (  # benchmarks/ is on sys.path as a script
+    CELL,
+    Case,
+    K,
+    _de,
+    cartoon_cases,
+    generated_cases,
+    grid_of,
+    photo_cases,
+)
+from quality_report import (
     card_metrics,
     summarise,
     table,
     write_html,
 )
-from skimage.color import deltaE_ciede2000, rgb2lab
-from skimage.measure import label
 from skimage.metrics import structural_similarity
 
-from inference.grid import cell_means, cell_purity
+from inference.grid import cell_purity
 from inference.pixelator import Pixelator
 from inference.postprocess import Cells, image_cells, palette_for, render
 from pixelforge.imaging import composite_on_white, count_colors
 from pixelforge.model.checkpoint import MODEL_INPUTS
-from pixelforge.testing.art_cases import all_cases
 from pixelforge.testing.art_metrics import (
-    SmallFeatures,
     blended_edges,
-    detect_lines,
     features_kept,
     line_survival,
     lone_cells,
-    small_features,
 )
 
-CELL, K = 4, 16
-CORPUS = Path("/work/shared/corpus")
-# Key regions marked by eye on the corpus photos: (name, x0, y0, x1, y1) in pixels.
-PHOTO_REGIONS = {
-    "astronaut.png": [
-        ("face", 196, 118, 212, 134), ("hair", 204, 28, 224, 44), ("flag white stripe", 4, 158, 16, 168),
-        ("flag blue", 24, 100, 40, 112), ("badge purple", 140, 360, 152, 372), ("teeth", 212, 143, 228, 147),
-    ],
-    "chelsea.png": [("eye", 152, 112, 164, 124), ("nose", 254, 228, 274, 240)],
-    "coffee.png": [("cup white", 190, 60, 230, 72), ("crema", 240, 130, 290, 150), ("spoon", 340, 270, 356, 290)],
-    "rocket.jpg": [("rocket white", 314, 200, 326, 240), ("lamp", 356, 390, 368, 400)],
-}
-PHOTO_ORDER = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg"]
-
-
-@dataclass
-class Case:
-    name: str
-    group: str
-    image: Image.Image
-    lines: np.ndarray | None = None  # truth; None: detect in the input
-    regions: list[tuple[str, np.ndarray, tuple[int, int, int]]] = field(default_factory=list)
-
-    # what every method's output is compared with, found once per case, not once per method
-    @cached_property
-    def grid(self) -> np.ndarray:
-        return grid_of(self.image)
-
-    @cached_property
-    def line_mask(self) -> np.ndarray:
-        return self.lines if self.lines is not None else detect_lines(self.image)
-
-    @cached_property
-    def features(self) -> SmallFeatures:
-        return small_features(self.image, CELL)
-
-
-def crop_to_grid(img: Image.Image) -> Image.Image:
-    w, h = img.size
-    return img.crop((0, 0, w - w % CELL, h - h % CELL))
-
-
-def generated_cases() -> list[Case]:
-    out = []
-    for c in all_cases():
-        out.append(Case(c.name, "generated", c.image, c.lines, c.regions))
-    return out
-
-
-def _manifest(store: str) -> list[dict]:
-    return [json.loads(line) for line in (CORPUS / store / "manifest.jsonl").read_text().splitlines() if line]
-
-
-def cartoon_cases(per_source: int = 5) -> list[Case]:
-    rows = sorted((r for r in _manifest("cartoons") if r["sha256"].startswith("0")), key=lambda r: r["sha256"])
-    out = []
-    for source in ("kenney", "twemoji"):
-        for r in [r for r in rows if r["source"] == source][:per_source]:
-            img = crop_to_grid(composite_on_white(Image.open(CORPUS / "cartoons" / r["path"])))
-            out.append(Case(f"{source}:{r['title'].split()[-1]}", "cartoon", img, None, flat_regions(img)))
-    return out
-
-
-def photo_cases(quick: bool) -> list[Case]:
-    rows = {r["url"].rsplit("/", 1)[-1]: r for r in _manifest("photos")}
-    names = PHOTO_ORDER + ([] if quick else sorted(set(rows) - set(PHOTO_ORDER)))
-    out = []
-    for name in names:
-        img = crop_to_grid(composite_on_white(Image.open(CORPUS / "photos" / rows[name]["path"])))
-        regions = []
-        arr = np.asarray(img)
-        for rname, x0, y0, x1, y1 in PHOTO_REGIONS.get(name, []):
-            mask = np.zeros(arr.shape[:2], bool)
-            mask[y0:y1, x0:x1] = True
-            colour = tuple(int(v) for v in np.median(arr[mask], axis=0))
-            regions.append((rname, mask, colour))
-        out.append(Case(name, "photo", img, None, regions))
-    return out
-
-
-def flat_regions(img: Image.Image, limit: int = 6) -> list[tuple[str, np.ndarray, tuple[int, int, int]]]:
-    """Small flat-colour regions of a cartoon that stand out from their surroundings (auto-marked keys)."""
-    arr = np.asarray(img)
-    packed = (arr[..., 0].astype(np.int64) << 16) | (arr[..., 1].astype(np.int64) << 8) | arr[..., 2]
-    labels = label(packed + 1, background=0, connectivity=1)
-    area_max = 0.04 * arr.shape[0] * arr.shape[1]
-    found = []
-    for lab_id, count in zip(*np.unique(labels, return_counts=True)):
-        if not 4 * CELL * CELL <= count <= area_max:
-            continue
-        mask = labels == lab_id
-        ys, xs = np.nonzero(mask)
-        if np.ptp(ys) < 2 * CELL or np.ptp(xs) < 2 * CELL:
-            continue
-        colour = arr[ys[0], xs[0]]
-        y0, y1, x0, x1 = max(ys.min() - 3, 0), ys.max() + 4, max(xs.min() - 3, 0), xs.max() + 4
-        ring = ~mask[y0:y1, x0:x1]
-        around = arr[y0:y1, x0:x1][ring].mean(0)
-        contrast = float(_de(colour[None], around[None])[0])
-        if contrast >= 15:
-            found.append((contrast, mask, tuple(int(v) for v in colour)))
-    found.sort(key=lambda t: -t[0])
-    return [(f"flat {i}", m, c) for i, (_, m, c) in enumerate(found[:limit])]
-
-
 # ----------------------------------------------------------------------------- metrics
-
-
-def _lab(rgb: np.ndarray) -> np.ndarray:
-    return rgb2lab(np.asarray(rgb, np.float64) / 255.0)
-
-
-def _de(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return deltaE_ciede2000(_lab(a), _lab(b))
-
-
-def grid_of(img: Image.Image) -> np.ndarray:
-    return cell_means(np.asarray(composite_on_white(img)), CELL)[0]
 
 
 def key_colour_errors(case: Case, out_grid: np.ndarray) -> list[tuple[str, float]]:

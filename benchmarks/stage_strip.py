@@ -14,11 +14,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from quality import (  # benchmarks/ is on sys.path when this runs as a script
-    cartoon_cases,
-    generated_cases,
-    sheet,
-)
+from quality import sheet  # benchmarks/ is on sys.path when this runs as a script
+from quality_cases import cartoon_cases, generated_cases
 
 from inference.pixelator import Pixelator
 
