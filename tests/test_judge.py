@@ -1,0 +1,102 @@
+"""benchmarks/judge.py: blind pairs in a real browser, votes downloaded, tallied against the key."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inference.pixelator import Pixelator
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+import judge  # noqa: E402 - benchmarks/ is a folder of scripts, not a package
+from quality_cases import Case  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+A, B = "classical, 4 colours", "classical, 16 colours"
+
+
+def cases(n: int) -> list[Case]:
+    out = []
+    for i in range(n):
+        rng = np.random.default_rng(i)
+        arr = np.full((40, 48, 3), 255, np.uint8)
+        arr[8:32, 10:38] = rng.integers(0, 256, 3)
+        arr[14:18, 16:20] = 20  # an eye
+        out.append(Case(f"case {i}", "cartoon" if i % 2 else "photo", Image.fromarray(arr)))
+    return out
+
+
+def test_pairs_put_each_method_left_half_the_time_and_repeat_with_the_seed():
+    pairs = judge.make_pairs(cases(9), A, B, seed=3)
+    assert sorted(p.case for p in pairs) == sorted(c.name for c in cases(9))
+    assert sum(p.left == A for p in pairs) == 4 and all({p.left, p.right} == {A, B} for p in pairs)
+    assert pairs == judge.make_pairs(cases(9), A, B, seed=3)
+    assert [p.case for p in pairs] != [p.case for p in judge.make_pairs(cases(9), A, B, seed=4)]
+
+
+def test_sign_test_is_the_exact_binomial():
+    assert judge.sign_test(0, 0) == 1.0 and judge.sign_test(5, 5) == 1.0
+    assert judge.sign_test(10, 0) == pytest.approx(2 / 1024)
+    assert judge.sign_test(2, 8) == pytest.approx(2 * (1 + 10 + 45) / 1024)
+
+
+def test_a_wrong_ballot_is_refused_not_counted():
+    pairs = judge.make_pairs(cases(2), A, B)
+    key = {"key_id": "k", "a": A, "b": B, "pairs": [p.__dict__ for p in pairs]}
+    with pytest.raises(ValueError, match="another page"):
+        judge.tally(key, [{"key_id": "other", "votes": {}}])
+    with pytest.raises(ValueError, match="no pair '009'"):
+        judge.tally(key, [{"key_id": "k", "votes": {"009": "left"}}])
+    with pytest.raises(ValueError, match="not one of"):
+        judge.tally(key, [{"key_id": "k", "votes": {"001": "better"}}])
+
+
+def test_page_in_headless_chromium_votes_blind_and_tallies(tmp_path, capsys):
+    assert CHROMIUM.exists(), "needs Debian's chromium: apt-get install -y chromium (make test installs it)"
+    from playwright.sync_api import sync_playwright
+
+    found = cases(4)
+    methods = {A: Pixelator.classic(palette="4"), B: Pixelator.classic(palette="16")}
+    outputs = {c.name: {m: px.pixelate(c.image) for m, px in methods.items()} for c in found}
+    pairs = judge.make_pairs(found, A, B, seed=1)
+    kid = judge.write_page(tmp_path, pairs, {c.name: c.image for c in found}, outputs, A, B)
+    page_html = (tmp_path / "index.html").read_text()
+    assert A not in page_html and B not in page_html and "4 colours" not in page_html  # blind
+    for p in pairs:  # every output saved losslessly as it came out of pixelate
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "pairs" / f"{p.id}-left.png").convert("RGB")),
+                              np.asarray(outputs[p.case][p.left].convert("RGB")))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True)
+        try:
+            context = browser.new_context(accept_downloads=True)
+            page = context.new_page()
+            page.goto((tmp_path / "index.html").as_uri(), wait_until="load")
+            page.get_by_text("0 / 4 judged").wait_for(timeout=10_000)
+            rendering = page.locator("#p001 .left img").evaluate("img => [img.naturalWidth, getComputedStyle(img).imageRendering]")
+            assert rendering == [48, "pixelated"]
+            page.keyboard.press("1")  # pair 001: left
+            page.keyboard.press("3")  # the next pair, 002: right
+            page.locator("#p004 button[data-choice=even]").click()
+            page.reload(wait_until="load")  # the votes survive a reload
+            page.get_by_text("3 / 4 judged").wait_for(timeout=10_000)
+            with page.expect_download() as done:
+                page.locator("#download").click()
+            ballot = tmp_path / "votes.json"
+            done.value.save_as(ballot)
+        finally:
+            browser.close()
+    votes = json.loads(ballot.read_text())
+    assert votes == {"key_id": kid, "votes": {"001": "left", "002": "right", "004": "even"}}
+    want = {A: 0, B: 0, "even": 1}
+    want[pairs[0].left] += 1
+    want[pairs[1].right] += 1
+    assert judge.main(["tally", str(tmp_path / "key.json"), str(ballot)]) == 0
+    out = capsys.readouterr().out
+    assert f"| total | {want[A]} | {want[B]} | 1 |" in out and "no clear preference" in out
+    assert judge.tally(json.loads((tmp_path / "key.json").read_text()), [votes])["total"] == want
