@@ -30,7 +30,8 @@ over images: a reduction that averages eyes into skin draws faces pale, which th
 see); key-colour survival (per marked region, the smallest ΔE2000 between its colour and the
 output colours in its cells); blended edge cells (the share of the output's edge cells whose colour lies
 between their neighbours', what averaging makes of an edge) and lone cells (specks unlike all 8
-neighbours), both of the output grid alone and read together; cell purity; colours (<= 16); seconds per image. Writes
+neighbours), both of the output grid alone and read together; noise in flats (side-by-side cells the input
+has as one flat colour and the output splits in two); cell purity; colours (<= 16); seconds per image. Writes
 ``results.json``, ``sheet.png`` (nearest-neighbour upscaled) and ``index.html`` to ``--out``
 (totals and reports: ``benchmarks/quality_report.py``).
 """
@@ -71,6 +72,7 @@ from pixelforge.model.checkpoint import MODEL_INPUTS
 from pixelforge.testing.art_metrics import (
     blended_edges,
     features_kept,
+    flat_noise,
     line_survival,
     lone_cells,
 )
@@ -102,6 +104,7 @@ def measure(case: Case, out: Image.Image, seconds: float) -> dict:
     features = features_kept(case.features, got)
     blended, edges = blended_edges(got)
     lone, cells = lone_cells(got)
+    broken, flat = flat_noise(ref, got)
     return {
         "de2000": float(_de(ref, got).mean()),
         "ssim": float(ssim),
@@ -113,6 +116,7 @@ def measure(case: Case, out: Image.Image, seconds: float) -> dict:
         # pixel-art habits, judged on the output alone: in-between colours on edges, and specks
         "blended": blended / edges if edges else float("nan"),
         "lone": lone / cells,
+        "flat_noise": broken / flat if flat else float("nan"),  # flat input pairs the output splits in two colours
         "purity": cell_purity(out, CELL),
         "colours": count_colors(out),
         "seconds": seconds,

@@ -27,6 +27,7 @@ def summarise(results: dict[str, dict[str, dict]], names: list[str]) -> dict[str
             "features": _nanmean([r["features"] for r in rows]),
             "blended": _nanmean([r["blended"] for r in rows]),
             "lone": float(np.mean([r["lone"] for r in rows])),
+            "flat_noise": _nanmean([r.get("flat_noise", float("nan")) for r in rows]),
             "keys_max": float(max(keys)) if keys else float("nan"),
             "keys_over_10": sum(e > 10 for e in keys),
             "keys_n": len(keys),
@@ -45,14 +46,14 @@ def _nanmean(values: list[float]) -> float:
 def table(total: dict[str, dict]) -> str:
     lines = [
         "| method | ΔE2000 | SSIM | thin lines kept | small features' contrast | key colours ΔE2000 max (>10) "
-        "| blended edge cells | lone cells | purity min | colours max | s/image |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| blended edge cells | lone cells | noise in flats | purity min | colours max | s/image |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for n, t in total.items():
         lines.append(
             f"| {n} | {t['de2000']:.2f} | {t['ssim']:.3f} | {t['lines']:.0%} | {t['features']:.0%} "
             f"| {t['keys_max']:.1f} ({t['keys_over_10']}/{t['keys_n']}) | {t['blended']:.0%} | {t['lone']:.1%} "
-            f"| {t['purity']:.2f} | {t['colours_max']} | {t['seconds']:.2f} |"
+            f"| {t['flat_noise']:.1%} | {t['purity']:.2f} | {t['colours_max']} | {t['seconds']:.2f} |"
         )
     return "\n".join(lines)
 
@@ -68,14 +69,14 @@ def write_html(out: Path, results: dict, total: dict, names: list[str], notes: l
             rows.append(
                 f"<tr><td>{html.escape(case)}</td><td>{html.escape(n)}</td><td>{r['de2000']:.2f}</td><td>{r['ssim']:.3f}</td>"
                 f"<td>{r['lines_visible']}/{r['lines_total']}</td><td>{r['features']:.0%} of {r['features_n']}</td>"
-                f"<td>{html.escape(keys)}</td><td>{r['blended']:.0%}</td><td>{r['lone']:.1%}</td><td>{r['purity']:.2f}</td>"
+                f"<td>{html.escape(keys)}</td><td>{r['blended']:.0%}</td><td>{r['lone']:.1%}</td><td>{r.get('flat_noise', float('nan')):.1%}</td><td>{r['purity']:.2f}</td>"
                 f"<td>{r['colours']}</td><td>{r['seconds']:.2f}</td></tr>"
             )
     tot = "".join(
         f"<tr><td>{html.escape(n)}</td><td>{t['de2000']:.2f}</td><td>{t['ssim']:.3f}</td><td>{t['lines']:.0%}</td>"
         f"<td>{t['features']:.0%}</td>"
         f"<td>{t['keys_max']:.1f} ({t['keys_over_10']}/{t['keys_n']} over 10)</td><td>{t['blended']:.0%}</td>"
-        f"<td>{t['lone']:.1%}</td><td>{t['purity']:.2f}</td>"
+        f"<td>{t['lone']:.1%}</td><td>{t['flat_noise']:.1%}</td><td>{t['purity']:.2f}</td>"
         f"<td>{t['colours_max']}</td><td>{t['seconds']:.2f}</td></tr>"
         for n, t in total.items()
     )
@@ -85,10 +86,10 @@ def write_html(out: Path, results: dict, total: dict, names: list[str], notes: l
         "img{image-rendering:pixelated;max-width:100%}</style><h1>pixelate quality benchmark</h1>"
         f"<p>{' '.join(html.escape(n) for n in notes)}</p><h2>Totals</h2><table><tr><th>method</th><th>ΔE2000</th>"
         "<th>SSIM</th><th>thin lines kept</th><th>small features' contrast</th><th>key colours ΔE2000 max</th>"
-        "<th>blended edge cells</th><th>lone cells</th><th>purity min</th><th>colours max</th>"
+        "<th>blended edge cells</th><th>lone cells</th><th>noise in flats</th><th>purity min</th><th>colours max</th>"
         f"<th>s/image</th></tr>{tot}</table><h2>Side by side</h2><img src=sheet.png alt='side-by-side sheet'>"
         "<h2>Per image</h2><table><tr><th>image</th><th>method</th><th>ΔE2000</th><th>SSIM</th><th>line cells kept</th><th>small features' contrast</th>"
-        f"<th>key colours ΔE2000</th><th>blended edge cells</th><th>lone cells</th><th>purity</th><th>colours</th><th>s</th></tr>{''.join(rows)}</table>"
+        f"<th>key colours ΔE2000</th><th>blended edge cells</th><th>lone cells</th><th>noise in flats</th><th>purity</th><th>colours</th><th>s</th></tr>{''.join(rows)}</table>"
     )
     (out / "index.html").write_text(page, encoding="utf-8")
 

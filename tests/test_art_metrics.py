@@ -106,3 +106,16 @@ def test_lone_cells_count_specks_not_small_shapes():
     assert lone_cells(a) == (1, 64)
     noise = np.random.default_rng(0).integers(0, 256, (16, 16, 3)).astype(np.uint8)
     assert lone_cells(noise)[0] > 200
+
+
+def test_flat_noise_counts_a_flat_area_split_in_two_colours():
+    from pixelforge.testing.art_metrics import flat_noise
+
+    flat = np.full((6, 8, 3), 120.0)
+    assert flat_noise(flat, flat) == (0, 6 * 7 + 5 * 8)  # every side-by-side pair is flat, none broken
+    mottle = flat.copy()
+    mottle[::2, ::2] += 6  # a faint checker of two shades: no lone cells, every pair beside one broken
+    broken, pairs = flat_noise(flat, mottle)
+    assert pairs == 82 and broken == 3 * 4 * 4 - 3 - 4  # each brighter cell splits its in-grid right and down pairs, and its left and up
+    ramp = np.repeat(np.linspace(0, 255, 8)[None, :, None], 6, 0).repeat(3, 2)  # a steep ramp: no pair across it is flat
+    assert flat_noise(ramp, mottle) == (int((np.abs(np.diff(mottle[..., 0], axis=0)) > 0).sum()), 5 * 8)

@@ -14,6 +14,9 @@ per cell, ``(rows, cols, 3)`` sRGB), so every method is judged on the same grid.
   does a colour edge pass through in-between colours (what averaging makes of an edge; in hand-made
   art mostly a deliberate ramp), and how many cells share no colour with any neighbour (speckle)?
   They say nothing about fidelity, so a method is read on both together: noise blends nothing.
+* :func:`flat_noise`: where the input is flat, does the output stay one colour? A generator's low
+  contrast mottle (a gem, brick mortar, a sky of two alternating shades) is too faint for
+  :func:`lone_cells` but is what a blind judge of the sheet marks it down for (``benchmarks/judge.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ MIN_FEATURE_PIXELS = 4
 EDGE_STEP = 25.0
 #: CIELab ΔE76 a cell must be from each of its 8 neighbours to be lone.
 LONE_STEP = 10.0
+#: CIELab ΔE76 below which two neighbouring input cells are the same flat colour.
+FLAT_STEP = 2.0
 
 
 def lightness(rgb: np.ndarray | Image.Image) -> np.ndarray:
@@ -176,3 +181,22 @@ def lone_cells(out_grid: np.ndarray) -> tuple[int, int]:
     lab, n = _neighbours(out_grid)
     nearest = np.fmin.reduce([np.linalg.norm(lab - m, axis=-1) for m in n])  # NaN (past the border) ignored
     return int((nearest > LONE_STEP).sum()), int(nearest.size)
+
+
+def flat_noise(in_grid: np.ndarray, out_grid: np.ndarray) -> tuple[int, int]:
+    """(broken, flat) pairs of side-by-side cells: flat where the input's two cells are within :data:`FLAT_STEP`
+    of each other, broken where the output's two are not (more than 1 ΔE76 apart: two colours of the palette).
+
+    A cell average keeps a flat area flat, so it breaks only the few pairs of a gradient that cross
+    from one palette colour to the next; speckle and mottle in a flat area break many.
+    """
+    a = rgb2lab(np.asarray(in_grid, np.float64) / 255.0)
+    b = rgb2lab(np.asarray(out_grid, np.float64) / 255.0)
+    broken = flat = 0
+    for sa, sb in (((slice(None), slice(1, None)), (slice(None), slice(None, -1))),
+                   ((slice(1, None), slice(None)), (slice(None, -1), slice(None)))):
+        same = np.linalg.norm(a[sa] - a[sb], axis=-1) < FLAT_STEP
+        differ = np.linalg.norm(b[sa] - b[sb], axis=-1) > 1.0
+        flat += int(same.sum())
+        broken += int((same & differ).sum())
+    return broken, flat
