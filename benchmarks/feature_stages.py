@@ -10,9 +10,10 @@ cells, on the cell grid after each step of ``pixelate``'s model path, so the los
 1. ``input cells``: the generator's input (the picture halved keeping thin lines) averaged per cell, no model;
 2. ``generator``: its output, averaged per cell;
 3. ``anchored``: after the picture's broad colours are put back (``--anchor-colors``);
-4. ``anchored, lines kept``: the same reduced to cells as the classical method reduces a picture (cells on thin
+4. ``settled``: after the mottle in the picture's flat areas is averaged out (``--settle-flats``): ``pixelate``'s cells;
+5. ``anchored, lines kept``: the same reduced to cells as the classical method reduces a picture (cells on thin
    lines the generator drew take their colour), an inference change measured here and not adopted;
-5. ``output``: ``pixelate``'s result (palette and snapping included); and the classical method's.
+6. ``output``: ``pixelate``'s result (palette and snapping included); and the classical method's.
 
 Both are means per image, as the quality benchmark's cartoon rows (its ``output`` and ``classical`` rows).
 """
@@ -28,7 +29,7 @@ from quality_cases import CELL, cartoon_cases, grid_of  # benchmarks/ is on sys.
 from inference.classic import reduce_keeping_lines
 from inference.grid import cell_means
 from inference.pixelator import Pixelator
-from inference.postprocess import anchor_colors
+from inference.postprocess import anchor_colors, settle_flats
 from pixelforge.imaging import rgb_on_white
 from pixelforge.testing.art_metrics import blended_edges, features_kept
 
@@ -40,10 +41,12 @@ def step_grids(px: Pixelator, classic: Pixelator, img: Image.Image) -> dict[str,
     work = px.generator_input(rgb_on_white(img))  # pixelate's own (px runs at cell CELL, PPC pixels per cell)
     drawn = px.translate(work)
     anchored = anchor_colors(drawn, work, px.options.anchor_colors * PPC)
+    own = cell_means(work, PPC)[0]
     return {
-        "input cells": cell_means(work, PPC)[0],
+        "input cells": own,
         "generator": cell_means(drawn, PPC)[0],
         "anchored": cell_means(anchored, PPC)[0],
+        "settled": settle_flats(cell_means(anchored, PPC)[0], own, px.options.settle_flats),
         "anchored, lines kept": reduce_keeping_lines(Image.fromarray(np.clip(anchored, 0, 255).round().astype(np.uint8)), PPC),
         "output": grid_of(px.pixelate(img)),
         "classical": grid_of(classic.pixelate(img)),

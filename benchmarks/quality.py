@@ -149,6 +149,7 @@ def crisp_cells(img: Image.Image) -> Image.Image:
 def methods(
     checkpoint: str | None = None, pixels_per_cell: int | None = None, anchor_colors: float | None = None,
     snap_colors: float | None = None, hold_lines: bool = False, model_input: str | None = None,
+    settle_flats: float | None = None,
 ) -> tuple[dict, list[str]]:
     import torch
 
@@ -170,13 +171,16 @@ def methods(
     if snap_colors is not None:
         model = model.with_options(snap_colors=snap_colors)
         notes.append(f"model rows: --snap-colors {snap_colors:g}")
+    if settle_flats is not None:
+        model = model.with_options(settle_flats=settle_flats)
+        notes.append(f"model rows: --settle-flats {settle_flats:g}")
     torch.manual_seed(0)
     spec = model.spec  # the untrained network has the trained one's architecture and resolution: only training differs
     net = Pixelator(init_weights(spec.build()).eval(), spec, model=ModelOptions(pixels_per_cell=model.model.pixels_per_cell,
                                                                                     model_input=model.model.model_input))
     # and the same pipeline after the generator
     net = net.with_options(anchor_colors=model.options.anchor_colors, snap_colors=model.options.snap_colors,
-                           hold_lines=hold_lines)
+                           settle_flats=model.options.settle_flats, hold_lines=hold_lines)
     if hold_lines:
         model = model.with_options(hold_lines=True)
         notes.append("model rows and untrained net: --hold-lines")
@@ -267,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
                    "(pixelate --pixels-per-cell; default: the model's own)")
     p.add_argument("--anchor-colors", type=float, help="model and untrained net: pixelate --anchor-colors (default: its default)")
     p.add_argument("--snap-colors", type=float, help="model and untrained net: pixelate --snap-colors (default: its default)")
+    p.add_argument("--settle-flats", type=float, help="model and untrained net: pixelate --settle-flats (default: its default)")
     p.add_argument("--hold-lines", action="store_true", help="model and untrained net: pixelate --hold-lines")
     p.add_argument("--model-input", choices=MODEL_INPUTS, help="model and untrained net: the generator's input; cells and dark-cells "
                    "draw the picture's feature cells into it (default: what the model records it was trained on)")
@@ -276,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cases:
         cases = [c for c in cases if any(part in c.name for part in args.cases)]
     found, notes = methods(args.checkpoint, args.pixels_per_cell, args.anchor_colors, args.snap_colors, args.hold_lines,
-                            args.model_input)
+                            args.model_input, args.settle_flats)
     if args.only:
         found = {n: f for n, f in found.items() if n in args.only}
     names = list(found)

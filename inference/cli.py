@@ -25,7 +25,7 @@ from inference.inputs import (
 from inference.onnx_engine import ENGINES
 from inference.palette import NAMED_PALETTES, PaletteError
 from inference.pixelator import ModelOptions, Pixelator
-from inference.postprocess import ANCHOR_SIGMA, PALETTE_SOURCES, SNAP_DE
+from inference.postprocess import ANCHOR_SIGMA, PALETTE_SOURCES, SETTLE_DE, SNAP_DE
 from inference.report import Summary, write_preview
 from inference.shipped import DEFAULT_METHOD, SHIPPED_NAME, shipped_card
 from inference.video import pixelate_gif, pixelate_video
@@ -129,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
              f"picture fills an area with take that colour exactly (default {SNAP_DE:g}, a just-noticeable difference: "
              "flat areas keep the picture's exact colours, outlines and shading the model drew keep theirs; 0 = off)",
     )
+    model.add_argument("--settle-flats", type=float, default=SETTLE_DE, metavar="DE",
+                       help=f"where the picture is flat, each cell takes the mean of the model's drawing over its look-alikes "
+                            f"(picture cells within this OKLab distance x100, 2 cells around): takes out the model's faint mottle, "
+                            f"keeps what it drew on edges and features (default {SETTLE_DE:g}; 0 = off)")
     model.add_argument("--hold-lines", action="store_true",
                        help="after the model draws, cells on the picture's thin lines (eyes, brows, outlines) take the "
                             "line's colour and the cells beside them the picture's, as in --classic: bolder faces, "
@@ -255,22 +259,11 @@ def _plain(message: str) -> str:
 
 
 def make_pixelator(args: argparse.Namespace) -> Pixelator:
-    options = dict(
-        cell_size=args.cell_size,
-        palette=args.palette,
-        dither=args.dither,
-        native=args.native,
-        palette_from=args.palette_from,
-        anchor_colors=args.anchor_colors,
-        snap_colors=args.snap_colors,
-        hold_lines=args.hold_lines,
-        tile=args.tile,
-        device=args.device,
-        precision=args.precision,
-        threads=args.threads,
-        engine=args.engine,
-        onnx_cache=not args.no_onnx_cache,
-    )
+    # each flag is the option of the same name (PixelArtOptions, ModelOptions)
+    names = ("cell_size", "palette", "dither", "native", "palette_from", "anchor_colors", "snap_colors", "settle_flats",
+             "hold_lines", "tile", "device", "precision", "threads", "engine")
+    options: dict[str, object] = {name: getattr(args, name) for name in names}
+    options["onnx_cache"] = not args.no_onnx_cache
     if args.pixels_per_cell is not None:  # else the model's recorded resolution (Pixelator.from_checkpoint)
         options["pixels_per_cell"] = args.pixels_per_cell
     if not args.checkpoint:

@@ -52,6 +52,7 @@ from inference.postprocess import (
     image_cells,
     palette_for,
     render,
+    settle_flats,
 )
 from inference.tiling import shared_norms, translate_pictures, with_shared_stats_norm
 from pixelforge.device import resolve_device
@@ -220,6 +221,8 @@ class Pixelator:
         anchor = f"the picture's colours above {sigma:g} cells" if sigma else "the generator's own colours"
         if self.options.snaps:
             anchor += f", palette colours within {self.options.snap_colors:g} OKLab x100 of the picture's fills snapped to them"
+        if self.options.settle_flats:
+            anchor += f", its mottle in the picture's flat areas averaged out (within {self.options.settle_flats:g} OKLab x100)"
         if self.options.holds_lines:
             anchor += ", the picture's thin lines held"
         if self.model.model_input != "lines":
@@ -258,10 +261,12 @@ class Pixelator:
         found = []
         for out, work, alpha, rgb in zip(translated, working, opaque, pictures):
             colors = cell_means(anchor_colors(out, work, sigma), grid)[0]
+            own = cell_means(work, grid)[0]  # the picture's (the generator input's) cells
+            colors = settle_flats(colors, own, self.options.settle_flats)
             if self.options.holds_lines:  # the classical path's outline cells (and the picture's beside them) over the drawing
                 colors = hold_lines(colors, rgb, cell, alpha)
             # the picture's own cells only where the palette will be snapped to them
-            found.append(Cells(colors, alpha, rgb.size, cell, cell_means(work, grid)[0] if self.options.snaps else None))
+            found.append(Cells(colors, alpha, rgb.size, cell, own if self.options.snaps else None))
         return found
 
     def generator_input(self, rgb: Image.Image, opaque: np.ndarray | None = None) -> np.ndarray:

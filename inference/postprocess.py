@@ -35,6 +35,15 @@ MAX_ANCHOR_SIGMA = 64.0
 #: exactly (:func:`snap_palette`). 2 is the just-noticeable difference CSS Color 4 uses for OKLab.
 SNAP_DE = 2.0
 MAX_SNAP_DE = 100.0
+#: Model path: cells the picture has in one colour (within this OKLab distance x100) take the mean of the drawing
+#: over them, within SETTLE_RADIUS cells (:func:`settle_flats`); 0 = off. 2, the just-noticeable difference: the
+#: shipped model's mottle in flats 18% -> 9% of side-by-side pairs, cartoons ΔE2000 1.44 -> 1.29 (docs/quality.md).
+SETTLE_DE = 2.0
+MAX_SETTLE_DE = 100.0
+SETTLE_RADIUS = 2
+#: ... and only over cells the drawing has within this OKLab distance x100 of the cell's own: a mottle is faint, a stroke
+#: the generator drew (an outline, a highlight) stands out by far more and is kept whole.
+SETTLE_DRAWN = 20.0
 #: ... snapped only to the picture's fills: exact colours at least this share of its cells have (and this many cells).
 #: Flat art paints areas in one colour; a photo's exact colours are noise, and snapping to them would move entries at random.
 FILL_SHARE = 0.01
@@ -70,6 +79,10 @@ class PixelArtOptions:
     #: model path: after the generator, cells on thin lines of the picture take the line's colour and the cells beside
     #: them the picture's own, as in the classical path (with ``outlines``; :func:`inference.classic.hold_lines`)
     hold_lines: bool = False
+    #: model path: where the picture is flat, the generator's mottle is averaged out; each cell takes the mean of the
+    #: drawing over the cells around it that the picture has within this OKLab distance (x100) of its own colour
+    #: (:func:`settle_flats`); 0 = off
+    settle_flats: float = SETTLE_DE
 
     def __post_init__(self) -> None:
         if not 1 <= self.cell_size <= MAX_CELL_SIZE:
@@ -83,6 +96,8 @@ class PixelArtOptions:
             raise ValueError(f"--anchor-colors {self.anchor_colors:g}: must be between 0 (off) and {MAX_ANCHOR_SIGMA:g} cells")
         if not 0 <= self.snap_colors <= MAX_SNAP_DE:
             raise ValueError(f"--snap-colors {self.snap_colors:g}: must be between 0 (off) and {MAX_SNAP_DE:g}")
+        if not 0 <= self.settle_flats <= MAX_SETTLE_DE:
+            raise ValueError(f"--settle-flats {self.settle_flats:g}: must be between 0 (off) and {MAX_SETTLE_DE:g}")
         self.palette_spec  # noqa: B018 - resolve now, so a bad --palette fails before any work
 
     @cached_property
@@ -226,6 +241,38 @@ def anchor_colors(drawn: np.ndarray, picture: np.ndarray, sigma: float) -> np.nd
     out = srgb_to_oklab(np.clip(drawn, 0, 255), np.float32)
     drift = srgb_to_oklab(np.clip(picture, 0, 255), np.float32) - out  # G is linear: one blur of the difference
     return oklab_to_srgb(out + _blur(drift, sigma)).astype(np.float32)
+
+
+def settle_flats(drawn: np.ndarray, picture: np.ndarray, delta: float, radius: int = SETTLE_RADIUS,
+                 drawn_delta: float = SETTLE_DRAWN) -> np.ndarray:
+    """The drawing's cells averaged (in OKLab) over the cells within ``radius`` that the picture has in nearly the
+    same colour (within ``delta`` OKLab x100 of the cell's own).
+
+    A generator trained against sprites leaves a faint mottle where the picture is flat (a gem, brick
+    mortar, a skin of two alternating shades): too faint to count as specks, and what a blind judge of the
+    sheet marks it down for (``benchmarks/judge.py``). A cell average never mottles. Averaging each cell with
+    its look-alikes in the picture takes the mottle out and keeps what the generator drew across the
+    picture's edges and features (there the neighbours differ in the picture, so few are averaged), and any
+    shift of a whole area's colour. Both grids are ``(rows, cols, 3)`` sRGB 0..255; ``delta`` 0 returns ``drawn``.
+    """
+    if delta <= 0:
+        return drawn
+    out = srgb_to_oklab(np.clip(drawn, 0, 255))
+    guide = srgb_to_oklab(np.clip(picture, 0, 255))
+    rows, cols = out.shape[:2]
+    pad = ((radius, radius), (radius, radius), (0, 0))
+    out_p, guide_p = np.pad(out, pad, mode="edge"), np.pad(guide, pad, constant_values=np.inf)  # never like a border
+    total, weight = np.zeros_like(out), np.zeros((rows, cols, 1))
+    limit, drawn_limit = (delta / 100.0) ** 2, (drawn_delta / 100.0) ** 2
+    for dy in range(2 * radius + 1):
+        for dx in range(2 * radius + 1):
+            there = out_p[dy : dy + rows, dx : dx + cols]
+            alike = ((((guide_p[dy : dy + rows, dx : dx + cols] - guide) ** 2).sum(-1, keepdims=True) <= limit)
+                     & (((there - out) ** 2).sum(-1, keepdims=True) <= drawn_limit))
+            total += alike * there
+            weight += alike
+    settled = oklab_to_srgb(total / weight).astype(np.float32)  # weight >= 1: a cell is always like itself
+    return np.where(weight > 1, settled, drawn).astype(np.float32)  # a cell with no look-alike stays as drawn
 
 
 def coherence(lab: np.ndarray, scale: float = 0.04) -> np.ndarray:

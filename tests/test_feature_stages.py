@@ -26,12 +26,12 @@ def test_an_identity_generator_changes_nothing_between_input_and_anchored_cells(
     px = Pixelator(nn.Identity(), model=ModelOptions(pixels_per_cell=2, engine="torch")).with_options(cell_size=4)
     grids = feature_stages.step_grids(px, Pixelator.classic(cell_size=4), img)
     want = cell_means(reduce_keeping_lines(rgb_on_white(img), 2), 2)[0]
-    assert set(grids) == {"input cells", "generator", "anchored", "anchored, lines kept", "output", "classical"}
+    assert set(grids) == {"input cells", "generator", "anchored", "settled", "anchored, lines kept", "output", "classical"}
     assert all(g.shape[:2] == (64, 64) for g in grids.values())
     assert np.abs(grids["input cells"] - want).max() == 0
     assert np.abs(grids["generator"] - want).max() < 0.6  # the -1..1 round trip
     assert np.abs(grids["anchored"] - want).max() < 1.0  # anchoring a drawing onto itself: the OKLab round trip
-    assert np.array_equal(grids["anchored"], px.cells(img).colors)  # the steps restated here are pixelate's own
+    assert np.array_equal(grids["settled"], px.cells(img).colors)  # the steps restated here are pixelate's own
     # reduced keeping lines, the 1 px ink lines (one generator pixel of a 2x2 cell) keep their ink
     ink = np.asarray(rgb_on_white(img), np.float64)[18, 20]  # the 1 px line at y = 18, in cell row 4
     assert ink.max() < 60
@@ -49,7 +49,7 @@ def test_a_model_on_feature_cells_is_measured_on_the_input_pixelate_gives_it():
     for on in (False, True):
         px = Pixelator(nn.Identity(), model=ModelOptions(pixels_per_cell=2, engine="torch", model_input="cells" if on else "lines"))
         grids = feature_stages.step_grids(px.with_options(cell_size=4), classic, case.image)
-        assert np.array_equal(grids["anchored"], px.with_options(cell_size=4).cells(case.image).colors)
+        assert np.array_equal(grids["settled"], px.with_options(cell_size=4).cells(case.image).colors)
         grid = np.clip(grids["input cells"], 0, 255).round().astype(np.uint8)
         kept[on] = float(np.mean(features_kept(small_features(case.image, 4), grid)))
     assert kept[True] > kept[False] + 0.05
