@@ -37,7 +37,7 @@ SNAP_DE = 2.0
 MAX_SNAP_DE = 100.0
 #: Model path: cells the picture has in one colour (within this OKLab distance x100) take the mean of the drawing
 #: over them, within SETTLE_RADIUS cells (:func:`settle_flats`); 0 = off. 2, the just-noticeable difference: the
-#: shipped model's mottle in flats 18% -> 9% of side-by-side pairs, cartoons ΔE2000 1.44 -> 1.29 (docs/quality.md).
+#: shipped model's mottle in flats 18% -> 9% of side-by-side pairs, cartoons ΔE2000 1.44 -> 1.26 (docs/quality.md).
 SETTLE_DE = 2.0
 MAX_SETTLE_DE = 100.0
 SETTLE_RADIUS = 2
@@ -245,15 +245,16 @@ def anchor_colors(drawn: np.ndarray, picture: np.ndarray, sigma: float) -> np.nd
 
 def settle_flats(drawn: np.ndarray, picture: np.ndarray, delta: float, radius: int = SETTLE_RADIUS,
                  drawn_delta: float = SETTLE_DRAWN) -> np.ndarray:
-    """The drawing's cells averaged (in OKLab) over the cells within ``radius`` that the picture has in nearly the
-    same colour (within ``delta`` OKLab x100 of the cell's own).
+    """The drawing's cells averaged (in OKLab) over the cells within ``radius`` that are their look-alikes twice over:
+    the picture has them within ``delta`` OKLab x100 of the cell's own colour, the drawing within ``drawn_delta``.
 
     A generator trained against sprites leaves a faint mottle where the picture is flat (a gem, brick
     mortar, a skin of two alternating shades): too faint to count as specks, and what a blind judge of the
     sheet marks it down for (``benchmarks/judge.py``). A cell average never mottles. Averaging each cell with
     its look-alikes in the picture takes the mottle out and keeps what the generator drew across the
-    picture's edges and features (there the neighbours differ in the picture, so few are averaged), and any
-    shift of a whole area's colour. Both grids are ``(rows, cols, 3)`` sRGB 0..255; ``delta`` 0 returns ``drawn``.
+    picture's edges and features (there the neighbours differ in the picture, so few are averaged), a stroke
+    it drew where the picture has none (far from its neighbours in the drawing, so averaged only with itself),
+    and any shift of a whole area's colour. Both grids are ``(rows, cols, 3)`` sRGB 0..255; ``delta`` 0 returns ``drawn``.
     """
     if delta <= 0:
         return drawn
