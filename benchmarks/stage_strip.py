@@ -5,7 +5,8 @@ Run: ``PYTHONPATH=. .venv/bin/python benchmarks/stage_strip.py --run "v20 (shipp
 
 Columns: the input at the grid, the classical method (the default), then each ``--run`` at
 ``--pixels-per-cell`` (2, as the shipped model runs); rows: the benchmark's cases whose name contains
-one of ``--cases``. It is ``benchmarks/quality.py``'s sheet with these columns.
+one of ``--cases``. A run may end with ``@OPTION=VALUE,...``: ``pixelate``'s options for that column
+(``"settled=runs/x@palette_from=picture,settle_flats=2"``). It is ``benchmarks/quality.py``'s sheet with these columns.
 The numbers for the same cases come from ``benchmarks/quality.py``; this is the picture next to them.
 """
 
@@ -22,22 +23,35 @@ from inference.pixelator import Pixelator
 CASES = ["cartoon head", "1F64E", "1F477", "1F4EC", "thin lines"]
 
 
+def _value(text: str) -> object:
+    """An option's value as written: a number where it reads as one, else the text."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--run", action="append", default=[], metavar="LABEL=RUN", help="a column: its label and run folder")
+    p.add_argument("--run", action="append", default=[], metavar="LABEL=RUN[@OPTION=VALUE,...]",
+                   help="a column: its label, run folder and any pixelate options (Pixelator keyword arguments)")
     p.add_argument("--cases", nargs="*", default=CASES, help="rows: cases whose name contains one of these")
     p.add_argument("--pixels-per-cell", type=int, default=2)
     p.add_argument("--tile", type=int, default=256, help="about this many pixels per tile side")
     p.add_argument("--out", type=Path, default=Path("benchmarks/out/stage-strip.png"))
     args = p.parse_args(argv)
-    every = generated_cases() + cartoon_cases()
+    every = generated_cases() + cartoon_cases(12)  # every held-out Kenney cartoon and 12 Twemoji
     cases = [c for part in args.cases for c in every if part in c.name]
     columns = {"classical (default)": Pixelator.classic().pixelate}
     for spec in args.run:
         label, _, run = spec.partition("=")
         if not run:
             p.error(f"--run {spec!r}: expected LABEL=RUN")
-        columns[label] = Pixelator.from_checkpoint(run, pixels_per_cell=args.pixels_per_cell).pixelate
+        run, _, extra = run.partition("@")
+        options = {k: _value(v) for k, _, v in (item.partition("=") for item in extra.split(",") if item)}
+        columns[label] = Pixelator.from_checkpoint(run, **{"pixels_per_cell": args.pixels_per_cell, **options}).pixelate
     outputs = {case.name: {label: pixelate(case.image) for label, pixelate in columns.items()} for case in cases}
     strip = sheet(cases, outputs, list(columns), args.tile)  # the quality benchmark's sheet, with these columns
     args.out.parent.mkdir(parents=True, exist_ok=True)
