@@ -100,3 +100,22 @@ def test_page_in_headless_chromium_votes_blind_and_tallies(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"| total | {want[A]} | {want[B]} | 1 |" in out and "no clear preference" in out
     assert judge.tally(json.loads((tmp_path / "key.json").read_text()), [votes])["total"] == want
+
+
+def test_stage_strip_takes_options_per_column(tmp_path, monkeypatch):
+    """``--run LABEL=RUN@OPTION=VALUE,...``: each column its own pixelate options, values read as numbers where they are."""
+    import stage_strip
+
+    seen = []
+
+    def fake(run, **options):
+        seen.append((run, options))
+        return Pixelator.classic()
+
+    monkeypatch.setattr(stage_strip.Pixelator, "from_checkpoint", staticmethod(fake))
+    out = tmp_path / "strip.png"
+    assert stage_strip.main(["--run", "a=runs/x@palette_from=picture,settle_flats=0", "--run", "b=runs/y",
+                             "--cases", "cartoon head", "--out", str(out)]) == 0
+    assert seen == [("runs/x", {"pixels_per_cell": 2, "palette_from": "picture", "settle_flats": 0}),
+                    ("runs/y", {"pixels_per_cell": 2})]
+    assert Image.open(out).width > 0
