@@ -41,12 +41,12 @@ def step_grids(px: Pixelator, classic: Pixelator, img: Image.Image) -> dict[str,
     work = px.generator_input(rgb_on_white(img))  # pixelate's own (px runs at cell CELL, PPC pixels per cell)
     drawn = px.translate(work)
     anchored = anchor_colors(drawn, work, px.options.anchor_colors * PPC)
-    own = cell_means(work, PPC)[0]
+    own, anchored_cells = cell_means(work, PPC)[0], cell_means(anchored, PPC)[0]
     return {
         "input cells": own,
         "generator": cell_means(drawn, PPC)[0],
-        "anchored": cell_means(anchored, PPC)[0],
-        "settled": settle_flats(cell_means(anchored, PPC)[0], own, px.options.settle_flats),
+        "anchored": anchored_cells,
+        "settled": settle_flats(anchored_cells, own, px.options.settle_flats),
         "anchored, lines kept": reduce_keeping_lines(Image.fromarray(np.clip(anchored, 0, 255).round().astype(np.uint8)), PPC),
         "output": grid_of(px.pixelate(img)),
         "classical": grid_of(classic.pixelate(img)),

@@ -27,7 +27,7 @@ def summarise(results: dict[str, dict[str, dict]], names: list[str]) -> dict[str
             "features": _nanmean([r["features"] for r in rows]),
             "blended": _nanmean([r["blended"] for r in rows]),
             "lone": float(np.mean([r["lone"] for r in rows])),
-            "flat_noise": _nanmean([r.get("flat_noise", float("nan")) for r in rows]),
+            "flat_noise": _nanmean([r["flat_noise"] for r in rows]),
             "keys_max": float(max(keys)) if keys else float("nan"),
             "keys_over_10": sum(e > 10 for e in keys),
             "keys_n": len(keys),
@@ -69,7 +69,7 @@ def write_html(out: Path, results: dict, total: dict, names: list[str], notes: l
             rows.append(
                 f"<tr><td>{html.escape(case)}</td><td>{html.escape(n)}</td><td>{r['de2000']:.2f}</td><td>{r['ssim']:.3f}</td>"
                 f"<td>{r['lines_visible']}/{r['lines_total']}</td><td>{r['features']:.0%} of {r['features_n']}</td>"
-                f"<td>{html.escape(keys)}</td><td>{r['blended']:.0%}</td><td>{r['lone']:.1%}</td><td>{r.get('flat_noise', float('nan')):.1%}</td><td>{r['purity']:.2f}</td>"
+                f"<td>{html.escape(keys)}</td><td>{r['blended']:.0%}</td><td>{r['lone']:.1%}</td><td>{r['flat_noise']:.1%}</td><td>{r['purity']:.2f}</td>"
                 f"<td>{r['colours']}</td><td>{r['seconds']:.2f}</td></tr>"
             )
     tot = "".join(
