@@ -40,7 +40,7 @@ def step_grids(px: Pixelator, classic: Pixelator, img: Image.Image) -> dict[str,
     """The cell grid after each step of the model path for one picture (and the classical method's)."""
     work = px.generator_input(rgb_on_white(img))  # pixelate's own (px runs at cell CELL, PPC pixels per cell)
     drawn = px.translate(work)
-    anchored = anchor_colors(drawn, work, px.options.anchor_colors * PPC)
+    anchored = anchor_colors(drawn, work, px.options.anchor_colors * PPC, px.options.anchor_within, PPC)
     own, anchored_cells = cell_means(work, PPC)[0], cell_means(anchored, PPC)[0]
     return {
         "input cells": own,

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
-from quality_cases import Case, cartoon_cases, photo_cases  # benchmarks/ is on sys.path as a script
+from quality_cases import PIPELINE, Case, cartoon_cases, photo_cases  # benchmarks/ is on sys.path as a script
 
 from pixelforge.io import atomic_write
 
@@ -200,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     m = sub.add_parser("make", help="write the page of blind pairs and its key")
     m.add_argument("--checkpoint", help="a run or checkpoint folder (its rows are named 'model'); default the shipped model")
     m.add_argument("--pixels-per-cell", type=int, help="generator resolution (default: the model's own)")
-    m.add_argument("--settle-flats", type=float, help="model rows: pixelate --settle-flats (default: its default)")
+    for option in PIPELINE:
+        flag = "--" + option.replace("_", "-")
+        m.add_argument(flag, type=float, help=f"model rows: pixelate {flag} (default: its default)")
     m.add_argument("--a", default=None, help="first method (default: 'model', or 'shipped model' without --checkpoint)")
     m.add_argument("--b", default="classical (new)", help="second method (default: the classical path)")
     m.add_argument("--cartoons", type=int, default=12, help="held-out cartoons per source (Kenney, Twemoji; default 12)")
@@ -222,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from quality import methods  # loads torch and the model: only for make
 
-    found, _ = methods(args.checkpoint, args.pixels_per_cell, settle_flats=args.settle_flats)
+    found, _ = methods(args.checkpoint, args.pixels_per_cell, **{k: getattr(args, k) for k in PIPELINE})
     a = args.a or ("model" if args.checkpoint else "shipped model")
     missing = [n for n in (a, args.b) if n not in found]
     if missing:

@@ -48,6 +48,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from quality_cases import (  # benchmarks/ is on sys.path as a script
     CELL,
+    PIPELINE,
     Case,
     K,
     _de,
@@ -147,10 +148,10 @@ def crisp_cells(img: Image.Image) -> Image.Image:
 
 
 def methods(
-    checkpoint: str | None = None, pixels_per_cell: int | None = None, anchor_colors: float | None = None,
-    snap_colors: float | None = None, hold_lines: bool = False, model_input: str | None = None,
-    settle_flats: float | None = None,
+    checkpoint: str | None = None, pixels_per_cell: int | None = None, hold_lines: bool = False,
+    model_input: str | None = None, **pipeline: float | None,
 ) -> tuple[dict, list[str]]:
+    """The methods by name; ``pipeline`` sets any of :data:`PIPELINE` (None: pixelate's default) for the model rows."""
     import torch
 
     from inference.pixelator import ModelOptions
@@ -165,22 +166,18 @@ def methods(
              else Pixelator.shipped(pixels_per_cell=pixels_per_cell, model_input=model_input))
     if model_input is not None:
         notes.append(f"model rows: generator input {model_input}")
-    if anchor_colors is not None:
-        model = model.with_options(anchor_colors=anchor_colors)
-        notes.append(f"model rows: --anchor-colors {anchor_colors:g}")
-    if snap_colors is not None:
-        model = model.with_options(snap_colors=snap_colors)
-        notes.append(f"model rows: --snap-colors {snap_colors:g}")
-    if settle_flats is not None:
-        model = model.with_options(settle_flats=settle_flats)
-        notes.append(f"model rows: --settle-flats {settle_flats:g}")
+    unknown = set(pipeline) - set(PIPELINE)
+    if unknown:
+        raise TypeError(f"methods() got unknown options {sorted(unknown)}")
+    chosen = {k: v for k, v in pipeline.items() if v is not None}
+    model = model.with_options(**chosen)
+    notes += [f"model rows: --{k.replace('_', '-')} {v:g}" for k, v in chosen.items()]
     torch.manual_seed(0)
     spec = model.spec  # the untrained network has the trained one's architecture and resolution: only training differs
     net = Pixelator(init_weights(spec.build()).eval(), spec, model=ModelOptions(pixels_per_cell=model.model.pixels_per_cell,
                                                                                     model_input=model.model.model_input))
     # and the same pipeline after the generator
-    net = net.with_options(anchor_colors=model.options.anchor_colors, snap_colors=model.options.snap_colors,
-                           settle_flats=model.options.settle_flats, hold_lines=hold_lines)
+    net = net.with_options(hold_lines=hold_lines, **{k: getattr(model.options, k) for k in PIPELINE})
     if hold_lines:
         model = model.with_options(hold_lines=True)
         notes.append("model rows and untrained net: --hold-lines")
@@ -263,25 +260,28 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", type=Path, default=Path("benchmarks/out/quality"))
     p.add_argument("--quick", action="store_true", help="4 photos, 2+2 cartoons")
+    p.add_argument("--cartoons", type=int, default=5, metavar="N",
+                   help="held-out cartoons per source, Kenney and Twemoji (default 5, as the model card; 12 takes all 11 "
+                        "held-out Kenney and 12 Twemoji, the blind page's set)")
     p.add_argument("--only", nargs="*", help="run only these methods")
     p.add_argument("--cases", nargs="*", help="run only cases whose name contains one of these")
     p.add_argument("--tile", type=int, default=256, help="tile side on the sheet")
     p.add_argument("--checkpoint", help="a run or checkpoint folder to measure instead of the shipped model")
     p.add_argument("--pixels-per-cell", type=int, help="generator resolution for the model and the untrained net "
                    "(pixelate --pixels-per-cell; default: the model's own)")
-    p.add_argument("--anchor-colors", type=float, help="model and untrained net: pixelate --anchor-colors (default: its default)")
-    p.add_argument("--snap-colors", type=float, help="model and untrained net: pixelate --snap-colors (default: its default)")
-    p.add_argument("--settle-flats", type=float, help="model and untrained net: pixelate --settle-flats (default: its default)")
+    for option in PIPELINE:
+        flag = "--" + option.replace("_", "-")
+        p.add_argument(flag, type=float, help=f"model and untrained net: pixelate {flag} (default: its default)")
     p.add_argument("--hold-lines", action="store_true", help="model and untrained net: pixelate --hold-lines")
     p.add_argument("--model-input", choices=MODEL_INPUTS, help="model and untrained net: the generator's input; cells and dark-cells "
                    "draw the picture's feature cells into it (default: what the model records it was trained on)")
     p.add_argument("--metrics", type=Path, help="also write the model's and classical totals here (a run's metrics.json)")
     args = p.parse_args(argv)
-    cases = generated_cases() + cartoon_cases(2 if args.quick else 5) + photo_cases(args.quick)
+    cases = generated_cases() + cartoon_cases(2 if args.quick else args.cartoons) + photo_cases(args.quick)
     if args.cases:
         cases = [c for c in cases if any(part in c.name for part in args.cases)]
-    found, notes = methods(args.checkpoint, args.pixels_per_cell, args.anchor_colors, args.snap_colors, args.hold_lines,
-                            args.model_input, args.settle_flats)
+    found, notes = methods(args.checkpoint, args.pixels_per_cell, args.hold_lines, args.model_input,
+                           **{k: getattr(args, k) for k in PIPELINE})
     if args.only:
         found = {n: f for n, f in found.items() if n in args.only}
     names = list(found)

@@ -22,6 +22,9 @@ from pixelforge.testing.art_cases import all_cases
 from pixelforge.testing.art_metrics import SmallFeatures, detect_lines, small_features
 
 CELL, K = 4, 16
+#: pixelate's options after the generator (flags of quality.py and judge.py): set for the model rows; the untrained net
+#: gets the same
+PIPELINE = ("anchor_colors", "anchor_within", "snap_colors", "settle_flats")
 CORPUS = Path("/work/shared/corpus")
 # Key regions marked by eye on the corpus photos: (name, x0, y0, x1, y1) in pixels.
 PHOTO_REGIONS = {

@@ -25,7 +25,7 @@ from inference.inputs import (
 from inference.onnx_engine import ENGINES
 from inference.palette import NAMED_PALETTES, PaletteError
 from inference.pixelator import ModelOptions, Pixelator
-from inference.postprocess import ANCHOR_SIGMA, PALETTE_SOURCES, SETTLE_DE, SNAP_DE
+from inference.postprocess import ANCHOR_SIGMA, ANCHOR_WITHIN, PALETTE_SOURCES, SETTLE_DE, SNAP_DE
 from inference.report import Summary, write_preview
 from inference.shipped import DEFAULT_METHOD, SHIPPED_NAME, shipped_card
 from inference.video import pixelate_gif, pixelate_video
@@ -120,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
              f"{ANCHOR_SIGMA:g}: undoes the whitened backdrops and colour casts of a model trained on sprites on white; "
              "smaller is closer to the picture, larger keeps more of the model's own colours; 0 = off)",
     )
+    model.add_argument("--anchor-within", type=float, default=ANCHOR_WITHIN, metavar="DE",
+                       help="that correction spreads only over cells the model draws alike (within about this OKLab "
+                            "distance x100): a figure whose colour it shifted keeps its correction instead of glowing onto "
+                            "the white beside it; 10 suits a model that draws the picture's features in place, a model "
+                            f"whose lines are a pixel off loses them (default {ANCHOR_WITHIN:g}: spread evenly, a plain blur)")
     model.add_argument(
         "--snap-colors",
         type=float,
@@ -260,7 +265,7 @@ def _plain(message: str) -> str:
 
 def make_pixelator(args: argparse.Namespace) -> Pixelator:
     # each flag is the option of the same name (PixelArtOptions, ModelOptions)
-    names = ("cell_size", "palette", "dither", "native", "palette_from", "anchor_colors", "snap_colors", "settle_flats",
+    names = ("cell_size", "palette", "dither", "native", "palette_from", "anchor_colors", "anchor_within", "snap_colors", "settle_flats",
              "hold_lines", "tile", "device", "precision", "threads", "engine")
     options: dict[str, object] = {name: getattr(args, name) for name in names}
     options["onnx_cache"] = not args.no_onnx_cache

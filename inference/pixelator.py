@@ -219,6 +219,8 @@ class Pixelator:
                   }.get(self.engine, "torch eager")
         sigma = self.options.anchor_colors
         anchor = f"the picture's colours above {sigma:g} cells" if sigma else "the generator's own colours"
+        if sigma and self.options.anchor_within:
+            anchor += f" (within areas it draws alike, {self.options.anchor_within:g} OKLab x100)"
         if self.options.snaps:
             anchor += f", palette colours within {self.options.snap_colors:g} OKLab x100 of the picture's fills snapped to them"
         if self.options.settle_flats:
@@ -260,7 +262,7 @@ class Pixelator:
         grid = ppc or cell
         found = []
         for out, work, alpha, rgb in zip(translated, working, opaque, pictures):
-            colors = cell_means(anchor_colors(out, work, sigma), grid)[0]
+            colors = cell_means(anchor_colors(out, work, sigma, self.options.anchor_within, grid), grid)[0]
             own = cell_means(work, grid)[0]  # the picture's (the generator input's) cells
             colors = settle_flats(colors, own, self.options.settle_flats)
             if self.options.holds_lines:  # the classical path's outline cells (and the picture's beside them) over the drawing
