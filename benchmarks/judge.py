@@ -224,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from quality import methods  # loads torch and the model: only for make
 
-    found, _ = methods(args.checkpoint, args.pixels_per_cell, **{k: getattr(args, k) for k in PIPELINE})
+    found, notes = methods(args.checkpoint, args.pixels_per_cell, **{k: getattr(args, k) for k in PIPELINE})
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     a = args.a or ("model" if args.checkpoint else "shipped model")
     missing = [n for n in (a, args.b) if n not in found]
     if missing:

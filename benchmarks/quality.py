@@ -183,6 +183,8 @@ def methods(
         notes.append("model rows and untrained net: --hold-lines")
     if pixels_per_cell is not None:
         notes.append(f"generator pixels per cell side: {pixels_per_cell} (0 = full resolution)")
+    else:  # a run folder records none (train publish does): say what the model ran at, so a page is not judged at 1
+        notes.append(f"generator pixels per cell side: {model.model.pixels_per_cell} (the model's own; --pixels-per-cell to change)")
     name = "shipped model" if checkpoint is None else "model"
     found = {
         "classical (main)": old.pixelate,

@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="that correction spreads only over cells the model draws alike (within about this OKLab "
                             "distance x100): a figure whose colour it shifted keeps its correction instead of glowing onto "
                             "the white beside it; 10 suits a model that draws the picture's features in place, a model "
-                            f"whose lines are a pixel off loses them (default {ANCHOR_WITHIN:g}: spread evenly, a plain blur)")
+                            f"whose lines sit beside the picture's loses them (default {ANCHOR_WITHIN:g}: spread evenly, a plain blur)")
     model.add_argument(
         "--snap-colors",
         type=float,
