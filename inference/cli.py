@@ -120,11 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
              f"{ANCHOR_SIGMA:g}: undoes the whitened backdrops and colour casts of a model trained on sprites on white; "
              "smaller is closer to the picture, larger keeps more of the model's own colours; 0 = off)",
     )
-    model.add_argument("--anchor-within", type=float, default=ANCHOR_WITHIN, metavar="DE",
+    model.add_argument("--anchor-within", type=float, default=None, metavar="DE",
                        help="that correction spreads only over cells the model draws alike (within about this OKLab "
                             "distance x100): a figure whose colour it shifted keeps its correction instead of glowing onto "
                             "the white beside it; 10 suits a model that draws the picture's features in place, a model "
-                            f"whose lines sit beside the picture's loses them (default {ANCHOR_WITHIN:g}: spread evenly, a plain blur)")
+                            "whose lines sit beside the picture's loses them (default: what the model records, else "
+                            f"{ANCHOR_WITHIN:g}, spread evenly as a plain blur)")
     model.add_argument(
         "--snap-colors",
         type=float,
@@ -269,6 +270,8 @@ def make_pixelator(args: argparse.Namespace) -> Pixelator:
              "hold_lines", "tile", "device", "precision", "threads", "engine")
     options: dict[str, object] = {name: getattr(args, name) for name in names}
     options["onnx_cache"] = not args.no_onnx_cache
+    if options["anchor_within"] is None:  # the model's recorded value (Pixelator.from_checkpoint), else the default
+        del options["anchor_within"]
     if args.pixels_per_cell is not None:  # else the model's recorded resolution (Pixelator.from_checkpoint)
         options["pixels_per_cell"] = args.pixels_per_cell
     if not args.checkpoint:

@@ -57,7 +57,12 @@ from inference.postprocess import (
 from inference.tiling import shared_norms, translate_pictures, with_shared_stats_norm
 from pixelforge.device import resolve_device
 from pixelforge.imaging import has_alpha, rgb_on_white
-from pixelforge.model.checkpoint import MODEL_INPUTS, recommended_pixels_per_cell, recorded_input
+from pixelforge.model.checkpoint import (
+    MODEL_INPUTS,
+    recommended_pixels_per_cell,
+    recorded_anchor_within,
+    recorded_input,
+)
 from pixelforge.model.hub import resolve_checkpoint
 from pixelforge.model.loading import load_generator
 from pixelforge.model.networks import GeneratorSpec
@@ -159,7 +164,8 @@ class Pixelator:
 
         A ``.pth`` without ``spec`` is read with the reference defaults (ngf 64, 9 blocks).
         Without ``pixels_per_cell`` the model runs at the resolution its publisher recorded, else 1; without
-        ``model_input``, with the input it was trained on (its file's ``input`` metadata, else "lines").
+        ``model_input``, with the input it was trained on (its file's ``input`` metadata, else "lines"); without
+        ``anchor_within``, with the one its publisher recorded, else 0.
         Raises :class:`pixelforge.model.checkpoint.CheckpointError` with a clear message otherwise.
         """
         local = resolve_checkpoint(path, which=which)  # hf:// -> the downloaded files; a local path stays itself
@@ -171,6 +177,11 @@ class Pixelator:
                 options["pixels_per_cell"] = recommended
         if options.get("model_input") is None:
             options["model_input"] = recorded_input(local, which) or "lines"
+        if options.get("anchor_within") is None:
+            options.pop("anchor_within", None)
+            recorded = recorded_anchor_within(local, which)
+            if recorded is not None:
+                options["anchor_within"] = recorded
         art, model = cls._split(options)
         with warnings.catch_warnings():
             # torch's safe unpickler warns about pickle protocols even for the plain state dicts it accepts

@@ -156,6 +156,35 @@ def test_a_model_carries_the_resolution_its_publisher_measured(hub, run, photo, 
     assert "--pixels-per-cell -1" in capsys.readouterr().err
 
 
+def test_a_model_carries_the_anchoring_its_publisher_measured(hub, run, photo, tmp_path, capsys):
+    """`publish --anchor-within 10` records it in G_A; pixelate and the API then use it unless told otherwise."""
+    from inference.pixelator import Pixelator
+    from pixelforge.model.checkpoint import CheckpointError, read_header
+
+    stage = tmp_path / "staged"
+    published(hub, run, "--anchor-within", "10", "--pixels-per-cell", "2", "--stage", str(stage))
+    meta = read_header(stage / "G_A.safetensors")[1]
+    assert (meta["anchor_within"], meta["pixels_per_cell"]) == ("10", "2")
+    assert "anchor_within" not in read_header(stage / "G_B.safetensors")[1]
+    assert json.loads((stage / "config.json").read_text())["anchor_within"] == 10
+    assert "It also runs it with `--anchor-within 10`" in (stage / "README.md").read_text()
+    assert Pixelator.from_checkpoint(stage).options.anchor_within == 10
+    assert Pixelator.from_checkpoint(stage, anchor_within=0).options.anchor_within == 0  # the caller's choice wins
+    assert Pixelator.from_checkpoint(run).options.anchor_within == 0  # nothing recorded: the default
+    capsys.readouterr()
+    assert pixelate([str(photo), "-o", str(tmp_path / "a.png"), "--checkpoint", f"hf://{REPO}", "-q"]) == 0
+    assert "within areas it draws alike, 10 OKLab" in capsys.readouterr().err
+    assert pixelate([str(photo), "-o", str(tmp_path / "b.png"), "--checkpoint", f"hf://{REPO}", "-q", "--anchor-within", "0"]) == 0
+    assert "draws alike" not in capsys.readouterr().err
+    bad = tmp_path / "bad" / "G_A.safetensors"
+    bad.parent.mkdir()
+    save_file(load_file(stage / "G_A.safetensors"), str(bad), metadata={**meta, "anchor_within": "nan"})
+    with pytest.raises(CheckpointError, match="anchor_within='nan' must be a number from 0 to 100"):
+        Pixelator.from_checkpoint(bad)
+    assert train_cli(["publish", str(run), "--repo", REPO, "--dry-run", "--anchor-within", "101"]) == 2
+    assert "--anchor-within 101: must be from 0" in capsys.readouterr().err
+
+
 def test_a_local_path_never_contacts_the_hub(hub, run, photo, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # "runs/nam" must not depend on a runs/ folder where the tests start
     published(hub, run)

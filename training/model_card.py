@@ -64,6 +64,7 @@ class CardInputs:
     extra_tags: list[str] = field(default_factory=list)
     ancestors: list[Ancestor] = field(default_factory=list)  # the runs it was fine-tuned from, nearest first
     pixels_per_cell: int | None = None  # the generator resolution recorded for pixelate (train publish --pixels-per-cell)
+    anchor_within: float | None = None  # the pixelate --anchor-within recorded (train publish --anchor-within)
 
 
 def card_metadata(inputs: CardInputs) -> ModelCardData:
@@ -109,6 +110,7 @@ def build_model_card(inputs: CardInputs) -> str:
         progress=_progress(inputs.counters, config.get("init_from"), inputs.ancestors),
         recipe=_recipe(config, inputs.spec),
         pixels_per_cell=inputs.pixels_per_cell,
+        anchor_within=inputs.anchor_within,
         has_config=inputs.config is not None,
         has_loss_plot=inputs.has_loss_plot,
         metrics=_metric_rows(inputs.metrics),

@@ -40,10 +40,12 @@ from pixelforge.hub import (
 )
 from pixelforge.licenses import HUB_LICENSES
 from pixelforge.model.checkpoint import (
+    ANCHOR_WITHIN_KEY,
     CHECKPOINTS_DIR,
     DIRECTIONS,
     FORMAT,
     GENERATOR_ARCH,
+    MAX_ANCHOR_WITHIN,
     MAX_PIXELS_PER_CELL,
     PIXELS_PER_CELL,
     STATE_JSON,
@@ -131,6 +133,7 @@ def prepare_publish(
     private: bool = False,
     license_id: str | None = None,
     pixels_per_cell: int | None = None,
+    anchor_within: float | None = None,
 ) -> PublishPlan:
     """Stage everything a publish uploads into ``staging`` and return the plan (no network)."""
     from huggingface_hub.utils import HFValidationError, validate_repo_id
@@ -156,7 +159,11 @@ def prepare_publish(
     if pixels_per_cell is not None and not 0 <= pixels_per_cell <= MAX_PIXELS_PER_CELL:
         raise PublishError(f"--pixels-per-cell {pixels_per_cell}: must be from 0 (full resolution) to {MAX_PIXELS_PER_CELL}",
                            exit_code=2)
-    spec, size, names = _stage_generators(checkpoint, staging, generators, fp16, pixels_per_cell)
+    if anchor_within is not None and not 0 <= anchor_within <= MAX_ANCHOR_WITHIN:
+        raise PublishError(f"--anchor-within {anchor_within:g}: must be from 0 (a plain blur) to {MAX_ANCHOR_WITHIN:g}", exit_code=2)
+    recorded = {PIXELS_PER_CELL: pixels_per_cell, ANCHOR_WITHIN_KEY: anchor_within}
+    spec, size, names = _stage_generators(checkpoint, staging, generators, fp16,
+                                          {k: f"{v:g}" for k, v in recorded.items() if v is not None})
     config = _read_json(root / RUN_CONFIG) if root else None
     metrics = _read_json(root / METRICS) if root and (root / METRICS).is_file() else None
     counters = _counters(checkpoint)
@@ -165,7 +172,7 @@ def prepare_publish(
         "format": FORMAT, "arch": GENERATOR_ARCH, "generator": spec_fields(spec),
         "networks": {n.removesuffix(".safetensors"): DIRECTIONS[n.removesuffix(".safetensors")] for n in names}, "dtype": dtype, "size": size,
         "step": counters.get("step") if counters else None, "training": published_config(config) if config else None,
-        "pixels_per_cell": pixels_per_cell,
+        "pixels_per_cell": pixels_per_cell, "anchor_within": anchor_within,
     }
     (staging / RUN_CONFIG).write_text(json.dumps(model_config, indent=2) + "\n")
     names += [RUN_CONFIG]
@@ -188,6 +195,7 @@ def prepare_publish(
         config=published_config(config) if config else None, counters=counters, metrics=metrics,
         has_loss_plot=LOSS_PLOT in names, license_override=license_id, hub=hub_url(),
         ancestors=lineage(config.get("init_from")) if config else [], pixels_per_cell=pixels_per_cell,
+        anchor_within=anchor_within,
     )
     card = build_model_card(inputs)
     (staging / CARD_FILE).write_text(card, encoding="utf-8")
@@ -199,11 +207,12 @@ def prepare_publish(
 
 
 def _stage_generators(
-    checkpoint: Path, staging: Path, generators: tuple[str, ...], fp16: bool, pixels_per_cell: int | None = None,
+    checkpoint: Path, staging: Path, generators: tuple[str, ...], fp16: bool, recorded: dict[str, str] | None = None,
 ) -> tuple[Any, int, list[str]]:
     """Copy (fp32, byte for byte) or cast (fp16) each generator; the first one's spec and crop size.
 
-    ``pixels_per_cell`` is written into G_A's metadata: the resolution ``pixelate`` then runs it at by default.
+    ``recorded`` (``pixels_per_cell``, ``anchor_within``) is written into G_A's metadata: how ``pixelate`` then runs
+    it by default.
     """
     if "G_A" in generators and not (checkpoint / "G_A.safetensors").is_file():
         raise PublishError(f"{checkpoint} has no G_A.safetensors (the generator `pixelate` uses)", exit_code=2)
@@ -219,7 +228,7 @@ def _stage_generators(
         except (CheckpointError, ValueError) as exc:
             raise PublishError(f"{path}: {exc}", exit_code=2) from None
         target = staging / path.name
-        extra = {PIXELS_PER_CELL: str(pixels_per_cell)} if pixels_per_cell is not None and which == "G_A" else None
+        extra = recorded if recorded and which == "G_A" else None
         if fp16 or extra:
             copy_network(path, target, fp16=fp16, extra=extra)
         else:

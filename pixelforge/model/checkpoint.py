@@ -93,6 +93,27 @@ def recorded_input(path: str | Path, which: str = "G_A") -> str | None:
     return raw
 
 
+#: metadata key of a G_A its publisher measured best with ``pixelate --anchor-within`` (``train publish --anchor-within``):
+#: a model that draws the picture's features in place keeps a figure's colour fix on the figure with it
+ANCHOR_WITHIN_KEY = "anchor_within"
+#: the largest value it may hold (``pixelate --anchor-within`` refuses more)
+MAX_ANCHOR_WITHIN = 100.0
+
+
+def recorded_anchor_within(path: str | Path, which: str = "G_A") -> float | None:
+    """The ``--anchor-within`` a published generator asks for (:data:`ANCHOR_WITHIN_KEY`), if its file records one."""
+    file, raw = _recorded(path, which, ANCHOR_WITHIN_KEY)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= MAX_ANCHOR_WITHIN:  # NaN fails too
+        raise CheckpointError(f"{file}: metadata {ANCHOR_WITHIN_KEY}={raw!r} must be a number from 0 to {MAX_ANCHOR_WITHIN:g}")
+    return value
+
+
 #: Spec fields added after the format was published: files written before them lack the key and get the default.
 OPTIONAL_SPEC_FIELDS = ("skip",)
 
