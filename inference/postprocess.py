@@ -16,7 +16,7 @@ from PIL import Image
 from scipy import ndimage
 
 from inference.dither import METHODS, dither
-from inference.grid import block_sum, cell_means, expand_cells
+from inference.grid import cell_means, expand_cells
 from inference.palette import DEFAULT_COLORS, PaletteSpec, fit_palette, resolve_palette
 from pixelforge.color import oklab_to_srgb, srgb_to_oklab, unique_colors
 from pixelforge.imaging import has_alpha, rgb_on_white
@@ -36,7 +36,7 @@ MAX_ANCHOR_SIGMA = 64.0
 #: draws the features where the picture has them (stage 64) cartoons 1.78 -> 1.61 ΔE2000; the shipped model, whose
 #: thin lines do not sit exactly on the picture's, has them corrected away (lines kept 94% -> 81%): docs/model.md.
 ANCHOR_WITHIN = 0.0
-MAX_ANCHOR_WITHIN = 100.0
+MAX_ANCHOR_WITHIN = 100.0  # the bound pixelforge.model.checkpoint.MAX_ANCHOR_WITHIN puts on a recorded value (torch-free here)
 #: Model path: a fitted palette colour this close (OKLab distance x100) to one of the picture's fills takes it
 #: exactly (:func:`snap_palette`). 2 is the just-noticeable difference CSS Color 4 uses for OKLab.
 SNAP_DE = 2.0
@@ -262,10 +262,8 @@ def anchor_colors(drawn: np.ndarray, picture: np.ndarray, sigma: float, within: 
     drift = srgb_to_oklab(np.clip(picture, 0, 255), np.float32) - out  # G is linear: one blur of the difference
     if within <= 0:
         return oklab_to_srgb(out + _blur(drift, sigma)).astype(np.float32)
-    h, w = out.shape[:2]
-    count = block_sum(np.ones((h, w, 1), np.float32), grid)
-    fix = _joint_blur(block_sum(drift, grid) / count, block_sum(out, grid) / count, sigma / grid, within / 100.0)
-    return oklab_to_srgb(out + expand_cells(fix, grid, (w, h))).astype(np.float32)
+    fix = _joint_blur(cell_means(drift, grid)[0], cell_means(out, grid)[0], sigma / grid, within / 100.0)
+    return oklab_to_srgb(out + expand_cells(fix, grid, (out.shape[1], out.shape[0]))).astype(np.float32)
 
 
 def _joint_blur(values: np.ndarray, guide: np.ndarray, sigma: float, within: float) -> np.ndarray:
