@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     for option in PIPELINE:
         flag = "--" + option.replace("_", "-")
         m.add_argument(flag, type=float, help=f"model rows: pixelate {flag} (default: its default)")
+    m.add_argument("--views", type=int, help="model rows: pixelate --views, 1, 2, 4 or 8 (default 1)")
     m.add_argument("--a", default=None, help="first method (default: 'model', or 'shipped model' without --checkpoint)")
     m.add_argument("--b", default="classical (new)", help="second method (default: the classical path)")
     m.add_argument("--cartoons", type=int, default=12, help="held-out cartoons per source (Kenney, Twemoji; default 12)")
@@ -224,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from quality import methods  # loads torch and the model: only for make
 
-    found, notes = methods(args.checkpoint, args.pixels_per_cell, **{k: getattr(args, k) for k in PIPELINE})
+    found, notes = methods(args.checkpoint, args.pixels_per_cell, views=args.views, **{k: getattr(args, k) for k in PIPELINE})
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     a = args.a or ("model" if args.checkpoint else "shipped model")

@@ -68,6 +68,7 @@ from skimage.metrics import structural_similarity
 from inference.grid import cell_purity
 from inference.pixelator import Pixelator
 from inference.postprocess import Cells, image_cells, palette_for, render
+from inference.views import VIEWS
 from pixelforge.imaging import composite_on_white, count_colors
 from pixelforge.model.checkpoint import MODEL_INPUTS
 from pixelforge.testing.art_metrics import (
@@ -149,9 +150,10 @@ def crisp_cells(img: Image.Image) -> Image.Image:
 
 def methods(
     checkpoint: str | None = None, pixels_per_cell: int | None = None, hold_lines: bool = False,
-    model_input: str | None = None, **pipeline: float | None,
+    model_input: str | None = None, views: int | None = None, **pipeline: float | None,
 ) -> tuple[dict, list[str]]:
-    """The methods by name; ``pipeline`` sets any of :data:`PIPELINE` (None: pixelate's default) for the model rows."""
+    """The methods by name; ``pipeline`` sets any of :data:`PIPELINE` (None: pixelate's default) for the model rows,
+    ``views`` the orientations the generator draws (None: 1); the untrained net gets the same."""
     import torch
 
     from inference.pixelator import ModelOptions
@@ -162,10 +164,12 @@ def methods(
     new = Pixelator.classic()
     # None: the resolution the model records (from_checkpoint), else 1
     # model_input None: the input the model records it was trained on
-    model = (Pixelator.from_checkpoint(checkpoint, pixels_per_cell=pixels_per_cell, model_input=model_input) if checkpoint
-             else Pixelator.shipped(pixels_per_cell=pixels_per_cell, model_input=model_input))
+    load = {"pixels_per_cell": pixels_per_cell, "model_input": model_input, **({"views": views} if views else {})}
+    model = Pixelator.from_checkpoint(checkpoint, **load) if checkpoint else Pixelator.shipped(**load)
     if model_input is not None:
         notes.append(f"model rows: generator input {model_input}")
+    if views:
+        notes.append(f"model rows and untrained net: --views {views}")
     unknown = set(pipeline) - set(PIPELINE)
     if unknown:
         raise TypeError(f"methods() got unknown options {sorted(unknown)}")
@@ -174,8 +178,8 @@ def methods(
     notes += [f"model rows: --{k.replace('_', '-')} {v:g}" for k, v in chosen.items()]
     torch.manual_seed(0)
     spec = model.spec  # the untrained network has the trained one's architecture and resolution: only training differs
-    net = Pixelator(init_weights(spec.build()).eval(), spec, model=ModelOptions(pixels_per_cell=model.model.pixels_per_cell,
-                                                                                    model_input=model.model.model_input))
+    net = Pixelator(init_weights(spec.build()).eval(), spec, model=ModelOptions(
+        pixels_per_cell=model.model.pixels_per_cell, model_input=model.model.model_input, views=model.model.views))
     # and the same pipeline after the generator
     net = net.with_options(hold_lines=hold_lines, **{k: getattr(model.options, k) for k in PIPELINE})
     if hold_lines:
@@ -277,12 +281,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hold-lines", action="store_true", help="model and untrained net: pixelate --hold-lines")
     p.add_argument("--model-input", choices=MODEL_INPUTS, help="model and untrained net: the generator's input; cells and dark-cells "
                    "draw the picture's feature cells into it (default: what the model records it was trained on)")
+    p.add_argument("--views", type=int, choices=VIEWS, help="model and untrained net: pixelate --views (default 1)")
     p.add_argument("--metrics", type=Path, help="also write the model's and classical totals here (a run's metrics.json)")
     args = p.parse_args(argv)
     cases = generated_cases() + cartoon_cases(2 if args.quick else args.cartoons) + photo_cases(args.quick)
     if args.cases:
         cases = [c for c in cases if any(part in c.name for part in args.cases)]
-    found, notes = methods(args.checkpoint, args.pixels_per_cell, args.hold_lines, args.model_input,
+    found, notes = methods(args.checkpoint, args.pixels_per_cell, args.hold_lines, args.model_input, args.views,
                            **{k: getattr(args, k) for k in PIPELINE})
     if args.only:
         found = {n: f for n, f in found.items() if n in args.only}

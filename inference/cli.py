@@ -29,6 +29,7 @@ from inference.postprocess import ANCHOR_SIGMA, ANCHOR_WITHIN, PALETTE_SOURCES, 
 from inference.report import Summary, write_preview
 from inference.shipped import DEFAULT_METHOD, SHIPPED_NAME, shipped_card
 from inference.video import pixelate_gif, pixelate_video
+from inference.views import VIEWS
 from pixelforge.imaging import (
     DEFAULT_MAX_FRAMES,
     DEFAULT_MAX_PIXELS,
@@ -143,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="after the model draws, cells on the picture's thin lines (eyes, brows, outlines) take the "
                             "line's colour and the cells beside them the picture's, as in --classic: bolder faces, "
                             "further from the picture's colours on flat art (off by default)")
+    model.add_argument("--views", type=int, choices=VIEWS, default=ModelOptions.views,
+                       help="draw the picture in this many orientations (2: also mirrored; 4: also upside down; 8: also "
+                            "transposed) and average the drawings: what the model draws one way only (a stray cell, a "
+                            "lopsided eye) thins out; each view is one more generator pass (default 1)")
     model.add_argument("--tile", type=int, default=ModelOptions.tile, help="tile side in generator pixels for large inputs (default 1024)")
     model.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     model.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto", help="auto: bf16/fp16 on GPU, fp32 on CPU")
@@ -267,7 +272,7 @@ def _plain(message: str) -> str:
 def make_pixelator(args: argparse.Namespace) -> Pixelator:
     # each flag is the option of the same name (PixelArtOptions, ModelOptions)
     names = ("cell_size", "palette", "dither", "native", "palette_from", "anchor_colors", "anchor_within", "snap_colors", "settle_flats",
-             "hold_lines", "tile", "device", "precision", "threads", "engine")
+             "hold_lines", "views", "tile", "device", "precision", "threads", "engine")
     options: dict[str, object] = {name: getattr(args, name) for name in names}
     options["onnx_cache"] = not args.no_onnx_cache
     if options["anchor_within"] is None:  # the model's recorded value (Pixelator.from_checkpoint), else the default

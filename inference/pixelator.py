@@ -55,6 +55,7 @@ from inference.postprocess import (
     settle_flats,
 )
 from inference.tiling import shared_norms, translate_pictures, with_shared_stats_norm
+from inference.views import VIEWS, translate_views
 from pixelforge.device import resolve_device
 from pixelforge.imaging import has_alpha, rgb_on_white
 from pixelforge.model.checkpoint import (
@@ -82,6 +83,7 @@ class ModelOptions:
     engine: str = "auto"  # auto (ONNX Runtime for fp32 on CPU when installed, else torch), torch, onnx, int8 (opt-in)
     onnx_cache: bool = True  # keep exported ONNX graphs under the user cache dir, keyed by the weights' hash
     model_input: str = "lines"  # the generator's input: the picture halved keeping thin lines; "cells"/"dark-cells" also draw in its feature cells (all, dark) as blocks
+    views: int = 1  # the picture drawn in 1, 2, 4 or 8 orientations and the drawings averaged (inference.views); costs as many passes
 
     def __post_init__(self) -> None:
         if self.pixels_per_cell < 0:
@@ -96,6 +98,8 @@ class ModelOptions:
             raise ValueError(f"model_input must be one of {', '.join(MODEL_INPUTS)}, got {self.model_input!r}")
         if self.engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        if self.views not in VIEWS:
+            raise ValueError(f"views must be one of {', '.join(map(str, VIEWS))}, got {self.views!r}")
 
 
 def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
@@ -240,6 +244,8 @@ class Pixelator:
             anchor += ", the picture's thin lines held"
         if self.model.model_input != "lines":
             res += f", the picture's {'dark ' if self.model.model_input == 'dark-cells' else ''}feature cells drawn into its input"
+        if self.model.views > 1:
+            res += f", {self.model.views} orientations averaged"
         return (
             f"CycleGAN generator {self.spec} from {self.source} on {self.device} ({self.dtype}), {res}, {anchor}; "
             f"engine {engine} [{self.engine_reason}]"
@@ -351,7 +357,9 @@ class Pixelator:
 
     def translate_many(self, pictures: Sequence[np.ndarray]) -> list[np.ndarray]:
         """The generator on several ``(H, W, 3)`` float 0..255 pictures, batched by size, large ones tiled
-        (:func:`inference.tiling.translate_pictures`); each comes back at its own size."""
+        (:func:`inference.tiling.translate_pictures`), each in ``views`` orientations averaged; each comes back at
+        its own size."""
         assert self.generator is not None
-        return translate_pictures(self._run, self.generator, pictures, self.model.tile, self.model.overlap,
-                                  self.model.batch_pixels)
+        net, model = self.generator, self.model
+        return translate_views(lambda batch: translate_pictures(self._run, net, batch, model.tile, model.overlap,
+                                                                model.batch_pixels), pictures, model.views)
