@@ -61,25 +61,28 @@ demo: system-deps $(STAMP)
 
 # The shipped model, reproducible: curate the shared corpus, train with the recipes in turn, measure, ship.
 # `make model` trains each recipe of RECIPES into the run folder its file names (`output`), starting from what
-# its `init_from` names; a run that exists is resumed. The shipped v53 is one GPU stage (4.4 minutes on an H200;
-# an estimated 1.5 hours on 2 CPU cores with TRAIN_ARGS="--device cpu") from the released v36 generator kept in
-# training/recipes/weights/. v36 itself, two one-epoch CPU stages (13-28 minutes each, by machine):
-# `make model RECIPES="$(V36_RECIPES)" MODEL_RUN=runs/cpu-native-v36`; v20 from v7's kept weights (six stages):
-# `make model RECIPES="$(V20_RECIPES)" MODEL_RUN=runs/cpu-native-v20`; v7 from random weights (about 4.5 hours):
-# `make model RECIPES="$(V7_RECIPES)"`. The full-size GPU model from random weights (stages 51-52, 9 minutes on
-# an H200): `make model RECIPES="$(GPU_FULL_RECIPES)" MODEL_RUN=runs/gpu-native-v52`.
+# its `init_from` names; a run that exists is resumed. The shipped v64 is three annealed one-epoch CPU stages
+# (61, 62, 64; 15-30 minutes each on 2 cores) from the released v53 generator kept in training/recipes/weights/.
+# v53 itself, one GPU stage from v36 (4.4 minutes on an H200; an estimated 1.5 hours on 2 CPU cores with
+# TRAIN_ARGS="--device cpu"): `make model RECIPES="$(V53_RECIPES)" MODEL_RUN=runs/gpu-native-v53`; v36, two
+# one-epoch CPU stages: `make model RECIPES="$(V36_RECIPES)" MODEL_RUN=runs/cpu-native-v36`; v20 from v7's kept
+# weights (six stages): `make model RECIPES="$(V20_RECIPES)" MODEL_RUN=runs/cpu-native-v20`; v7 from random
+# weights (about 4.5 hours): `make model RECIPES="$(V7_RECIPES)"`. The full-size GPU model from random weights
+# (stages 51-52, 9 minutes on an H200): `make model RECIPES="$(GPU_FULL_RECIPES)" MODEL_RUN=runs/gpu-native-v52`.
 # `make ship-model` measures MODEL_RUN and copies it into the package as fp16 with its card (what a Hub repo would hold).
 CORPUS ?= ../shared/corpus
 V7_RECIPES := $(addprefix training/recipes/,cpu-native.toml cpu-native-v2.toml cpu-native-v3.toml cpu-native-v4.toml cpu-native-v5.toml cpu-native-v7.toml)
 V20_RECIPES := $(addprefix training/recipes/,cpu-native-v14.toml cpu-native-v15.toml cpu-native-v16.toml cpu-native-v18.toml cpu-native-v19.toml cpu-native-v20.toml)
 V36_RECIPES := $(addprefix training/recipes/,cpu-native-v33.toml cpu-native-v36.toml)
 GPU_FULL_RECIPES := $(addprefix training/recipes/,gpu-native.toml gpu-native-v52.toml)
-RECIPES ?= training/recipes/gpu-native-v53.toml
+V53_RECIPES := training/recipes/gpu-native-v53.toml
+RECIPES ?= $(addprefix training/recipes/,cpu-native-v61.toml cpu-native-v62.toml cpu-native-v64.toml)
 TRAIN_ARGS ?=
-MODEL_RUN ?= runs/gpu-native-v53
-SHIPPED_NAME ?= pixelforge-native-v53
-# the generator resolution the shipped model runs at (measured: docs/model.md), recorded in its G_A
+MODEL_RUN ?= runs/cpu-native-v64
+SHIPPED_NAME ?= pixelforge-native-v64
+# the generator resolution and the anchoring the shipped model runs with (measured: docs/model.md), recorded in its G_A
 SHIPPED_PPC ?= 2
+SHIPPED_ANCHOR_WITHIN ?= 10
 SHIPPED ?= inference/models/$(SHIPPED_NAME)
 model: $(STAMP)
 	$(PY) -m curation run --input $(CORPUS)/cartoons --output data/cartoons --domain A --set 'split.holdout_prefixes=["0"]'
@@ -91,9 +94,9 @@ model: $(STAMP)
 	done
 
 ship-model: $(STAMP)
-	$(PY) benchmarks/quality.py --checkpoint $(MODEL_RUN) --pixels-per-cell $(SHIPPED_PPC) --only "classical (new)" model "model, picture palette" "model, lines held" "model, own colours" "untrained net" --metrics $(MODEL_RUN)/metrics.json --out benchmarks/out/quality-model
+	$(PY) benchmarks/quality.py --checkpoint $(MODEL_RUN) --pixels-per-cell $(SHIPPED_PPC) --anchor-within $(SHIPPED_ANCHOR_WITHIN) --only "classical (new)" model "model, picture palette" "model, lines held" "model, own colours" "untrained net" --metrics $(MODEL_RUN)/metrics.json --out benchmarks/out/quality-model
 	rm -rf $(SHIPPED)
-	$(PY) -m training publish $(MODEL_RUN) --repo pixelforge/$(SHIPPED_NAME) --dry-run --fp16 --no-g-b --pixels-per-cell $(SHIPPED_PPC) --stage $(SHIPPED)
+	$(PY) -m training publish $(MODEL_RUN) --repo pixelforge/$(SHIPPED_NAME) --dry-run --fp16 --no-g-b --pixels-per-cell $(SHIPPED_PPC) --anchor-within $(SHIPPED_ANCHOR_WITHIN) --stage $(SHIPPED)
 
 clean:
 	rm -rf build site *.egg-info .pytest_cache .ruff_cache

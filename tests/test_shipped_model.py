@@ -19,7 +19,7 @@ from inference.cli import main
 from inference.grid import cell_purity
 from inference.pixelator import Pixelator
 from pixelforge.imaging import count_colors
-from pixelforge.model.checkpoint import recommended_pixels_per_cell
+from pixelforge.model.checkpoint import recommended_pixels_per_cell, recorded_anchor_within
 from pixelforge.testing.hub_metadata import validate_card_metadata
 from training.config import load_toml
 
@@ -46,7 +46,7 @@ def test_the_shipped_weights_are_small_fp16_safetensors_with_a_valid_card():
     assert meta["dtype"] == "float16" and int(meta["ngf"]) == 32 and meta["skip"] == "1"
     card = shipped.shipped_card().read_text()
     assert validate_card_metadata(card, "model") == []
-    for needed in ("## Training data", "## Metrics", "## Limitations", "CC-BY-SA-3.0", "Twemoji", "`lambda_content` | `40.0`", "`content_salience` | `24.0`", "`lambda_flat` | `50.0`", "`lr_decay` | `\"step\"`",
+    for needed in ("## Training data", "## Metrics", "## Limitations", "CC-BY-SA-3.0", "Twemoji", "`lambda_content` | `40.0`", "`content_salience` | `8.0`", "`a_resize` | `\"dark-cells\"`", "`lambda_flat` | `50.0`", "`lr_decay` | `\"step\"`",
                    "`skip` | `true`", "`content_lines` | `true`", "pixelforge's long skip"):
         assert needed in card
     assert json.loads((shipped.SHIPPED_DIR / "config.json").read_text())["training"]["b_max_scale"] == 1
@@ -75,7 +75,8 @@ def test_cli_says_which_method_runs(tmp_path, capsys):
     assert main([str(src), "-o", str(tmp_path / "h.png"), "--shipped", "--hold-lines", "-q"]) == 0
     assert "thin lines held" in capsys.readouterr().err
     held, drawn = (np.asarray(Image.open(tmp_path / n).convert("L"), float) for n in ("h.png", "s.png"))
-    assert held.min() <= drawn.min() and held.mean() < drawn.mean()  # the outlines come back darker
+    line = np.asarray(picture(2).convert("L"), float) < 60  # the picture's 1-2 px dark outlines
+    assert held[line].mean() < 60 and not np.array_equal(held, drawn)  # held in their dark colour
     assert main([str(src), "-o", str(tmp_path / "c.png"), "--classic", "-q"]) == 0
     assert "classical method" in capsys.readouterr().err
     assert main([str(src), "-o", str(tmp_path / "d.png"), "-q"]) == 0
@@ -120,6 +121,8 @@ def test_make_model_and_ship_model_reproduce_the_model_the_package_ships():
     staged = re.search(r"--stage (\S+)", ship).group(1)
     assert (root / staged).resolve() == shipped.SHIPPED_DIR.resolve()
     assert f"--pixels-per-cell {recommended_pixels_per_cell(shipped.SHIPPED_DIR)} " in ship  # as the weights record
+    within = recorded_anchor_within(shipped.SHIPPED_DIR)
+    assert within is not None and ship.count(f"--anchor-within {within:g} ") == 2  # measured and published with it
     earlier: list[str] = []  # each recipe starts from weights in the repository or from an earlier recipe's run
     for recipe in recipes:
         cfg = load_toml(root / recipe)
