@@ -33,7 +33,7 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +43,8 @@ from torch import nn
 
 from inference.classic import classic_cells, hold_lines, reduce_keeping_lines, with_feature_cells
 from inference.grid import cell_means
-from inference.onnx_engine import ENGINES, ONNX_ENGINES, OnnxGenerator, choose_engine
+from inference.model_options import ModelOptions
+from inference.onnx_engine import ONNX_ENGINES, OnnxGenerator, choose_engine
 from inference.postprocess import (
     Cells,
     PixelArtOptions,
@@ -55,60 +56,13 @@ from inference.postprocess import (
     settle_flats,
 )
 from inference.tiling import shared_norms, translate_pictures, with_shared_stats_norm
-from inference.views import VIEWS, translate_views
-from pixelforge.device import resolve_device
+from inference.views import translate_views
+from pixelforge.device import resolve_device, resolve_dtype
 from pixelforge.imaging import has_alpha, rgb_on_white
-from pixelforge.model.checkpoint import (
-    MODEL_INPUTS,
-    recommended_pixels_per_cell,
-    recorded_anchor_within,
-    recorded_input,
-)
+from pixelforge.model.checkpoint import recommended_pixels_per_cell, recorded_anchor_within, recorded_input
 from pixelforge.model.hub import resolve_checkpoint
 from pixelforge.model.loading import load_generator
 from pixelforge.model.networks import GeneratorSpec
-
-
-@dataclass(frozen=True)
-class ModelOptions:
-    """How the generator runs. ``pixels_per_cell=0`` means full resolution (the slow reference)."""
-
-    pixels_per_cell: int = 1
-    tile: int = 1024  # largest tile side, in generator pixels (1024² needs ~1.5 GB at ngf 64)
-    overlap: int = 64  # blended band between tiles, in generator pixels (at most a quarter tile)
-    batch_pixels: int = 1 << 20  # generator pixels per forward pass: tiles are batched up to this
-    device: str = "auto"  # auto, cpu, cuda, cuda:1, mps
-    precision: str = "auto"  # auto (bf16/fp16 on GPU, fp32 on CPU), fp32, bf16, fp16
-    threads: int = 0  # intra-op threads on CPU (torch and ONNX Runtime); 0 = their default (all cores)
-    engine: str = "auto"  # auto (ONNX Runtime for fp32 on CPU when installed, else torch), torch, onnx, int8 (opt-in)
-    onnx_cache: bool = True  # keep exported ONNX graphs under the user cache dir, keyed by the weights' hash
-    model_input: str = "lines"  # the generator's input: the picture halved keeping thin lines; "cells"/"dark-cells" also draw in its feature cells (all, dark) as blocks
-    views: int = 1  # the picture drawn in 1, 2, 4 or 8 orientations and the drawings averaged (inference.views); costs as many passes
-
-    def __post_init__(self) -> None:
-        if self.pixels_per_cell < 0:
-            raise ValueError("pixels_per_cell must be >= 0 (0 = full resolution)")
-        if self.tile < 64 or self.tile % 4:
-            raise ValueError("tile must be a multiple of 4 and at least 64")
-        if self.overlap < 0:
-            raise ValueError("overlap must be >= 0")
-        if self.precision not in ("auto", "fp32", "bf16", "fp16"):
-            raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
-        if self.model_input not in MODEL_INPUTS:
-            raise ValueError(f"model_input must be one of {', '.join(MODEL_INPUTS)}, got {self.model_input!r}")
-        if self.engine not in ENGINES:
-            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
-        if self.views not in VIEWS:
-            raise ValueError(f"views must be one of {', '.join(map(str, VIEWS))}, got {self.views!r}")
-
-
-def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
-    """fp32 on CPU (bf16 there is slower without AMX); bf16 where the GPU has it, else fp16."""
-    if precision == "fp32" or (precision == "auto" and device.type == "cpu"):
-        return torch.float32
-    if precision == "bf16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
-        return torch.bfloat16
-    return torch.float16
 
 
 class Pixelator:

@@ -204,7 +204,8 @@ def samples(dataset: Path) -> None:
 
 def tiling() -> None:
     """How a large picture goes through the generator: overlapping tiles, linear blending ramps."""
-    from inference.pixelator import ModelOptions, _ramp, tile_starts
+    from inference.model_options import ModelOptions
+    from inference.tiling import ramp, tile_starts
 
     opts = ModelOptions()
     h, w = 1800, 2600  # generator pixels (e.g. a 7200x10400 photo at cell 4, 1 px per cell)
@@ -232,7 +233,7 @@ def tiling() -> None:
     d.text((pad, py - 22), "blend weight along x (linear ramps over the overlap; 1 at the picture's edges)", fill=INK, font=f)
     d.line([(pad, py + plot_h), (pad + iw, py + plot_h)], fill=INK, width=1)
     for b, x in enumerate(xs):
-        wx = _ramp(tile, overlap, x == 0, x + tile == w)
+        wx = ramp(tile, overlap, x == 0, x + tile == w)
         c = colours[b % 2][:3]
         pts = [(pad + (x + i) * k, py + plot_h - wx[i] * (plot_h - 10)) for i in range(0, tile, 4)]
         d.line(pts, fill=c, width=3)

@@ -1,0 +1,46 @@
+"""How the generator runs (:class:`ModelOptions`): resolution, tiles, device, precision, engine, input, views.
+
+Kept apart from :mod:`inference.pixelator` so the options are a small, typed record with its own checks;
+``Pixelator`` and the CLI take them as keyword arguments of the same names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from inference.onnx_engine import ENGINES
+from inference.views import VIEWS
+from pixelforge.model.checkpoint import MODEL_INPUTS
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """How the generator runs. ``pixels_per_cell=0`` means full resolution (the slow reference)."""
+
+    pixels_per_cell: int = 1
+    tile: int = 1024  # largest tile side, in generator pixels (1024² needs ~1.5 GB at ngf 64)
+    overlap: int = 64  # blended band between tiles, in generator pixels (at most a quarter tile)
+    batch_pixels: int = 1 << 20  # generator pixels per forward pass: tiles are batched up to this
+    device: str = "auto"  # auto, cpu, cuda, cuda:1, mps
+    precision: str = "auto"  # auto (bf16/fp16 on GPU, fp32 on CPU), fp32, bf16, fp16
+    threads: int = 0  # intra-op threads on CPU (torch and ONNX Runtime); 0 = their default (all cores)
+    engine: str = "auto"  # auto (ONNX Runtime for fp32 on CPU when installed, else torch), torch, onnx, int8 (opt-in)
+    onnx_cache: bool = True  # keep exported ONNX graphs under the user cache dir, keyed by the weights' hash
+    model_input: str = "lines"  # the generator's input: the picture halved keeping thin lines; "cells"/"dark-cells" also draw in its feature cells (all, dark) as blocks
+    views: int = 1  # the picture drawn in 1, 2, 4 or 8 orientations and the drawings averaged (inference.views); costs as many passes
+
+    def __post_init__(self) -> None:
+        if self.pixels_per_cell < 0:
+            raise ValueError("pixels_per_cell must be >= 0 (0 = full resolution)")
+        if self.tile < 64 or self.tile % 4:
+            raise ValueError("tile must be a multiple of 4 and at least 64")
+        if self.overlap < 0:
+            raise ValueError("overlap must be >= 0")
+        if self.precision not in ("auto", "fp32", "bf16", "fp16"):
+            raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
+        if self.model_input not in MODEL_INPUTS:
+            raise ValueError(f"model_input must be one of {', '.join(MODEL_INPUTS)}, got {self.model_input!r}")
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        if self.views not in VIEWS:
+            raise ValueError(f"views must be one of {', '.join(map(str, VIEWS))}, got {self.views!r}")
