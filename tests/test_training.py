@@ -311,7 +311,7 @@ def _reference_step(nets, opt_G, opt_D, real_A, real_B, w: Weights):
     loss_D_B.backward()
     opt_D.step()
     return [loss_D_A, loss_G_A, loss_cycle_A, loss_idt_A, loss_D_B, loss_G_B, loss_cycle_B, loss_idt_B,
-            loss_content_A, loss_content_B, loss_flat_A]
+            loss_content_A, loss_content_B, loss_flat_A, torch.zeros(())]  # sym_A: lambda_sym is 0 here
 
 
 @pytest.mark.parametrize(("lambda_content", "lambda_flat"), [(0.0, 0.0), (5.0, 0.0), (5.0, 3.0)])
@@ -647,6 +647,46 @@ def test_the_flat_shading_loss_keeps_flat_areas_flat_and_leaves_edges_free(tmp_p
 
     plain, flat = texture(0.0), texture(20.0)
     assert flat < 0.5 * plain, (plain, flat)
+
+
+def test_the_symmetry_loss_teaches_g_a_to_draw_a_mirrored_crop_mirrored(tmp_path):
+    """lambda_sym: G_A's drawing of a view of a crop, turned back, should be its drawing of the crop (pixelate --views)."""
+    from inference.views import oriented as picture_view
+    from training import ddp
+
+    x = torch.rand(2, 3, 6, 6) * 2 - 1
+    for k in range(8):  # the same eight views, numbered as pixelate --views numbers them
+        view = cyclegan.oriented(x, k)
+        assert torch.equal(cyclegan.restored(view, k), x)
+        assert np.array_equal(view[0].permute(1, 2, 0).numpy(), picture_view(x[0].permute(1, 2, 0).numpy(), k))
+    symmetric = torch.nn.Conv2d(3, 3, 1)  # a 1x1 convolution commutes with every view
+    lopsided = torch.nn.Conv2d(3, 3, 3, padding=1, bias=False)
+    with torch.no_grad():
+        lopsided.weight.zero_()
+        lopsided.weight[:, :, 0, 1] = torch.eye(3)  # the pixel above, plus half the pixel to the left: no view but the
+        lopsided.weight[:, :, 1, 0] = 0.5 * torch.eye(3)  # identity maps these two taps onto themselves
+        for k in range(1, 8):
+            assert cyclegan.symmetry_loss(symmetric, x, symmetric(x), k).item() < 1e-6
+            assert cyclegan.symmetry_loss(lopsided, x, lopsided(x), k).item() > 0.1
+
+    def asymmetry(lambda_sym: float) -> float:
+        cfg = tiny(tmp_path, pool_size=0, lambda_sym=lambda_sym, lr=1e-3, seed=5)
+        _, model = build_model(cfg, torch.device("cpu"), ddp.Dist())
+        g = torch.Generator().manual_seed(0)
+        for _ in range(40):
+            real_A, real_B = torch.rand(2, 3, 32, 32, generator=g) * 2 - 1, torch.rand(2, 3, 32, 32, generator=g) * 2 - 1
+            losses = train_step(model, real_A, real_B)
+            assert (losses.sym_A > 0) == (lambda_sym > 0)
+        test = torch.rand(4, 3, 32, 32, generator=g) * 2 - 1
+        G = model.G_A.eval()
+        with torch.no_grad():
+            out = G(test)
+            return sum(cyclegan.symmetry_loss(G, test, out, k).item() for k in range(1, 8)) / 7
+
+    plain, sym = asymmetry(0.0), asymmetry(20.0)
+    assert sym < 0.5 * plain, (plain, sym)
+    with pytest.raises(ConfigError, match="lambda_sym must be a finite number >= 0"):
+        tiny(tmp_path, lambda_sym=-1.0).validate()
 
 
 def test_salience_weights_the_colour_keeping_loss_toward_small_features_that_stand_out(tmp_path):

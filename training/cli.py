@@ -74,6 +74,9 @@ HELP = {
                       "of its two sides) or medoid (one of the block's own pixels, so edges are asked to stay hard)",
     "lambda-flat": "flat-shading loss weight: G_A's steps between neighbouring pixels where its input is flat "
                    "(texture, speckle) cost, edges are free (default 0 = off)",
+    "lambda-sym": "symmetry loss weight: L1 between G_A's drawing of a crop and its drawing of the crop mirrored, "
+                  "flipped or transposed (one at random per step), turned back; teaches one pass what pixelate --views "
+                  "averages (default 0 = off)",
     "pool-size": "past fakes kept per domain for the discriminators (default 50)",
     "max-steps": "stop after N optimizer steps in total, counting steps before a resume",
     "device": "auto | cpu | cuda | cuda:N (default auto)",

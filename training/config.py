@@ -84,6 +84,7 @@ class TrainConfig:
     content_target: str = "input"  # with content_lines and a_resize "lines": find the outline target in the "input" or the full "picture"
     content_reduce: str = "mean"  # G_A's colour-keeping target per block: the "mean" (blends edges) or "medoid" (one of its pixels) of the input or picture
     lambda_flat: float = 0.0  # flat-shading loss: G_A's pixel steps where its input is flat (texture, speckle); 0 = off
+    lambda_sym: float = 0.0  # symmetry loss: G_A draws a mirrored, flipped or transposed crop as that view of its drawing (pixelate --views, learnt); 0 = off
     pool_size: int = 50  # past fakes per domain shown to the discriminators
     max_steps: int | None = None  # stop after this many optimizer steps in total (resume included)
     # speed
@@ -153,7 +154,8 @@ class TrainConfig:
                               f"empty; use --size {min_size(self.n_layers)} or more (or fewer --n-layers)")
         if not (math.isfinite(self.init_gain) and self.init_gain > 0):
             raise ConfigError(f"init_gain must be a finite number > 0, got {self.init_gain}")
-        for name in ("lr", "lambda_a", "lambda_b", "lambda_identity", "lambda_content", "content_salience", "lambda_flat"):  # lr 0 freezes the weights (a check run)
+        for name in ("lr", "lambda_a", "lambda_b", "lambda_identity", "lambda_content", "content_salience", "lambda_flat",
+                     "lambda_sym"):  # lr 0 freezes the weights (a check run)
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise ConfigError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
         for name in ("beta1", "beta2"):
