@@ -47,7 +47,7 @@ def test_the_shipped_weights_are_small_fp16_safetensors_with_a_valid_card():
     card = shipped.shipped_card().read_text()
     assert validate_card_metadata(card, "model") == []
     for needed in ("## Training data", "## Metrics", "## Limitations", "CC-BY-SA-3.0", "Twemoji", "`lambda_content` | `40.0`", "`content_salience` | `8.0`", "`a_resize` | `\"dark-cells\"`", "`lambda_flat` | `50.0`", "`lr_decay` | `\"step\"`",
-                   "`skip` | `true`", "`content_lines` | `true`", "pixelforge's long skip"):
+                   "`skip` | `true`", "`content_lines` | `true`", "pixelforge's long skip", "`--views 8`"):
         assert needed in card
     assert json.loads((shipped.SHIPPED_DIR / "config.json").read_text())["training"]["b_max_scale"] == 1
 
