@@ -170,9 +170,13 @@ class Pixelator:
         return cls(None, None, art, model)
 
     def with_options(self, **changes: object) -> Pixelator:
-        """The same loaded model with other output options (cell size, palette, ...), no reload."""
+        """The same loaded model with other output options (cell size, palette, ...), no reload; ``views`` too,
+        since it changes how often the loaded generator runs, not what is loaded."""
+        views = changes.pop("views", None)
         clone = copy.copy(self)
         clone.options = replace(self.options, **changes)
+        if views is not None:
+            clone.model = replace(self.model, views=views)
         return clone
 
     @property

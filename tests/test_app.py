@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,16 @@ from inference.shipped import DEFAULT_METHOD, SHIPPED_NAME
 from pixelforge.imaging import count_colors
 from pixelforge.model.checkpoint import generator_metadata, save_network
 from pixelforge.model.networks import GeneratorSpec, init_weights
-from webapp.jobs import SHIPPED_G_A, JobError, JobFiles, Limits, Settings, run_animation, run_preview
+from webapp.jobs import (
+    SHIPPED_G_A,
+    JobError,
+    JobFiles,
+    Limits,
+    Settings,
+    run_animation,
+    run_preview,
+    run_still,
+)
 from webapp.models import CLASSICAL, Models
 
 REPO = Path(__file__).resolve().parent.parent
@@ -195,13 +205,31 @@ def test_hold_lines_reaches_the_model_as_the_cli_flag_does(client, files, run_fo
     assert held.read_bytes() != drawn.read_bytes()  # the untrained net paints over the lines; held, they come back
 
 
+def test_views_reach_the_model_as_the_cli_flag_does_and_are_limited(client, files, run_folder, tmp_path):
+    args = {"model": str(run_folder), "api_name": "/pixelate"}
+    drawn = Path(client.predict(handle_file(str(files["lines"])), **args))
+    averaged = Path(client.predict(handle_file(str(files["lines"])), views=8, **args))
+    want = cli_result(files["lines"], tmp_path / "views.png", ["--checkpoint", str(run_folder), "--views", "8"])
+    assert averaged.read_bytes() == want.read_bytes()
+    assert averaged.read_bytes() != drawn.read_bytes()  # an untrained net is far from symmetric: the average differs
+    settings = Settings(model=str(run_folder), views=8)
+    assert settings.command().endswith("--views 8") and "--views" not in Settings(views=8).command()
+    pixels = Image.open(files["lines"]).width * Image.open(files["lines"]).height
+    small = Limits(view_pixels=pixels * 4)  # 4 views of this picture fit, 8 do not
+    with pytest.raises(JobError, match=r"8 views of a 0\.00691-megapixel picture are 0\.0553 megapixels of drawing; this page draws up to"):
+        run_still(files["lines"], settings, Models([str(run_folder)]), small, JobFiles(tmp_path / "jobs"))
+    assert run_still(files["lines"], replace(settings, views=4), Models([str(run_folder)]), small, JobFiles(tmp_path / "jobs"))
+    assert run_still(files["lines"], replace(settings, model=CLASSICAL), Models(), small, JobFiles(tmp_path / "jobs"))
+    assert "views" in Limits().describe()
+
+
 def test_endpoint_signature_picture_first_settings_with_defaults(client):
     endpoint = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/pixelate"]
     params = endpoint["parameters"]
     assert params[0]["parameter_name"] == "picture" and not params[0]["parameter_has_default"]
     assert all(p["parameter_has_default"] for p in params[1:])
     assert [p["parameter_name"] for p in params[1:]] == [
-        "model", "cell_size", "palette", "colors", "palette_file", "dither", "native", "scale", "hold_lines"
+        "model", "cell_size", "palette", "colors", "palette_file", "dither", "native", "scale", "hold_lines", "views"
     ]  # fmt: skip
     assert len(endpoint["returns"]) == 1 and endpoint["returns"][0]["component"] == "Image"
 

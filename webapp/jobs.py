@@ -51,6 +51,7 @@ class Limits:
     time_s: float = 120.0
     preview_pixels: int = 160_000  # the reduced copy behind the live preview (about 400x400)
     display_pixels: int = 16_000_000  # the display-scale PNG is scaled down to fit this
+    view_pixels: int = 16_000_000  # picture pixels x views: a model drawing 8 views of a picture does 8 passes
     concurrency: int = 1  # jobs that run at once; the rest wait in the queue
     queue_size: int = 16
 
@@ -58,7 +59,8 @@ class Limits:
         return (
             f"Uploads up to {self.upload_mb} MB; pictures and frames up to {self.max_pixels / 1e6:g} megapixels; "
             f"GIFs and videos up to {self.max_frames} frames (about {round(self.max_frames / 30, 1):g} s at 30 fps); "
-            f"animations stop after {self.time_s:g} s. The `pixelate` command line has none of these limits."
+            f"animations stop after {self.time_s:g} s; a model's views times the picture's megapixels up to "
+            f"{self.view_pixels / 1e6:g}. The `pixelate` command line has none of these limits."
         )
 
 
@@ -75,6 +77,7 @@ class Settings:
     native: bool = False
     scale: int = 8  # screen pixels per cell in the page and the display-scale download
     hold_lines: bool = False  # a model's drawing with the classical method's outline cells on top (pixelate --hold-lines)
+    views: int = 1  # a model draws the picture this many ways and the drawings are averaged (pixelate --views)
 
     def palette_arg(self) -> str:
         """The CLI's ``--palette`` value for these settings."""
@@ -88,7 +91,7 @@ class Settings:
 
     def options(self) -> dict[str, object]:
         return dict(cell_size=int(self.cell_size), palette=self.palette_arg(), dither=self.dither, native=bool(self.native),
-                    hold_lines=bool(self.hold_lines))
+                    hold_lines=bool(self.hold_lines), views=int(self.views))
 
     def command(self) -> str:
         """The equivalent ``pixelate`` command, so a result tried here can be batched from a shell."""
@@ -101,6 +104,8 @@ class Settings:
             parts += ["--checkpoint", self.model]
         if self.hold_lines and self.model != CLASSICAL:  # the classical method holds its lines anyway
             parts += ["--hold-lines"]
+        if int(self.views) > 1 and self.model != CLASSICAL:  # the classical method draws once
+            parts += ["--views", str(int(self.views))]
         return shlex.join(parts)
 
 
@@ -168,6 +173,15 @@ def load_picture(path: str | Path | None, limits: Limits) -> tuple[Image.Image, 
     return decoded.image, decoded.n_frames
 
 
+def check_views(pixels: int, settings: Settings, limits: Limits) -> None:
+    """Refuse a still whose views would make a model draw more than ``limits.view_pixels`` (each view is a pass)."""
+    views = int(settings.views)
+    if views > 1 and settings.model != CLASSICAL and pixels * views > limits.view_pixels:
+        raise JobError(f"{views} views of a {pixels / 1e6:.3g}-megapixel picture are {pixels * views / 1e6:.3g} megapixels "
+                       f"of drawing; this page draws up to {limits.view_pixels / 1e6:g}. Choose fewer views or a smaller "
+                       "picture, or use the `pixelate` command line.")
+
+
 def _pixelator(models: Models, settings: Settings) -> Pixelator:
     try:
         return models.pixelator(settings.model, **settings.options())
@@ -226,6 +240,7 @@ def run_still(path: str | Path | None, settings: Settings, models: Models, limit
     """The full-size result, exactly as ``pixelate INPUT -o OUT.png`` with the same settings writes it."""
     start = time.perf_counter()
     img, n_frames = load_picture(path, limits)
+    check_views(img.width * img.height, settings, limits)
     pixelator = _pixelator(models, settings)
     with models.running(settings.model):
         out = pixelator.pixelate(img)
@@ -259,6 +274,7 @@ def run_still(path: str | Path | None, settings: Settings, models: Models, limit
 def run_preview(path: str | Path | None, settings: Settings, models: Models, limits: Limits) -> tuple[Image.Image, str]:
     """A display-scale preview from a reduced copy, for feedback while settings change."""
     img, _ = load_picture(path, limits)
+    check_views(min(img.width * img.height, limits.preview_pixels), settings, limits)  # the preview draws a reduced copy
     pixelator = _pixelator(models, settings)
     with models.running(settings.model):
         native = np.asarray(preview(pixelator, img, limits.preview_pixels))

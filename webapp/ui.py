@@ -93,8 +93,9 @@ def build_app(models: Models | None = None, limits: Limits | None = None, files:
     files = files or JobFiles()
     defaults = Settings()
 
-    def settings_of(model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines) -> Settings:  # noqa: ANN001
-        return Settings(model, int(cell_size), palette, int(colors), palette_file, dither, bool(native), int(scale), bool(hold_lines))
+    def settings_of(model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views) -> Settings:  # noqa: ANN001
+        return Settings(model, int(cell_size), palette, int(colors), palette_file, dither, bool(native), int(scale), bool(hold_lines),
+                        int(views))
 
     def pixelate(
         picture: str | None,
@@ -107,10 +108,11 @@ def build_app(models: Models | None = None, limits: Limits | None = None, files:
         native: bool = defaults.native,
         scale: int = defaults.scale,
         hold_lines: bool = defaults.hold_lines,
+        views: int = defaults.views,
     ) -> tuple[str, StillResult]:
         """Pixel art from a picture: the PNG `pixelate` writes for the same settings."""
         try:
-            settings = settings_of(model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines)
+            settings = settings_of(model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views)
             result = run_still(picture, settings, models, limits, files)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message in the page
             raise _fail(exc) from exc
@@ -122,11 +124,11 @@ def build_app(models: Models | None = None, limits: Limits | None = None, files:
         shown = gr.Tabs(selected="pixel-art")
         return str(result.display), (picture, str(result.blocks)), swatches_html(result.palette, result.used), downloads, status, shown
 
-    def live(picture, model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines) -> tuple:  # noqa: ANN001
+    def live(picture, model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views) -> tuple:  # noqa: ANN001
         if not picture:
             return None, "Upload a picture to start.", "", None
         try:
-            settings = settings_of(model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines)
+            settings = settings_of(model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views)
             image, note = run_preview(picture, settings, models, limits)
         except Exception as exc:  # noqa: BLE001
             raise _fail(exc) from exc
@@ -143,6 +145,7 @@ def build_app(models: Models | None = None, limits: Limits | None = None, files:
         native: bool = defaults.native,
         scale: int = defaults.scale,
         hold_lines: bool = defaults.hold_lines,
+        views: int = defaults.views,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple:
         """Pixel art from a GIF (a GIF comes back) or a short video (an MP4 comes back), one palette for all frames."""
@@ -153,7 +156,7 @@ def build_app(models: Models | None = None, limits: Limits | None = None, files:
             progress((frames[0], None), unit="frames")
 
         try:
-            settings = settings_of(model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines)
+            settings = settings_of(model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views)
             done = run_animation(clip, settings, models, limits, files, tick)
         except Exception as exc:  # noqa: BLE001
             raise _fail(exc) from exc
@@ -195,6 +198,8 @@ def build_app(models: Models | None = None, limits: Limits | None = None, files:
                 scale = gr.Slider(1, 32, value=defaults.scale, step=1, label="Display scale (screen pixels per cell)")
                 hold_lines = gr.Checkbox(value=defaults.hold_lines, elem_id="hold-lines",
                                          label="Hold thin lines (models): eyes and outlines as bold as the classical method's")
+                views = gr.Dropdown([1, 2, 4, 8], value=defaults.views, elem_id="views",
+                                    label="Views (models): drawn this many ways (mirrored, flipped, turned) and averaged; as many times the work")
             with gr.Column(scale=3):
                 status = gr.Markdown("Upload a picture to start.", elem_id="status")
                 with gr.Tabs() as shown:
@@ -212,7 +217,7 @@ def build_app(models: Models | None = None, limits: Limits | None = None, files:
                 swatches = gr.HTML(elem_id="swatches")
                 downloads = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="downloads")
         job = gr.State()
-        settings = [model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines]
+        settings = [model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views]
         concurrency = {"concurrency_limit": limits.concurrency, "concurrency_id": "jobs"}
 
         go.click(pixelate, [picture, *settings], [result, job], api_name="pixelate", **concurrency).success(
