@@ -32,19 +32,19 @@ def _all_options(parser: argparse.ArgumentParser) -> set[str]:
 def test_cli_pages_list_every_option_of_every_subcommand(hook):
     from curation.cli import build_parser as curate_parser
     from inference.cli import build_parser as pixelate_parser
-    from training.cli import build_export_parser, build_publish_parser
+    from training.cli import build_average_parser, build_export_parser, build_publish_parser
     from training.cli import build_parser as train_parser
 
     cases = [
         (hook.cli_curate(), [curate_parser()]),
-        (hook.cli_train(), [train_parser(), build_export_parser(), build_publish_parser()]),
+        (hook.cli_train(), [train_parser(), build_export_parser(), build_publish_parser(), build_average_parser()]),
         (hook.cli_pixelate(), [pixelate_parser()]),
     ]
     for markdown, parsers in cases:
         for parser in parsers:
             missing = {o for o in _all_options(parser) if f"`{o}`" not in markdown}
             assert not missing, f"{parser.prog}: {sorted(missing)} not in the generated page"
-    for command in ("curate run", "curate inspect", "curate card", "curate push", "train export", "train publish"):
+    for command in ("curate run", "curate inspect", "curate card", "curate push", "train export", "train publish", "train average"):
         assert f"`{command}`" in cases[0][0] + cases[1][0]
 
 

@@ -3,7 +3,8 @@
 Options come from, in rising priority: the defaults in :class:`training.config.TrainConfig`, a
 TOML file (``--config``), the saved ``config.json`` of the run being resumed, and the command line.
 ``train export RUN --to DIR`` writes the run's latest weights in the reference's ``.pth`` format;
-``train publish RUN --repo OWNER/NAME`` publishes them as a model repo on the Hugging Face Hub.
+``train publish RUN --repo OWNER/NAME`` publishes them as a model repo on the Hugging Face Hub;
+``train average RUN --output NEW`` averages a run's epoch checkpoints into one model.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ examples:
   torchrun --nproc_per_node 4 -m training --config train.toml      (DDP; --batch-size is per process)
   train export runs/p2p --to ref/                                  (latest_net_G_A.pth etc.)
   train publish runs/p2p --repo me/pixel-art --dry-run             (a model repo on the Hub, with its card)
+  train average runs/p2p --last 5 --output runs/p2p-avg            (the mean of its last 5 epochs' generators)
 
 the run folder: config.json, losses.csv, loss.png, index.html, samples/, checkpoints/latest/
 (G_A.safetensors = pictures -> pixel art, used by `pixelate --checkpoint runs/NAME`).
@@ -188,6 +190,41 @@ def export_main(argv: list[str]) -> int:
     return 0
 
 
+def build_average_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="train average",
+        description="Average the generators of several checkpoints of one run into a new run folder (weight "
+                    "averaging: each checkpoint's own noise, odd cells in flat areas, cancels out; no training). "
+                    "Use the result with `pixelate --checkpoint OUTPUT`, `train publish` or `--init-from`; the "
+                    "discriminators are the last checkpoint's, and there is no training state to --resume.",
+        epilog="example: train average runs/p2p --last 5 --output runs/p2p-avg   (its last five epoch_NNNN checkpoints)")
+    parser.add_argument("checkpoints", nargs="+", metavar="RUN_OR_CHECKPOINT", help="a run folder (all its kept "
+                        "checkpoints/epoch_NNNN; keep them with --save-epoch-freq 1) or checkpoint folders, in order")
+    parser.add_argument("--last", type=int, metavar="N", help="with a run folder: only its last N epoch checkpoints")
+    parser.add_argument("--output", required=True, help="the new run folder (must not exist or be empty)")
+    return parser
+
+
+def average_main(argv: list[str]) -> int:
+    from pixelforge.model.checkpoint import CheckpointError
+    from training.average import average_checkpoints, checkpoints_of
+
+    args = build_average_parser().parse_args(argv)
+    if args.last is not None and args.last < 2:
+        print(f"train average: --last {args.last}: average at least 2 checkpoints", file=sys.stderr)
+        return 2
+    try:
+        folders = [f for given in args.checkpoints for f in checkpoints_of(given, args.last)]
+        out = average_checkpoints(folders, args.output)
+    except (CheckpointError, OSError) as exc:
+        print(f"train average: {exc}", file=sys.stderr)
+        return 2
+    print(f"averaged {len(folders)} checkpoints: {', '.join(str(f) for f in folders)}")
+    print(f"wrote {out / 'checkpoints' / 'latest'} (the record: {out / 'average.json'})")
+    print(f"use it: pixelate --checkpoint {out} PICTURE")
+    return 0
+
+
 def build_publish_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="train publish",
@@ -268,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
         return export_main(argv[1:])
     if argv[:1] == ["publish"]:
         return publish_main(argv[1:])
+    if argv[:1] == ["average"]:
+        return average_main(argv[1:])
     args = build_parser().parse_args(argv)
     from pixelforge.model.checkpoint import CheckpointError
     from training.data import DataError

@@ -65,6 +65,7 @@ class CardInputs:
     ancestors: list[Ancestor] = field(default_factory=list)  # the runs it was fine-tuned from, nearest first
     pixels_per_cell: int | None = None  # the generator resolution recorded for pixelate (train publish --pixels-per-cell)
     anchor_within: float | None = None  # the pixelate --anchor-within recorded (train publish --anchor-within)
+    averaged: list[tuple[str, int | None]] = field(default_factory=list)  # `train average`: (checkpoint, step) each
 
 
 def card_metadata(inputs: CardInputs) -> ModelCardData:
@@ -107,7 +108,7 @@ def build_model_card(inputs: CardInputs) -> str:
         licence_rows=[(d, lic) for d in inputs.domains for lic in d.licences],
         licence_note=_licence_note(inputs, data),
         credits=[(d, lic) for d in inputs.domains for lic in d.licences if lic.needs_attribution and lic.authors],
-        progress=_progress(inputs.counters, config.get("init_from"), inputs.ancestors),
+        progress=_progress(inputs.counters, config.get("init_from"), inputs.ancestors, inputs.averaged),
         recipe=_recipe(config, inputs.spec),
         pixels_per_cell=inputs.pixels_per_cell,
         anchor_within=inputs.anchor_within,
@@ -142,8 +143,11 @@ def _licence_note(inputs: CardInputs, data: ModelCardData) -> str:
     return f"Every training image is under the same licence, so the model's card says `{data.license}`."
 
 
-def _progress(counters: dict[str, int] | None, init_from: str | None = None, ancestors: list[Ancestor] | None = None) -> str:
+def _progress(counters: dict[str, int] | None, init_from: str | None = None, ancestors: list[Ancestor] | None = None,
+              averaged: list[tuple[str, int | None]] | None = None) -> str:
     """Where the weights stand; a fine-tuned run names the weights it started from (their steps are not counted here)."""
+    if averaged:  # `train average`: no training state of its own; the run trained up to its last checkpoint
+        counters = {"step": averaged[-1][1]} if averaged[-1][1] is not None else None
     if init_from and ancestors:
         stages = [f"`{a.name}`" + (f" ({a.steps:,} steps)" if a.steps is not None else "") for a in ancestors]
         origin = (" That one was trained from random weights." if ancestors[-1].from_scratch
@@ -156,6 +160,10 @@ def _progress(counters: dict[str, int] | None, init_from: str | None = None, anc
         start = f" This run started from the weights of `{init_from}` (`init_from`), not from random ones."
     else:
         start = ""
+    if averaged:
+        shown = ", ".join(f"`{name}`" + (f" (step {step:,})" if step is not None else "") for name, step in averaged)
+        return (f"The weights are the element-wise mean of {len(averaged)} checkpoints of one run (`train average`): "
+                f"{shown}." + start)
     if not counters:
         return "The checkpoint records no step count." + start
     step, epoch, iteration = counters.get("step", 0), counters.get("epoch", 0), counters.get("iteration", 0)

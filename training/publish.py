@@ -57,6 +57,7 @@ from pixelforge.model.checkpoint import (
     spec_fields,
     spec_from_metadata,
 )
+from training.average import RECORD as AVERAGE_RECORD
 from training.model_card import Ancestor, CardFile, CardInputs, build_model_card
 from training.provenance import attribution_csv, describe_domain, shown_source
 
@@ -167,6 +168,11 @@ def prepare_publish(
     config = _read_json(root / RUN_CONFIG) if root else None
     metrics = _read_json(root / METRICS) if root and (root / METRICS).is_file() else None
     counters = _counters(checkpoint)
+    record = _read_json(root / AVERAGE_RECORD) if root and (root / AVERAGE_RECORD).is_file() else {}
+    averaged = [(str(a.get("checkpoint")), a.get("step") if isinstance(a.get("step"), int) else None)
+                for a in record.get("averaged", []) if isinstance(a, dict)]
+    if averaged and counters is None and averaged[-1][1] is not None:
+        counters = {"step": averaged[-1][1]}
     dtype = "float16" if fp16 else "float32"
     model_config = {
         "format": FORMAT, "arch": GENERATOR_ARCH, "generator": spec_fields(spec),
@@ -195,7 +201,7 @@ def prepare_publish(
         config=published_config(config) if config else None, counters=counters, metrics=metrics,
         has_loss_plot=LOSS_PLOT in names, license_override=license_id, hub=hub_url(),
         ancestors=lineage(config.get("init_from")) if config else [], pixels_per_cell=pixels_per_cell,
-        anchor_within=anchor_within,
+        anchor_within=anchor_within, averaged=averaged,
     )
     card = build_model_card(inputs)
     (staging / CARD_FILE).write_text(card, encoding="utf-8")

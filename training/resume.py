@@ -25,6 +25,7 @@ from pixelforge.model.checkpoint import (
 from pixelforge.model.loading import load_network_into
 from pixelforge.model.state import load_state
 from training import ddp
+from training.average import RECORD as AVERAGE_RECORD
 from training.cyclegan import CycleGAN
 
 
@@ -81,6 +82,9 @@ def _cpu(pool_state: dict[str, Any]) -> dict[str, Any]:
 
 
 def restore(run: Path, nets: dict[str, torch.nn.Module], model: CycleGAN, device: torch.device, d: ddp.Dist) -> tuple[Counters, str]:
+    if (Path(run) / AVERAGE_RECORD).is_file():
+        raise CheckpointError(f"{run} holds averaged weights (`train average`, see {AVERAGE_RECORD}), not a training state "
+                              f"to resume: train on from them in a new run with --init-from {run}")
     folder = find_checkpoint_dir(run)
     for name in NETWORKS:
         load_network_into(nets[name], folder / f"{name}.safetensors")
