@@ -79,6 +79,9 @@ HELP = {
     "lambda-sym": "symmetry loss weight: L1 between G_A's drawing of a crop and its drawing of the crop mirrored, "
                   "flipped or transposed (one at random per step), turned back; teaches one pass what pixelate --views "
                   "averages (default 0 = off)",
+    "lambda-distill": "views-distillation loss weight: L1 between G_A's drawing of a crop and the mean of the "
+                      "--init-from G_A's drawings of its 8 views (what pixelate --views 8 draws), so one pass learns "
+                      "it (default 0 = off; needs --init-from)",
     "pool-size": "past fakes kept per domain for the discriminators (default 50)",
     "max-steps": "stop after N optimizer steps in total, counting steps before a resume",
     "device": "auto | cpu | cuda | cuda:N (default auto)",

@@ -84,6 +84,7 @@ class TrainConfig:
     content_target: str = "input"  # with content_lines and a_resize "lines": find the outline target in the "input" or the full "picture"
     content_reduce: str = "mean"  # G_A's colour-keeping target per block: the "mean" (blends edges) or "medoid" (one of its pixels) of the input or picture
     lambda_flat: float = 0.0  # flat-shading loss: G_A's pixel steps where its input is flat (texture, speckle); 0 = off
+    lambda_distill: float = 0.0  # views distillation: G_A draws a crop as init_from's G_A draws it averaged over 8 views (pixelate --views 8, in one pass); 0 = off
     lambda_sym: float = 0.0  # symmetry loss: G_A draws a mirrored, flipped or transposed crop as that view of its drawing (pixelate --views, learnt); 0 = off
     pool_size: int = 50  # past fakes per domain shown to the discriminators
     max_steps: int | None = None  # stop after this many optimizer steps in total (resume included)
@@ -155,7 +156,7 @@ class TrainConfig:
         if not (math.isfinite(self.init_gain) and self.init_gain > 0):
             raise ConfigError(f"init_gain must be a finite number > 0, got {self.init_gain}")
         for name in ("lr", "lambda_a", "lambda_b", "lambda_identity", "lambda_content", "content_salience", "lambda_flat",
-                     "lambda_sym"):  # lr 0 freezes the weights (a check run)
+                     "lambda_sym", "lambda_distill"):  # lr 0 freezes the weights (a check run)
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise ConfigError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
         for name in ("beta1", "beta2"):
@@ -177,6 +178,8 @@ class TrainConfig:
             raise ConfigError(f"skip_lr must be a finite number > 0, got {self.skip_lr}")
         if self.skip_lr != 1 and not self.skip:
             raise ConfigError(f"skip_lr {self.skip_lr:g} needs skip = true (--skip): without the long skip there is nothing to scale")
+        if self.lambda_distill > 0 and not self.init_from:
+            raise ConfigError("lambda_distill needs init_from (--init-from): the teacher is the G_A it starts from")
         if self.lr_decay not in LR_DECAYS:
             raise ConfigError(f"lr_decay must be one of {', '.join(LR_DECAYS)}, got {self.lr_decay!r}")
         if not 1 <= self.content_pool <= self.size:

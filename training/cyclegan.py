@@ -10,7 +10,9 @@ loss cannot stop that (G_B learns to undo it). A second, also off by default: a 
 (``lambda_flat``), G_A's own pixel-to-pixel steps where its input has none, so flat areas stay flat
 instead of taking on texture. A third, off by default: a symmetry loss (``lambda_sym``), the L1 between G_A's
 drawing and its drawing of the same crop mirrored, flipped or transposed (turned back), which teaches one pass
-what ``pixelate --views`` gets by averaging several. Naming follows it:
+what ``pixelate --views`` gets by averaging several. A fourth, off by default: views distillation
+(``lambda_distill``), the L1 between G_A's drawing and the mean of a frozen teacher's (``init_from``'s G_A)
+drawings of all eight views (:mod:`training.views`). Naming follows it:
 ``G_A: A -> B`` (pictures to pixel art), ``D_A`` judges domain B, ``G_B: B -> A``, ``D_B`` judges A.
 
 Speed without changing the maths:
@@ -40,6 +42,7 @@ from training import ddp
 from training.config import TrainConfig
 from training.outlines import CONTRAST, block_colours, outline_target
 from training.pool import ImagePool
+from training.views import oriented, restored, symmetry_loss, views_mean  # noqa: F401 (oriented, restored: the API)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -77,6 +80,7 @@ class Losses:
     content_B: float = 0.0
     flat_A: float = 0.0  # flat-shading loss of G_A; 0 when lambda_flat is 0
     sym_A: float = 0.0  # symmetry loss of G_A; 0 when lambda_sym is 0
+    distill_A: float = 0.0  # views-distillation loss of G_A; 0 when lambda_distill is 0
 
     @classmethod
     def names(cls) -> list[str]:
@@ -95,6 +99,7 @@ class Weights:
     content_pool: int = 4
     lambda_flat: float = 0.0
     lambda_sym: float = 0.0
+    lambda_distill: float = 0.0
     content_salience: float = 0.0  # see content_loss
     content_lines: bool = False  # G_A's target keeps thin features' colour (see content_loss)
     content_lines_contrast: float = CONTRAST  # ... features standing out by this many lightness levels of 255
@@ -116,32 +121,6 @@ def flat_loss(output: torch.Tensor, source: torch.Tensor, contrast: float) -> to
         weight = 1.0 / (1.0 + (step_src / contrast) ** 2)
         loss = loss + (weight * step_out).mean()
     return loss
-
-
-def oriented(x: torch.Tensor, k: int) -> torch.Tensor:
-    """View ``k`` (0..7) of an NCHW batch, as :func:`inference.views.oriented` turns an HWC picture: bit 4
-    transposes, bit 1 mirrors left-right, bit 2 flips upside down, in that order."""
-    if k & 4:
-        x = x.transpose(2, 3)
-    if k & 1:
-        x = x.flip(3)
-    return x.flip(2) if k & 2 else x
-
-
-def restored(x: torch.Tensor, k: int) -> torch.Tensor:
-    """Undo :func:`oriented`."""
-    if k & 2:
-        x = x.flip(2)
-    if k & 1:
-        x = x.flip(3)
-    return x.transpose(2, 3) if k & 4 else x
-
-
-def symmetry_loss(generator: nn.Module, source: torch.Tensor, output: torch.Tensor, k: int) -> torch.Tensor:
-    """L1 between ``output`` (the generator's drawing of ``source``) and its drawing of view ``k`` of ``source``,
-    turned back. 0 for a generator that commutes with the view; a CycleGAN generator does not, and where it
-    does not, a stray cell or a lopsided eye drawn one way only is what ``pixelate --views`` averages out."""
-    return l1(restored(generator(oriented(source, k)), k), output)
 
 
 def content_loss(output: torch.Tensor, source: torch.Tensor, pool: int, salience: float = 0.0, lines: bool = False,
@@ -199,6 +178,7 @@ class CycleGAN:
     scaler: torch.amp.GradScaler
     autocast: contextlib.AbstractContextManager | None = None  # None: full precision
     cudagraphs: bool = False  # compiled with mode="reduce-overhead": each step starts a new graph generation
+    teacher: nn.Module | None = None  # lambda_distill: a frozen G_A whose 8-view mean fake_B is drawn towards
 
     def _amp(self) -> contextlib.AbstractContextManager:
         return self.autocast if self.autocast is not None else contextlib.nullcontext()
@@ -264,8 +244,14 @@ def train_step(m: CycleGAN, real_A: torch.Tensor, real_B: torch.Tensor, target_A
             loss_sym_A = symmetry_loss(m.G_A, real_A, fake_B, k) * w.lambda_sym
     else:
         loss_sym_A = zero
+    if w.lambda_distill > 0 and m.teacher is not None:  # one pass learns what the teacher's 8 views draw together
+        with m._amp():
+            target = views_mean(m.teacher, real_A)
+        loss_distill_A = l1(fake_B, target) * w.lambda_distill
+    else:
+        loss_distill_A = zero
     loss_G = (loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B + loss_content_A + loss_content_B
-              + loss_flat_A + loss_sym_A)
+              + loss_flat_A + loss_sym_A + loss_distill_A)
     _check({"G": loss_G})
 
     # 3. Update both generators.
@@ -291,7 +277,7 @@ def train_step(m: CycleGAN, real_A: torch.Tensor, real_B: torch.Tensor, target_A
     m.scaler.update()
 
     parts = [loss_D_A, loss_G_A, loss_cycle_A, loss_idt_A, loss_D_B, loss_G_B, loss_cycle_B, loss_idt_B,
-             loss_content_A, loss_content_B, loss_flat_A, loss_sym_A]
+             loss_content_A, loss_content_B, loss_flat_A, loss_sym_A, loss_distill_A]
     return Losses(*torch.stack([p.detach().float() for p in parts]).tolist())
 
 
@@ -351,7 +337,7 @@ def build_model(cfg: TrainConfig, device: torch.device, d: ddp.Dist) -> tuple[di
         pool_B=ImagePool(cfg.pool_size, seed=cfg.seed * 1000 + 2 * d.rank + 1),
         weights=Weights(lambda_a=cfg.lambda_a, lambda_b=cfg.lambda_b, lambda_identity=cfg.lambda_identity,
                         lambda_content=cfg.lambda_content, content_pool=cfg.content_pool, lambda_flat=cfg.lambda_flat,
-                        lambda_sym=cfg.lambda_sym,
+                        lambda_sym=cfg.lambda_sym, lambda_distill=cfg.lambda_distill,
                         content_salience=cfg.content_salience, content_lines=cfg.content_lines,
                         content_lines_contrast=cfg.content_lines_contrast, content_reduce=cfg.content_reduce),
         scaler=torch.amp.GradScaler(device.type, enabled=cfg.amp and cfg.amp_dtype == "fp16"),

@@ -192,6 +192,8 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
         loaded = init_networks(resolve_checkpoint(cfg.init_from), nets)  # hf://OWNER/NAME: the Hub's generators
         if d.is_main:
             log(f"initialised {', '.join(loaded)} from {cfg.init_from}")
+    if cfg.lambda_distill > 0:  # the teacher is init_from's G_A on a resume too: the target never drifts
+        model.teacher = _teacher(cfg, device)
     if d.is_main:
         run.mkdir(parents=True, exist_ok=True)
         cfg.save(run / "config.json")
@@ -288,6 +290,14 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
             board.close()
     ddp.shutdown(d)
     return RunResult(run, status, c, time.perf_counter() - started, c.step - session_start, last, rejected, message)
+
+
+def _teacher(cfg: TrainConfig, device: torch.device) -> torch.nn.Module:
+    """A frozen copy of ``init_from``'s G_A, for ``lambda_distill``."""
+    teacher = cfg.generator_spec.build()
+    init_networks(resolve_checkpoint(cfg.init_from), {"G_A": teacher})
+    teacher.to(device).eval().requires_grad_(False)
+    return teacher
 
 
 def _write_rejected(run: Path, rejected: list[str]) -> None:

@@ -20,7 +20,8 @@ from pixelforge.io import atomic_path, atomic_write
 LOSS_COLORS = {
     "D_A": (31, 119, 180), "G_A": (255, 127, 14), "cycle_A": (44, 160, 44), "idt_A": (214, 39, 40),
     "D_B": (148, 103, 189), "G_B": (140, 86, 75), "cycle_B": (227, 119, 194), "idt_B": (127, 127, 127),
-    "content_A": (188, 189, 34), "content_B": (23, 190, 207), "flat_A": (0, 0, 0), "sym_A": (214, 97, 32), "lr": (90, 90, 90),
+    "content_A": (188, 189, 34), "content_B": (23, 190, 207), "flat_A": (0, 0, 0), "sym_A": (214, 97, 32),
+    "distill_A": (0, 120, 120), "lr": (90, 90, 90),
 }
 CSV_HEAD = ["step", "epoch", "iteration", "lr"]
 
