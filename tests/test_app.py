@@ -223,6 +223,18 @@ def test_views_reach_the_model_as_the_cli_flag_does_and_are_limited(client, file
     assert "views" in Limits().describe()
 
 
+def test_views_limit_each_frame_of_an_animation(files, run_folder, tmp_path):
+    frame = Image.open(files["gif"])
+    pixels = frame.width * frame.height
+    small = Limits(view_pixels=pixels * 4)  # 4 views of each frame fit, 8 do not
+    settings = Settings(model=str(run_folder), views=8)
+    with pytest.raises(JobError, match=r"Frames too large for 8 views .*views x megapixels up to"):
+        run_animation(files["gif"], settings, Models([str(run_folder)]), small, JobFiles(tmp_path / "jobs"))
+    done = run_animation(files["gif"], replace(settings, views=4), Models([str(run_folder)]), small, JobFiles(tmp_path / "jobs"))
+    assert done.path.is_file()
+    assert run_animation(files["gif"], replace(settings, model=CLASSICAL), Models(), small, JobFiles(tmp_path / "jobs"))
+
+
 def test_endpoint_signature_picture_first_settings_with_defaults(client):
     endpoint = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/pixelate"]
     params = endpoint["parameters"]

@@ -59,7 +59,7 @@ class Limits:
         return (
             f"Uploads up to {self.upload_mb} MB; pictures and frames up to {self.max_pixels / 1e6:g} megapixels; "
             f"GIFs and videos up to {self.max_frames} frames (about {round(self.max_frames / 30, 1):g} s at 30 fps); "
-            f"animations stop after {self.time_s:g} s; a model's views times the picture's megapixels up to "
+            f"animations stop after {self.time_s:g} s; a model's views times the picture's (or frame's) megapixels up to "
             f"{self.view_pixels / 1e6:g}. The `pixelate` command line has none of these limits."
         )
 
@@ -173,10 +173,15 @@ def load_picture(path: str | Path | None, limits: Limits) -> tuple[Image.Image, 
     return decoded.image, decoded.n_frames
 
 
+def drawn_views(settings: Settings) -> int:
+    """How many passes a model makes over each picture or frame (the classical method makes none)."""
+    return int(settings.views) if settings.model != CLASSICAL else 1
+
+
 def check_views(pixels: int, settings: Settings, limits: Limits) -> None:
     """Refuse a still whose views would make a model draw more than ``limits.view_pixels`` (each view is a pass)."""
-    views = int(settings.views)
-    if views > 1 and settings.model != CLASSICAL and pixels * views > limits.view_pixels:
+    views = drawn_views(settings)
+    if views > 1 and pixels * views > limits.view_pixels:
         raise JobError(f"{views} views of a {pixels / 1e6:.3g}-megapixel picture are {pixels * views / 1e6:.3g} megapixels "
                        f"of drawing; this page draws up to {limits.view_pixels / 1e6:g}. Choose fewer views or a smaller "
                        "picture, or use the `pixelate` command line.")
@@ -324,21 +329,27 @@ def run_animation(
 
     pixelator = _pixelator(models, settings)
     folder, stem = files.new(), stem_of(path)
+    views = drawn_views(settings)
+    frame_pixels = min(limits.max_pixels, limits.view_pixels // views)  # each frame is drawn `views` times
     try:
         with models.running(settings.model):
             if suffix == ".gif":
                 out = folder / f"{stem}_px.gif"
                 data = checked_upload(path, limits, "a GIF").read_bytes()
                 result = pixelate_gif(
-                    data, out, pixelator, max_pixels=limits.max_pixels, max_frames=limits.max_frames, progress=tick
+                    data, out, pixelator, max_pixels=frame_pixels, max_frames=limits.max_frames, progress=tick
                 )
             else:
                 out = folder / f"{stem}_px.mp4"
                 result = pixelate_video(
                     checked_upload(path, limits, "a video"), out, pixelator, crf=WEB_VIDEO_CRF,
-                    max_pixels=limits.max_pixels, max_frames=limits.max_frames, progress=tick,
+                    max_pixels=frame_pixels, max_frames=limits.max_frames, progress=tick,
                 )
     except ImageDecodeError as exc:
+        if exc.reason == "too-large" and frame_pixels < limits.max_pixels:
+            raise JobError(f"Frames too large for {views} views ({exc.detail}): a model drawing {views} views takes frames of "
+                           f"up to {frame_pixels / 1e6:.3g} megapixels here (views x megapixels up to "
+                           f"{limits.view_pixels / 1e6:g}). Choose fewer views, or use the `pixelate` command line.") from exc
         raise JobError(explain(exc, limits)) from exc
     audio = f", audio {result.audio}" if result.audio != "none" else ""
     summary = (
