@@ -31,7 +31,7 @@ def _all_options(parser: argparse.ArgumentParser) -> set[str]:
 
 def test_cli_pages_list_every_option_of_every_subcommand(hook):
     from curation.cli import build_parser as curate_parser
-    from inference.cli import build_parser as pixelate_parser
+    from inference.arguments import build_parser as pixelate_parser
     from training.cli import build_average_parser, build_export_parser, build_publish_parser
     from training.cli import build_parser as train_parser
 

@@ -9,7 +9,7 @@ and this hook replaces it with Markdown built from the live objects:
 * ``cli-curate``, ``cli-train``, ``cli-pixelate``: every option of the argparse parsers
   (``curation.cli.build_parser()`` with its ``run``/``inspect``/``card``/``push`` subcommands,
   ``training.cli.build_parser()``, ``build_export_parser()`` (``train export``) and ``build_publish_parser()``
-  (``train publish``), ``build_average_parser()`` (``train average``), ``inference.cli.build_parser()``);
+  (``train publish``), ``build_average_parser()`` (``train average``), ``inference.arguments.build_parser()``);
 * ``config-curate``, ``config-train``: every key of ``curation.config.CurateConfig`` and
   ``training.config.TrainConfig`` with its type, default and the comment next to the field;
 * ``settings-crawler``: every setting in ``crawler/settings.py`` with its value and comment.
@@ -286,7 +286,7 @@ def cli_train() -> str:
 
 
 def cli_pixelate() -> str:
-    return parser_markdown(load("inference.cli", "build_parser")(), 2, heading=False)
+    return parser_markdown(load("inference.arguments", "build_parser")(), 2, heading=False)
 
 
 # --------------------------------------------------------------------------- dataclasses -> Markdown
