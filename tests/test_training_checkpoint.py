@@ -416,3 +416,15 @@ def test_a_model_card_shows_content_lines_contrast_only_with_content_lines_and_k
 
     assert "content_lines_contrast" in card(True) and "content_lines_contrast" not in card(False)
     assert "b_balance" in card(False) and "skip" in card(False)  # switched-off options are still shown
+
+
+def test_a_model_card_shows_the_view_losses_only_when_they_are_on():
+    from training.model_card import CardInputs, build_model_card
+
+    def card(weight: float) -> str:
+        config = {"ngf": 8, "lambda_flat": 0.0, "lambda_sym": weight, "lambda_distill": weight}
+        return build_model_card(CardInputs(repo_id="o/n", spec=GeneratorSpec(ngf=8, n_blocks=2), params=10,
+                                           dtype="float16", files=[], domains=[], config=config, counters=None, metrics=None))
+
+    assert "| `lambda_distill` | `100.0` |" in card(100.0) and "| `lambda_sym` | `100.0` |" in card(100.0)
+    assert "lambda_distill" not in card(0.0) and "lambda_sym" not in card(0.0) and "lambda_flat" in card(0.0)

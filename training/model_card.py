@@ -25,7 +25,7 @@ TEMPLATE = Path(__file__).parent / "templates" / "model_card.md"
 TAGS = ["pixel-art", "cyclegan", "image-to-image", "pixelforge"]
 #: The recipe settings the card shows (config.json holds them all).
 RECIPE_KEYS = ("size", "load_size", "a_min_load_size", "a_resize", "b_max_scale", "b_scale", "b_balance", "ngf", "n_blocks", "skip", "skip_lr", "ndf",
-               "n_layers", "batch_size", "epochs", "epochs_decay", "lr_decay", "lr", "lambda_a", "lambda_b", "lambda_identity", "lambda_content", "content_pool", "content_salience", "content_lines", "content_lines_contrast", "content_target", "content_reduce", "lambda_flat", "pool_size", "max_steps",
+               "n_layers", "batch_size", "epochs", "epochs_decay", "lr_decay", "lr", "lambda_a", "lambda_b", "lambda_identity", "lambda_content", "content_pool", "content_salience", "content_lines", "content_lines_contrast", "content_target", "content_reduce", "lambda_flat", "lambda_sym", "lambda_distill", "pool_size", "max_steps",
                "seed", "amp", "amp_dtype")
 MAX_METRICS = 40
 
@@ -175,8 +175,10 @@ def _recipe(config: dict[str, Any], spec: GeneratorSpec) -> list[tuple[str, str]
     if not config:
         return [("ngf", str(spec.ngf)), ("n_blocks", str(spec.n_blocks))]
     # an empty setting (b_balance "") is a switched-off option: say so instead of printing `""`;
-    # skip_lr means something only with the skip, content_lines_contrast and content_target only with content_lines
-    needs = {"skip_lr": "skip", "content_lines_contrast": "content_lines", "content_target": "content_lines"}
+    # skip_lr means something only with the skip, content_lines_contrast and content_target only with content_lines;
+    # the view losses, newer than most published runs, are shown only when they are on
+    needs = {"skip_lr": "skip", "content_lines_contrast": "content_lines", "content_target": "content_lines",
+             "lambda_sym": "lambda_sym", "lambda_distill": "lambda_distill"}  # the two view losses: only when on
     shown = [key for key in RECIPE_KEYS if key in config and (key not in needs or config.get(needs[key]))]
     return [(key, f"`{json.dumps(config[key])}`" if config[key] != "" else "off") for key in shown]
 
