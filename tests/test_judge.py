@@ -119,3 +119,22 @@ def test_stage_strip_takes_options_per_column(tmp_path, monkeypatch):
     assert seen == [("runs/x", {"pixels_per_cell": 2, "palette_from": "picture", "settle_flats": 0}),
                     ("runs/y", {"pixels_per_cell": 2})]
     assert Image.open(out).width > 0
+
+
+def test_the_published_page_is_whole_and_matches_its_committed_key():
+    """docs/judge/ is the page anyone can vote on (v64 against the classical method); its key stays in the repo."""
+    root = Path(__file__).parents[1]
+    page = (root / "docs/judge/index.html").read_text()
+    key = json.loads((root / "benchmarks/judge_keys/v64-seed2026.json").read_text())
+    pairs = [judge.Pair(**p) for p in key["pairs"]]
+    assert judge.key_id(pairs, key["a"], key["b"]) == key["key_id"]  # the key was not edited after the page was made
+    assert f'key_id: "{key["key_id"]}"' in page and "shipped model" not in page and "classical" not in page
+    assert len(pairs) == 23 and {p.group for p in pairs} == {"cartoon"}
+    assert sum(p.left == "shipped model" for p in pairs) in (11, 12)
+    for p in pairs:
+        for side in ("input", "left", "right"):
+            assert f'src="pairs/{p.id}-{side}.png"' in page
+            assert Image.open(root / f"docs/judge/pairs/{p.id}-{side}.png").mode in ("RGB", "RGBA", "P")
+    votes = {"key_id": key["key_id"], "votes": {p.id: "left" if p.left == "shipped model" else "right" for p in pairs}}
+    counts = judge.tally(key, [votes])
+    assert counts["total"] == {"shipped model": 23, "classical (new)": 0, "even": 0}
