@@ -64,14 +64,30 @@ def key_id(pairs: list[Pair], a: str, b: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def weights_sha256(checkpoint: str | None) -> str:
+    """The SHA-256 of the G_A file the model rows ran (the shipped weights without ``--checkpoint``), so a key
+    says which model its votes judged; "" for a checkpoint that is not one of ours (a reference ``.pth``)."""
+    from inference.shipped import shipped_weights
+    from pixelforge.model.checkpoint import CheckpointError, find_checkpoint_dir
+
+    try:
+        path = shipped_weights() if checkpoint is None else find_checkpoint_dir(checkpoint)
+    except (CheckpointError, OSError):
+        return ""
+    path = path / "G_A.safetensors" if path.is_dir() else path
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+
+
 def _shown(img: Image.Image) -> tuple[int, int]:
     scale = max(1, DISPLAY // max(img.size))
     return img.width * scale, img.height * scale
 
 
 def write_page(out: Path, pairs: list[Pair], pictures: dict[str, Image.Image], outputs: dict[str, dict[str, Image.Image]],
-               a: str, b: str, question: str = QUESTION) -> str:
-    """``index.html`` (no method names), the PNGs it shows under ``pairs/``, and ``key.json``; returns the key id."""
+               a: str, b: str, question: str = QUESTION, made_with: dict[str, str] | None = None) -> str:
+    """``index.html`` (no method names), the PNGs it shows under ``pairs/``, and ``key.json``; returns the key id.
+
+    ``made_with`` goes into the key only (the command, the model's weights): what the votes judged."""
     kid = key_id(pairs, a, b)
     (out / "pairs").mkdir(parents=True, exist_ok=True)
     rows = []
@@ -89,7 +105,8 @@ def write_page(out: Path, pairs: list[Pair], pictures: dict[str, Image.Image], o
                     f'<div class="vote">{buttons}</div></section>')
     atomic_write(out / "index.html", PAGE.replace("{key_id}", kid).replace("{question}", html.escape(question))
                  .replace("{count}", str(len(pairs))).replace("{pairs}", "\n".join(rows)).encode())
-    key = {"key_id": kid, "a": a, "b": b, "question": question, "pairs": [p.__dict__ for p in pairs]}
+    key = {"key_id": kid, "a": a, "b": b, "question": question, "made_with": made_with or {},
+           "pairs": [p.__dict__ for p in pairs]}
     atomic_write(out / "key.json", json.dumps(key, indent=1).encode())
     return kid
 
@@ -237,7 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     pictures = {c.name: c.image for c in cases}
     outputs = {c.name: {a: found[a](c.image), args.b: found[args.b](c.image)} for c in cases}
     pairs = make_pairs(cases, a, args.b, args.seed)
-    write_page(args.out, pairs, pictures, outputs, a, args.b)
+    write_page(args.out, pairs, pictures, outputs, a, args.b, made_with={
+        "command": "benchmarks/judge.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "model_weights_sha256": weights_sha256(args.checkpoint)})
     print(f"judge: {len(pairs)} pairs in {args.out / 'index.html'}; the key is {args.out / 'key.json'} (do not open it before "
           "voting); then: PYTHONPATH=. python benchmarks/judge.py tally KEY votes.json")
     return 0

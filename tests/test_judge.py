@@ -128,6 +128,9 @@ def test_the_published_page_is_whole_and_matches_its_committed_key():
     key = json.loads((root / "benchmarks/judge_keys/v64-seed2026.json").read_text())
     pairs = [judge.Pair(**p) for p in key["pairs"]]
     assert judge.key_id(pairs, key["a"], key["b"]) == key["key_id"]  # the key was not edited after the page was made
+    assert key["made_with"]["model_weights_sha256"] == judge.weights_sha256(None), (
+        "the shipped model changed since the page was made: make a new page and key (docs/quality.md)")
+    assert not (root / "docs/judge/key.json").exists()  # the key never goes on the site
     assert f'key_id: "{key["key_id"]}"' in page and "shipped model" not in page and "classical" not in page
     assert len(pairs) == 23 and {p.group for p in pairs} == {"cartoon"}
     assert sum(p.left == "shipped model" for p in pairs) in (11, 12)
