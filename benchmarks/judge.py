@@ -31,6 +31,7 @@ from pathlib import Path
 from PIL import Image
 from quality_cases import PIPELINE, Case, cartoon_cases, photo_cases  # benchmarks/ is on sys.path as a script
 
+from inference.arguments import parse_views
 from pixelforge.io import atomic_write
 
 CHOICES = ("left", "even", "right")
@@ -220,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     for option in PIPELINE:
         flag = "--" + option.replace("_", "-")
         m.add_argument(flag, type=float, help=f"model rows: pixelate {flag} (default: its default)")
-    m.add_argument("--views", type=int, help="model rows: pixelate --views, 1, 2, 4 or 8 (default 1)")
+    m.add_argument("--views", type=parse_views, metavar="{auto,1,2,4,8}", help="model rows: pixelate --views (default auto, as pixelate)")
     m.add_argument("--a", default=None, help="first method (default: 'model', or 'shipped model' without --checkpoint)")
     m.add_argument("--b", default="classical (new)", help="second method (default: the classical path)")
     m.add_argument("--cartoons", type=int, default=12, help="held-out cartoons per source (Kenney, Twemoji; default 12)")

@@ -65,10 +65,11 @@ from quality_report import (
 )
 from skimage.metrics import structural_similarity
 
+from inference.arguments import parse_views
 from inference.grid import cell_purity
 from inference.pixelator import Pixelator
 from inference.postprocess import Cells, image_cells, palette_for, render
-from inference.views import VIEWS
+from inference.views import views_label
 from pixelforge.imaging import composite_on_white, count_colors
 from pixelforge.model.checkpoint import MODEL_INPUTS
 from pixelforge.testing.art_metrics import (
@@ -153,7 +154,7 @@ def methods(
     model_input: str | None = None, views: int | None = None, **pipeline: float | None,
 ) -> tuple[dict, list[str]]:
     """The methods by name; ``pipeline`` sets any of :data:`PIPELINE` (None: pixelate's default) for the model rows,
-    ``views`` the orientations the generator draws (None: 1); the untrained net gets the same."""
+    ``views`` the orientations the generator draws (None: pixelate's default, auto); the untrained net gets the same."""
     import torch
 
     from inference.pixelator import ModelOptions
@@ -164,12 +165,12 @@ def methods(
     new = Pixelator.classic()
     # None: the resolution the model records (from_checkpoint), else 1
     # model_input None: the input the model records it was trained on
-    load = {"pixels_per_cell": pixels_per_cell, "model_input": model_input, **({"views": views} if views else {})}
+    load = {"pixels_per_cell": pixels_per_cell, "model_input": model_input, **({"views": views} if views is not None else {})}
     model = Pixelator.from_checkpoint(checkpoint, **load) if checkpoint else Pixelator.shipped(**load)
     if model_input is not None:
         notes.append(f"model rows: generator input {model_input}")
-    if views:
-        notes.append(f"model rows and untrained net: --views {views}")
+    if views is not None:
+        notes.append(f"model rows and untrained net: --views {views_label(views)}")
     unknown = set(pipeline) - set(PIPELINE)
     if unknown:
         raise TypeError(f"methods() got unknown options {sorted(unknown)}")
@@ -281,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hold-lines", action="store_true", help="model and untrained net: pixelate --hold-lines")
     p.add_argument("--model-input", choices=MODEL_INPUTS, help="model and untrained net: the generator's input; cells and dark-cells "
                    "draw the picture's feature cells into it (default: what the model records it was trained on)")
-    p.add_argument("--views", type=int, choices=VIEWS, help="model and untrained net: pixelate --views (default 1)")
+    p.add_argument("--views", type=parse_views, metavar="{auto,1,2,4,8}",
+                   help="model and untrained net: pixelate --views (default auto, as pixelate)")
     p.add_argument("--metrics", type=Path, help="also write the model's and classical totals here (a run's metrics.json)")
     args = p.parse_args(argv)
     cases = generated_cases() + cartoon_cases(2 if args.quick else args.cartoons) + photo_cases(args.quick)

@@ -3,8 +3,8 @@
 Run: ``PYTHONPATH=. .venv/bin/python benchmarks/shipped_speed.py [--repeat 7]``
 
 Median wall time of ``Pixelator.pixelate`` (generator, palette, grid; decode excluded) after one
-warm-up call, for the default engine (at the resolution the model records: 2 pixels per cell side, a
-512² pass), ``--palette-from picture``, without snapping (``--snap-colors 0``), without settling
+warm-up call, for the default (at the resolution the model records: 2 pixels per cell side, a 512² pass, and
+``--views auto``, one view at this size), one view (``--views 1``), ``--palette-from picture``, without snapping (``--snap-colors 0``), without settling
 (``--settle-flats 0``), anchoring with a plain blur (``--anchor-within 0``; the shipped model records 10), drawn in
 2 and 8 orientations (``--views``), without colour anchoring
 (``--anchor-colors 0``), eager torch,
@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     img = photo(args.size, args.size)
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     for name, px in [
-        ("shipped model, default engine", Pixelator.shipped(cell_size=4)),
+        ("shipped model, the default (--views auto)", Pixelator.shipped(cell_size=4)),
+        ("shipped model, --views 1", Pixelator.shipped(cell_size=4, views=1)),
         ("shipped model, --palette-from picture", Pixelator.shipped(cell_size=4, palette_from="picture")),
         ("shipped model, --snap-colors 0", Pixelator.shipped(cell_size=4, snap_colors=0)),
         ("shipped model, --settle-flats 0", Pixelator.shipped(cell_size=4, settle_flats=0)),
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         ("classical method", Pixelator.classic(cell_size=4)),
     ]:
         where = "no generator" if px.is_classic else f"{px.engine}, {px.effective_pixels_per_cell()} px/cell"
-        print(f"{name:<40} {median_seconds(px, img, args.repeat):.3f} s  ({where})")
+        print(f"{name:<44} {median_seconds(px, img, args.repeat):.3f} s  ({where})")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from inference.onnx_engine import ENGINES
-from inference.views import VIEWS
+from inference.views import AUTO, VIEWS
 from pixelforge.model.checkpoint import MODEL_INPUTS
 
 
@@ -27,7 +27,7 @@ class ModelOptions:
     engine: str = "auto"  # auto (ONNX Runtime for fp32 on CPU when installed, else torch), torch, onnx, int8 (opt-in)
     onnx_cache: bool = True  # keep exported ONNX graphs under the user cache dir, keyed by the weights' hash
     model_input: str = "lines"  # the generator's input: the picture halved keeping thin lines; "cells"/"dark-cells" also draw in its feature cells (all, dark) as blocks
-    views: int = 1  # the picture drawn in 1, 2, 4 or 8 orientations and the drawings averaged (inference.views); costs as many passes
+    views: int = AUTO  # the picture drawn in 1, 2, 4 or 8 orientations and the drawings averaged (inference.views), each a pass; AUTO (0): as many as fit one 512² pass
 
     def __post_init__(self) -> None:
         if self.pixels_per_cell < 0:
@@ -42,5 +42,5 @@ class ModelOptions:
             raise ValueError(f"model_input must be one of {', '.join(MODEL_INPUTS)}, got {self.model_input!r}")
         if self.engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
-        if self.views not in VIEWS:
-            raise ValueError(f"views must be one of {', '.join(map(str, VIEWS))}, got {self.views!r}")
+        if self.views != AUTO and self.views not in VIEWS:
+            raise ValueError(f"views must be auto ({AUTO}) or one of {', '.join(map(str, VIEWS))}, got {self.views!r}")

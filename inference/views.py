@@ -15,6 +15,21 @@ import numpy as np
 
 #: how many views may be asked for: 1 = as is; 2 = and mirrored; 4 = and flipped (both ways); 8 = and transposed
 VIEWS = (1, 2, 4, 8)
+#: ``views`` value meaning "as many as fit :data:`VIEW_BUDGET`" (the default for models)
+AUTO = 0
+#: generator pixels one picture may cost with ``views`` AUTO: one pass over a 1024² picture at cell 4 and two
+#: generator pixels per cell (512²). A sprite gets 8 views for less than that; a photo that size gets 1.
+VIEW_BUDGET = 512 * 512
+
+
+def auto_views(height: int, width: int, budget: int = VIEW_BUDGET) -> int:
+    """The most views of an ``height`` x ``width`` generator input that cost at most ``budget`` pixels (at least 1)."""
+    return max([v for v in VIEWS if v * height * width <= budget], default=1)
+
+
+def views_label(views: int) -> str:
+    """How ``--views`` reads: ``auto`` or the number."""
+    return "auto" if views == AUTO else str(views)
 
 
 def oriented(a: np.ndarray, k: int) -> np.ndarray:
@@ -45,9 +60,18 @@ def translate_views(
 ) -> list[np.ndarray]:
     """``translate`` (pictures in, same-sized drawings out) on ``views`` orientations of every picture, each
     drawing turned back and the drawings averaged. All views go to ``translate`` in one call, so same-sized
-    ones share its batches; ``views`` 1 calls it on the pictures as they are."""
+    ones share its batches; ``views`` 1 calls it on the pictures as they are; :data:`AUTO` gives each picture
+    :func:`auto_views` of its size."""
+    if views == AUTO:  # each picture as many views as its size allows; one call per group, order kept
+        chosen = [auto_views(*p.shape[:2]) for p in pictures]
+        out: list[np.ndarray | None] = [None] * len(pictures)
+        for v in sorted(set(chosen)):
+            index = [i for i, c in enumerate(chosen) if c == v]
+            for i, drawn in zip(index, translate_views(translate, [pictures[i] for i in index], v)):
+                out[i] = drawn
+        return out  # type: ignore[return-value]
     if views not in VIEWS:
-        raise ValueError(f"views must be one of {', '.join(map(str, VIEWS))}, got {views!r}")
+        raise ValueError(f"views must be auto ({AUTO}) or one of {', '.join(map(str, VIEWS))}, got {views!r}")
     if views == 1:
         return translate(pictures)
     drawn = translate([oriented(p, k) for p in pictures for k in range(views)])

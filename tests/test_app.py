@@ -207,13 +207,16 @@ def test_hold_lines_reaches_the_model_as_the_cli_flag_does(client, files, run_fo
 
 def test_views_reach_the_model_as_the_cli_flag_does_and_are_limited(client, files, run_folder, tmp_path):
     args = {"model": str(run_folder), "api_name": "/pixelate"}
-    drawn = Path(client.predict(handle_file(str(files["lines"])), **args))
+    drawn = Path(client.predict(handle_file(str(files["lines"])), views=1, **args))
     averaged = Path(client.predict(handle_file(str(files["lines"])), views=8, **args))
+    auto = Path(client.predict(handle_file(str(files["lines"])), **args))  # the default: this small picture affords 8
+    assert auto.read_bytes() == averaged.read_bytes()
     want = cli_result(files["lines"], tmp_path / "views.png", ["--checkpoint", str(run_folder), "--views", "8"])
     assert averaged.read_bytes() == want.read_bytes()
     assert averaged.read_bytes() != drawn.read_bytes()  # an untrained net is far from symmetric: the average differs
     settings = Settings(model=str(run_folder), views=8)
     assert settings.command().endswith("--views 8") and "--views" not in Settings(views=8).command()
+    assert "--views" not in replace(settings, views=0).command() and replace(settings, views=1).command().endswith("--views 1")
     pixels = Image.open(files["lines"]).width * Image.open(files["lines"]).height
     small = Limits(view_pixels=pixels * 4)  # 4 views of this picture fit, 8 do not
     with pytest.raises(JobError, match=r"8 views of a 0\.00691-megapixel picture are 0\.0553 megapixels of drawing; this page draws up to"):

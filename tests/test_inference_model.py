@@ -135,14 +135,14 @@ def test_missing_or_wrong_checkpoints_are_clear(tmp_path):
 
 def test_full_resolution_path_is_the_reference_forward_pass(tiny_net):
     img = photo(48, 40)
-    px = Pixelator(tiny_net, TINY, model=ModelOptions(pixels_per_cell=0)).with_options(anchor_colors=0, settle_flats=0)  # the pass alone
+    px = Pixelator(tiny_net, TINY, model=ModelOptions(pixels_per_cell=0, views=1)).with_options(anchor_colors=0, settle_flats=0)  # the pass alone
     expected = cell_means(reference_forward(tiny_net, np.asarray(img)), 4)[0]
     np.testing.assert_allclose(px.cells(img).colors, expected, atol=1e-3)
 
 
 def test_reduced_resolution_runs_the_generator_on_the_box_averaged_picture(tiny_net):
     img = photo(48, 40)
-    px = Pixelator(tiny_net, TINY, model=ModelOptions(pixels_per_cell=2)).with_options(anchor_colors=0, settle_flats=0)
+    px = Pixelator(tiny_net, TINY, model=ModelOptions(pixels_per_cell=2, views=1)).with_options(anchor_colors=0, settle_flats=0)
     assert px.effective_pixels_per_cell() == 2
     working = np.asarray(img.reduce(2), dtype=np.float32)  # 24x20 box average: 2x2 generator pixels per 4x4 cell
     assert np.abs(working - cell_means(np.asarray(img), 2)[0]).max() <= 0.5

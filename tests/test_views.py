@@ -12,7 +12,7 @@ from PIL import Image
 
 from inference.cli import main as cli_main
 from inference.pixelator import ModelOptions, Pixelator
-from inference.views import VIEWS, oriented, restored, translate_views
+from inference.views import AUTO, VIEW_BUDGET, VIEWS, auto_views, oriented, restored, translate_views
 from pixelforge.model.networks import GeneratorSpec, init_weights
 
 TINY = GeneratorSpec(ngf=8, n_blocks=1)
@@ -47,8 +47,26 @@ def test_all_views_share_one_call_and_a_faithful_generator_is_unchanged():
         assert calls == [views * len(pictures)]
         for got, want in zip(out, pictures):
             np.testing.assert_allclose(got, want, atol=1e-4)
-    with pytest.raises(ValueError, match="views must be one of 1, 2, 4, 8"):
+    with pytest.raises(ValueError, match=r"views must be auto \(0\) or one of 1, 2, 4, 8"):
         translate_views(identity, pictures, 3)
+
+
+def test_auto_gives_each_picture_the_views_its_size_affords_within_one_pass_of_work():
+    assert [auto_views(h, w) for h, w in ((512, 512), (362, 362), (256, 256), (180, 180), (64, 64), (2000, 2000))] == [
+        1, 2, 4, 8, 8, 1]
+    assert all(auto_views(h, w) * h * w <= VIEW_BUDGET for h, w in ((64, 64), (256, 256), (181, 181), (300, 200)))
+    calls = []
+
+    def identity(batch):
+        calls.append(sorted(b.shape[:2] for b in batch))
+        return [b.copy() for b in batch]
+
+    big, small, mid = picture(520, 520, seed=3), picture(40, 40, seed=4), picture(300, 300, seed=5)
+    out = translate_views(identity, [big, small, mid], AUTO)
+    assert [o.shape for o in out] == [big.shape, small.shape, mid.shape]  # the order kept
+    assert calls == [[(520, 520)], [(300, 300)] * 2, [(40, 40)] * 8]  # one call per number of views
+    for got, want in zip(out, (big, small, mid)):
+        np.testing.assert_allclose(got, want, atol=1e-4)
 
 
 def test_a_stray_cell_drawn_one_way_only_is_thinned_to_its_share():
@@ -83,8 +101,13 @@ def test_with_eight_views_the_model_draws_a_mirrored_picture_mirrored():
     tall = picture(100, 72, seed=4)  # tiled, and its transposed views are 72x100
     out = px.translate(tall)
     assert out.shape == tall.shape and np.isfinite(out).all()
-    with pytest.raises(ValueError, match="views must be one of"):
+    with pytest.raises(ValueError, match="views must be auto"):
         ModelOptions(views=3)
+    # auto is the default: this 32x32 pass costs 8 x 1,024 generator pixels, well within one 512² pass
+    auto = Pixelator(net, TINY, model=ModelOptions(pixels_per_cell=0, engine="torch"))
+    assert auto.model.views == AUTO and "--views auto" in auto.describe()
+    np.testing.assert_allclose(auto.translate(p), Pixelator(net, TINY, model=ModelOptions(
+        pixels_per_cell=0, engine="torch", views=8)).translate(p), atol=1e-3)
 
 
 def test_pixelate_and_the_benchmark_take_it(tmp_path):
@@ -93,6 +116,9 @@ def test_pixelate_and_the_benchmark_take_it(tmp_path):
     assert Image.open(tmp_path / "out.png").size == (48, 48)
     with pytest.raises(SystemExit):
         cli_main([str(tmp_path / "in.png"), "-o", str(tmp_path / "bad.png"), "--shipped", "--views", "3"])
+    assert cli_main([str(tmp_path / "in.png"), "-o", str(tmp_path / "auto.png"), "--shipped", "--views", "auto", "-q"]) == 0
+    assert cli_main([str(tmp_path / "in.png"), "-o", str(tmp_path / "default.png"), "--shipped", "-q"]) == 0
+    assert (tmp_path / "auto.png").read_bytes() == (tmp_path / "default.png").read_bytes()
     sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
     from quality import methods  # benchmarks/ is a folder of scripts, not a package
 

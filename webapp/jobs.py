@@ -27,6 +27,7 @@ from inference.inputs import VIDEO_SUFFIXES
 from inference.palette import PaletteError
 from inference.preview import preview
 from inference.video import pixelate_gif, pixelate_video
+from inference.views import AUTO
 from pixelforge.imaging import ImageDecodeError, open_image, png_bytes
 from webapp.models import CLASSICAL, SHIPPED_G_A, ModelError, Models
 
@@ -77,7 +78,7 @@ class Settings:
     native: bool = False
     scale: int = 8  # screen pixels per cell in the page and the display-scale download
     hold_lines: bool = False  # a model's drawing with the classical method's outline cells on top (pixelate --hold-lines)
-    views: int = 1  # a model draws the picture this many ways and the drawings are averaged (pixelate --views)
+    views: int = AUTO  # a model draws the picture this many ways and the drawings are averaged (pixelate --views; 0 = auto)
 
     def palette_arg(self) -> str:
         """The CLI's ``--palette`` value for these settings."""
@@ -104,7 +105,7 @@ class Settings:
             parts += ["--checkpoint", self.model]
         if self.hold_lines and self.model != CLASSICAL:  # the classical method holds its lines anyway
             parts += ["--hold-lines"]
-        if int(self.views) > 1 and self.model != CLASSICAL:  # the classical method draws once
+        if int(self.views) != AUTO and self.model != CLASSICAL:  # auto is pixelate's default; the classical method draws once
             parts += ["--views", str(int(self.views))]
         return shlex.join(parts)
 
@@ -174,8 +175,9 @@ def load_picture(path: str | Path | None, limits: Limits) -> tuple[Image.Image, 
 
 
 def drawn_views(settings: Settings) -> int:
-    """How many passes a model makes over each picture or frame (the classical method makes none)."""
-    return int(settings.views) if settings.model != CLASSICAL else 1
+    """How many passes over each picture or frame the limits count: the views asked for; 1 for the classical method
+    and for auto, whose passes together cost at most one pass over a 1024² picture (``VIEW_BUDGET``)."""
+    return int(settings.views) if settings.model != CLASSICAL and int(settings.views) != AUTO else 1
 
 
 def check_views(pixels: int, settings: Settings, limits: Limits) -> None:

@@ -14,6 +14,7 @@ import gradio as gr
 
 from inference.dither import METHODS
 from inference.palette import NAMED_PALETTES
+from inference.views import AUTO
 from webapp.jobs import (
     ANIMATION_SUFFIXES,
     FITTED,
@@ -198,8 +199,9 @@ def build_app(models: Models | None = None, limits: Limits | None = None, files:
                 scale = gr.Slider(1, 32, value=defaults.scale, step=1, label="Display scale (screen pixels per cell)")
                 hold_lines = gr.Checkbox(value=defaults.hold_lines, elem_id="hold-lines",
                                          label="Hold thin lines (models): eyes and outlines as bold as the classical method's")
-                views = gr.Dropdown([1, 2, 4, 8], value=defaults.views, elem_id="views",
-                                    label="Views (models): drawn this many ways (mirrored, flipped, turned) and averaged; as many times the work")
+                views = gr.Dropdown([("auto", AUTO), 1, 2, 4, 8], value=defaults.views, elem_id="views",
+                                    label="Views (models): drawn this many ways (mirrored, flipped, turned) and averaged; as many "
+                                          "times the work. auto: as many as one pass over a 1024² picture costs (8 for a sprite)")
             with gr.Column(scale=3):
                 status = gr.Markdown("Upload a picture to start.", elem_id="status")
                 with gr.Tabs() as shown:
