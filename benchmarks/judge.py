@@ -32,6 +32,8 @@ from PIL import Image
 from quality_cases import PIPELINE, Case, cartoon_cases, photo_cases  # benchmarks/ is on sys.path as a script
 
 from inference.arguments import parse_views
+from inference.model_options import ModelOptions
+from inference.views import views_label
 from pixelforge.io import atomic_write
 
 CHOICES = ("left", "even", "right")
@@ -59,10 +61,20 @@ def make_pairs(cases: list[Case], a: str, b: str, seed: int = 0) -> list[Pair]:
     return [Pair(f"{i + 1:03d}", c.name, c.group, *((a, b) if left else (b, a))) for i, (c, left) in enumerate(zip(order, a_left))]
 
 
-def key_id(pairs: list[Pair], a: str, b: str) -> str:
-    """Names a key; the page carries it so votes cannot be tallied against another page's key."""
-    text = json.dumps([a, b, [(p.id, p.case, p.left) for p in pairs]])
+def key_id(pairs: list[Pair], a: str, b: str, shown: str = "") -> str:
+    """Names a key; the page carries it so votes cannot be tallied against another page's key. ``shown`` is
+    :func:`shown_digest` of the pictures the page shows: the same pairs drawn by another model are another page."""
+    text = json.dumps([a, b, [(p.id, p.case, p.left) for p in pairs], shown])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def shown_digest(folder: Path, pairs: list[Pair]) -> str:
+    """SHA-256 over the PNG files a page shows, in page order."""
+    digest = hashlib.sha256()
+    for p in pairs:
+        for side in ("input", "left", "right"):
+            digest.update((folder / f"{p.id}-{side}.png").read_bytes())
+    return digest.hexdigest()
 
 
 def weights_sha256(checkpoint: str | None) -> str:
@@ -89,7 +101,6 @@ def write_page(out: Path, pairs: list[Pair], pictures: dict[str, Image.Image], o
     """``index.html`` (no method names), the PNGs it shows under ``pairs/``, and ``key.json``; returns the key id.
 
     ``made_with`` goes into the key only (the command, the model's weights): what the votes judged."""
-    kid = key_id(pairs, a, b)
     (out / "pairs").mkdir(parents=True, exist_ok=True)
     rows = []
     for p in pairs:
@@ -104,6 +115,7 @@ def write_page(out: Path, pairs: list[Pair], pictures: dict[str, Image.Image], o
         buttons = "".join(f'<button data-choice="{c}">{i + 1}: {c}</button>' for i, c in enumerate(CHOICES))
         rows.append(f'<section class="pair" id="p{p.id}" data-id="{p.id}"><h2>{p.id}</h2><div class="row">{"".join(cells)}</div>'
                     f'<div class="vote">{buttons}</div></section>')
+    kid = key_id(pairs, a, b, shown_digest(out / "pairs", pairs))
     atomic_write(out / "index.html", PAGE.replace("{key_id}", kid).replace("{question}", html.escape(question))
                  .replace("{count}", str(len(pairs))).replace("{pairs}", "\n".join(rows)).encode())
     key = {"key_id": kid, "a": a, "b": b, "question": question, "made_with": made_with or {},
@@ -257,7 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     pairs = make_pairs(cases, a, args.b, args.seed)
     write_page(args.out, pairs, pictures, outputs, a, args.b, made_with={
         "command": "benchmarks/judge.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "model_weights_sha256": weights_sha256(args.checkpoint)})
+        "model_weights_sha256": weights_sha256(args.checkpoint),
+        "model_views": " / ".join(f"{n}: {views_label(px.model.views)}" for n, px in
+                                  ((n, getattr(found[n], "__self__", None)) for n in (a, args.b))
+                                  if isinstance(getattr(px, "model", None), ModelOptions) and not px.is_classic)})
     print(f"judge: {len(pairs)} pairs in {args.out / 'index.html'}; the key is {args.out / 'key.json'} (do not open it before "
           "voting); then: PYTHONPATH=. python benchmarks/judge.py tally KEY votes.json")
     return 0

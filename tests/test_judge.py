@@ -122,12 +122,16 @@ def test_stage_strip_takes_options_per_column(tmp_path, monkeypatch):
 
 
 def test_the_published_page_is_whole_and_matches_its_committed_key():
-    """docs/judge/ is the page anyone can vote on (v64 against the classical method); its key stays in the repo."""
+    """docs/judge/ is the page anyone can vote on (v64 as pixelate runs it against the classical method); its key
+    stays in the repo, and names the pictures shown, so a page redrawn by another model has another key."""
     root = Path(__file__).parents[1]
     page = (root / "docs/judge/index.html").read_text()
-    key = json.loads((root / "benchmarks/judge_keys/v64-seed2026.json").read_text())
+    key = json.loads((root / "benchmarks/judge_keys/v64-seed2027.json").read_text())
     pairs = [judge.Pair(**p) for p in key["pairs"]]
-    assert judge.key_id(pairs, key["a"], key["b"]) == key["key_id"]  # the key was not edited after the page was made
+    shown = judge.shown_digest(root / "docs/judge/pairs", pairs)
+    assert judge.key_id(pairs, key["a"], key["b"], shown) == key["key_id"]  # neither key nor pictures changed since
+    assert judge.key_id(pairs, key["a"], key["b"], "other pictures") != key["key_id"]
+    assert key["made_with"]["model_views"] == "shipped model: auto"  # what pixelate --shipped draws by default
     assert key["made_with"]["model_weights_sha256"] == judge.weights_sha256(None), (
         "the shipped model changed since the page was made: make a new page and key (docs/quality.md)")
     assert not (root / "docs/judge/key.json").exists()  # the key never goes on the site
