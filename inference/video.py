@@ -24,6 +24,7 @@ from PIL import Image
 
 from inference.pixelator import Pixelator
 from inference.postprocess import palette_for, render
+from inference.views import AUTO
 from pixelforge.imaging import DEFAULT_MAX_PIXELS, FrameBudget, ImageDecodeError, iter_frames
 from pixelforge.io import atomic_path
 
@@ -54,6 +55,14 @@ def _sample_indices(n: int, k: int = PALETTE_SAMPLES) -> list[int]:
 # --------------------------------------------------------------------------- GIF
 
 
+def frames_pixelator(pixelator: Pixelator) -> Pixelator:
+    """The pixelator an animation's frames go through: ``--views auto`` draws each frame once, because auto's
+    budget is one picture's time and an animation is many pictures; an explicit ``--views N`` is kept."""
+    if pixelator.generator is not None and pixelator.model.views == AUTO:
+        return pixelator.with_options(views=1)
+    return pixelator
+
+
 def pixelate_gif(
     data: bytes,
     dst: Path,
@@ -71,6 +80,7 @@ def pixelate_gif(
     cell grids are held. A GIF whose canvas grows between frames gets every frame padded
     (transparent, top-left anchored, as the decoder does) to the largest one.
     """
+    pixelator = frames_pixelator(pixelator)
     budget = budget or FrameBudget(max_pixels=max_pixels)
     if max_frames is not None:  # a caller's own job limit (the web app) on top of the decode budget
         budget = replace(budget, max_frames=min(budget.max_frames, max_frames))
@@ -153,6 +163,7 @@ def pixelate_video(
     out longer while encoding (headers can lie or say nothing).
     """
     av = _pyav()
+    pixelator = frames_pixelator(pixelator)
     try:
         probe = av.open(str(src))
     except (av.error.FFmpegError, OSError) as exc:

@@ -214,3 +214,24 @@ def _frames_of(data: bytes) -> list[Image.Image]:
     from pixelforge.imaging import iter_frames
 
     return [d.image.convert("RGBA") for d in iter_frames(data)]
+
+
+def test_auto_views_draw_each_frame_of_an_animation_once(tmp_path):
+    """auto's budget is one picture's time: an animation's frames are drawn once; --views N is kept."""
+    import torch
+
+    from inference.model_options import ModelOptions
+    from pixelforge.model.networks import GeneratorSpec, init_weights
+
+    torch.manual_seed(0)
+    spec = GeneratorSpec(ngf=8, n_blocks=1)
+    net = init_weights(spec.build()).eval()
+    frames = [Image.fromarray(np.random.default_rng(i).integers(0, 256, (32, 40, 3), dtype=np.uint8)) for i in range(2)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=50, loop=0)
+    out = {}
+    for views in (0, 1, 8):
+        px = Pixelator(net, spec, model=ModelOptions(views=views, engine="torch"))
+        pixelate_gif(buf.getvalue(), tmp_path / f"{views}.gif", px, max_pixels=10**7)
+        out[views] = (tmp_path / f"{views}.gif").read_bytes()
+    assert out[0] == out[1] and out[8] != out[1]
