@@ -13,7 +13,7 @@ from inference.palette import NAMED_PALETTES
 from inference.pixelator import ModelOptions
 from inference.postprocess import ANCHOR_SIGMA, ANCHOR_WITHIN, PALETTE_SOURCES, SETTLE_DE, SNAP_DE
 from inference.shipped import DEFAULT_METHOD, SHIPPED_NAME
-from inference.views import AUTO, VIEW_BUDGET, VIEWS
+from inference.views import AUTO, VIEW_BUDGET, VIEWS, views_label
 from pixelforge.imaging import DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_TOTAL_PIXELS
 
 EPILOG = """\
@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="after the model draws, cells on the picture's thin lines (eyes, brows, outlines) take the "
                             "line's colour and the cells beside them the picture's, as in --classic: bolder faces, "
                             "further from the picture's colours on flat art (off by default)")
-    model.add_argument("--views", type=parse_views, metavar="{auto,1,2,4,8}", default=ModelOptions.views,
+    model.add_argument("--views", type=parse_views, metavar="{auto,1,2,4,8}", default=views_label(ModelOptions.views),
                        help="draw the picture in this many orientations (2: also mirrored; 4: also upside down; 8: also "
                             "transposed) and average the drawings: what the model draws one way only (a stray cell, a "
                             "lopsided eye) thins out; each view is one more generator pass. auto (the default): as many "

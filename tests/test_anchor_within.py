@@ -79,7 +79,7 @@ def test_the_model_path_takes_it_as_an_option(monkeypatch, tmp_path):
 
 
 def test_the_quality_benchmark_gives_the_untrained_net_the_models_pipeline():
-    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    sys.path.append(str(Path(__file__).parents[1] / "benchmarks"))  # after the packages: benchmarks/data_cards.py must not shadow data_cards
     from quality import methods  # benchmarks/ is a folder of scripts, not a package
 
     found, notes = methods(anchor_within=10.0, settle_flats=None)

@@ -12,7 +12,7 @@ from pixelforge.imaging import composite_on_white
 from pixelforge.testing.art_metrics import blended_edges, lone_cells
 from pixelforge.testing.dataset_folder import build_dataset_folder
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+sys.path.append(str(Path(__file__).parents[1] / "benchmarks"))  # after the packages: benchmarks/data_cards.py must not shadow data_cards
 import art_habits  # noqa: E402 - benchmarks/ is a folder of scripts, not a package
 
 

@@ -15,7 +15,7 @@ from pixelforge.imaging import rgb_on_white
 from pixelforge.testing.art_cases import outline_case
 from pixelforge.testing.art_metrics import features_kept, small_features
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+sys.path.append(str(Path(__file__).parents[1] / "benchmarks"))  # after the packages: benchmarks/data_cards.py must not shadow data_cards
 import feature_stages  # noqa: E402 - benchmarks/ is a folder of scripts, not a package
 
 

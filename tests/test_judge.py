@@ -12,7 +12,7 @@ from PIL import Image
 
 from inference.pixelator import Pixelator
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+sys.path.append(str(Path(__file__).parents[1] / "benchmarks"))  # after the packages: benchmarks/data_cards.py must not shadow data_cards
 import judge  # noqa: E402 - benchmarks/ is a folder of scripts, not a package
 from quality_cases import Case  # noqa: E402
 
