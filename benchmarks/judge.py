@@ -31,9 +31,7 @@ from pathlib import Path
 from PIL import Image
 from quality_cases import PIPELINE, Case, cartoon_cases, photo_cases  # benchmarks/ is on sys.path as a script
 
-from inference.arguments import parse_views
-from inference.model_options import ModelOptions
-from inference.views import views_label
+from inference.views import parse_views, views_label
 from pixelforge.io import atomic_write
 
 CHOICES = ("left", "even", "right")
@@ -89,6 +87,12 @@ def weights_sha256(checkpoint: str | None) -> str:
         return ""
     path = path / "G_A.safetensors" if path.is_dir() else path
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+
+
+def views_run(found: dict, names: tuple[str, ...]) -> str:
+    """The ``--views`` each model row of a page ran (classical rows and peers draw no views)."""
+    pixelators = [(n, getattr(found[n], "__self__", None)) for n in names]  # model rows are bound Pixelator methods
+    return " / ".join(f"{n}: {views_label(px.model.views)}" for n, px in pixelators if not getattr(px, "is_classic", True))
 
 
 def _shown(img: Image.Image) -> tuple[int, int]:
@@ -270,9 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     write_page(args.out, pairs, pictures, outputs, a, args.b, made_with={
         "command": "benchmarks/judge.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "model_weights_sha256": weights_sha256(args.checkpoint),
-        "model_views": " / ".join(f"{n}: {views_label(px.model.views)}" for n, px in
-                                  ((n, getattr(found[n], "__self__", None)) for n in (a, args.b))
-                                  if isinstance(getattr(px, "model", None), ModelOptions) and not px.is_classic)})
+        "model_views": views_run(found, (a, args.b))})
     print(f"judge: {len(pairs)} pairs in {args.out / 'index.html'}; the key is {args.out / 'key.json'} (do not open it before "
           "voting); then: PYTHONPATH=. python benchmarks/judge.py tally KEY votes.json")
     return 0

@@ -65,11 +65,10 @@ from quality_report import (
 )
 from skimage.metrics import structural_similarity
 
-from inference.arguments import parse_views
 from inference.grid import cell_purity
 from inference.pixelator import Pixelator
 from inference.postprocess import Cells, image_cells, palette_for, render
-from inference.views import views_label
+from inference.views import parse_views, views_label
 from pixelforge.imaging import composite_on_white, count_colors
 from pixelforge.model.checkpoint import MODEL_INPUTS
 from pixelforge.testing.art_metrics import (

@@ -13,7 +13,7 @@ from inference.palette import NAMED_PALETTES
 from inference.pixelator import ModelOptions
 from inference.postprocess import ANCHOR_SIGMA, ANCHOR_WITHIN, PALETTE_SOURCES, SETTLE_DE, SNAP_DE
 from inference.shipped import DEFAULT_METHOD, SHIPPED_NAME
-from inference.views import AUTO, VIEW_BUDGET, VIEWS, views_label
+from inference.views import VIEW_BUDGET_SIDE, parse_views, views_label
 from pixelforge.imaging import DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_TOTAL_PIXELS
 
 EPILOG = """\
@@ -31,15 +31,6 @@ Still images are written as PNG (never JPEG), GIFs as GIFs, videos in their own 
 Existing outputs are skipped, so an interrupted run resumes; --overwrite redoes them.
 The exit status is 1 if any input failed (each failure is listed with its reason), 2 on bad usage.
 """
-
-
-def parse_views(text: str) -> int:
-    """``--views``: ``auto`` or 1, 2, 4, 8."""
-    if text == "auto":
-        return AUTO
-    if text.isdigit() and int(text) in VIEWS:
-        return int(text)
-    raise argparse.ArgumentTypeError(f"{text!r}: choose auto, {', '.join(map(str, VIEWS))}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="draw the picture in this many orientations (2: also mirrored; 4: also upside down; 8: also "
                             "transposed) and average the drawings: what the model draws one way only (a stray cell, a "
                             "lopsided eye) thins out; each view is one more generator pass. auto (the default): as many "
-                            f"as cost at most one {int(VIEW_BUDGET**0.5)}² generator pass, the work of a 1024² picture at "
+                            f"as cost at most one {VIEW_BUDGET_SIDE}² generator pass, the work of a 1024² picture at "
                             "cell 4 in one view: 8 for a sprite, 1 for a large photo")
     model.add_argument("--tile", type=int, default=ModelOptions.tile, help="tile side in generator pixels for large inputs (default 1024)")
     model.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from inference.onnx_engine import ENGINES
-from inference.views import AUTO, VIEWS
+from inference.views import AUTO, checked_views
 from pixelforge.model.checkpoint import MODEL_INPUTS
 
 
@@ -42,5 +42,4 @@ class ModelOptions:
             raise ValueError(f"model_input must be one of {', '.join(MODEL_INPUTS)}, got {self.model_input!r}")
         if self.engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
-        if self.views != AUTO and self.views not in VIEWS:
-            raise ValueError(f"views must be auto ({AUTO}) or one of {', '.join(map(str, VIEWS))}, got {self.views!r}")
+        checked_views(self.views)

@@ -56,7 +56,7 @@ from inference.postprocess import (
     settle_flats,
 )
 from inference.tiling import shared_norms, translate_pictures, with_shared_stats_norm
-from inference.views import AUTO, VIEW_BUDGET, translate_views
+from inference.views import AUTO, VIEW_BUDGET_SIDE, translate_views
 from pixelforge.device import resolve_device, resolve_dtype
 from pixelforge.imaging import has_alpha, rgb_on_white
 from pixelforge.model.checkpoint import recommended_pixels_per_cell, recorded_anchor_within, recorded_input
@@ -203,7 +203,7 @@ class Pixelator:
         if self.model.model_input != "lines":
             res += f", the picture's {'dark ' if self.model.model_input == 'dark-cells' else ''}feature cells drawn into its input"
         if self.model.views == AUTO:
-            res += f", up to 8 orientations averaged (as many as fit a {int(VIEW_BUDGET**0.5)}² pass: --views auto)"
+            res += f", up to 8 orientations averaged (as many as fit a {VIEW_BUDGET_SIDE}² pass: --views auto)"
         elif self.model.views > 1:
             res += f", {self.model.views} orientations averaged"
         return (

@@ -9,6 +9,7 @@ averages the model's own drawings and adds nothing of the picture's.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -19,7 +20,24 @@ VIEWS = (1, 2, 4, 8)
 AUTO = 0
 #: generator pixels one picture may cost with ``views`` AUTO: one pass over a 1024² picture at cell 4 and two
 #: generator pixels per cell (512²). A sprite gets 8 views for less than that; a photo that size gets 1.
-VIEW_BUDGET = 512 * 512
+VIEW_BUDGET_SIDE = 512
+VIEW_BUDGET = VIEW_BUDGET_SIDE**2
+
+
+def checked_views(views: int) -> int:
+    """``views`` if it is :data:`AUTO` or one of :data:`VIEWS`, else ValueError."""
+    if views != AUTO and views not in VIEWS:
+        raise ValueError(f"views must be auto ({AUTO}) or one of {', '.join(map(str, VIEWS))}, got {views!r}")
+    return views
+
+
+def parse_views(text: str) -> int:
+    """``--views`` on a command line: ``auto`` or 1, 2, 4, 8."""
+    if text == "auto":
+        return AUTO
+    if text.isdigit() and int(text) in VIEWS:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"{text!r}: choose auto, {', '.join(map(str, VIEWS))}")
 
 
 def auto_views(height: int, width: int, budget: int = VIEW_BUDGET) -> int:
@@ -62,7 +80,7 @@ def translate_views(
     drawing turned back and the drawings averaged. All views go to ``translate`` in one call, so same-sized
     ones share its batches; ``views`` 1 calls it on the pictures as they are; :data:`AUTO` gives each picture
     :func:`auto_views` of its size."""
-    if views == AUTO:  # each picture as many views as its size allows; one call per group, order kept
+    if checked_views(views) == AUTO:  # each picture as many views as its size allows; one call per group, order kept
         chosen = [auto_views(*p.shape[:2]) for p in pictures]
         out: list[np.ndarray | None] = [None] * len(pictures)
         for v in sorted(set(chosen)):
@@ -70,8 +88,6 @@ def translate_views(
             for i, drawn in zip(index, translate_views(translate, [pictures[i] for i in index], v)):
                 out[i] = drawn
         return out  # type: ignore[return-value]
-    if views not in VIEWS:
-        raise ValueError(f"views must be auto ({AUTO}) or one of {', '.join(map(str, VIEWS))}, got {views!r}")
     if views == 1:
         return translate(pictures)
     drawn = translate([oriented(p, k) for p in pictures for k in range(views)])

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 import training.cyclegan as cyclegan
+import training.views as training_views
 from pixelforge.model.checkpoint import CheckpointError
 from pixelforge.model.loading import init_networks, load_generator
 from pixelforge.model.networks import GeneratorSpec
@@ -656,8 +657,8 @@ def test_the_symmetry_loss_teaches_g_a_to_draw_a_mirrored_crop_mirrored(tmp_path
 
     x = torch.rand(2, 3, 6, 6) * 2 - 1
     for k in range(8):  # the same eight views, numbered as pixelate --views numbers them
-        view = cyclegan.oriented(x, k)
-        assert torch.equal(cyclegan.restored(view, k), x)
+        view = training_views.oriented(x, k)
+        assert torch.equal(training_views.restored(view, k), x)
         assert np.array_equal(view[0].permute(1, 2, 0).numpy(), picture_view(x[0].permute(1, 2, 0).numpy(), k))
     symmetric = torch.nn.Conv2d(3, 3, 1)  # a 1x1 convolution commutes with every view
     lopsided = torch.nn.Conv2d(3, 3, 3, padding=1, bias=False)
@@ -666,8 +667,8 @@ def test_the_symmetry_loss_teaches_g_a_to_draw_a_mirrored_crop_mirrored(tmp_path
         lopsided.weight[:, :, 0, 1] = torch.eye(3)  # the pixel above, plus half the pixel to the left: no view but the
         lopsided.weight[:, :, 1, 0] = 0.5 * torch.eye(3)  # identity maps these two taps onto themselves
         for k in range(1, 8):
-            assert cyclegan.symmetry_loss(symmetric, x, symmetric(x), k).item() < 1e-6
-            assert cyclegan.symmetry_loss(lopsided, x, lopsided(x), k).item() > 0.1
+            assert training_views.symmetry_loss(symmetric, x, symmetric(x), k).item() < 1e-6
+            assert training_views.symmetry_loss(lopsided, x, lopsided(x), k).item() > 0.1
 
     def asymmetry(lambda_sym: float) -> float:
         cfg = tiny(tmp_path, pool_size=0, lambda_sym=lambda_sym, lr=1e-3, seed=5)
@@ -681,7 +682,7 @@ def test_the_symmetry_loss_teaches_g_a_to_draw_a_mirrored_crop_mirrored(tmp_path
         G = model.G_A.eval()
         with torch.no_grad():
             out = G(test)
-            return sum(cyclegan.symmetry_loss(G, test, out, k).item() for k in range(1, 8)) / 7
+            return sum(training_views.symmetry_loss(G, test, out, k).item() for k in range(1, 8)) / 7
 
     plain, sym = asymmetry(0.0), asymmetry(20.0)
     assert sym < 0.5 * plain, (plain, sym)

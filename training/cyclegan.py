@@ -42,7 +42,7 @@ from training import ddp
 from training.config import TrainConfig
 from training.outlines import CONTRAST, block_colours, outline_target
 from training.pool import ImagePool
-from training.views import oriented, restored, symmetry_loss, views_mean  # noqa: F401 (oriented, restored: the API)
+from training.views import symmetry_loss, views_mean
 
 
 class NonFiniteLossError(FloatingPointError):

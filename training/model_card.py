@@ -145,9 +145,9 @@ def _licence_note(inputs: CardInputs, data: ModelCardData) -> str:
 
 def _progress(counters: dict[str, int] | None, init_from: str | None = None, ancestors: list[Ancestor] | None = None,
               averaged: list[tuple[str, int | None]] | None = None) -> str:
-    """Where the weights stand; a fine-tuned run names the weights it started from (their steps are not counted here)."""
-    if averaged:  # `train average`: no training state of its own; the run trained up to its last checkpoint
-        counters = {"step": averaged[-1][1]} if averaged[-1][1] is not None else None
+    """Where the weights stand; a fine-tuned run names the weights it started from (their steps are not counted here).
+
+    ``averaged`` (`train average`): the checkpoints whose mean the weights are; ``counters`` is then the last one's."""
     if init_from and ancestors:
         stages = [f"`{a.name}`" + (f" ({a.steps:,} steps)" if a.steps is not None else "") for a in ancestors]
         origin = (" That one was trained from random weights." if ancestors[-1].from_scratch
@@ -178,7 +178,7 @@ def _recipe(config: dict[str, Any], spec: GeneratorSpec) -> list[tuple[str, str]
     # skip_lr means something only with the skip, content_lines_contrast and content_target only with content_lines;
     # the view losses, newer than most published runs, are shown only when they are on
     needs = {"skip_lr": "skip", "content_lines_contrast": "content_lines", "content_target": "content_lines",
-             "lambda_sym": "lambda_sym", "lambda_distill": "lambda_distill"}  # the two view losses: only when on
+             "lambda_sym": "lambda_sym", "lambda_distill": "lambda_distill"}
     shown = [key for key in RECIPE_KEYS if key in config and (key not in needs or config.get(needs[key]))]
     return [(key, f"`{json.dumps(config[key])}`" if config[key] != "" else "off") for key in shown]
 
