@@ -428,3 +428,14 @@ def test_a_model_card_shows_the_view_losses_only_when_they_are_on():
 
     assert "| `lambda_distill` | `100.0` |" in card(100.0) and "| `lambda_sym` | `100.0` |" in card(100.0)
     assert "lambda_distill" not in card(0.0) and "lambda_sym" not in card(0.0) and "lambda_flat" in card(0.0)
+
+
+def test_a_model_card_shows_a_time_limit_only_when_the_run_had_one():
+    from training.model_card import CardInputs, build_model_card
+
+    def card(limit: str | None) -> str:
+        config = {"ngf": 8, "epochs": 1, "time_limit": limit}
+        return build_model_card(CardInputs(repo_id="o/n", spec=GeneratorSpec(ngf=8, n_blocks=2), params=10,
+                                           dtype="float16", files=[], domains=[], config=config, counters=None, metrics=None))
+
+    assert '| `time_limit` | `"40m"` |' in card("40m") and "time_limit" not in card(None)

@@ -84,6 +84,9 @@ HELP = {
                       "it (default 0 = off; needs --init-from)",
     "pool-size": "past fakes kept per domain for the discriminators (default 50)",
     "max-steps": "stop after N optimizer steps in total, counting steps before a resume",
+    "time-limit": "fit the run to this much training time, e.g. 2h, 90m, 1h30m or 600 (seconds): it measures its "
+                  "speed and sets its steps so that the recipe's epochs at the base lr and its decay (in their "
+                  "proportion, annealed per step to ~0) end on time; --resume finishes the same plan",
     "device": "auto | cpu | cuda | cuda:N (default auto)",
     "compile-mode": "with --compile: default, reduce-overhead (CUDA graphs, fastest at batch 1) or max-autotune",
     "amp-dtype": "bf16 (default) or fp16 (fp16 adds a gradient scaler)",

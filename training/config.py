@@ -17,6 +17,7 @@ from pixelforge.io import atomic_write
 from pixelforge.model.checkpoint import MODEL_INPUTS
 from pixelforge.model.networks import DiscriminatorSpec, GeneratorSpec
 from training.outlines import CONTRAST
+from training.timeplan import parse_duration
 
 #: Fields that define the model and the data stream: a resume may not change them.
 ARCHITECTURE_FIELDS = ("ngf", "n_blocks", "skip", "skip_lr", "ndf", "n_layers", "size", "batch_size", "seed", "a_resize", "b_max_scale", "a_min_load_size",
@@ -88,6 +89,7 @@ class TrainConfig:
     lambda_sym: float = 0.0  # symmetry loss: G_A draws a mirrored, flipped or transposed crop as that view of its drawing (pixelate --views, learnt); 0 = off
     pool_size: int = 50  # past fakes per domain shown to the discriminators
     max_steps: int | None = None  # stop after this many optimizer steps in total (resume included)
+    time_limit: str | None = None  # fit the run to this much training time, a string: "2h", "90m", "1h30m", "600" (seconds); steps from the measured speed, annealed by the end
     # speed
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: bool = False  # mixed precision (autocast): on CUDA, and on CPUs with bf16 instructions
@@ -117,6 +119,16 @@ class TrainConfig:
     @property
     def total_epochs(self) -> int:
         return self.epochs + self.epochs_decay
+
+    @property
+    def time_limit_s(self) -> float | None:
+        """``time_limit`` in seconds (None: the run counts epochs)."""
+        if self.time_limit is None:
+            return None
+        try:
+            return parse_duration(str(self.time_limit))
+        except ValueError as exc:
+            raise ConfigError(f"time_limit: {exc}") from exc
 
     def lr_at(self, epoch: int) -> float:
         """The reference's ``lambda_rule`` (0-based epoch): constant, then linear towards zero.
@@ -193,6 +205,8 @@ class TrainConfig:
             raise ConfigError("epochs + epochs_decay must be >= 1")
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(f"max_steps must be >= 1, got {self.max_steps}")
+        if self.time_limit is not None:
+            self.time_limit_s  # noqa: B018 - parse now, so a bad --time-limit fails before any work
         if self.compile_mode not in ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"):
             raise ConfigError(f"compile_mode must be default, reduce-overhead or max-autotune, got {self.compile_mode!r}")
         if self.a_resize not in ("bicubic", "box", *HALVED):

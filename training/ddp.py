@@ -64,6 +64,15 @@ def broadcast_flag(d: Dist, flag: bool, device: torch.device) -> bool:
     return bool(t.item())
 
 
+def broadcast_ints(d: Dist, values: list[int], device: torch.device) -> list[int]:
+    """Rank 0's ``values`` on every rank (a plan every rank must follow to the same step)."""
+    if not d.enabled:
+        return values
+    t = torch.tensor(values, dtype=torch.int64, device=device)
+    dist.broadcast(t, src=0)
+    return [int(v) for v in t.tolist()]
+
+
 def shutdown(d: Dist) -> None:
     """Leave the process group together: a rank that tears gloo down while another still talks to it can
     abort at interpreter exit, so every rank meets at a barrier first."""

@@ -41,6 +41,7 @@ from training.cyclegan import CycleGAN, Losses, NonFiniteLossError, build_model,
 from training.data import Domain, Preprocess, UnpairedEpoch, epoch_pairs, open_domain, sample_batch, to_image
 from training.report import LossLog, plot_losses, read_losses, sample_grid, write_index
 from training.resume import Counters, gather_pools, restore, snapshot
+from training.timeplan import TimePlan
 
 
 @dataclass
@@ -53,6 +54,7 @@ class RunResult:
     last_losses: dict[str, float] = field(default_factory=dict)
     rejected: list[str] = field(default_factory=list)
     message: str = ""
+    plan: str = ""  # with --time-limit: the plan, as the summary says it
 
 
 def resolve_device(cfg: TrainConfig) -> torch.device:
@@ -203,10 +205,11 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
     board = _tensorboard(run) if cfg.tensorboard and d.is_main else None
     channels_last = cfg.channels_last if cfg.channels_last is not None else device.type == "cuda"
     mem_format = torch.channels_last if channels_last else torch.contiguous_format
-    total = cfg.max_steps or cfg.total_epochs * steps_per_epoch
-    bar = tqdm(total=total, initial=min(c.step, total), unit="step", disable=not (progress and d.is_main),
+    plan = _time_plan(cfg, c)
+    total = cfg.max_steps or (plan.total if plan else cfg.total_epochs * steps_per_epoch) or None
+    bar = tqdm(total=total, initial=min(c.step, total or c.step), unit="step", disable=not (progress and d.is_main),
                dynamic_ncols=True, file=sys.stderr)
-    lr = cfg.lr_at(c.epoch)
+    lr = cfg.lr * plan.lr_factor(c.step) if plan else cfg.lr_at(c.epoch)
     last: dict[str, float] = {}
     saved_step = c.step if cfg.resume else -1
     session_start = c.step
@@ -214,6 +217,8 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
     def checkpoint(also_as: str | None, label: str, status: str) -> None:
         """Write checkpoints/latest (+ epoch folder), the samples and the page (rank 0 writes)."""
         nonlocal saved_step
+        if plan:
+            c.seconds, c.planned_steps, c.decay_start = round(plan.elapsed(time.perf_counter())), plan.total, plan.decay_start
         pools = gather_pools(model, d)
         if d.is_main:
             save_checkpoint(run / CHECKPOINTS_DIR, nets, _metadata(cfg), snapshot(model, c, lr, device, pools), also_as=also_as)
@@ -225,10 +230,16 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
         saved_step = c.step
         ddp.barrier(d)
 
+    def more_epochs() -> bool:
+        """An epoch to start: the recipe's epochs, or with a time limit until the plan's steps are done."""
+        return not plan.done(c.step) if plan else c.epoch < cfg.total_epochs
+
     status, message = "finished", ""
+    if plan:
+        plan.start(c.step, time.perf_counter())
     try:
-        while c.epoch < cfg.total_epochs and not (cfg.max_steps and c.step >= cfg.max_steps):
-            lr = cfg.lr_at(c.epoch)
+        while more_epochs() and not (cfg.max_steps and c.step >= cfg.max_steps):
+            lr = cfg.lr * plan.lr_factor(c.step) if plan else cfg.lr_at(c.epoch)
             _set_lr(model, lr)
             epoch_data = UnpairedEpoch(dom_a, dom_b, pre, cfg.seed, c.epoch, d.rank, d.world,
                                        start=c.iteration * cfg.batch_size, weights_b=weights_b)
@@ -240,7 +251,10 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
                 real_A = batch["A"].to(device, non_blocking=True).contiguous(memory_format=mem_format)
                 real_B = batch["B"].to(device, non_blocking=True).contiguous(memory_format=mem_format)
                 rejected += [line for text in batch["bad"] for line in text.split("\n") if line]
-                if cfg.lr_decay == "step":
+                if plan:
+                    lr = cfg.lr * plan.lr_factor(c.step)
+                    _set_lr(model, lr)
+                elif cfg.lr_decay == "step":
                     lr = cfg.lr_at_step(c.step, steps_per_epoch)
                     _set_lr(model, lr)
                 target_A = batch["A_target"].to(device, non_blocking=True) if "A_target" in batch else None
@@ -257,16 +271,25 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
                 bar.set_postfix({k: f"{v:.3f}" for k, v in last.items() if k in ("D_A", "G_A", "cycle_A", "D_B")}, refresh=False)
                 if cfg.save_latest_steps and c.step % cfg.save_latest_steps == 0:
                     checkpoint(None, f"epoch_{c.epoch + 1:04d}_step_{c.step:07d}", "running")
+                if plan and not plan.fixed:  # the same on every rank: each takes rank 0's plan below
+                    plan.update(c.step, time.perf_counter())
+                    if d.enabled:  # so all ranks anneal alike and stop at the same step
+                        plan.total, plan.decay_start = ddp.broadcast_ints(d, [plan.total, plan.decay_start], device)
+                    if plan.fixed:
+                        bar.total = plan.total
+                        bar.refresh()
+                if plan and plan.done(c.step):
+                    break
                 if cfg.max_steps and c.step >= cfg.max_steps:
                     break
             else:
                 c.epoch += 1
                 c.iteration = 0
-                keep = c.epoch % cfg.save_epoch_freq == 0 or c.epoch == cfg.total_epochs
+                keep = c.epoch % cfg.save_epoch_freq == 0 or (c.epoch == cfg.total_epochs and not plan)
                 checkpoint(f"epoch_{c.epoch:04d}" if keep else None, f"epoch_{c.epoch:04d}", "running")
                 continue
             break
-        if cfg.max_steps and c.step >= cfg.max_steps and c.epoch < cfg.total_epochs:
+        if cfg.max_steps and c.step >= cfg.max_steps and (not plan.done(c.step) if plan else c.epoch < cfg.total_epochs):
             status = "max_steps"
         if saved_step != c.step:
             checkpoint(None, f"epoch_{c.epoch + 1:04d}_step_{c.step:07d}", status)
@@ -289,7 +312,16 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
         if board:
             board.close()
     ddp.shutdown(d)
-    return RunResult(run, status, c, time.perf_counter() - started, c.step - session_start, last, rejected, message)
+    said = plan.describe(time.perf_counter()) if plan else ""
+    return RunResult(run, status, c, time.perf_counter() - started, c.step - session_start, last, rejected, message, said)
+
+
+def _time_plan(cfg: TrainConfig, c: Counters) -> TimePlan | None:
+    """The ``--time-limit`` plan, carried on from the checkpoint's counters on a resume."""
+    limit = cfg.time_limit_s
+    if limit is None:
+        return None
+    return TimePlan.for_recipe(limit, cfg.epochs, cfg.epochs_decay, c.seconds, c.planned_steps, c.decay_start)
 
 
 def _teacher(cfg: TrainConfig, device: torch.device) -> torch.nn.Module:
@@ -324,6 +356,8 @@ def summary_lines(result: RunResult) -> list[str]:
         f"checkpoint   {result.run / CHECKPOINTS_DIR / LATEST}",
         f"page         {result.run / 'index.html'}",
     ]
+    if result.plan:
+        lines.append(f"time limit   {result.plan}")
     if result.last_losses:
         lines.append("last losses  " + "  ".join(f"{k}={v:.4f}" for k, v in result.last_losses.items()))
     if result.rejected:

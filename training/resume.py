@@ -34,6 +34,9 @@ class Counters:
     epoch: int = 0  # current epoch, 0-based
     iteration: int = 0  # batches done in the current epoch
     step: int = 0  # optimizer steps in total (what --max-steps counts)
+    seconds: int = 0  # training time of the run so far, whole seconds (what --time-limit counts)
+    planned_steps: int = 0  # with --time-limit: the steps planned, once fixed (0: not yet)
+    decay_start: int = 0  # ... and the step its decay began
 
 
 def _rng_state(device: torch.device) -> dict[str, Any]:
