@@ -42,7 +42,7 @@ def test_durations_read_as_people_write_them():
     for bad in ("", "soon", "2d", "h", "0", "-5m", "1h-30m"):
         with pytest.raises(ValueError, match="duration|longer than 0"):
             parse_duration(bad)
-    assert [format_duration(s) for s in (12, 245, 7080)] == ["12s", "4m05s", "1h58m"]
+    assert [format_duration(s) for s in (12, 245, 2400, 7080)] == ["12s", "4m05s", "40m", "1h58m"]
 
 
 @pytest.mark.parametrize("base_share", [0.0, 0.5, 0.8, 1.0])

@@ -275,8 +275,8 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
                     plan.update(c.step, time.perf_counter())
                     if d.enabled:  # so all ranks anneal alike and stop at the same step
                         plan.total, plan.decay_start = ddp.broadcast_ints(d, [plan.total, plan.decay_start], device)
-                    if plan.fixed:
-                        bar.total = plan.total
+                    if (plan.total or plan.estimate) not in (0, bar.total):  # the estimate until the plan is fixed
+                        bar.total = plan.total or plan.estimate
                         bar.refresh()
                 if plan and plan.done(c.step):
                     break

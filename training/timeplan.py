@@ -40,11 +40,13 @@ def parse_duration(text: str) -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """``1h58m``, ``4m05s``, ``12s``: how the summary says a duration."""
+    """``1h58m``, ``4m05s``, ``40m``, ``12s``: how the summary says a duration."""
     s = max(0, round(seconds))
     if s >= 3600:
         return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+    if s >= 60:
+        return f"{s // 60}m{s % 60:02d}s" if s % 60 else f"{s // 60}m"
+    return f"{s}s"
 
 
 @dataclass
