@@ -84,7 +84,7 @@ def test_few_iterations_have_finite_losses_and_a_complete_run_folder(tmp_path):
     saved = json.loads((run / "config.json").read_text())
     assert saved["ngf"] == 8 and saved["max_steps"] == 4
     # 3 pairs per epoch: epoch 1 ended at step 3 (epoch_0001 kept), step 4 is in epoch 2
-    assert load_state(run / "checkpoints/latest")["counters"] == {"epoch": 1, "iteration": 1, "step": 4}
+    assert load_state(run / "checkpoints/latest")["counters"] == {"epoch": 1, "iteration": 1, "step": 4, "seconds": 0, "planned_steps": 0, "decay_start": 0}
     assert (run / "checkpoints/epoch_0001/G_A.safetensors").is_file()
     html = (run / "index.html").read_text()
     for src in ("loss.png", "samples/epoch_0001_A.png", "samples/epoch_0001_B.png"):
@@ -117,7 +117,7 @@ def test_resume_equals_an_uninterrupted_run_bitwise(tmp_path):
             assert torch.equal(a[name][key], b[name][key]), f"{name}.{key}"
             assert not torch.equal(first_half[name][key], b[name][key]) or "bias" in key
     sa, sb = load_state(straight / "run/checkpoints/latest"), load_state(parts / "run/checkpoints/latest")
-    assert sa["counters"] == sb["counters"] == {"epoch": 1, "iteration": 2, "step": 5}
+    assert sa["counters"] == sb["counters"] == {"epoch": 1, "iteration": 2, "step": 5, "seconds": 0, "planned_steps": 0, "decay_start": 0}
     assert sa["lr"] == sb["lr"] == pytest.approx(2e-4 * (1 - 1 / 2))
     for opt in ("opt_G", "opt_D"):
         for s1, s2 in zip(sa[opt]["state"].values(), sb[opt]["state"].values()):

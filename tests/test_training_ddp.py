@@ -115,7 +115,7 @@ def test_torchrun_two_processes_end_to_end(tmp_path):
     assert "status       max_steps" in proc.stdout
     state = load_state(run / "checkpoints/latest")
     # 4 pairs over 2 ranks = 2 steps per epoch: step 3 is the first of epoch 2
-    assert state["counters"] == {"epoch": 1, "iteration": 1, "step": 3}
+    assert state["counters"] == {"epoch": 1, "iteration": 1, "step": 3, "seconds": 0, "planned_steps": 0, "decay_start": 0}
     assert len(state["pools"]) == 2  # both ranks' pools are saved for an exact resume
     load_generator(run)
     rows = (run / "losses.csv").read_text().strip().splitlines()

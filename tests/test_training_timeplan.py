@@ -103,6 +103,8 @@ def test_a_time_limited_run_stops_on_time_annealed_and_a_resume_finishes_the_sam
         lrs = [float(r["lr"]) for r in csv.DictReader(fh)]
     assert len(lrs) == c.step and lrs[0] == cfg.lr and lrs[-1] < cfg.lr / 20
     assert any(line.startswith("time limit   4s: ") and "steps planned" in line for line in summary_lines(result))
+    page = (tmp_path / "run/index.html").read_text()
+    assert f"time limit 4s: {c.planned_steps:,} steps planned, the decay from step {MEASURE_STEPS}" in page
 
     again = tmp_path / "again"
     again.mkdir()

@@ -100,7 +100,9 @@ def _page(run: Path, cfg: TrainConfig, c: Counters, status: str, dom_a: Domain, 
     summary = {
         "status": status,
         "step": str(c.step),
-        "epoch": f"{c.epoch} of {cfg.total_epochs} (iteration {c.iteration})",
+        "epoch": f"{c.epoch} of {cfg.total_epochs} (iteration {c.iteration})" if cfg.time_limit is None else
+                 f"{c.epoch} (iteration {c.iteration}); time limit {cfg.time_limit}: "
+                 + (f"{c.planned_steps:,} steps planned, the decay from step {c.decay_start:,}" if c.planned_steps else "steps not planned yet"),
         "domain A": dom_a.describe(),
         "domain B": dom_b.describe() + (f", each {cfg.b_balance} value drawn equally often" if cfg.b_balance else ""),
         "model": f"ResnetGenerator ngf={cfg.ngf} n_blocks={cfg.n_blocks}{' with the long skip' if cfg.skip else ''}, PatchGAN ndf={cfg.ndf} n_layers={cfg.n_layers}",

@@ -34,9 +34,11 @@ class Counters:
     epoch: int = 0  # current epoch, 0-based
     iteration: int = 0  # batches done in the current epoch
     step: int = 0  # optimizer steps in total (what --max-steps counts)
-    seconds: int = 0  # training time of the run so far, whole seconds (what --time-limit counts)
-    planned_steps: int = 0  # with --time-limit: the steps planned, once fixed (0: not yet)
-    decay_start: int = 0  # ... and the step its decay began
+    # with --time-limit only (else 0): the run's training time so far in whole seconds, the steps planned once the
+    # plan is fixed, and the step its decay began
+    seconds: int = 0
+    planned_steps: int = 0
+    decay_start: int = 0
 
 
 def _rng_state(device: torch.device) -> dict[str, Any]:
