@@ -120,3 +120,26 @@ def test_torchrun_two_processes_end_to_end(tmp_path):
     load_generator(run)
     rows = (run / "losses.csv").read_text().strip().splitlines()
     assert len(rows) == 1 + 3  # only rank 0 writes
+
+
+def test_torchrun_ranks_follow_one_time_limited_plan_and_stop_together(tmp_path):
+    """Each rank measures its own speed; if each planned alone, one would stop a step early and leave the other
+    waiting in the gradient all-reduce. They take rank 0's plan, so the run ends with the plan on every rank."""
+    _images(tmp_path / "a", 4, 1, (40, 36))
+    _images(tmp_path / "b", 4, 2, (8, 8))
+    run = tmp_path / "run"
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
+        "-m", "training", "--domain-a", str(tmp_path / "a"), "--domain-b", str(tmp_path / "b"),
+        "--output", str(run), "--size", "32", "--load-size", "36", "--ngf", "8", "--n-blocks", "2", "--ndf", "8",
+        "--epochs", "1", "--epochs-decay", "1", "--time-limit", "4s", "--workers", "0", "--device", "cpu",
+        "--save-epoch-freq", "1000",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240, cwd=Path(__file__).parents[1])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "status       finished" in proc.stdout and "time limit   4s: " in proc.stdout
+    counters = load_state(run / "checkpoints/latest")["counters"]
+    assert counters["step"] == counters["planned_steps"] > counters["decay_start"] > 0
+    rows = (run / "losses.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + counters["step"]
