@@ -111,7 +111,10 @@ def test_a_time_limited_run_stops_on_time_annealed_and_a_resume_finishes_the_sam
     part = train(replace(cfg, output=str(again / "run"), max_steps=MEASURE_STEPS + 5), progress=False)
     assert part.status == "max_steps" and part.counters.planned_steps > part.counters.step
     planned = part.counters.planned_steps
-    done = train(replace(cfg, output=str(again / "run"), resume=str(again / "run")), progress=False)
+    said: list[str] = []
+    done = train(replace(cfg, output=str(again / "run"), resume=str(again / "run"), time_limit="1h"), progress=False,
+                 log=said.append)
+    assert any(f"the plan saved with the run holds ({planned:,} steps" in line for line in said)
     assert done.status == "finished" and done.counters.step == done.counters.planned_steps == planned
     with (again / "run/losses.csv").open() as fh:
         lrs = [float(r["lr"]) for r in csv.DictReader(fh)]

@@ -208,6 +208,9 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
     channels_last = cfg.channels_last if cfg.channels_last is not None else device.type == "cuda"
     mem_format = torch.channels_last if channels_last else torch.contiguous_format
     plan = _time_plan(cfg, c)
+    if plan and plan.fixed and d.is_main:
+        log(f"time limit: the plan saved with the run holds ({plan.total:,} steps, the decay from step "
+            f"{plan.decay_start:,}); a fixed plan is finished as it was made, whatever --time-limit says now")
     total = cfg.max_steps or (plan.total if plan else cfg.total_epochs * steps_per_epoch) or None
     bar = tqdm(total=total, initial=min(c.step, total or c.step), unit="step", disable=not (progress and d.is_main),
                dynamic_ncols=True, file=sys.stderr)
