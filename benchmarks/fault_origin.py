@@ -25,6 +25,7 @@ from quality_cases import _de, cartoon_cases, grid_of  # benchmarks/ is on sys.p
 from inference.grid import cell_means
 from inference.pixelator import Pixelator
 from pixelforge.imaging import rgb_on_white
+from pixelforge.model.checkpoint import MODEL_INPUTS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,8 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", help="a run or checkpoint folder (default: the shipped model)")
     p.add_argument("--cartoons", type=int, default=12, help="held-out cartoons per source (12: all 23)")
     p.add_argument("--by", type=float, default=10.0, help="ΔE2000 by which a cell must be worse to count")
+    p.add_argument("--model-input", choices=MODEL_INPUTS, help="the generator's input (default: the model's own)")
     args = p.parse_args(argv)
-    load = {"pixels_per_cell": 2}
+    load = {"pixels_per_cell": 2, "model_input": args.model_input}
     model = (Pixelator.from_checkpoint(args.checkpoint, **load) if args.checkpoint else Pixelator.shipped(**load))
     model = model.with_options(anchor_within=10)
     classic = Pixelator.classic()

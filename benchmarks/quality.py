@@ -279,8 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         flag = "--" + option.replace("_", "-")
         p.add_argument(flag, type=float, help=f"model and untrained net: pixelate {flag} (default: its default)")
     p.add_argument("--hold-lines", action="store_true", help="model and untrained net: pixelate --hold-lines")
-    p.add_argument("--model-input", choices=MODEL_INPUTS, help="model and untrained net: the generator's input; cells and dark-cells "
-                   "draw the picture's feature cells into it (default: what the model records it was trained on)")
+    p.add_argument("--model-input", choices=MODEL_INPUTS, help="model and untrained net: the generator's input; cells, dark-cells and "
+                   "classic-dark-cells draw the picture's feature cells into it (default: what the model records it was trained on)")
     p.add_argument("--views", type=parse_views, metavar="{auto,1,2,4,8}",
                    help="model and untrained net: pixelate --views (default auto, as pixelate)")
     p.add_argument("--metrics", type=Path, help="also write the model's and classical totals here (a run's metrics.json)")

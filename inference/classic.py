@@ -98,6 +98,12 @@ def _suppress(count: np.ndarray) -> np.ndarray:
 def line_cells(rgb: Image.Image, cell: int, dark_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Which cells show a thin line, and the line's colour there: ``(rows, cols)`` bool, ``(rows, cols, 3)``
     (``dark_only``: dark lines only, no highlights)."""
+    chosen, colour, _ = _line_cells(rgb, cell, dark_only)
+    return chosen, colour
+
+
+def _line_cells(rgb: Image.Image, cell: int, dark_only: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`line_cells`, and which cells took a bright feature (a highlight) rather than a dark one."""
     dark, bright = line_masks(lightness(rgb), cell)
     dark_count, bright_count = _counts(dark, cell), _counts(bright, cell)
     if dark_only:
@@ -122,7 +128,7 @@ def line_cells(rgb: Image.Image, cell: int, dark_only: bool = False) -> tuple[np
                 hit = ok & np.where(use_bright[rows, cols], bright[yy, xx], dark[yy, xx])
                 colour[rows, cols] += arr[yy, xx].astype(np.float32) * hit[:, None]
         colour[rows, cols] /= count[rows, cols, None]
-    return chosen, colour
+    return chosen, colour, use_bright
 
 
 def with_lines(averages: np.ndarray, rgb: Image.Image, cell: int, opaque: np.ndarray | None = None) -> np.ndarray:
@@ -155,10 +161,12 @@ def hold_lines(drawn: np.ndarray, rgb: Image.Image, cell: int, opaque: np.ndarra
 
 
 def with_feature_cells(
-    reduced: np.ndarray, rgb: Image.Image, cell: int, opaque: np.ndarray | None = None, dark_only: bool = False
+    reduced: np.ndarray, rgb: Image.Image, cell: int, opaque: np.ndarray | None = None, dark_only: bool = False,
+    classic_only: bool = False,
 ) -> np.ndarray:
     """``reduced`` (``rgb`` at ``r`` pixels per ``cell``-pixel cell) with the cells on thin lines, among the
-    ``opaque`` ones, drawn as ``r``x``r`` blocks of the line's colour (:func:`line_cells`; ``dark_only``: dark lines).
+    ``opaque`` ones, drawn as ``r``x``r`` blocks of the line's colour (:func:`line_cells`; ``dark_only``: dark lines;
+    ``classic_only``: dark lines in cells this method's output also gives a dark line, ``"classic-dark-cells"``).
 
     The input of a model trained with ``a_resize = "cells"`` or ``"dark-cells"``: halving keeps a line
     narrower than two pixels but box-averages a 3-4 px eye into pale blocks, and a generator keeps what
@@ -166,7 +174,10 @@ def with_feature_cells(
     """
     if cell < 2:
         return reduced
-    chosen, colour = line_cells(rgb, cell, dark_only)
+    chosen, colour = line_cells(rgb, cell, dark_only or classic_only)
+    if classic_only:  # found on dark lines alone, a cell can be one this method gives a highlight or leaves as texture
+        classic, _, bright = _line_cells(rgb, cell, False)
+        chosen &= classic & ~bright
     if opaque is not None:
         chosen &= opaque
     r = -(-reduced.shape[0] // chosen.shape[0])

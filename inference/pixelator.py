@@ -201,7 +201,8 @@ class Pixelator:
         if self.options.holds_lines:
             anchor += ", the picture's thin lines held"
         if self.model.model_input != "lines":
-            res += f", the picture's {'dark ' if self.model.model_input == 'dark-cells' else ''}feature cells drawn into its input"
+            kind = {"dark-cells": "dark ", "classic-dark-cells": "dark (where the classical method has them) "}
+            res += f", the picture's {kind.get(self.model.model_input, '')}feature cells drawn into its input"
         if self.model.views == AUTO:
             res += f", up to 8 orientations averaged (as many as fit a {VIEW_BUDGET_SIDE}² pass: --views auto)"
         elif self.model.views > 1:
@@ -256,7 +257,8 @@ class Pixelator:
         factor = 1 if ppc == 0 else cell // ppc
         work = reduce_keeping_lines(rgb, factor) if self.options.outlines else box_average(rgb, factor)
         if self.model.model_input != "lines" and factor > 1:
-            work = with_feature_cells(work, rgb, cell, opaque, self.model.model_input == "dark-cells")
+            work = with_feature_cells(work, rgb, cell, opaque, self.model.model_input == "dark-cells",
+                                      self.model.model_input == "classic-dark-cells")
         return work
 
     def palette_cells(self, img: Image.Image, cells: Cells | None = None) -> Cells:

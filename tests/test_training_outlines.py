@@ -126,10 +126,10 @@ def test_feature_cells_input_draws_the_picture_eyes_as_whole_blocks_and_agrees_w
     # pixelate builds the same input for a model that asks for feature cells, all or dark ones only
     for a in (eyes_picture(), drawing(0), drawing(1)):
         img, t = Image.fromarray(a), as_tensor(a)
-        for dark_only in (False, True):
-            want = cells_np(reduce_keeping_lines(img, 2), img, 4, dark_only=dark_only)
-            got = (with_feature_cells(outline_target(t, 2), t, 4, dark_only=dark_only)[0].permute(1, 2, 0).numpy() + 1) * 127.5
-            assert np.abs(got - want).max() < 1.0
+        for dark_only, classic_only in ((False, False), (True, False), (False, True)):
+            want = cells_np(reduce_keeping_lines(img, 2), img, 4, dark_only=dark_only, classic_only=classic_only)
+            got = with_feature_cells(outline_target(t, 2), t, 4, dark_only=dark_only, classic_only=classic_only)
+            assert np.abs((got[0].permute(1, 2, 0).numpy() + 1) * 127.5 - want).max() < 1.0
 
 
 def test_dark_feature_cells_leave_out_the_highlights():
@@ -163,3 +163,23 @@ def test_preprocess_cells_input_keeps_the_target_and_changes_only_feature_cells(
         assert torch.equal(out["lines"][1], out[mode][1])
         diff = (out[mode][0] - out["lines"][0]).abs().amax(0) > 0.05
         assert 4 <= int(diff.sum()) <= 16
+
+
+def test_classic_dark_cells_are_the_dark_feature_cells_the_classical_method_draws_dark_too():
+    """classic-dark-cells: of the dark feature cells, only those where the classical output also has a dark line
+    cell. On the cartoon head that is most of them; none is added, and each one drawn in is one of the classical
+    method's line cells with the dark line's colour."""
+    from inference.classic import line_cells, reduce_keeping_lines, with_feature_cells
+    from pixelforge.imaging import rgb_on_white
+    from pixelforge.testing.art_cases import figure_case
+
+    rgb = rgb_on_white(figure_case(256).image)
+    halved = reduce_keeping_lines(rgb, 2)
+    dark = np.abs(with_feature_cells(halved, rgb, 4, dark_only=True) - halved).max(-1) > 0
+    shared = np.abs(with_feature_cells(halved, rgb, 4, classic_only=True) - halved).max(-1) > 0
+    assert not (shared & ~dark).any() and 0.5 * dark.sum() <= shared.sum() < dark.sum()
+    classic, colour = line_cells(rgb, 4)
+    cells = shared.reshape(64, 2, 64, 2).any(axis=(1, 3))
+    assert classic[cells].all()
+    drawn = with_feature_cells(halved, rgb, 4, classic_only=True)[::2, ::2]
+    assert np.abs(drawn[cells] - colour[cells]).max() < 1.0

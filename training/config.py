@@ -53,6 +53,7 @@ class TrainConfig:
     flip: bool = True  # random horizontal flips (both domains; a flip keeps the pixel grid)
     a_resize: str = "bicubic"  # domain A downscale: bicubic (reference) | box (area average) | lines (box keeping thin features, as pixelate's model path)
     #                            | cells (lines, with the picture's feature cells drawn in as blocks) | dark-cells (dark ones only)
+    #                            | classic-dark-cells (dark ones where the classical method also has a dark line)
     b_max_scale: int = 0  # domain B: largest integer NN scale (0 = largest that fits the crop; 1 = native pixels)
     a_min_load_size: int = 0  # > 0: domain A's shorter side is drawn from a_min_load_size..load_size (scale jitter)
     b_scale: int = 0  # domain B: every art pixel exactly this many pixels wide (for a model run at that many per cell; 0 = off)
@@ -182,7 +183,7 @@ class TrainConfig:
         if self.content_target not in ("input", "picture"):
             raise ConfigError(f"content_target must be input or picture, got {self.content_target!r}")
         if self.content_target == "picture" and not (self.content_lines and self.a_resize in HALVED and self.lambda_content > 0):
-            raise ConfigError("content_target = picture needs content_lines, a_resize = lines, cells or dark-cells and lambda_content > 0: "
+            raise ConfigError("content_target = picture needs content_lines, a_resize = lines, cells, dark-cells or classic-dark-cells and lambda_content > 0: "
                               "the picture before halving exists only with those")
         if self.content_reduce not in ("mean", "medoid"):
             raise ConfigError(f"content_reduce must be mean or medoid, got {self.content_reduce!r}")
@@ -210,7 +211,7 @@ class TrainConfig:
         if self.compile_mode not in ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"):
             raise ConfigError(f"compile_mode must be default, reduce-overhead or max-autotune, got {self.compile_mode!r}")
         if self.a_resize not in ("bicubic", "box", *HALVED):
-            raise ConfigError(f"a_resize must be bicubic, box, lines, cells or dark-cells, got {self.a_resize!r}")
+            raise ConfigError(f"a_resize must be bicubic, box, lines, cells, dark-cells or classic-dark-cells, got {self.a_resize!r}")
         if not 0 <= self.a_min_load_size <= self.load_size:
             raise ConfigError(f"a_min_load_size must be 0 (off) or at most load_size, got {self.a_min_load_size}")
         if self.b_max_scale < 0:

@@ -90,6 +90,12 @@ def outline_cells(source: torch.Tensor, pool: int, contrast: float = CONTRAST, d
     """The ``pool``-blocks of ``source`` (N, 3, H, W) on thin features (standing out by ``contrast`` lightness
     levels of 255 or more; ``dark_only``: dark ones) and the feature's colour there: ``(N, 1, H/pool, W/pool)``
     bool, ``(N, 3, ...)``."""
+    chosen, colour, _ = _outline_cells(source, pool, contrast, dark_only)
+    return chosen, colour
+
+
+def _outline_cells(source: torch.Tensor, pool: int, contrast: float, dark_only: bool) -> tuple[torch.Tensor, ...]:
+    """:func:`outline_cells`, and which blocks took a bright feature (a highlight) rather than a dark one."""
     src = source.float()
     light = lightness(src)
     size = pool + 1
@@ -107,7 +113,7 @@ def outline_cells(source: torch.Tensor, pool: int, contrast: float = CONTRAST, d
     chosen = candidate & _suppress(count) & (density <= TEXTURE_SHARE)
     pixels = torch.where(F.interpolate(use_bright.float(), scale_factor=pool, mode="nearest") > 0, bright, dark)
     colour = F.avg_pool2d(src * pixels, pool) * area / count.clamp_min(1)
-    return chosen, colour
+    return chosen, colour, use_bright
 
 
 @torch.no_grad()
@@ -123,18 +129,23 @@ def outline_target(source: torch.Tensor, pool: int, contrast: float = CONTRAST, 
 
 @torch.no_grad()
 def with_feature_cells(
-    reduced: torch.Tensor, source: torch.Tensor, cell: int, contrast: float = CONTRAST, dark_only: bool = False
+    reduced: torch.Tensor, source: torch.Tensor, cell: int, contrast: float = CONTRAST, dark_only: bool = False,
+    classic_only: bool = False,
 ) -> torch.Tensor:
     """``reduced`` (``source`` halved or otherwise reduced to ``r`` pixels per ``cell``) with the cells on thin
     features, found in ``source`` at the cell's scale, drawn as ``r``x``r`` blocks of the feature's colour.
 
-    The generator's input for ``a_resize = "cells"`` (``"dark-cells"``: ``dark_only``), as ``pixelate`` builds it
+    The generator's input for ``a_resize = "cells"`` (``"dark-cells"``: ``dark_only``; ``"classic-dark-cells"``:
+    ``classic_only``, the dark ones in blocks the classical method also gives a dark line), as ``pixelate`` builds it
     for a model that records that input (``inference.classic.with_feature_cells``):
     halving keeps a line narrower than two pixels but box-averages a 3-4 px eye into pale blocks, and what
     the generator is not shown it cannot keep: the colour-keeping target's feature cells are found in the
     picture, and the same rule run on the halved input gets only 43% of the way to them (docs/model.md, stage 59).
     """
-    chosen, colour = outline_cells(source, cell, contrast, dark_only)
+    chosen, colour = outline_cells(source, cell, contrast, dark_only or classic_only)
+    if classic_only:
+        classic, _, bright = _outline_cells(source, cell, contrast, False)
+        chosen = chosen & classic & ~bright
     scale = reduced.shape[-1] * cell // source.shape[-1]
     blocks = F.interpolate(chosen.float(), scale_factor=scale, mode="nearest") > 0  # nearest: blocks, never a blend
     return torch.where(blocks, F.interpolate(colour, scale_factor=scale, mode="nearest"), reduced.float())
