@@ -17,7 +17,7 @@ from PIL import Image
 
 import training.cyclegan as cyclegan
 import training.views as training_views
-from pixelforge.model.checkpoint import CheckpointError
+from pixelforge.model.checkpoint import MODEL_INPUTS, CheckpointError
 from pixelforge.model.loading import init_networks, load_generator
 from pixelforge.model.networks import GeneratorSpec
 from pixelforge.model.state import load_state
@@ -593,7 +593,7 @@ def test_every_recipe_in_the_repo_is_a_valid_config_that_ships_under_10_mb():
         cfg = TrainConfig.from_mapping(load_toml(path), where=str(path)).validate()
         params = sum(p.numel() for p in cfg.generator_spec.build().parameters())
         assert params * 2 <= 10 * 2**20, f"{path.name}: fp16 generator {params * 2 / 2**20:.1f} MB"
-        assert cfg.b_max_scale == 1 and cfg.a_resize in ("box", "lines", "cells", "dark-cells")  # the native-resolution recipes (area-reduced A)
+        assert cfg.b_max_scale == 1 and cfg.a_resize in ("box", *MODEL_INPUTS)  # the native-resolution recipes (area-reduced A)
         if cfg.init_from and not cfg.init_from.startswith("runs/"):  # weights kept in the repository, not a run to come
             assert (Path(__file__).parents[1] / cfg.init_from / "G_A.safetensors").is_file(), f"{path.name}: {cfg.init_from}"
 
