@@ -99,7 +99,8 @@ def _images(folder: Path, n: int, seed: int, size: tuple[int, int]) -> None:
         Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(folder / f"{i}.png")
 
 
-def test_torchrun_two_processes_end_to_end(tmp_path):
+def _torchrun(tmp_path: Path, *options: str) -> tuple[subprocess.CompletedProcess, Path]:
+    """`train` under torchrun, two CPU processes, a tiny model on 4 pictures per domain; returns the run folder."""
     _images(tmp_path / "a", 4, 1, (40, 36))
     _images(tmp_path / "b", 4, 2, (8, 8))
     run = tmp_path / "run"
@@ -107,11 +108,16 @@ def test_torchrun_two_processes_end_to_end(tmp_path):
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
         "-m", "training", "--domain-a", str(tmp_path / "a"), "--domain-b", str(tmp_path / "b"),
         "--output", str(run), "--size", "32", "--load-size", "36", "--ngf", "8", "--n-blocks", "2", "--ndf", "8",
-        "--epochs", "1", "--epochs-decay", "1", "--max-steps", "3", "--workers", "0", "--device", "cpu",
+        "--epochs", "1", "--epochs-decay", "1", "--workers", "0", "--device", "cpu", *options,
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240, cwd=Path(__file__).parents[1])
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc, run
+
+
+def test_torchrun_two_processes_end_to_end(tmp_path):
+    proc, run = _torchrun(tmp_path, "--max-steps", "3")
     assert "status       max_steps" in proc.stdout
     state = load_state(run / "checkpoints/latest")
     # 4 pairs over 2 ranks = 2 steps per epoch: step 3 is the first of epoch 2
@@ -125,19 +131,7 @@ def test_torchrun_two_processes_end_to_end(tmp_path):
 def test_torchrun_ranks_follow_one_time_limited_plan_and_stop_together(tmp_path):
     """Each rank measures its own speed; if each planned alone, one would stop a step early and leave the other
     waiting in the gradient all-reduce. They take rank 0's plan, so the run ends with the plan on every rank."""
-    _images(tmp_path / "a", 4, 1, (40, 36))
-    _images(tmp_path / "b", 4, 2, (8, 8))
-    run = tmp_path / "run"
-    cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
-        "-m", "training", "--domain-a", str(tmp_path / "a"), "--domain-b", str(tmp_path / "b"),
-        "--output", str(run), "--size", "32", "--load-size", "36", "--ngf", "8", "--n-blocks", "2", "--ndf", "8",
-        "--epochs", "1", "--epochs-decay", "1", "--time-limit", "4s", "--workers", "0", "--device", "cpu",
-        "--save-epoch-freq", "1000",
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240, cwd=Path(__file__).parents[1])
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc, run = _torchrun(tmp_path, "--time-limit", "4s", "--save-epoch-freq", "1000")
     assert "status       finished" in proc.stdout and "time limit   4s: " in proc.stdout
     counters = load_state(run / "checkpoints/latest")["counters"]
     assert counters["step"] == counters["planned_steps"] > counters["decay_start"] > 0
