@@ -98,13 +98,14 @@ def _suppress(count: np.ndarray) -> np.ndarray:
 def line_cells(rgb: Image.Image, cell: int, dark_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Which cells show a thin line, and the line's colour there: ``(rows, cols)`` bool, ``(rows, cols, 3)``
     (``dark_only``: dark lines only, no highlights)."""
-    chosen, colour, _ = _line_cells(rgb, cell, dark_only)
-    return chosen, colour
-
-
-def _line_cells(rgb: Image.Image, cell: int, dark_only: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`line_cells`, and which cells took a bright feature (a highlight) rather than a dark one."""
     dark, bright = line_masks(lightness(rgb), cell)
+    chosen, use_bright, count = _choose_cells(dark, bright, cell, dark_only)
+    return chosen, _line_colours(rgb, dark, bright, cell, chosen, use_bright, count)
+
+
+def _choose_cells(dark: np.ndarray, bright: np.ndarray, cell: int, dark_only: bool) -> tuple[np.ndarray, ...]:
+    """From the line masks: the chosen cells, which of them take a bright feature (a highlight) rather than a dark
+    one, and each cell's count of the feature's pixels."""
     dark_count, bright_count = _counts(dark, cell), _counts(bright, cell)
     if dark_only:
         bright_count = np.zeros_like(bright_count)
@@ -114,6 +115,12 @@ def _line_cells(rgb: Image.Image, cell: int, dark_only: bool) -> tuple[np.ndarra
     # a line fills at most two cells across of any 5x5 window; texture fills most of it
     density = ndimage.uniform_filter(candidate.astype(np.float32), size=5, mode="reflect")
     chosen = candidate & _suppress(count) & (density <= TEXTURE_SHARE)
+    return chosen, use_bright, count
+
+
+def _line_colours(rgb: Image.Image, dark: np.ndarray, bright: np.ndarray, cell: int, chosen: np.ndarray,
+                  use_bright: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """The mean colour of each chosen cell's feature pixels, ``(rows, cols, 3)`` (0 elsewhere)."""
     colour = np.zeros(chosen.shape + (3,), np.float32)
     rows, cols = np.nonzero(chosen)
     if len(rows):
@@ -128,7 +135,7 @@ def _line_cells(rgb: Image.Image, cell: int, dark_only: bool) -> tuple[np.ndarra
                 hit = ok & np.where(use_bright[rows, cols], bright[yy, xx], dark[yy, xx])
                 colour[rows, cols] += arr[yy, xx].astype(np.float32) * hit[:, None]
         colour[rows, cols] /= count[rows, cols, None]
-    return chosen, colour, use_bright
+    return colour
 
 
 def with_lines(averages: np.ndarray, rgb: Image.Image, cell: int, opaque: np.ndarray | None = None) -> np.ndarray:
@@ -174,12 +181,14 @@ def with_feature_cells(
     """
     if cell < 2:
         return reduced
-    chosen, colour = line_cells(rgb, cell, dark_only or classic_only)
+    dark, bright = line_masks(lightness(rgb), cell)
+    chosen, use_bright, count = _choose_cells(dark, bright, cell, dark_only or classic_only)
     if classic_only:  # found on dark lines alone, a cell can be one this method gives a highlight or leaves as texture
-        classic, _, bright = _line_cells(rgb, cell, False)
-        chosen &= classic & ~bright
+        classic, highlight, _ = _choose_cells(dark, bright, cell, False)
+        chosen &= classic & ~highlight
     if opaque is not None:
         chosen &= opaque
+    colour = _line_colours(rgb, dark, bright, cell, chosen, use_bright, count)
     r = -(-reduced.shape[0] // chosen.shape[0])
     h, w = reduced.shape[:2]
     blocks = np.repeat(np.repeat(chosen, r, 0), r, 1)[:h, :w]

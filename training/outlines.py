@@ -90,19 +90,25 @@ def outline_cells(source: torch.Tensor, pool: int, contrast: float = CONTRAST, d
     """The ``pool``-blocks of ``source`` (N, 3, H, W) on thin features (standing out by ``contrast`` lightness
     levels of 255 or more; ``dark_only``: dark ones) and the feature's colour there: ``(N, 1, H/pool, W/pool)``
     bool, ``(N, 3, ...)``."""
-    chosen, colour, _ = _outline_cells(source, pool, contrast, dark_only)
-    return chosen, colour
-
-
-def _outline_cells(source: torch.Tensor, pool: int, contrast: float, dark_only: bool) -> tuple[torch.Tensor, ...]:
-    """:func:`outline_cells`, and which blocks took a bright feature (a highlight) rather than a dark one."""
     src = source.float()
+    dark, bright = _feature_masks(src, pool, contrast)
+    chosen, use_bright, count = _choose_blocks(dark, bright, pool, dark_only)
+    return chosen, _feature_colours(src, dark, bright, pool, use_bright, count)
+
+
+def _feature_masks(src: torch.Tensor, pool: int, contrast: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(dark, bright): pixels of features narrower than a block that stand out by ``contrast`` (black and white
+    top-hats), as float masks."""
     light = lightness(src)
     size = pool + 1
     closed = _min(_max(light, size), size)
     opened = _max(_min(light, size), size)
-    dark = ((closed - light) >= contrast / 255).float()
-    bright = ((light - opened) >= contrast / 255).float()
+    return ((closed - light) >= contrast / 255).float(), ((light - opened) >= contrast / 255).float()
+
+
+def _choose_blocks(dark: torch.Tensor, bright: torch.Tensor, pool: int, dark_only: bool) -> tuple[torch.Tensor, ...]:
+    """From the feature masks: the chosen blocks, which blocks take a bright feature (a highlight) rather than a
+    dark one, and each block's count of the feature's pixels."""
     area = pool * pool
     dark_count = F.avg_pool2d(dark, pool) * area
     bright_count = torch.zeros_like(dark_count) if dark_only else F.avg_pool2d(bright, pool) * area
@@ -111,9 +117,15 @@ def _outline_cells(source: torch.Tensor, pool: int, contrast: float, dark_only: 
     candidate = count >= max(1, pool // 2)
     density = F.avg_pool2d(_pad_symmetric(candidate.float(), 2), 5, stride=1)
     chosen = candidate & _suppress(count) & (density <= TEXTURE_SHARE)
+    return chosen, use_bright, count
+
+
+def _feature_colours(src: torch.Tensor, dark: torch.Tensor, bright: torch.Tensor, pool: int, use_bright: torch.Tensor,
+                     count: torch.Tensor) -> torch.Tensor:
+    """Each block's mean colour over its feature pixels (bright or dark, as it chose)."""
     pixels = torch.where(F.interpolate(use_bright.float(), scale_factor=pool, mode="nearest") > 0, bright, dark)
-    colour = F.avg_pool2d(src * pixels, pool) * area / count.clamp_min(1)
-    return chosen, colour, use_bright
+    area = pool * pool
+    return F.avg_pool2d(src * pixels, pool) * area / count.clamp_min(1)
 
 
 @torch.no_grad()
@@ -142,10 +154,13 @@ def with_feature_cells(
     the generator is not shown it cannot keep: the colour-keeping target's feature cells are found in the
     picture, and the same rule run on the halved input gets only 43% of the way to them (docs/model.md, stage 59).
     """
-    chosen, colour = outline_cells(source, cell, contrast, dark_only or classic_only)
-    if classic_only:
-        classic, _, bright = _outline_cells(source, cell, contrast, False)
-        chosen = chosen & classic & ~bright
+    src = source.float()
+    dark, bright = _feature_masks(src, cell, contrast)
+    chosen, use_bright, count = _choose_blocks(dark, bright, cell, dark_only or classic_only)
+    if classic_only:  # found on dark features alone, a block can be one the classical method gives a highlight
+        classic, highlight, _ = _choose_blocks(dark, bright, cell, False)
+        chosen = chosen & classic & ~highlight
+    colour = _feature_colours(src, dark, bright, cell, use_bright, count)
     scale = reduced.shape[-1] * cell // source.shape[-1]
     blocks = F.interpolate(chosen.float(), scale_factor=scale, mode="nearest") > 0  # nearest: blocks, never a blend
     return torch.where(blocks, F.interpolate(colour, scale_factor=scale, mode="nearest"), reduced.float())
