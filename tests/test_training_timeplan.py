@@ -6,20 +6,12 @@ import csv
 from dataclasses import replace
 
 import pytest
-import torch
 
-from tests.test_training import tiny
+from tests.test_training import _offline, tiny  # noqa: F401 - _offline: the autouse fixture (offline, one thread)
 from training.cli import build_parser, resolve_config
 from training.config import ConfigError, TrainConfig
 from training.loop import summary_lines, train
 from training.timeplan import MARGIN, MEASURE_STEPS, TimePlan, format_duration, parse_duration
-
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    torch.set_num_threads(1)
 
 
 def simulate(plan: TimePlan, seconds_per_step, start_step: int = 0, limit_steps: int = 100_000) -> tuple[int, float, list[float]]:

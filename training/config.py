@@ -17,7 +17,7 @@ from pixelforge.io import atomic_write
 from pixelforge.model.checkpoint import MODEL_INPUTS
 from pixelforge.model.networks import DiscriminatorSpec, GeneratorSpec
 from training.outlines import CONTRAST
-from training.timeplan import parse_duration
+from training.timeplan import decay_factor, parse_duration
 
 #: Fields that define the model and the data stream: a resume may not change them.
 ARCHITECTURE_FIELDS = ("ngf", "n_blocks", "skip", "skip_lr", "ndf", "n_layers", "size", "batch_size", "seed", "a_resize", "b_max_scale", "a_min_load_size",
@@ -136,16 +136,13 @@ class TrainConfig:
 
         It steps once per epoch and never reaches zero: a single decay epoch runs at half the lr throughout.
         """
-        factor = 1.0 - max(0, epoch + 1 - self.epochs) / float(self.epochs_decay + 1)
-        return self.lr * factor
+        return self.lr * decay_factor(epoch, self.epochs, self.epochs_decay)
 
     def lr_at_step(self, step: int, steps_per_epoch: int) -> float:
         """``lr_decay = "step"``: the same ramp per 0-based optimizer ``step``, so a short fine-tune (one decay
         epoch) anneals from ``lr`` to ~0 instead of running flat at half of it.
         """
-        decay_steps = self.epochs_decay * steps_per_epoch
-        factor = 1.0 - max(0, step + 1 - self.epochs * steps_per_epoch) / float(decay_steps + 1)
-        return self.lr * factor
+        return self.lr * decay_factor(step, self.epochs * steps_per_epoch, self.epochs_decay * steps_per_epoch)
 
     # ----------------------------------------------------------------- checks and I/O
 

@@ -94,15 +94,21 @@ def _labels(run: Path) -> list[str]:
     return sorted({p.name.rsplit("_", 1)[0] for p in (run / "samples").glob("*_A.png")}) if (run / "samples").is_dir() else []
 
 
+def _epoch_line(cfg: TrainConfig, c: Counters) -> str:
+    """Where the run stands: the epoch of the recipe's, or with a time limit, of the plan's steps."""
+    if cfg.time_limit is None:
+        return f"{c.epoch} of {cfg.total_epochs} (iteration {c.iteration})"
+    plan = f"{c.planned_steps:,} steps planned, the decay from step {c.decay_start:,}" if c.planned_steps else "steps not planned yet"
+    return f"{c.epoch} (iteration {c.iteration}); time limit {cfg.time_limit}: {plan}"
+
+
 def _page(run: Path, cfg: TrainConfig, c: Counters, status: str, dom_a: Domain, dom_b: Domain) -> None:
     rows = read_losses(run / "losses.csv") if (run / "losses.csv").exists() else []
     plot_losses(rows, Losses.names(), run / "loss.png")
     summary = {
         "status": status,
         "step": str(c.step),
-        "epoch": f"{c.epoch} of {cfg.total_epochs} (iteration {c.iteration})" if cfg.time_limit is None else
-                 f"{c.epoch} (iteration {c.iteration}); time limit {cfg.time_limit}: "
-                 + (f"{c.planned_steps:,} steps planned, the decay from step {c.decay_start:,}" if c.planned_steps else "steps not planned yet"),
+        "epoch": _epoch_line(cfg, c),
         "domain A": dom_a.describe(),
         "domain B": dom_b.describe() + (f", each {cfg.b_balance} value drawn equally often" if cfg.b_balance else ""),
         "model": f"ResnetGenerator ngf={cfg.ngf} n_blocks={cfg.n_blocks}{' with the long skip' if cfg.skip else ''}, PatchGAN ndf={cfg.ndf} n_layers={cfg.n_layers}",
@@ -214,7 +220,13 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
     total = cfg.max_steps or (plan.total if plan else cfg.total_epochs * steps_per_epoch) or None
     bar = tqdm(total=total, initial=min(c.step, total or c.step), unit="step", disable=not (progress and d.is_main),
                dynamic_ncols=True, file=sys.stderr)
-    lr = cfg.lr * plan.lr_factor(c.step) if plan else cfg.lr_at(c.epoch)
+
+    def lr_now() -> float:
+        """The time limit's planned lr for this step, else the reference's for this epoch (``lr_decay = "step"``
+        sets its own per step below)."""
+        return cfg.lr * plan.lr_factor(c.step) if plan else cfg.lr_at(c.epoch)
+
+    lr = lr_now()
     last: dict[str, float] = {}
     saved_step = c.step if cfg.resume else -1
     session_start = c.step
@@ -244,7 +256,7 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
         plan.start(c.step, time.perf_counter())
     try:
         while more_epochs() and not (cfg.max_steps and c.step >= cfg.max_steps):
-            lr = cfg.lr * plan.lr_factor(c.step) if plan else cfg.lr_at(c.epoch)
+            lr = lr_now()
             _set_lr(model, lr)
             epoch_data = UnpairedEpoch(dom_a, dom_b, pre, cfg.seed, c.epoch, d.rank, d.world,
                                        start=c.iteration * cfg.batch_size, weights_b=weights_b)
@@ -257,7 +269,7 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
                 real_B = batch["B"].to(device, non_blocking=True).contiguous(memory_format=mem_format)
                 rejected += [line for text in batch["bad"] for line in text.split("\n") if line]
                 if plan:
-                    lr = cfg.lr * plan.lr_factor(c.step)
+                    lr = lr_now()
                     _set_lr(model, lr)
                 elif cfg.lr_decay == "step":
                     lr = cfg.lr_at_step(c.step, steps_per_epoch)

@@ -39,6 +39,12 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
+def decay_factor(index: int, start: int, length: int) -> float:
+    """The reference's linear decay: 1 before 0-based ``index`` reaches ``start``, then falling over ``length``
+    indices towards (never to) 0. Per epoch it is the reference's ``lambda_rule``, per step the plan's ramp."""
+    return 1.0 - max(0, index + 1 - start) / float(length + 1)
+
+
 def format_duration(seconds: float) -> str:
     """``1h58m``, ``4m05s``, ``40m``, ``12s``: how the summary says a duration."""
     s = max(0, round(seconds))
@@ -98,18 +104,14 @@ class TimePlan:
         since_step, since_time = self._marks[0]
         rate = (step - since_step) / max(now - since_time, 1e-9)
         left = max(0.0, self.limit_s - self.elapsed(now))
-        self.estimate = max(step, step + math.floor(rate * left * MARGIN))
-        decay_at = math.ceil(self.estimate * self.base_share)
-        if step >= decay_at:
-            self.total, self.decay_start = max(self.estimate, step), step
+        self.estimate = step + math.floor(rate * left * MARGIN)
+        if step >= math.ceil(self.estimate * self.base_share):
+            self.total, self.decay_start = self.estimate, step
 
     def lr_factor(self, step: int) -> float:
         """The lr of 0-based ``step`` as a share of the base lr: 1 until the decay, then linear to ~0 at the last
         planned step (``TrainConfig.lr_at_step``'s ramp over the planned steps)."""
-        if not self.fixed:
-            return 1.0
-        decay_steps = self.total - self.decay_start
-        return 1.0 - max(0, step + 1 - self.decay_start) / float(decay_steps + 1)
+        return decay_factor(step, self.decay_start, self.total - self.decay_start) if self.fixed else 1.0
 
     def done(self, step: int) -> bool:
         return self.fixed and step >= self.total
