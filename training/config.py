@@ -29,6 +29,11 @@ LR_DECAYS = ("epoch", "step")
 HALVED = MODEL_INPUTS
 
 
+def _either(names: tuple[str, ...]) -> str:
+    """``a, b or c``: the values an error message offers, from the tuple that defines them."""
+    return f"{', '.join(names[:-1])} or {names[-1]}"
+
+
 def min_size(n_layers: int) -> int:
     """Smallest multiple of 4 whose ``n_layers`` PatchGAN output is not empty (24 for the reference's 3).
 
@@ -180,7 +185,7 @@ class TrainConfig:
         if self.content_target not in ("input", "picture"):
             raise ConfigError(f"content_target must be input or picture, got {self.content_target!r}")
         if self.content_target == "picture" and not (self.content_lines and self.a_resize in HALVED and self.lambda_content > 0):
-            raise ConfigError("content_target = picture needs content_lines, a_resize = lines, cells, dark-cells or classic-dark-cells and lambda_content > 0: "
+            raise ConfigError(f"content_target = picture needs content_lines, a_resize = {_either(HALVED)} and lambda_content > 0: "
                               "the picture before halving exists only with those")
         if self.content_reduce not in ("mean", "medoid"):
             raise ConfigError(f"content_reduce must be mean or medoid, got {self.content_reduce!r}")
@@ -208,7 +213,7 @@ class TrainConfig:
         if self.compile_mode not in ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"):
             raise ConfigError(f"compile_mode must be default, reduce-overhead or max-autotune, got {self.compile_mode!r}")
         if self.a_resize not in ("bicubic", "box", *HALVED):
-            raise ConfigError(f"a_resize must be bicubic, box, lines, cells, dark-cells or classic-dark-cells, got {self.a_resize!r}")
+            raise ConfigError(f"a_resize must be {_either(('bicubic', 'box', *HALVED))}, got {self.a_resize!r}")
         if not 0 <= self.a_min_load_size <= self.load_size:
             raise ConfigError(f"a_min_load_size must be 0 (off) or at most load_size, got {self.a_min_load_size}")
         if self.b_max_scale < 0:
