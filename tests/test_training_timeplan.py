@@ -121,3 +121,14 @@ def test_the_command_line_takes_a_time_limit_and_refuses_a_bad_one(tmp_path):
     with pytest.raises(ConfigError, match="time_limit: 'soon' is not a duration"):
         TrainConfig(domain_a="a", domain_b="b", output="o", time_limit="soon").validate()
     assert TrainConfig().time_limit_s is None
+
+
+def test_a_recipe_file_takes_a_time_limit_as_a_duration_or_as_seconds(tmp_path):
+    """A TOML number is seconds, as ``--time-limit 600`` is; a fraction is refused with the key's name."""
+    for value, seconds in (('"40m"', 2400), ("600", 600), ('"600"', 600)):
+        recipe = tmp_path / "recipe.toml"
+        recipe.write_text(f'domain_a = "a"\ndomain_b = "b"\noutput = "o"\ntime_limit = {value}\n')
+        assert resolve_config(build_parser().parse_args(["--config", str(recipe)])).time_limit_s == seconds
+    recipe.write_text('domain_a = "a"\ndomain_b = "b"\noutput = "o"\ntime_limit = 1.5\n')
+    with pytest.raises(ConfigError, match="time_limit"):
+        resolve_config(build_parser().parse_args(["--config", str(recipe)]))

@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     types = {f.name: f.type for f in fields(TrainConfig)}
     for name, text in HELP.items():
         kind = types[name.replace("-", "_")]
-        conv = float if "float" in str(kind) else int if "int" in str(kind) else str
+        conv = str if "str" in str(kind) else float if "float" in str(kind) else int if "int" in str(kind) else str
         parser.add_argument(f"--{name}", type=conv, default=None, help=text)
     for name, text in FLAGS.items():
         parser.add_argument(f"--{name}", action=argparse.BooleanOptionalAction, default=None, help=text)

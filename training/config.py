@@ -95,7 +95,7 @@ class TrainConfig:
     lambda_sym: float = 0.0  # symmetry loss: G_A draws a mirrored, flipped or transposed crop as that view of its drawing (pixelate --views, learnt); 0 = off
     pool_size: int = 50  # past fakes per domain shown to the discriminators
     max_steps: int | None = None  # stop after this many optimizer steps in total (resume included)
-    time_limit: str | None = None  # fit the run to this much training time, a string: "2h", "90m", "1h30m", "600" (seconds); steps from the measured speed, annealed by the end
+    time_limit: str | int | None = None  # fit the run to this much training time: "2h", "90m", "1h30m", or seconds (600 or "600"); steps from the measured speed, annealed by the end
     # speed
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: bool = False  # mixed precision (autocast): on CUDA, and on CPUs with bf16 instructions

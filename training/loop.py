@@ -41,7 +41,7 @@ from training.cyclegan import CycleGAN, Losses, NonFiniteLossError, build_model,
 from training.data import Domain, Preprocess, UnpairedEpoch, epoch_pairs, open_domain, sample_batch, to_image
 from training.report import LossLog, plot_losses, read_losses, sample_grid, write_index
 from training.resume import Counters, gather_pools, restore, snapshot
-from training.timeplan import TimePlan
+from training.timeplan import TimePlan, format_duration
 
 
 @dataclass
@@ -99,7 +99,7 @@ def _epoch_line(cfg: TrainConfig, c: Counters) -> str:
     if cfg.time_limit is None:
         return f"{c.epoch} of {cfg.total_epochs} (iteration {c.iteration})"
     plan = f"{c.planned_steps:,} steps planned, the decay from step {c.decay_start:,}" if c.planned_steps else "steps not planned yet"
-    return f"{c.epoch} (iteration {c.iteration}); time limit {cfg.time_limit}: {plan}"
+    return f"{c.epoch} (iteration {c.iteration}); time limit {format_duration(cfg.time_limit_s or 0)}: {plan}"
 
 
 def _page(run: Path, cfg: TrainConfig, c: Counters, status: str, dom_a: Domain, dom_b: Domain) -> None:
