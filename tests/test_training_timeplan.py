@@ -10,7 +10,8 @@ import pytest
 from tests.test_training import _offline, tiny  # noqa: F401 - _offline: the autouse fixture (offline, one thread)
 from training.cli import build_parser, resolve_config
 from training.config import ConfigError, TrainConfig
-from training.loop import summary_lines, train
+from training.loop import train
+from training.run_outputs import summary_lines
 from training.timeplan import MARGIN, MEASURE_STEPS, TimePlan, format_duration, parse_duration
 
 
@@ -42,7 +43,7 @@ def test_a_steady_run_fills_the_budget_and_anneals_to_zero_at_its_last_step(base
     plan = TimePlan(limit_s=100.0, base_share=base_share)
     steps, now, factors = simulate(plan, lambda k: 0.1)  # 10 steps/s: 1,000 steps fit
     assert steps == plan.total and MARGIN * 1000 - 2 <= steps <= 1000
-    assert now <= 100.0
+    assert now <= 100.0 and plan.describe(now).endswith(" spent")
     assert plan.decay_start == pytest.approx(max(MEASURE_STEPS, steps * base_share), abs=2)
     flat = factors[: plan.decay_start]
     assert flat == [1.0] * len(flat)
@@ -65,6 +66,8 @@ def test_a_run_that_slows_down_in_its_decay_still_anneals_and_says_by_how_much_i
     steps, now, factors = simulate(plan, lambda k: 0.1 if k < 500 else 0.12)
     assert steps == plan.total and factors[-1] < 0.01
     assert 100 < now < 112  # the plan is kept: an unannealed model is worth less than a few seconds
+    assert plan.describe(now).endswith(f"{format_duration(now)} spent, {format_duration(now - 100)} over: the decay ran "
+                                       "slower than the first half")
 
 
 def test_time_spent_before_a_resume_counts_and_an_exhausted_budget_stops_at_once():

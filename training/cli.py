@@ -318,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from pixelforge.model.checkpoint import CheckpointError
     from training.data import DataError
-    from training.loop import summary_lines, train
+    from training.loop import train
+    from training.run_outputs import summary_lines
 
     cfg = None
     try:

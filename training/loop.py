@@ -8,22 +8,21 @@ Where things plug in (read :func:`train` top to bottom):
 * **the step** - :func:`training.cyclegan.train_step` (raises on NaN/inf before an update);
 * **resume** - :func:`training.resume.restore` loads weights, optimizers, pools, RNGs and counters
   from ``checkpoints/latest``; :func:`training.resume.snapshot` is its mirror image;
-* **outputs** - :mod:`training.report` (losses.csv, loss.png, samples/, index.html).
+* **time limit** - :class:`training.timeplan.TimePlan` sets the run's steps and lr ramp from its measured speed;
+* **outputs** - :mod:`training.run_outputs` (samples/, index.html, rejected.tsv, the summary), drawn by
+  :mod:`training.report` (losses.csv, loss.png, the page).
 """
 
 from __future__ import annotations
 
-import math
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
 from pixelforge.device import resolve_device as pick_device
-from pixelforge.io import atomic_write
 from pixelforge.model.checkpoint import (
     CHECKPOINTS_DIR,
     LATEST,
@@ -38,23 +37,11 @@ from pixelforge.model.state import save_checkpoint
 from training import ddp
 from training.config import ARCHITECTURE_FIELDS, ConfigError, TrainConfig, load_run_config
 from training.cyclegan import CycleGAN, Losses, NonFiniteLossError, build_model, train_step
-from training.data import Domain, Preprocess, UnpairedEpoch, epoch_pairs, open_domain, sample_batch, to_image
-from training.report import LossLog, plot_losses, read_losses, sample_grid, write_index
+from training.data import Preprocess, UnpairedEpoch, epoch_pairs, open_domain, sample_batch
+from training.report import LossLog
 from training.resume import Counters, gather_pools, restore, snapshot
-from training.timeplan import TimePlan, format_duration
-
-
-@dataclass
-class RunResult:
-    run: Path
-    status: str  # finished | max_steps | non_finite
-    counters: Counters
-    seconds: float
-    steps_this_session: int
-    last_losses: dict[str, float] = field(default_factory=dict)
-    rejected: list[str] = field(default_factory=list)
-    message: str = ""
-    plan: str = ""  # with --time-limit: the plan, as the summary says it
+from training.run_outputs import RunResult, write_page, write_rejected, write_samples
+from training.timeplan import TimePlan
 
 
 def resolve_device(cfg: TrainConfig) -> torch.device:
@@ -74,49 +61,6 @@ def _metadata(cfg: TrainConfig) -> dict[str, dict[str, str]]:
         "D_A": discriminator_metadata(cfg.discriminator_spec, cfg.size),
         "D_B": discriminator_metadata(cfg.discriminator_spec, cfg.size),
     }
-
-
-@torch.no_grad()
-def write_samples(run: Path, label: str, nets: dict[str, torch.nn.Module], real_A: torch.Tensor, real_B: torch.Tensor) -> None:
-    """samples/<label>_A.png (real A, fake B, rec A per row) and _B.png (real B, fake A, rec B)."""
-    device = next(nets["G_A"].parameters()).device
-    out = run / "samples"
-    out.mkdir(exist_ok=True)
-    for real, g, back, suffix in ((real_A, nets["G_A"], nets["G_B"], "A"), (real_B, nets["G_B"], nets["G_A"], "B")):
-        x = real.to(device)
-        fake = g(x)
-        rec = back(fake)
-        rows = [[to_image(x[i]), to_image(fake[i]), to_image(rec[i])] for i in range(x.shape[0])]
-        sample_grid(rows, out / f"{label}_{suffix}.png")
-
-
-def _labels(run: Path) -> list[str]:
-    return sorted({p.name.rsplit("_", 1)[0] for p in (run / "samples").glob("*_A.png")}) if (run / "samples").is_dir() else []
-
-
-def _epoch_line(cfg: TrainConfig, c: Counters) -> str:
-    """Where the run stands: the epoch of the recipe's, or with a time limit, of the plan's steps."""
-    if cfg.time_limit is None:
-        return f"{c.epoch} of {cfg.total_epochs} (iteration {c.iteration})"
-    plan = f"{c.planned_steps:,} steps planned, the decay from step {c.decay_start:,}" if c.planned_steps else "steps not planned yet"
-    return f"{c.epoch} (iteration {c.iteration}); time limit {format_duration(cfg.time_limit_s or 0)}: {plan}"
-
-
-def _page(run: Path, cfg: TrainConfig, c: Counters, status: str, dom_a: Domain, dom_b: Domain) -> None:
-    rows = read_losses(run / "losses.csv") if (run / "losses.csv").exists() else []
-    plot_losses(rows, Losses.names(), run / "loss.png")
-    summary = {
-        "status": status,
-        "step": str(c.step),
-        "epoch": _epoch_line(cfg, c),
-        "domain A": dom_a.describe(),
-        "domain B": dom_b.describe() + (f", each {cfg.b_balance} value drawn equally often" if cfg.b_balance else ""),
-        "model": f"ResnetGenerator ngf={cfg.ngf} n_blocks={cfg.n_blocks}{' with the long skip' if cfg.skip else ''}, PatchGAN ndf={cfg.ndf} n_layers={cfg.n_layers}",
-        "size / batch": f"{cfg.size} px / {cfg.batch_size}",
-        "config": "config.json",
-    }
-    write_index(run, title=f"pixelforge run {run.name}", summary=summary, labels=_labels(run),
-                note="G_A turns pictures (A) into pixel art (B); G_B goes back. Checkpoints: checkpoints/latest.")
 
 
 # --------------------------------------------------------------------------- the loop
@@ -239,11 +183,11 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
         pools = gather_pools(model, d)
         if d.is_main:
             save_checkpoint(run / CHECKPOINTS_DIR, nets, _metadata(cfg), snapshot(model, c, lr, device, pools), also_as=also_as)
-            _write_rejected(run, rejected)
+            write_rejected(run, rejected)
             losses_log.flush()
             if samples_A is not None and samples_B is not None:
                 write_samples(run, label, nets, samples_A, samples_B)
-            _page(run, cfg, c, status, dom_a, dom_b)
+            write_page(run, cfg, c, status, dom_a, dom_b)
         saved_step = c.step
         ddp.barrier(d)
 
@@ -311,7 +255,7 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
         if saved_step != c.step:
             checkpoint(None, f"epoch_{c.epoch + 1:04d}_step_{c.step:07d}", status)
         elif d.is_main:
-            _page(run, cfg, c, status, dom_a, dom_b)
+            write_page(run, cfg, c, status, dom_a, dom_b)
     except NonFiniteLossError as exc:
         status = "non_finite"
         kept = f"the last good checkpoint is {run / CHECKPOINTS_DIR / LATEST} (step {saved_step})" if saved_step >= 0 else "no checkpoint had been written yet"
@@ -320,8 +264,8 @@ def train(cfg: TrainConfig, *, progress: bool = True, log=print) -> RunResult:  
             f"was saved and {kept}. Lower --lr, or try without --amp / with --amp-dtype bf16."
         )
         if d.is_main:
-            _write_rejected(run, rejected)
-            _page(run, cfg, c, f"stopped: non-finite loss at step {c.step + 1}", dom_a, dom_b)
+            write_rejected(run, rejected)
+            write_page(run, cfg, c, f"stopped: non-finite loss at step {c.step + 1}", dom_a, dom_b)
     finally:
         bar.close()
         if losses_log:
@@ -349,34 +293,9 @@ def _teacher(cfg: TrainConfig, device: torch.device) -> torch.nn.Module:
     return teacher
 
 
-def _write_rejected(run: Path, rejected: list[str]) -> None:
-    if rejected:
-        atomic_write(run / "rejected.tsv", "item\treason\n" + "\n".join(dict.fromkeys(rejected)) + "\n")
-
-
 def _tensorboard(run: Path | None):  # noqa: ANN202
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError as exc:
         raise ConfigError("--tensorboard needs the tensorboard package (pip install tensorboard)") from exc
     return SummaryWriter(str(run / "tensorboard")) if run is not None else None
-
-
-def summary_lines(result: RunResult) -> list[str]:
-    c = result.counters
-    rate = result.steps_this_session / result.seconds if result.seconds > 0 else math.nan
-    lines = [
-        f"run          {result.run}",
-        f"status       {result.status}",
-        f"steps        {c.step} total, {result.steps_this_session} this session ({rate:.2f} steps/s, {result.seconds:.1f} s)",
-        f"epoch        {c.epoch} (+{c.iteration} iterations)",
-        f"checkpoint   {result.run / CHECKPOINTS_DIR / LATEST}",
-        f"page         {result.run / 'index.html'}",
-    ]
-    if result.plan:
-        lines.append(f"time limit   {result.plan}")
-    if result.last_losses:
-        lines.append("last losses  " + "  ".join(f"{k}={v:.4f}" for k, v in result.last_losses.items()))
-    if result.rejected:
-        lines.append(f"rejected     {len(set(result.rejected))} files (see {result.run / 'rejected.tsv'})")
-    return lines

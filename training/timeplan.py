@@ -121,5 +121,6 @@ class TimePlan:
         spent = format_duration(self.elapsed(now))
         if not self.fixed:
             return f"{format_duration(self.limit_s)}: {spent} spent, plan not fixed yet (about {self.estimate:,} steps)"
+        over = self.elapsed(now) - self.limit_s
         return (f"{format_duration(self.limit_s)}: {self.total:,} steps planned, the decay from step {self.decay_start:,}; "
-                f"{spent} spent")
+                f"{spent} spent" + (f", {format_duration(over)} over: the decay ran slower than the first half" if over >= 1 else ""))
