@@ -33,6 +33,7 @@ from quality_cases import PIPELINE, Case, cartoon_cases, photo_cases  # benchmar
 
 from inference.views import parse_views, views_label
 from pixelforge.io import atomic_write
+from pixelforge.model.checkpoint import MODEL_INPUTS
 
 CHOICES = ("left", "even", "right")
 DISPLAY = 320  # the longer side of a shown picture, in screen pixels (whole multiples of the output only)
@@ -237,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     for option in PIPELINE:
         flag = "--" + option.replace("_", "-")
         m.add_argument(flag, type=float, help=f"model rows: pixelate {flag} (default: its default)")
+    m.add_argument("--model-input", choices=MODEL_INPUTS, help="model rows: the generator's input (default: the model's own)")
+    m.add_argument("--keep-features", action="store_true", help="model rows: pixelate --keep-features")
     m.add_argument("--views", type=parse_views, metavar="{auto,1,2,4,8}", help="model rows: pixelate --views (default auto, as pixelate)")
     m.add_argument("--a", default=None, help="first method (default: 'model', or 'shipped model' without --checkpoint)")
     m.add_argument("--b", default="classical (new)", help="second method (default: the classical path)")
@@ -259,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from quality import methods  # loads torch and the model: only for make
 
-    found, notes = methods(args.checkpoint, args.pixels_per_cell, views=args.views, **{k: getattr(args, k) for k in PIPELINE})
+    found, notes = methods(args.checkpoint, args.pixels_per_cell, model_input=args.model_input, views=args.views,
+                           keep_features=args.keep_features, **{k: getattr(args, k) for k in PIPELINE})
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     a = args.a or ("model" if args.checkpoint else "shipped model")

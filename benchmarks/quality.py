@@ -150,7 +150,7 @@ def crisp_cells(img: Image.Image) -> Image.Image:
 
 def methods(
     checkpoint: str | None = None, pixels_per_cell: int | None = None, hold_lines: bool = False,
-    model_input: str | None = None, views: int | None = None, **pipeline: float | None,
+    model_input: str | None = None, views: int | None = None, keep_features: bool = False, **pipeline: float | None,
 ) -> tuple[dict, list[str]]:
     """The methods by name; ``pipeline`` sets any of :data:`PIPELINE` (None: pixelate's default) for the model rows,
     ``views`` the orientations the generator draws (None: pixelate's default, auto); the untrained net gets the same."""
@@ -181,7 +181,10 @@ def methods(
     net = Pixelator(init_weights(spec.build()).eval(), spec, model=ModelOptions(
         pixels_per_cell=model.model.pixels_per_cell, model_input=model.model.model_input, views=model.model.views))
     # and the same pipeline after the generator
-    net = net.with_options(hold_lines=hold_lines, **{k: getattr(model.options, k) for k in PIPELINE})
+    net = net.with_options(hold_lines=hold_lines, keep_features=keep_features, **{k: getattr(model.options, k) for k in PIPELINE})
+    if keep_features:
+        model = model.with_options(keep_features=True)
+        notes.append("model rows and untrained net: --keep-features")
     if hold_lines:
         model = model.with_options(hold_lines=True)
         notes.append("model rows and untrained net: --hold-lines")
@@ -269,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cartoons", type=int, default=5, metavar="N",
                    help="held-out cartoons per source, Kenney and Twemoji (default 5, as the model card; 12 takes all 11 "
                         "held-out Kenney and 12 Twemoji, the blind page's set)")
+    p.add_argument("--cartoon-prefixes", default="0", metavar="HEX",
+                   help="take cartoons whose sha256 starts with one of these digits (default 0, the held-out split; "
+                        "e.g. 12: training pictures, to check that a choice made on the held-out ones carries over)")
     p.add_argument("--only", nargs="*", help="run only these methods")
     p.add_argument("--cases", nargs="*", help="run only cases whose name contains one of these")
     p.add_argument("--tile", type=int, default=256, help="tile side on the sheet")
@@ -279,17 +285,18 @@ def main(argv: list[str] | None = None) -> int:
         flag = "--" + option.replace("_", "-")
         p.add_argument(flag, type=float, help=f"model and untrained net: pixelate {flag} (default: its default)")
     p.add_argument("--hold-lines", action="store_true", help="model and untrained net: pixelate --hold-lines")
-    p.add_argument("--model-input", choices=MODEL_INPUTS, help="model and untrained net: the generator's input; cells, dark-cells and "
-                   "classic-dark-cells draw the picture's feature cells into it (default: what the model records it was trained on)")
+    p.add_argument("--keep-features", action="store_true", help="model and untrained net: pixelate --keep-features")
+    p.add_argument("--model-input", choices=MODEL_INPUTS, help="model and untrained net: the generator's input; all but lines "
+                   "draw the picture's feature cells into it (default: what the model records it was trained on)")
     p.add_argument("--views", type=parse_views, metavar="{auto,1,2,4,8}",
                    help="model and untrained net: pixelate --views (default auto, as pixelate)")
     p.add_argument("--metrics", type=Path, help="also write the model's and classical totals here (a run's metrics.json)")
     args = p.parse_args(argv)
-    cases = generated_cases() + cartoon_cases(2 if args.quick else args.cartoons) + photo_cases(args.quick)
+    cases = generated_cases() + cartoon_cases(2 if args.quick else args.cartoons, args.cartoon_prefixes) + photo_cases(args.quick)
     if args.cases:
         cases = [c for c in cases if any(part in c.name for part in args.cases)]
     found, notes = methods(args.checkpoint, args.pixels_per_cell, args.hold_lines, args.model_input, args.views,
-                           **{k: getattr(args, k) for k in PIPELINE})
+                           args.keep_features, **{k: getattr(args, k) for k in PIPELINE})
     if args.only:
         found = {n: f for n, f in found.items() if n in args.only}
     names = list(found)

@@ -24,6 +24,7 @@ from scipy import ndimage
 
 from inference.grid import block_sum
 from inference.postprocess import Cells, PixelArtOptions, box_average, image_cells, render
+from pixelforge.color import srgb_to_oklab
 from pixelforge.imaging import rgb_on_white
 
 #: Smallest top-hat contrast (OKLab lightness x 255) for a pixel to count as part of a line.
@@ -168,12 +169,11 @@ def hold_lines(drawn: np.ndarray, rgb: Image.Image, cell: int, opaque: np.ndarra
 
 
 def with_feature_cells(
-    reduced: np.ndarray, rgb: Image.Image, cell: int, opaque: np.ndarray | None = None, dark_only: bool = False,
-    classic_only: bool = False,
+    reduced: np.ndarray, rgb: Image.Image, cell: int, opaque: np.ndarray | None = None, kind: str = "cells",
 ) -> np.ndarray:
     """``reduced`` (``rgb`` at ``r`` pixels per ``cell``-pixel cell) with the cells on thin lines, among the
-    ``opaque`` ones, drawn as ``r``x``r`` blocks of the line's colour (:func:`line_cells`; ``dark_only``: dark lines;
-    ``classic_only``: dark lines in cells this method's output also gives a dark line, ``"classic-dark-cells"``).
+    ``opaque`` ones, drawn as ``r``x``r`` blocks of the line's colour; which cells is the model input ``kind``
+    (:func:`feature_cells`).
 
     The input of a model trained with ``a_resize = "cells"`` or ``"dark-cells"``: halving keeps a line
     narrower than two pixels but box-averages a 3-4 px eye into pale blocks, and a generator keeps what
@@ -181,19 +181,53 @@ def with_feature_cells(
     """
     if cell < 2:
         return reduced
-    dark, bright = line_masks(lightness(rgb), cell)
-    chosen, use_bright, count = _choose_cells(dark, bright, cell, dark_only or classic_only)
-    if classic_only:  # found on dark lines alone, a cell can be one this method gives a highlight or leaves as texture
-        classic, highlight, _ = _choose_cells(dark, bright, cell, False)
-        chosen &= classic & ~highlight
-    if opaque is not None:
-        chosen &= opaque
-    colour = _line_colours(rgb, dark, bright, cell, chosen, use_bright, count)
+    chosen, colour = shown_feature_cells(rgb, cell, kind, opaque)
     r = -(-reduced.shape[0] // chosen.shape[0])
     h, w = reduced.shape[:2]
     blocks = np.repeat(np.repeat(chosen, r, 0), r, 1)[:h, :w]
     colours = np.repeat(np.repeat(colour, r, 0), r, 1)[:h, :w]
     return np.where(blocks[..., None], colours, reduced).astype(np.float32)
+
+
+def shown_feature_cells(rgb: Image.Image, cell: int, kind: str, opaque: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The cells :func:`with_feature_cells` draws into a generator's input ``kind``, among the ``opaque`` ones, and
+    the colour each is drawn with: ``(rows, cols)`` bool, ``(rows, cols, 3)``."""
+    dark, bright = line_masks(lightness(rgb), cell)
+    chosen, use_bright, count = feature_cells(dark, bright, cell, kind)
+    if opaque is not None:
+        chosen &= opaque
+    return chosen, _line_colours(rgb, dark, bright, cell, chosen, use_bright, count)
+
+
+def keep_shown_features(drawn: np.ndarray, chosen: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """``drawn`` (a model's cells) with each ``chosen`` cell at least as dark as the ``colour`` it was shown.
+
+    A generator shown a feature cell (:func:`with_feature_cells`) mostly keeps it, but pales some: the eyes of a
+    face drawn at 0.76 of their contrast. Where the drawing is lighter (OKLab L) than what it was shown, the cell
+    takes the shown colour; where it drew the cell as dark or darker, its drawing stays, and so does every other cell.
+    """
+    paler = chosen & (srgb_to_oklab(drawn)[..., 0] > srgb_to_oklab(colour)[..., 0])
+    return np.where(paler[..., None], colour, drawn).astype(np.float32)
+
+
+def feature_cells(dark: np.ndarray, bright: np.ndarray, cell: int, kind: str) -> tuple[np.ndarray, ...]:
+    """The cells a generator input ``kind`` draws in, from the line masks (as :func:`_choose_cells` returns them).
+
+    * ``cells``: this method's line cells, dark lines and highlights;
+    * ``dark-cells``: the dark-line cells found on dark lines alone, so also where a highlight beside them wins
+      here, where the line's side cell counts more once highlights are ignored, or in texture;
+    * ``classic-dark-cells``: of those, the ones this method also draws as dark lines;
+    * ``classic-line-cells``: of those, the ones this method draws as a line of either kind. The dark feature
+      wins where this method draws a highlight (a lip's or a rung's edge); what it leaves as texture or as the
+      side of a line stays out, and those were most of the cells a blind judge marked against ``dark-cells``.
+    """
+    if kind not in ("dark-cells", "classic-dark-cells", "classic-line-cells"):
+        return _choose_cells(dark, bright, cell, False)
+    chosen, use_bright, count = _choose_cells(dark, bright, cell, True)
+    if kind != "dark-cells":  # found on dark lines alone, a cell can be one this method gives a highlight or leaves as texture
+        classic, highlight, _ = _choose_cells(dark, bright, cell, False)
+        chosen &= classic & ~highlight if kind == "classic-dark-cells" else classic
+    return chosen, use_bright, count
 
 
 def reduce_keeping_lines(rgb: Image.Image, factor: int) -> np.ndarray:

@@ -41,7 +41,14 @@ import torch
 from PIL import Image
 from torch import nn
 
-from inference.classic import classic_cells, hold_lines, reduce_keeping_lines, with_feature_cells
+from inference.classic import (
+    classic_cells,
+    hold_lines,
+    keep_shown_features,
+    reduce_keeping_lines,
+    shown_feature_cells,
+    with_feature_cells,
+)
 from inference.grid import cell_means
 from inference.model_options import ModelOptions
 from inference.onnx_engine import ONNX_ENGINES, OnnxGenerator, choose_engine
@@ -200,8 +207,11 @@ class Pixelator:
             anchor += f", its mottle in the picture's flat areas averaged out (within {self.options.settle_flats:g} OKLab x100)"
         if self.options.holds_lines:
             anchor += ", the picture's thin lines held"
+        if self.keeps_features:
+            anchor += ", the feature cells it was shown kept as dark as shown"
         if self.model.model_input != "lines":
-            kind = {"dark-cells": "dark ", "classic-dark-cells": "dark (where the classical method has them) "}
+            kind = {"dark-cells": "dark ", "classic-dark-cells": "dark (where the classical method has a dark line) ",
+                    "classic-line-cells": "dark (where the classical method has a line) "}
             res += f", the picture's {kind.get(self.model.model_input, '')}feature cells drawn into its input"
         if self.model.views == AUTO:
             res += f", up to 8 orientations averaged (as many as fit a {VIEW_BUDGET_SIDE}² pass: --views auto)"
@@ -243,11 +253,20 @@ class Pixelator:
             colors = cell_means(anchor_colors(out, work, sigma, self.options.anchor_within, grid), grid)[0]
             own = cell_means(work, grid)[0]  # the picture's (the generator input's) cells
             colors = settle_flats(colors, own, self.options.settle_flats)
+            if self.keeps_features:  # what it was shown as a feature cell stays at least as dark
+                colors = keep_shown_features(colors, *shown_feature_cells(rgb, cell, self.model.model_input, alpha))
             if self.options.holds_lines:  # the classical path's outline cells (and the picture's beside them) over the drawing
                 colors = hold_lines(colors, rgb, cell, alpha)
             # the picture's own cells only where the palette will be snapped to them
             found.append(Cells(colors, alpha, rgb.size, cell, own if self.options.snaps else None))
         return found
+
+    @property
+    def keeps_features(self) -> bool:
+        """Whether ``keep_features`` applies: asked for, and the generator is shown feature cells (as
+        :meth:`generator_input` draws them: an input other than "lines", reduced to fewer pixels than the picture)."""
+        return (self.options.keep_features and self.generator is not None and self.model.model_input != "lines"
+                and self.effective_pixels_per_cell() != 0)
 
     def generator_input(self, rgb: Image.Image, opaque: np.ndarray | None = None) -> np.ndarray:
         """The picture (RGB, on white) as the generator is shown it: reduced to its resolution keeping thin lines
@@ -257,8 +276,7 @@ class Pixelator:
         factor = 1 if ppc == 0 else cell // ppc
         work = reduce_keeping_lines(rgb, factor) if self.options.outlines else box_average(rgb, factor)
         if self.model.model_input != "lines" and factor > 1:
-            work = with_feature_cells(work, rgb, cell, opaque, self.model.model_input == "dark-cells",
-                                      self.model.model_input == "classic-dark-cells")
+            work = with_feature_cells(work, rgb, cell, opaque, self.model.model_input)
         return work
 
     def palette_cells(self, img: Image.Image, cells: Cells | None = None) -> Cells:

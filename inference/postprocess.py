@@ -89,6 +89,9 @@ class PixelArtOptions:
     #: model path: after the generator, cells on thin lines of the picture take the line's colour and the cells beside
     #: them the picture's own, as in the classical path (with ``outlines``; :func:`inference.classic.hold_lines`)
     hold_lines: bool = False
+    #: model path, for a model shown feature cells (``model_input`` other than "lines"): a feature cell the generator
+    #: drew paler than it was shown takes the colour it was shown (:func:`inference.classic.keep_shown_features`)
+    keep_features: bool = False
     #: model path: where the picture is flat, the generator's mottle is averaged out; each cell takes the mean of the
     #: drawing over the cells around it that the picture has within this OKLab distance (x100) of its own colour
     #: (:func:`settle_flats`); 0 = off

@@ -333,6 +333,35 @@ def test_held_lines_put_back_the_thin_lines_the_generator_paled(tiny_net, monkey
     np.testing.assert_allclose(px.cells(img).colors, 200)
 
 
+def test_kept_features_stay_as_dark_as_the_generator_was_shown_them(tiny_net, monkeypatch):
+    """A generator shown a line's cells (model_input dark-cells) that draws them pale: with keep_features they take
+    the colour they were shown; a cell it drew darker keeps its drawing, and so does every cell it was not shown."""
+    arr = np.full((64, 64, 3), 235, np.uint8)
+    arr[:, 29:31] = (20, 20, 60)  # a 2 px navy line in cell column 7
+    arr[40:, :16] = (90, 160, 90)  # a broad green field: not a feature
+    img = Image.fromarray(arr)
+    drawn = np.full((32, 32, 3), 200.0, np.float32)  # at 2 px per cell: a flat grey, the line painted over
+    drawn[6:8, 14:16] = 5.0  # but cell (3, 7) drawn darker than the line
+    seen = {}
+    for model_input, keep in (("dark-cells", False), ("dark-cells", True), ("lines", True)):
+        px = Pixelator(tiny_net, TINY, model=ModelOptions(pixels_per_cell=2, model_input=model_input)).with_options(
+            anchor_colors=0, settle_flats=0, keep_features=keep)
+        monkeypatch.setattr(px, "translate_many", lambda pictures: [drawn.copy() for _ in pictures])
+        seen[model_input, keep] = px.cells(img).colors
+        assert ("kept as dark as shown" in px.describe()) is (keep and model_input != "lines")
+    off, on = seen["dark-cells", False], seen["dark-cells", True]
+    assert off[3, 7].max() < 6 and np.allclose(np.delete(off, 3, axis=0)[:, 7], 200)  # off: the drawing
+    np.testing.assert_array_equal(seen["lines", True], off)  # a model shown no feature cells: nothing to keep
+    line = np.delete(on, 3, axis=0)[:, 7]
+    np.testing.assert_allclose(line, np.tile([20, 20, 60], (15, 1)), atol=1)  # on: the colour it was shown
+    assert on[3, 7].max() < 6  # drawn darker than shown: its own drawing stays
+    np.testing.assert_array_equal(np.delete(on, 7, axis=1), np.delete(off, 7, axis=1))  # nothing else changes
+    from inference.arguments import build_parser
+    from inference.cli import make_pixelator
+
+    assert make_pixelator(build_parser().parse_args(["x.png", "-o", "out", "--keep-features"])).options.keep_features
+
+
 def two_colour_picture() -> Image.Image:
     """Red and blue 4x4 blocks on a cell-aligned grid: the picture's own cells hold exactly these two colours."""
     rng = np.random.default_rng(5)

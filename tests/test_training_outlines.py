@@ -126,9 +126,9 @@ def test_feature_cells_input_draws_the_picture_eyes_as_whole_blocks_and_agrees_w
     # pixelate builds the same input for a model that asks for feature cells, all or dark ones only
     for a in (eyes_picture(), drawing(0), drawing(1)):
         img, t = Image.fromarray(a), as_tensor(a)
-        for dark_only, classic_only in ((False, False), (True, False), (False, True)):
-            want = cells_np(reduce_keeping_lines(img, 2), img, 4, dark_only=dark_only, classic_only=classic_only)
-            got = with_feature_cells(outline_target(t, 2), t, 4, dark_only=dark_only, classic_only=classic_only)
+        for kind in ("cells", "dark-cells", "classic-dark-cells", "classic-line-cells"):
+            want = cells_np(reduce_keeping_lines(img, 2), img, 4, kind=kind)
+            got = with_feature_cells(outline_target(t, 2), t, 4, kind=kind)
             assert np.abs((got[0].permute(1, 2, 0).numpy() + 1) * 127.5 - want).max() < 1.0
 
 
@@ -143,7 +143,7 @@ def test_dark_feature_cells_leave_out_the_highlights():
     halved = reduce_keeping_lines(rgb, 2)
     change = {}
     for dark_only in (False, True):
-        drawn = with_feature_cells(halved, rgb, 4, dark_only=dark_only)
+        drawn = with_feature_cells(halved, rgb, 4, kind="dark-cells" if dark_only else "cells")
         change[dark_only] = (drawn - halved).mean(-1)  # + brighter, - darker
     assert (change[False] > 20).sum() >= 20  # eye-white rims drawn in as white blocks (41 pixels)
     assert (change[True] > 1).sum() == 0
@@ -175,11 +175,52 @@ def test_classic_dark_cells_are_the_dark_feature_cells_the_classical_method_draw
 
     rgb = rgb_on_white(figure_case(256).image)
     halved = reduce_keeping_lines(rgb, 2)
-    dark = np.abs(with_feature_cells(halved, rgb, 4, dark_only=True) - halved).max(-1) > 0
-    shared = np.abs(with_feature_cells(halved, rgb, 4, classic_only=True) - halved).max(-1) > 0
+    dark = np.abs(with_feature_cells(halved, rgb, 4, kind="dark-cells") - halved).max(-1) > 0
+    shared = np.abs(with_feature_cells(halved, rgb, 4, kind="classic-dark-cells") - halved).max(-1) > 0
     assert not (shared & ~dark).any() and 0.5 * dark.sum() <= shared.sum() < dark.sum()
     classic, colour = line_cells(rgb, 4)
     cells = shared.reshape(64, 2, 64, 2).any(axis=(1, 3))
     assert classic[cells].all()
-    drawn = with_feature_cells(halved, rgb, 4, classic_only=True)[::2, ::2]
+    drawn = with_feature_cells(halved, rgb, 4, kind="classic-dark-cells")[::2, ::2]
     assert np.abs(drawn[cells] - colour[cells]).max() < 1.0
+
+
+def test_classic_line_cells_also_draw_a_dark_line_where_the_classical_method_draws_a_highlight_beside_it():
+    """classic-line-cells: the dark feature cells in any of the classical method's line cells. Where a 2 px highlight
+    runs beside a 1 px dark line in one cell, the classical method draws the highlight; this input draws the dark
+    line there (classic-dark-cells leaves the cell out). A dark line alone in texture stays out of both."""
+    from inference.classic import (
+        feature_cells,
+        lightness,
+        line_cells,
+        line_masks,
+        reduce_keeping_lines,
+        with_feature_cells,
+    )
+
+    a = np.full((64, 64, 3), 128, np.uint8)
+    a[8:56, 17:19] = 250  # the highlight: two columns of cell column 4 (x 16-19)
+    a[8:56, 19] = 20  # the dark line beside it, in the same cells
+    a[8:56, 40] = 20  # a dark line alone
+    rgb = Image.fromarray(a)
+    dark, bright = line_masks(lightness(rgb), 4)
+    drawn = {kind: feature_cells(dark, bright, 4, kind)[0] for kind in ("dark-cells", "classic-dark-cells", "classic-line-cells")}
+    classic, colour = line_cells(rgb, 4)
+    lit = (colour.mean(-1) > 200) & classic  # the cells the classical method gives the highlight
+    assert lit[2:14, 4].all() and not drawn["classic-dark-cells"][:, 4].any()
+    assert drawn["classic-line-cells"][2:14, 4].all()
+    out = with_feature_cells(reduce_keeping_lines(rgb, 2), rgb, 4, kind="classic-line-cells")[::2, ::2]
+    assert out[2:14, 4].max() < 60  # dark: the line's colour, not the highlight's
+    assert drawn["classic-line-cells"][2:14, 10].all() and drawn["classic-dark-cells"][2:14, 10].all()
+    for kind in drawn:  # dark-cells holds them all; the two classic inputs only classical line cells
+        assert not (drawn[kind] & ~drawn["dark-cells"]).any()
+        if kind != "dark-cells":
+            assert classic[drawn[kind]].all()
+    from training.outlines import with_feature_cells as cells_torch  # and training builds the same input
+
+    t = as_tensor(a)
+    for kind in drawn:
+        want = with_feature_cells(reduce_keeping_lines(rgb, 2), rgb, 4, kind=kind)
+        got = cells_torch(outline_target(t, 2), t, 4, kind=kind)
+        assert np.abs((got[0].permute(1, 2, 0).numpy() + 1) * 127.5 - want).max() < 1.0
+

@@ -59,6 +59,7 @@ class TrainConfig:
     a_resize: str = "bicubic"  # domain A downscale: bicubic (reference) | box (area average) | lines (box keeping thin features, as pixelate's model path)
     #                            | cells (lines, with the picture's feature cells drawn in as blocks) | dark-cells (dark ones only)
     #                            | classic-dark-cells (dark ones where the classical method also has a dark line)
+    #                            | classic-line-cells (dark ones where the classical method has a line, dark or a highlight)
     b_max_scale: int = 0  # domain B: largest integer NN scale (0 = largest that fits the crop; 1 = native pixels)
     a_min_load_size: int = 0  # > 0: domain A's shorter side is drawn from a_min_load_size..load_size (scale jitter)
     b_scale: int = 0  # domain B: every art pixel exactly this many pixels wide (for a model run at that many per cell; 0 = off)

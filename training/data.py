@@ -219,8 +219,7 @@ class Preprocess:
                   if self.target_pool > 0 else None)
         halved = outline_target(pixels, 2)
         if self.a_resize != "lines":  # and the picture's feature cells (4 px, 2 generator pixels) as 2x2 blocks
-            halved = with_feature_cells(halved, pixels, 4, self.target_contrast, self.a_resize == "dark-cells",
-                                        self.a_resize == "classic-dark-cells")
+            halved = with_feature_cells(halved, pixels, 4, self.target_contrast, self.a_resize)
         return to_image(halved[0]), target
 
     def b(self, img: Image.Image, rng: np.random.Generator | None) -> Image.Image:

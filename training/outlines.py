@@ -141,25 +141,24 @@ def outline_target(source: torch.Tensor, pool: int, contrast: float = CONTRAST, 
 
 @torch.no_grad()
 def with_feature_cells(
-    reduced: torch.Tensor, source: torch.Tensor, cell: int, contrast: float = CONTRAST, dark_only: bool = False,
-    classic_only: bool = False,
+    reduced: torch.Tensor, source: torch.Tensor, cell: int, contrast: float = CONTRAST, kind: str = "cells",
 ) -> torch.Tensor:
     """``reduced`` (``source`` halved or otherwise reduced to ``r`` pixels per ``cell``) with the cells on thin
     features, found in ``source`` at the cell's scale, drawn as ``r``x``r`` blocks of the feature's colour.
 
-    The generator's input for ``a_resize = "cells"`` (``"dark-cells"``: ``dark_only``; ``"classic-dark-cells"``:
-    ``classic_only``, the dark ones in blocks the classical method also gives a dark line), as ``pixelate`` builds it
-    for a model that records that input (``inference.classic.with_feature_cells``):
+    The generator's input for ``a_resize = kind`` (``"cells"``, ``"dark-cells"``, ``"classic-dark-cells"`` or
+    ``"classic-line-cells"``; which blocks: ``inference.classic.feature_cells``), as ``pixelate`` builds it for a
+    model that records that input (``inference.classic.with_feature_cells``):
     halving keeps a line narrower than two pixels but box-averages a 3-4 px eye into pale blocks, and what
     the generator is not shown it cannot keep: the colour-keeping target's feature cells are found in the
     picture, and the same rule run on the halved input gets only 43% of the way to them (docs/model.md, stage 59).
     """
     src = source.float()
     dark, bright = _feature_masks(src, cell, contrast)
-    chosen, use_bright, count = _choose_blocks(dark, bright, cell, dark_only or classic_only)
-    if classic_only:  # found on dark features alone, a block can be one the classical method gives a highlight
-        classic, highlight, _ = _choose_blocks(dark, bright, cell, False)
-        chosen = chosen & classic & ~highlight
+    chosen, use_bright, count = _choose_blocks(dark, bright, cell, kind != "cells")
+    if kind in ("classic-dark-cells", "classic-line-cells"):  # found on dark features alone, a block can be one the
+        classic, highlight, _ = _choose_blocks(dark, bright, cell, False)  # classical method leaves out or lights
+        chosen = chosen & classic & (~highlight if kind == "classic-dark-cells" else True)
     colour = _feature_colours(src, dark, bright, cell, use_bright, count)
     scale = reduced.shape[-1] * cell // source.shape[-1]
     blocks = F.interpolate(chosen.float(), scale_factor=scale, mode="nearest") > 0  # nearest: blocks, never a blend
