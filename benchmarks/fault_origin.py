@@ -34,11 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cartoons", type=int, default=12, help="held-out cartoons per source (12: all 23)")
     p.add_argument("--by", type=float, default=10.0, help="ΔE2000 by which a cell must be worse to count")
     p.add_argument("--model-input", choices=MODEL_INPUTS, help="the generator's input (default: the model's own)")
-    p.add_argument("--keep-features", action="store_true", help="pixelate --keep-features")
+    p.add_argument("--keep-features", action=argparse.BooleanOptionalAction, help="pixelate --keep-features (default: "
+                   "what the model records)")
     args = p.parse_args(argv)
     load = {"pixels_per_cell": 2, "model_input": args.model_input}
     model = (Pixelator.from_checkpoint(args.checkpoint, **load) if args.checkpoint else Pixelator.shipped(**load))
-    model = model.with_options(anchor_within=10, keep_features=args.keep_features)
+    model = model.with_options(anchor_within=10)
+    if args.keep_features is not None:
+        model = model.with_options(keep_features=args.keep_features)
     classic = Pixelator.classic()
     ppc = model.effective_pixels_per_cell()
     totals = {"input": 0, "generator": 0, "better": 0}

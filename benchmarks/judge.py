@@ -239,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         flag = "--" + option.replace("_", "-")
         m.add_argument(flag, type=float, help=f"model rows: pixelate {flag} (default: its default)")
     m.add_argument("--model-input", choices=MODEL_INPUTS, help="model rows: the generator's input (default: the model's own)")
-    m.add_argument("--keep-features", action="store_true", help="model rows: pixelate --keep-features")
+    m.add_argument("--keep-features", action=argparse.BooleanOptionalAction,
+                   help="model rows: pixelate --keep-features (default: what the model records)")
     m.add_argument("--views", type=parse_views, metavar="{auto,1,2,4,8}", help="model rows: pixelate --views (default auto, as pixelate)")
     m.add_argument("--a", default=None, help="first method (default: 'model', or 'shipped model' without --checkpoint)")
     m.add_argument("--b", default="classical (new)", help="second method (default: the classical path)")

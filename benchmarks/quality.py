@@ -150,7 +150,7 @@ def crisp_cells(img: Image.Image) -> Image.Image:
 
 def methods(
     checkpoint: str | None = None, pixels_per_cell: int | None = None, hold_lines: bool = False,
-    model_input: str | None = None, views: int | None = None, keep_features: bool = False, **pipeline: float | None,
+    model_input: str | None = None, views: int | None = None, keep_features: bool | None = None, **pipeline: float | None,
 ) -> tuple[dict, list[str]]:
     """The methods by name; ``pipeline`` sets any of :data:`PIPELINE` (None: pixelate's default) for the model rows,
     ``views`` the orientations the generator draws (None: pixelate's default, auto); the untrained net gets the same."""
@@ -175,16 +175,17 @@ def methods(
         raise TypeError(f"methods() got unknown options {sorted(unknown)}")
     chosen = {k: v for k, v in pipeline.items() if v is not None}
     model = model.with_options(**chosen)
+    if keep_features is not None:  # None: what the model records (pixelate --keep-features)
+        model = model.with_options(keep_features=keep_features)
+        notes.append(f"model rows and untrained net: --{'' if keep_features else 'no-'}keep-features")
     notes += [f"model rows: --{k.replace('_', '-')} {v:g}" for k, v in chosen.items()]
     torch.manual_seed(0)
     spec = model.spec  # the untrained network has the trained one's architecture and resolution: only training differs
     net = Pixelator(init_weights(spec.build()).eval(), spec, model=ModelOptions(
         pixels_per_cell=model.model.pixels_per_cell, model_input=model.model.model_input, views=model.model.views))
     # and the same pipeline after the generator
-    net = net.with_options(hold_lines=hold_lines, keep_features=keep_features, **{k: getattr(model.options, k) for k in PIPELINE})
-    if keep_features:
-        model = model.with_options(keep_features=True)
-        notes.append("model rows and untrained net: --keep-features")
+    net = net.with_options(hold_lines=hold_lines, keep_features=model.options.keep_features,
+                           **{k: getattr(model.options, k) for k in PIPELINE})
     if hold_lines:
         model = model.with_options(hold_lines=True)
         notes.append("model rows and untrained net: --hold-lines")
@@ -285,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         flag = "--" + option.replace("_", "-")
         p.add_argument(flag, type=float, help=f"model and untrained net: pixelate {flag} (default: its default)")
     p.add_argument("--hold-lines", action="store_true", help="model and untrained net: pixelate --hold-lines")
-    p.add_argument("--keep-features", action="store_true", help="model and untrained net: pixelate --keep-features")
+    p.add_argument("--keep-features", action=argparse.BooleanOptionalAction,
+                   help="model and untrained net: pixelate --keep-features (default: what the model records)")
     p.add_argument("--model-input", choices=MODEL_INPUTS, help="model and untrained net: the generator's input; all but lines "
                    "draw the picture's feature cells into it (default: what the model records it was trained on)")
     p.add_argument("--views", type=parse_views, metavar="{auto,1,2,4,8}",

@@ -115,10 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="after the model draws, cells on the picture's thin lines (eyes, brows, outlines) take the "
                             "line's colour and the cells beside them the picture's, as in --classic: bolder faces, "
                             "further from the picture's colours on flat art (off by default)")
-    model.add_argument("--keep-features", action="store_true",
+    model.add_argument("--keep-features", action=argparse.BooleanOptionalAction, default=None,
                        help="a model shown the picture's feature cells (eyes, brows, outlines drawn into its input) keeps "
                             "each at least as dark as it was shown: where it drew one paler, the cell takes the shown "
-                            "colour; the rest of its drawing stays (off by default)")
+                            "colour; the rest of its drawing stays (default: what the model records; the shipped model "
+                            "records on)")
     model.add_argument("--views", type=parse_views, metavar="{auto,1,2,4,8}", default=views_label(ModelOptions.views),
                        help="draw the picture in this many orientations (2: also mirrored; 4: also upside down; 8: also "
                             "transposed) and average the drawings: what the model draws one way only (a stray cell, a "

@@ -129,8 +129,9 @@ def make_pixelator(args: argparse.Namespace) -> Pixelator:
              "hold_lines", "keep_features", "views", "tile", "device", "precision", "threads", "engine")
     options: dict[str, object] = {name: getattr(args, name) for name in names}
     options["onnx_cache"] = not args.no_onnx_cache
-    if options["anchor_within"] is None:  # the model's recorded value (Pixelator.from_checkpoint), else the default
-        del options["anchor_within"]
+    for recorded in ("anchor_within", "keep_features"):  # None: the model's recorded value (Pixelator.from_checkpoint)
+        if options[recorded] is None:
+            del options[recorded]
     if args.pixels_per_cell is not None:  # else the model's recorded resolution (Pixelator.from_checkpoint)
         options["pixels_per_cell"] = args.pixels_per_cell
     if not args.checkpoint:

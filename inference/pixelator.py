@@ -66,7 +66,12 @@ from inference.tiling import shared_norms, translate_pictures, with_shared_stats
 from inference.views import AUTO, VIEW_BUDGET_SIDE, translate_views
 from pixelforge.device import resolve_device, resolve_dtype
 from pixelforge.imaging import has_alpha, rgb_on_white
-from pixelforge.model.checkpoint import recommended_pixels_per_cell, recorded_anchor_within, recorded_input
+from pixelforge.model.checkpoint import (
+    recommended_pixels_per_cell,
+    recorded_anchor_within,
+    recorded_input,
+    recorded_keep_features,
+)
 from pixelforge.model.hub import resolve_checkpoint
 from pixelforge.model.loading import load_generator
 from pixelforge.model.networks import GeneratorSpec
@@ -130,7 +135,7 @@ class Pixelator:
         A ``.pth`` without ``spec`` is read with the reference defaults (ngf 64, 9 blocks).
         Without ``pixels_per_cell`` the model runs at the resolution its publisher recorded, else 1; without
         ``model_input``, with the input it was trained on (its file's ``input`` metadata, else "lines"); without
-        ``anchor_within``, with the one its publisher recorded, else 0.
+        ``anchor_within`` or ``keep_features``, with the one its publisher recorded, else 0 and off.
         Raises :class:`pixelforge.model.checkpoint.CheckpointError` with a clear message otherwise.
         """
         local = resolve_checkpoint(path, which=which)  # hf:// -> the downloaded files; a local path stays itself
@@ -147,6 +152,8 @@ class Pixelator:
             recorded = recorded_anchor_within(local, which)
             if recorded is not None:
                 options["anchor_within"] = recorded
+        if options.get("keep_features") is None:
+            options["keep_features"] = bool(recorded_keep_features(local, which))
         art, model = cls._split(options)
         with warnings.catch_warnings():
             # torch's safe unpickler warns about pickle protocols even for the plain state dicts it accepts

@@ -185,6 +185,37 @@ def test_a_model_carries_the_anchoring_its_publisher_measured(hub, run, photo, t
     assert "--anchor-within 101: must be from 0" in capsys.readouterr().err
 
 
+def test_a_model_carries_the_input_and_the_kept_features_its_publisher_measured(hub, run, photo, tmp_path, capsys):
+    """`publish --model-input classic-line-cells --keep-features` records both in G_A (the input over the one it was
+    trained on); pixelate and the API then run it so unless told otherwise, and the card says it."""
+    from inference.pixelator import Pixelator
+    from pixelforge.model.checkpoint import CheckpointError, read_header
+
+    stage = tmp_path / "staged"
+    published(hub, run, "--model-input", "classic-line-cells", "--keep-features", "--pixels-per-cell", "2", "--stage", str(stage))
+    meta = read_header(stage / "G_A.safetensors")[1]
+    assert (meta["input"], meta["keep_features"]) == ("classic-line-cells", "1")
+    config = json.loads((stage / "config.json").read_text())
+    assert (config["model_input"], config["keep_features"]) == ("classic-line-cells", True)
+    card = (stage / "README.md").read_text()
+    assert "as input `classic-line-cells` (metadata `input`)." in card  # trained on bicubic, no generator input
+    assert "It runs with `--keep-features`" in card
+    loaded = Pixelator.from_checkpoint(stage)
+    assert (loaded.model.model_input, loaded.options.keep_features) == ("classic-line-cells", True)
+    assert Pixelator.from_checkpoint(stage, keep_features=False).options.keep_features is False  # the caller's choice wins
+    assert Pixelator.from_checkpoint(run).options.keep_features is False  # nothing recorded: off
+    capsys.readouterr()
+    assert pixelate([str(photo), "-o", str(tmp_path / "a.png"), "--checkpoint", f"hf://{REPO}", "-q"]) == 0
+    assert "kept as dark as shown" in capsys.readouterr().err
+    assert pixelate([str(photo), "-o", str(tmp_path / "b.png"), "--checkpoint", f"hf://{REPO}", "-q", "--no-keep-features"]) == 0
+    assert "kept as dark as shown" not in capsys.readouterr().err
+    bad = tmp_path / "bad" / "G_A.safetensors"
+    bad.parent.mkdir()
+    save_file(load_file(stage / "G_A.safetensors"), str(bad), metadata={**meta, "keep_features": "yes"})
+    with pytest.raises(CheckpointError, match="keep_features='yes' must be 1"):
+        Pixelator.from_checkpoint(bad)
+
+
 def test_a_local_path_never_contacts_the_hub(hub, run, photo, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # "runs/nam" must not depend on a runs/ folder where the tests start
     published(hub, run)

@@ -14,6 +14,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from pixelforge.model.checkpoint import MODEL_INPUTS
 from training.config import ConfigError, TrainConfig, load_run_config, load_toml
 
 EPILOG = """\
@@ -255,6 +256,12 @@ def build_publish_parser() -> argparse.ArgumentParser:
     parser.add_argument("--anchor-within", type=float, metavar="DE", help="record in G_A the `pixelate --anchor-within` "
                         "to run this model with (a model trained to draw the picture's features in place); measure it "
                         "first with benchmarks/quality.py --anchor-within DE. Default: none recorded (0)")
+    parser.add_argument("--model-input", choices=MODEL_INPUTS, help="record in G_A the generator input `pixelate` shows "
+                        "this model, instead of the one it was trained on; measure it first with benchmarks/quality.py "
+                        "--model-input NAME. Default: the trained one")
+    parser.add_argument("--keep-features", action=argparse.BooleanOptionalAction, help="record in G_A whether `pixelate` "
+                        "runs this model with --keep-features; measure it first with benchmarks/quality.py "
+                        "--keep-features. Default: none recorded (off)")
     parser.add_argument("--license", metavar="ID", help="the model's Hub licence id, instead of the one derived from "
                         "the training data's licences (unknown when they are not all stated)")
     parser.add_argument("--stage", metavar="DIR", type=Path, help="also keep the staged files (the card, config.json, ...) in DIR to read")
@@ -281,7 +288,8 @@ def publish_main(argv: list[str]) -> int:
         with tempfile.TemporaryDirectory(prefix="pixelforge-publish-") as staging:
             plan = prepare_publish(args.run, staging, repo_id=args.repo, fp16=args.fp16, private=args.private,
                                    generators=("G_A",) if args.no_g_b else ("G_A", "G_B"), license_id=args.license,
-                                   pixels_per_cell=args.pixels_per_cell, anchor_within=args.anchor_within)
+                                   pixels_per_cell=args.pixels_per_cell, anchor_within=args.anchor_within,
+                                   model_input=args.model_input, keep_features=args.keep_features)
             verb = "would upload" if args.dry_run else "uploading"
             print(f"train publish: {verb} {len(plan.files)} files ({plan.total_bytes:,} B) from {plan.checkpoint} to "
                   f"model repo {plan.repo_id} ({'private' if plan.private else 'public'}) in 1 commit:")

@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 from huggingface_hub import ModelCardData
 
+from pixelforge.model.checkpoint import MODEL_INPUTS
 from pixelforge.model.networks import GeneratorSpec
 from training.provenance import DomainData, model_license
 
@@ -66,6 +67,8 @@ class CardInputs:
     pixels_per_cell: int | None = None  # the generator resolution recorded for pixelate (train publish --pixels-per-cell)
     anchor_within: float | None = None  # the pixelate --anchor-within recorded (train publish --anchor-within)
     averaged: list[tuple[str, int | None]] = field(default_factory=list)  # `train average`: (checkpoint, step) each
+    model_input: str | None = None  # the generator input recorded for pixelate instead of the trained one (train publish --model-input)
+    keep_features: bool | None = None  # the pixelate --keep-features recorded (train publish --keep-features)
 
 
 def card_metadata(inputs: CardInputs) -> ModelCardData:
@@ -112,6 +115,9 @@ def build_model_card(inputs: CardInputs) -> str:
         recipe=_recipe(config, inputs.spec),
         pixels_per_cell=inputs.pixels_per_cell,
         anchor_within=inputs.anchor_within,
+        model_input=inputs.model_input,
+        trained_input=config.get("a_resize") if config.get("a_resize") in MODEL_INPUTS else None,
+        keep_features=inputs.keep_features,
         has_config=inputs.config is not None,
         has_loss_plot=inputs.has_loss_plot,
         metrics=_metric_rows(inputs.metrics),

@@ -45,8 +45,11 @@ from pixelforge.model.checkpoint import (
     DIRECTIONS,
     FORMAT,
     GENERATOR_ARCH,
+    KEEP_FEATURES_KEY,
     MAX_ANCHOR_WITHIN,
     MAX_PIXELS_PER_CELL,
+    MODEL_INPUT,
+    MODEL_INPUTS,
     PIXELS_PER_CELL,
     STATE_JSON,
     CheckpointError,
@@ -135,6 +138,8 @@ def prepare_publish(
     license_id: str | None = None,
     pixels_per_cell: int | None = None,
     anchor_within: float | None = None,
+    model_input: str | None = None,
+    keep_features: bool | None = None,
 ) -> PublishPlan:
     """Stage everything a publish uploads into ``staging`` and return the plan (no network)."""
     from huggingface_hub.utils import HFValidationError, validate_repo_id
@@ -162,9 +167,12 @@ def prepare_publish(
                            exit_code=2)
     if anchor_within is not None and not 0 <= anchor_within <= MAX_ANCHOR_WITHIN:
         raise PublishError(f"--anchor-within {anchor_within:g}: must be from 0 (a plain blur) to {MAX_ANCHOR_WITHIN:g}", exit_code=2)
-    recorded = {PIXELS_PER_CELL: pixels_per_cell, ANCHOR_WITHIN_KEY: anchor_within}
+    if model_input is not None and model_input not in MODEL_INPUTS:
+        raise PublishError(f"--model-input {model_input!r}: must be one of {', '.join(MODEL_INPUTS)}", exit_code=2)
+    recorded = {PIXELS_PER_CELL: pixels_per_cell, ANCHOR_WITHIN_KEY: anchor_within, MODEL_INPUT: model_input,
+                KEEP_FEATURES_KEY: keep_features}
     spec, size, names = _stage_generators(checkpoint, staging, generators, fp16,
-                                          {k: f"{v:g}" for k, v in recorded.items() if v is not None})
+                                          {k: _metadata_value(v) for k, v in recorded.items() if v is not None})
     config = _read_json(root / RUN_CONFIG) if root else None
     metrics = _read_json(root / METRICS) if root and (root / METRICS).is_file() else None
     counters = _counters(checkpoint)
@@ -179,6 +187,8 @@ def prepare_publish(
         "networks": {n.removesuffix(".safetensors"): DIRECTIONS[n.removesuffix(".safetensors")] for n in names}, "dtype": dtype, "size": size,
         "step": counters.get("step") if counters else None, "training": published_config(config) if config else None,
         "pixels_per_cell": pixels_per_cell, "anchor_within": anchor_within,
+        **({"model_input": model_input} if model_input is not None else {}),
+        **({"keep_features": keep_features} if keep_features is not None else {}),
     }
     (staging / RUN_CONFIG).write_text(json.dumps(model_config, indent=2) + "\n")
     names += [RUN_CONFIG]
@@ -201,7 +211,7 @@ def prepare_publish(
         config=published_config(config) if config else None, counters=counters, metrics=metrics,
         has_loss_plot=LOSS_PLOT in names, license_override=license_id, hub=hub_url(),
         ancestors=lineage(config.get("init_from")) if config else [], pixels_per_cell=pixels_per_cell,
-        anchor_within=anchor_within, averaged=averaged,
+        anchor_within=anchor_within, averaged=averaged, model_input=model_input, keep_features=keep_features,
     )
     card = build_model_card(inputs)
     (staging / CARD_FILE).write_text(card, encoding="utf-8")
@@ -212,12 +222,19 @@ def prepare_publish(
                        counters.get("step") if counters else None)
 
 
+def _metadata_value(value: object) -> str:
+    """A recorded setting as safetensors metadata holds it: text; a switch as 1 or 0, a number as written."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return value if isinstance(value, str) else f"{value:g}"
+
+
 def _stage_generators(
     checkpoint: Path, staging: Path, generators: tuple[str, ...], fp16: bool, recorded: dict[str, str] | None = None,
 ) -> tuple[Any, int, list[str]]:
     """Copy (fp32, byte for byte) or cast (fp16) each generator; the first one's spec and crop size.
 
-    ``recorded`` (``pixels_per_cell``, ``anchor_within``) is written into G_A's metadata: how ``pixelate`` then runs
+    ``recorded`` (``pixels_per_cell``, ``anchor_within``, ``input``, ``keep_features``) is written into G_A's metadata: how ``pixelate`` then runs
     it by default.
     """
     if "G_A" in generators and not (checkpoint / "G_A.safetensors").is_file():

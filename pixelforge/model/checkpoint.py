@@ -114,6 +114,21 @@ def recorded_anchor_within(path: str | Path, which: str = "G_A") -> float | None
     return value
 
 
+#: metadata key of a G_A its publisher measured best with ``pixelate --keep-features`` (``train publish --keep-features``):
+#: "1" (on) or "0"
+KEEP_FEATURES_KEY = "keep_features"
+
+
+def recorded_keep_features(path: str | Path, which: str = "G_A") -> bool | None:
+    """The ``--keep-features`` a published generator asks for (:data:`KEEP_FEATURES_KEY`), if its file records one."""
+    file, raw = _recorded(path, which, KEEP_FEATURES_KEY)
+    if raw is None:
+        return None
+    if raw not in ("0", "1"):
+        raise CheckpointError(f"{file}: metadata {KEEP_FEATURES_KEY}={raw!r} must be 1 (on) or 0 (off)")
+    return raw == "1"
+
+
 #: Spec fields added after the format was published: files written before them lack the key and get the default.
 OPTIONAL_SPEC_FIELDS = ("skip",)
 
