@@ -61,9 +61,10 @@ demo: system-deps $(STAMP)
 
 # The shipped model, reproducible: curate the shared corpus, train with the recipes in turn, measure, ship.
 # `make model` trains each recipe of RECIPES into the run folder its file names (`output`), starting from what
-# its `init_from` names; a run that exists is resumed. The shipped v64 is three annealed one-epoch CPU stages
-# (61, 62, 64; 15-30 minutes each on 2 cores) from the released v53 generator kept in training/recipes/weights/.
-# v53 itself, one GPU stage from v36 (4.4 minutes on an H200; an estimated 1.5 hours on 2 CPU cores with
+# its `init_from` names; a run that exists is resumed. The shipped v72 is two 40-minute CPU stages (71, 72;
+# `time_limit`) from the released v64 generator kept in training/recipes/weights/. v64 itself, three annealed
+# one-epoch CPU stages (61, 62, 64) from v53's kept weights: `make model RECIPES="$(V64_RECIPES)"
+# MODEL_RUN=runs/cpu-native-v64 SHIPPED_INPUT=dark-cells SHIPPED_KEEP=`. v53 itself, one GPU stage from v36 (4.4 minutes on an H200; an estimated 1.5 hours on 2 CPU cores with
 # TRAIN_ARGS="--device cpu"): `make model RECIPES="$(V53_RECIPES)" MODEL_RUN=runs/gpu-native-v53`; v36, two
 # one-epoch CPU stages: `make model RECIPES="$(V36_RECIPES)" MODEL_RUN=runs/cpu-native-v36`; v20 from v7's kept
 # weights (six stages): `make model RECIPES="$(V20_RECIPES)" MODEL_RUN=runs/cpu-native-v20`; v7 from random
@@ -76,13 +77,17 @@ V20_RECIPES := $(addprefix training/recipes/,cpu-native-v14.toml cpu-native-v15.
 V36_RECIPES := $(addprefix training/recipes/,cpu-native-v33.toml cpu-native-v36.toml)
 GPU_FULL_RECIPES := $(addprefix training/recipes/,gpu-native.toml gpu-native-v52.toml)
 V53_RECIPES := training/recipes/gpu-native-v53.toml
-RECIPES ?= $(addprefix training/recipes/,cpu-native-v61.toml cpu-native-v62.toml cpu-native-v64.toml)
+V64_RECIPES := $(addprefix training/recipes/,cpu-native-v61.toml cpu-native-v62.toml cpu-native-v64.toml)
+RECIPES ?= $(addprefix training/recipes/,cpu-native-v71.toml cpu-native-v72.toml)
 TRAIN_ARGS ?=
-MODEL_RUN ?= runs/cpu-native-v64
-SHIPPED_NAME ?= pixelforge-native-v64
+MODEL_RUN ?= runs/cpu-native-v72
+SHIPPED_NAME ?= pixelforge-native-v72
 # the generator resolution and the anchoring the shipped model runs with (measured: docs/model.md), recorded in its G_A
 SHIPPED_PPC ?= 2
 SHIPPED_ANCHOR_WITHIN ?= 10
+# the input it is shown (not the classic-dark-cells it was trained on) and the kept features, measured: docs/model.md
+SHIPPED_INPUT ?= classic-line-cells
+SHIPPED_KEEP ?= --keep-features
 SHIPPED ?= inference/models/$(SHIPPED_NAME)
 model: $(STAMP)
 	$(PY) -m curation run --input $(CORPUS)/cartoons --output data/cartoons --domain A --set 'split.holdout_prefixes=["0"]'
@@ -94,9 +99,9 @@ model: $(STAMP)
 	done
 
 ship-model: $(STAMP)
-	$(PY) benchmarks/quality.py --checkpoint $(MODEL_RUN) --pixels-per-cell $(SHIPPED_PPC) --anchor-within $(SHIPPED_ANCHOR_WITHIN) --only "classical (new)" model "model, picture palette" "model, lines held" "model, own colours" "untrained net" --metrics $(MODEL_RUN)/metrics.json --out benchmarks/out/quality-model
+	$(PY) benchmarks/quality.py --checkpoint $(MODEL_RUN) --pixels-per-cell $(SHIPPED_PPC) --anchor-within $(SHIPPED_ANCHOR_WITHIN) --model-input $(SHIPPED_INPUT) $(SHIPPED_KEEP) --only "classical (new)" model "model, picture palette" "model, lines held" "model, own colours" "untrained net" --metrics $(MODEL_RUN)/metrics.json --out benchmarks/out/quality-model
 	rm -rf $(SHIPPED)
-	$(PY) -m training publish $(MODEL_RUN) --repo pixelforge/$(SHIPPED_NAME) --dry-run --fp16 --no-g-b --pixels-per-cell $(SHIPPED_PPC) --anchor-within $(SHIPPED_ANCHOR_WITHIN) --stage $(SHIPPED)
+	$(PY) -m training publish $(MODEL_RUN) --repo pixelforge/$(SHIPPED_NAME) --dry-run --fp16 --no-g-b --pixels-per-cell $(SHIPPED_PPC) --anchor-within $(SHIPPED_ANCHOR_WITHIN) --model-input $(SHIPPED_INPUT) $(SHIPPED_KEEP) --stage $(SHIPPED)
 
 clean:
 	rm -rf build site *.egg-info .pytest_cache .ruff_cache

@@ -19,7 +19,12 @@ from inference.cli import main
 from inference.grid import cell_purity
 from inference.pixelator import Pixelator
 from pixelforge.imaging import count_colors
-from pixelforge.model.checkpoint import recommended_pixels_per_cell, recorded_anchor_within
+from pixelforge.model.checkpoint import (
+    recommended_pixels_per_cell,
+    recorded_anchor_within,
+    recorded_input,
+    recorded_keep_features,
+)
 from pixelforge.testing.hub_metadata import validate_card_metadata
 from training.config import load_toml
 
@@ -44,9 +49,11 @@ def test_the_shipped_weights_are_small_fp16_safetensors_with_a_valid_card():
         meta = fh.metadata()
         assert {str(fh.get_tensor(k).dtype) for k in fh.keys()} == {"torch.float16"}
     assert meta["dtype"] == "float16" and int(meta["ngf"]) == 32 and meta["skip"] == "1"
+    # shown the classical method's line cells (trained on its dark ones), keeping what it is shown: as measured
+    assert (meta["input"], meta["keep_features"]) == ("classic-line-cells", "1")
     card = shipped.shipped_card().read_text()
     assert validate_card_metadata(card, "model") == []
-    for needed in ("## Training data", "## Metrics", "## Limitations", "CC-BY-SA-3.0", "Twemoji", "`lambda_content` | `40.0`", "`content_salience` | `8.0`", "`a_resize` | `\"dark-cells\"`", "`lambda_flat` | `50.0`", "`lr_decay` | `\"step\"`",
+    for needed in ("## Training data", "## Metrics", "## Limitations", "CC-BY-SA-3.0", "Twemoji", "`lambda_content` | `40.0`", "`content_salience` | `8.0`", "`a_resize` | `\"classic-dark-cells\"`", "`lambda_flat` | `50.0`", "`lr_decay` | `\"step\"`",
                    "`skip` | `true`", "`content_lines` | `true`", "pixelforge's long skip", "`--views 8`"):
         assert needed in card
     assert json.loads((shipped.SHIPPED_DIR / "config.json").read_text())["training"]["b_max_scale"] == 1
@@ -123,6 +130,8 @@ def test_make_model_and_ship_model_reproduce_the_model_the_package_ships():
     assert f"--pixels-per-cell {recommended_pixels_per_cell(shipped.SHIPPED_DIR)} " in ship  # as the weights record
     within = recorded_anchor_within(shipped.SHIPPED_DIR)
     assert within is not None and ship.count(f"--anchor-within {within:g} ") == 2  # measured and published with it
+    assert ship.count(f"--model-input {recorded_input(shipped.SHIPPED_DIR)} ") == 2
+    assert ship.count("--keep-features ") == 2 and recorded_keep_features(shipped.SHIPPED_DIR)
     earlier: list[str] = []  # each recipe starts from weights in the repository or from an earlier recipe's run
     for recipe in recipes:
         cfg = load_toml(root / recipe)
