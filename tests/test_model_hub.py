@@ -156,6 +156,24 @@ def test_a_model_carries_the_resolution_its_publisher_measured(hub, run, photo, 
     assert "--pixels-per-cell -1" in capsys.readouterr().err
 
 
+def pixelate_says(photo: Path, tmp_path: Path, capsys, *flags: str) -> str:  # noqa: ANN001
+    """What ``pixelate`` says on stderr running the published model (hf://) on ``photo`` with ``flags``."""
+    capsys.readouterr()
+    assert pixelate([str(photo), "-o", str(tmp_path / "out.png"), "--checkpoint", f"hf://{REPO}", "-q", *flags]) == 0
+    return capsys.readouterr().err
+
+
+def with_metadata(stage: Path, tmp_path: Path, **changed: str) -> Path:
+    """A copy of the staged G_A with ``changed`` metadata values (a hand-edited or corrupt file)."""
+    from pixelforge.model.checkpoint import read_header
+
+    bad = tmp_path / "bad" / "G_A.safetensors"
+    bad.parent.mkdir(exist_ok=True)
+    meta = read_header(stage / "G_A.safetensors")[1]
+    save_file(load_file(stage / "G_A.safetensors"), str(bad), metadata={**meta, **changed})
+    return bad
+
+
 def test_a_model_carries_the_anchoring_its_publisher_measured(hub, run, photo, tmp_path, capsys):
     """`publish --anchor-within 10` records it in G_A; pixelate and the API then use it unless told otherwise."""
     from inference.pixelator import Pixelator
@@ -171,16 +189,10 @@ def test_a_model_carries_the_anchoring_its_publisher_measured(hub, run, photo, t
     assert Pixelator.from_checkpoint(stage).options.anchor_within == 10
     assert Pixelator.from_checkpoint(stage, anchor_within=0).options.anchor_within == 0  # the caller's choice wins
     assert Pixelator.from_checkpoint(run).options.anchor_within == 0  # nothing recorded: the default
-    capsys.readouterr()
-    assert pixelate([str(photo), "-o", str(tmp_path / "a.png"), "--checkpoint", f"hf://{REPO}", "-q"]) == 0
-    assert "within areas it draws alike, 10 OKLab" in capsys.readouterr().err
-    assert pixelate([str(photo), "-o", str(tmp_path / "b.png"), "--checkpoint", f"hf://{REPO}", "-q", "--anchor-within", "0"]) == 0
-    assert "draws alike" not in capsys.readouterr().err
-    bad = tmp_path / "bad" / "G_A.safetensors"
-    bad.parent.mkdir()
-    save_file(load_file(stage / "G_A.safetensors"), str(bad), metadata={**meta, "anchor_within": "nan"})
+    assert "within areas it draws alike, 10 OKLab" in pixelate_says(photo, tmp_path, capsys)
+    assert "draws alike" not in pixelate_says(photo, tmp_path, capsys, "--anchor-within", "0")
     with pytest.raises(CheckpointError, match="anchor_within='nan' must be a number from 0 to 100"):
-        Pixelator.from_checkpoint(bad)
+        Pixelator.from_checkpoint(with_metadata(stage, tmp_path, anchor_within="nan"))
     assert train_cli(["publish", str(run), "--repo", REPO, "--dry-run", "--anchor-within", "101"]) == 2
     assert "--anchor-within 101: must be from 0" in capsys.readouterr().err
 
@@ -204,16 +216,10 @@ def test_a_model_carries_the_input_and_the_kept_features_its_publisher_measured(
     assert (loaded.model.model_input, loaded.options.keep_features) == ("classic-line-cells", True)
     assert Pixelator.from_checkpoint(stage, keep_features=False).options.keep_features is False  # the caller's choice wins
     assert Pixelator.from_checkpoint(run).options.keep_features is False  # nothing recorded: off
-    capsys.readouterr()
-    assert pixelate([str(photo), "-o", str(tmp_path / "a.png"), "--checkpoint", f"hf://{REPO}", "-q"]) == 0
-    assert "kept as dark as shown" in capsys.readouterr().err
-    assert pixelate([str(photo), "-o", str(tmp_path / "b.png"), "--checkpoint", f"hf://{REPO}", "-q", "--no-keep-features"]) == 0
-    assert "kept as dark as shown" not in capsys.readouterr().err
-    bad = tmp_path / "bad" / "G_A.safetensors"
-    bad.parent.mkdir()
-    save_file(load_file(stage / "G_A.safetensors"), str(bad), metadata={**meta, "keep_features": "yes"})
+    assert "kept as dark as shown" in pixelate_says(photo, tmp_path, capsys)
+    assert "kept as dark as shown" not in pixelate_says(photo, tmp_path, capsys, "--no-keep-features")
     with pytest.raises(CheckpointError, match="keep_features='yes' must be 1"):
-        Pixelator.from_checkpoint(bad)
+        Pixelator.from_checkpoint(with_metadata(stage, tmp_path, keep_features="yes"))
 
 
 def test_a_local_path_never_contacts_the_hub(hub, run, photo, tmp_path, capsys, monkeypatch):
