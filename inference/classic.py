@@ -26,6 +26,7 @@ from inference.grid import block_sum
 from inference.postprocess import Cells, PixelArtOptions, box_average, image_cells, render
 from pixelforge.color import srgb_to_oklab
 from pixelforge.imaging import rgb_on_white
+from pixelforge.model.checkpoint import MODEL_INPUTS
 
 #: Smallest top-hat contrast (OKLab lightness x 255) for a pixel to count as part of a line.
 LINE_CONTRAST = 40
@@ -168,6 +169,10 @@ def hold_lines(drawn: np.ndarray, rgb: Image.Image, cell: int, opaque: np.ndarra
     return np.where(chosen[..., None], colour, np.where(beside[..., None], plain, drawn)).astype(np.float32)
 
 
+#: the generator inputs that draw feature cells in (every one but "lines")
+FEATURE_INPUTS = tuple(name for name in MODEL_INPUTS if name != "lines")
+
+
 def with_feature_cells(
     reduced: np.ndarray, rgb: Image.Image, cell: int, opaque: np.ndarray | None = None, kind: str = "cells",
 ) -> np.ndarray:
@@ -221,7 +226,9 @@ def feature_cells(dark: np.ndarray, bright: np.ndarray, cell: int, kind: str) ->
       wins where this method draws a highlight (a lip's or a rung's edge); what it leaves as texture or as the
       side of a line stays out, and those were most of the cells a blind judge marked against ``dark-cells``.
     """
-    if kind not in ("dark-cells", "classic-dark-cells", "classic-line-cells"):
+    if kind not in FEATURE_INPUTS:
+        raise ValueError(f"no feature cells for the generator input {kind!r}: one of {', '.join(FEATURE_INPUTS)}")
+    if kind == "cells":
         return _choose_cells(dark, bright, cell, False)
     chosen, use_bright, count = _choose_cells(dark, bright, cell, True)
     if kind != "dark-cells":  # found on dark lines alone, a cell can be one this method gives a highlight or leaves as texture

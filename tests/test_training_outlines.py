@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -216,6 +217,9 @@ def test_classic_line_cells_also_draw_a_dark_line_where_the_classical_method_dra
         assert not (drawn[kind] & ~drawn["dark-cells"]).any()
         if kind != "dark-cells":
             assert classic[drawn[kind]].all()
+    for typo in ("classic-line-cell", "lines"):  # a misspelt input or one without feature cells is an error, not "cells"
+        with pytest.raises(ValueError, match="no feature cells for the generator input"):
+            feature_cells(dark, bright, 4, typo)
     from training.outlines import with_feature_cells as cells_torch  # and training builds the same input
 
     t = as_tensor(a)
@@ -224,3 +228,5 @@ def test_classic_line_cells_also_draw_a_dark_line_where_the_classical_method_dra
         got = cells_torch(outline_target(t, 2), t, 4, kind=kind)
         assert np.abs((got[0].permute(1, 2, 0).numpy() + 1) * 127.5 - want).max() < 1.0
 
+        with pytest.raises(ValueError, match="no feature cells for the generator input"):
+            cells_torch(outline_target(t, 2), t, 4, kind=kind.removesuffix("s"))

@@ -24,6 +24,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from pixelforge.model.checkpoint import MODEL_INPUTS
+
 #: Smallest top-hat contrast, in lightness levels of 255: the classical path's LINE_CONTRAST, and the
 #: default of ``content_lines_contrast``.
 CONTRAST = 40.0
@@ -153,6 +155,8 @@ def with_feature_cells(
     the generator is not shown it cannot keep: the colour-keeping target's feature cells are found in the
     picture, and the same rule run on the halved input gets only 43% of the way to them (docs/model.md, stage 59).
     """
+    if kind not in MODEL_INPUTS or kind == "lines":
+        raise ValueError(f"no feature cells for the generator input {kind!r}")
     src = source.float()
     dark, bright = _feature_masks(src, cell, contrast)
     chosen, use_bright, count = _choose_blocks(dark, bright, cell, kind != "cells")
