@@ -61,7 +61,7 @@ demo: system-deps $(STAMP)
 
 # The shipped model, reproducible: curate the shared corpus, train with the recipes in turn, measure, ship.
 # `make model` trains each recipe of RECIPES into the run folder its file names (`output`), starting from what
-# its `init_from` names; a run that exists is resumed. The shipped v72 is two 40-minute CPU stages (71, 72;
+# its `init_from` names; a run that exists is resumed. The shipped v74 is three 40-minute CPU stages (71, 72, 74;
 # `time_limit`) from the released v64 generator kept in training/recipes/weights/. v64 itself, three annealed
 # one-epoch CPU stages (61, 62, 64) from v53's kept weights: `make model RECIPES="$(V64_RECIPES)"
 # MODEL_RUN=runs/cpu-native-v64 SHIPPED_INPUT=dark-cells SHIPPED_KEEP=`. v53 itself, one GPU stage from v36 (4.4 minutes on an H200; an estimated 1.5 hours on 2 CPU cores with
@@ -78,14 +78,14 @@ V36_RECIPES := $(addprefix training/recipes/,cpu-native-v33.toml cpu-native-v36.
 GPU_FULL_RECIPES := $(addprefix training/recipes/,gpu-native.toml gpu-native-v52.toml)
 V53_RECIPES := training/recipes/gpu-native-v53.toml
 V64_RECIPES := $(addprefix training/recipes/,cpu-native-v61.toml cpu-native-v62.toml cpu-native-v64.toml)
-RECIPES ?= $(addprefix training/recipes/,cpu-native-v71.toml cpu-native-v72.toml)
+RECIPES ?= $(addprefix training/recipes/,cpu-native-v71.toml cpu-native-v72.toml cpu-native-v74.toml)
 TRAIN_ARGS ?=
-MODEL_RUN ?= runs/cpu-native-v72
-SHIPPED_NAME ?= pixelforge-native-v72
+MODEL_RUN ?= runs/cpu-native-v74
+SHIPPED_NAME ?= pixelforge-native-v74
 # the generator resolution and the anchoring the shipped model runs with (measured: docs/model.md), recorded in its G_A
 SHIPPED_PPC ?= 2
 SHIPPED_ANCHOR_WITHIN ?= 10
-# the input it is shown (not the classic-dark-cells it was trained on) and the kept features, measured: docs/model.md
+# the input it is shown (the classic-line-cells it was trained on last) and the kept features, measured: docs/model.md
 SHIPPED_INPUT ?= classic-line-cells
 SHIPPED_KEEP ?= --keep-features
 SHIPPED ?= inference/models/$(SHIPPED_NAME)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 #: the model folder inside the package
-SHIPPED_NAME = "pixelforge-native-v72"
+SHIPPED_NAME = "pixelforge-native-v74"
 SHIPPED_DIR = Path(__file__).parent / "models" / SHIPPED_NAME
 #: what ``pixelate`` runs without --checkpoint, --classic or --shipped: "classic" or "shipped"
 DEFAULT_METHOD = "classic"

@@ -49,11 +49,11 @@ def test_the_shipped_weights_are_small_fp16_safetensors_with_a_valid_card():
         meta = fh.metadata()
         assert {str(fh.get_tensor(k).dtype) for k in fh.keys()} == {"torch.float16"}
     assert meta["dtype"] == "float16" and int(meta["ngf"]) == 32 and meta["skip"] == "1"
-    # shown the classical method's line cells (trained on its dark ones), keeping what it is shown: as measured
+    # shown the classical method's line cells, as trained last, keeping what it is shown: as measured
     assert (meta["input"], meta["keep_features"]) == ("classic-line-cells", "1")
     card = shipped.shipped_card().read_text()
     assert validate_card_metadata(card, "model") == []
-    for needed in ("## Training data", "## Metrics", "## Limitations", "CC-BY-SA-3.0", "Twemoji", "`lambda_content` | `40.0`", "`content_salience` | `8.0`", "`a_resize` | `\"classic-dark-cells\"`", "`lambda_flat` | `50.0`", "`lr_decay` | `\"step\"`",
+    for needed in ("## Training data", "## Metrics", "## Limitations", "CC-BY-SA-3.0", "Twemoji", "`lambda_content` | `40.0`", "`content_salience` | `8.0`", "`a_resize` | `\"classic-line-cells\"`", "`lambda_flat` | `50.0`", "`lr_decay` | `\"step\"`",
                    "`skip` | `true`", "`content_lines` | `true`", "pixelforge's long skip", "`--views 8`"):
         assert needed in card
     assert json.loads((shipped.SHIPPED_DIR / "config.json").read_text())["training"]["b_max_scale"] == 1
