@@ -26,7 +26,7 @@ from inference.grid import block_sum
 from inference.postprocess import Cells, PixelArtOptions, box_average, image_cells, render
 from pixelforge.color import srgb_to_oklab
 from pixelforge.imaging import rgb_on_white
-from pixelforge.model.checkpoint import MODEL_INPUTS
+from pixelforge.model.checkpoint import FEATURE_INPUTS
 
 #: Smallest top-hat contrast (OKLab lightness x 255) for a pixel to count as part of a line.
 LINE_CONTRAST = 40
@@ -167,10 +167,6 @@ def hold_lines(drawn: np.ndarray, rgb: Image.Image, cell: int, opaque: np.ndarra
     beside = ndimage.binary_dilation(chosen, np.ones((3, 3), bool)) & ~chosen
     plain = box_average(rgb, cell)
     return np.where(chosen[..., None], colour, np.where(beside[..., None], plain, drawn)).astype(np.float32)
-
-
-#: the generator inputs that draw feature cells in (every one but "lines")
-FEATURE_INPUTS = tuple(name for name in MODEL_INPUTS if name != "lines")
 
 
 def with_feature_cells(

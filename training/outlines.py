@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from pixelforge.model.checkpoint import MODEL_INPUTS
+from pixelforge.model.checkpoint import FEATURE_INPUTS
 
 #: Smallest top-hat contrast, in lightness levels of 255: the classical path's LINE_CONTRAST, and the
 #: default of ``content_lines_contrast``.
@@ -141,6 +141,20 @@ def outline_target(source: torch.Tensor, pool: int, contrast: float = CONTRAST, 
     return torch.where(chosen, colour, average)
 
 
+def _feature_blocks(dark: torch.Tensor, bright: torch.Tensor, pool: int, kind: str) -> tuple[torch.Tensor, ...]:
+    """The blocks a generator input ``kind`` draws in, from the feature masks: ``inference.classic.feature_cells``'s
+    rule, step for step (a test pins the two to agree)."""
+    if kind not in FEATURE_INPUTS:
+        raise ValueError(f"no feature cells for the generator input {kind!r}: one of {', '.join(FEATURE_INPUTS)}")
+    if kind == "cells":
+        return _choose_blocks(dark, bright, pool, False)
+    chosen, use_bright, count = _choose_blocks(dark, bright, pool, True)
+    if kind != "dark-cells":  # found on dark features alone, a block can be one the classical method lights or leaves out
+        classic, highlight, _ = _choose_blocks(dark, bright, pool, False)
+        chosen = chosen & (classic & ~highlight if kind == "classic-dark-cells" else classic)
+    return chosen, use_bright, count
+
+
 @torch.no_grad()
 def with_feature_cells(
     reduced: torch.Tensor, source: torch.Tensor, cell: int, contrast: float = CONTRAST, kind: str = "cells",
@@ -155,14 +169,9 @@ def with_feature_cells(
     the generator is not shown it cannot keep: the colour-keeping target's feature cells are found in the
     picture, and the same rule run on the halved input gets only 43% of the way to them (docs/model.md, stage 59).
     """
-    if kind not in MODEL_INPUTS or kind == "lines":
-        raise ValueError(f"no feature cells for the generator input {kind!r}")
     src = source.float()
     dark, bright = _feature_masks(src, cell, contrast)
-    chosen, use_bright, count = _choose_blocks(dark, bright, cell, kind != "cells")
-    if kind in ("classic-dark-cells", "classic-line-cells"):  # found on dark features alone, a block can be one the
-        classic, highlight, _ = _choose_blocks(dark, bright, cell, False)  # classical method leaves out or lights
-        chosen = chosen & classic & (~highlight if kind == "classic-dark-cells" else True)
+    chosen, use_bright, count = _feature_blocks(dark, bright, cell, kind)
     colour = _feature_colours(src, dark, bright, cell, use_bright, count)
     scale = reduced.shape[-1] * cell // source.shape[-1]
     blocks = F.interpolate(chosen.float(), scale_factor=scale, mode="nearest") > 0  # nearest: blocks, never a blend

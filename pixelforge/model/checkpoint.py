@@ -83,6 +83,9 @@ def recommended_pixels_per_cell(path: str | Path, which: str = "G_A") -> int | N
 #: blocks, "dark-cells" for its dark ones only
 MODEL_INPUT = "input"
 MODEL_INPUTS = ("lines", "cells", "dark-cells", "classic-dark-cells", "classic-line-cells")
+#: the inputs that draw the picture's feature cells in (every one but "lines"; which cells:
+#: ``inference.classic.feature_cells``, ``training.outlines.with_feature_cells``)
+FEATURE_INPUTS = MODEL_INPUTS[1:]
 
 
 def recorded_input(path: str | Path, which: str = "G_A") -> str | None:
