@@ -182,7 +182,12 @@ def with_feature_cells(
     """
     if cell < 2:
         return reduced
-    chosen, colour = shown_feature_cells(rgb, cell, kind, opaque)
+    return draw_feature_cells(reduced, *shown_feature_cells(rgb, cell, kind, opaque))
+
+
+def draw_feature_cells(reduced: np.ndarray, chosen: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """``reduced`` (``r`` pixels per cell) with the ``chosen`` cells drawn as ``r``x``r`` blocks of their ``colour``
+    (:func:`shown_feature_cells`)."""
     r = -(-reduced.shape[0] // chosen.shape[0])
     h, w = reduced.shape[:2]
     blocks = np.repeat(np.repeat(chosen, r, 0), r, 1)[:h, :w]

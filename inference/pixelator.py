@@ -43,11 +43,11 @@ from torch import nn
 
 from inference.classic import (
     classic_cells,
+    draw_feature_cells,
     hold_lines,
     keep_shown_features,
     reduce_keeping_lines,
     shown_feature_cells,
-    with_feature_cells,
 )
 from inference.grid import cell_means
 from inference.model_options import ModelOptions
@@ -247,21 +247,23 @@ class Pixelator:
             return [classic_cells(img, self.options) for img in images]
         cell = self.options.cell_size
         ppc = self.effective_pixels_per_cell()
-        working, opaque, pictures = [], [], []
+        working, opaque, pictures, shown = [], [], [], []
         for img in images:
             opaque.append(image_cells(img, cell, self.options.alpha_threshold).opaque if has_alpha(img) else None)
             pictures.append(rgb_on_white(img))
-            working.append(self.generator_input(pictures[-1], opaque[-1]))
+            work, cells = self._generator_input(pictures[-1], opaque[-1])
+            working.append(work)
+            shown.append(cells)
         translated = self.translate_many(working)
         sigma = self.options.anchor_colors * (ppc or cell)  # cells -> generator pixels
         grid = ppc or cell
         found = []
-        for out, work, alpha, rgb in zip(translated, working, opaque, pictures):
+        for out, work, alpha, rgb, cells in zip(translated, working, opaque, pictures, shown):
             colors = cell_means(anchor_colors(out, work, sigma, self.options.anchor_within, grid), grid)[0]
             own = cell_means(work, grid)[0]  # the picture's (the generator input's) cells
             colors = settle_flats(colors, own, self.options.settle_flats)
             if self.keeps_features:  # what it was shown as a feature cell stays at least as dark
-                colors = keep_shown_features(colors, *shown_feature_cells(rgb, cell, self.model.model_input, alpha))
+                colors = keep_shown_features(colors, *cells)
             if self.options.holds_lines:  # the classical path's outline cells (and the picture's beside them) over the drawing
                 colors = hold_lines(colors, rgb, cell, alpha)
             # the picture's own cells only where the palette will be snapped to them
@@ -279,12 +281,18 @@ class Pixelator:
         """The picture (RGB, on white) as the generator is shown it: reduced to its resolution keeping thin lines
         (box-averaged without ``outlines``), and with the feature cells among the ``opaque`` ones drawn in for a
         model trained so (``model_input``)."""
+        return self._generator_input(rgb, opaque)[0]
+
+    def _generator_input(self, rgb: Image.Image, opaque: np.ndarray | None) -> tuple[np.ndarray, tuple | None]:
+        """:meth:`generator_input`, and the feature cells drawn into it with their colours (None when none are), which
+        ``keep_features`` holds the drawing to: found once per picture."""
         cell, ppc = self.options.cell_size, self.effective_pixels_per_cell()
         factor = 1 if ppc == 0 else cell // ppc
         work = reduce_keeping_lines(rgb, factor) if self.options.outlines else box_average(rgb, factor)
-        if self.model.model_input != "lines" and factor > 1:
-            work = with_feature_cells(work, rgb, cell, opaque, self.model.model_input)
-        return work
+        if self.model.model_input == "lines" or factor == 1:
+            return work, None
+        shown = shown_feature_cells(rgb, cell, self.model.model_input, opaque)
+        return draw_feature_cells(work, *shown), shown
 
     def palette_cells(self, img: Image.Image, cells: Cells | None = None) -> Cells:
         """The cells a fitted palette is fitted on: the picture's own (classical) cells when the model draws and
