@@ -225,7 +225,10 @@ def feature_cells(dark: np.ndarray, bright: np.ndarray, cell: int, kind: str) ->
     * ``classic-dark-cells``: of those, the ones this method also draws as dark lines;
     * ``classic-line-cells``: of those, the ones this method draws as a line of either kind. The dark feature
       wins where this method draws a highlight (a lip's or a rung's edge); what it leaves as texture or as the
-      side of a line stays out, and those were most of the cells a blind judge marked against ``dark-cells``.
+      side of a line stays out, and those were most of the cells a blind judge marked against ``dark-cells``;
+    * ``classic-thin-cells``: ``classic-line-cells``, but a highlight cell beside (above, below, left or right of) a
+      cell this method draws as a dark line stays out: the line is drawn already, and a second dark cell only thickens
+      it (a ladder's rail, a face's eye rims). A dark feature whose cells this method all lights is still drawn.
     """
     if kind not in FEATURE_INPUTS:
         raise ValueError(f"no feature cells for the generator input {kind!r}: one of {', '.join(FEATURE_INPUTS)}")
@@ -235,6 +238,9 @@ def feature_cells(dark: np.ndarray, bright: np.ndarray, cell: int, kind: str) ->
     if kind != "dark-cells":  # found on dark lines alone, a cell can be one this method gives a highlight or leaves as texture
         classic, highlight, _ = _choose_cells(dark, bright, cell, False)
         chosen &= classic & ~highlight if kind == "classic-dark-cells" else classic
+        if kind == "classic-thin-cells":
+            drawn_dark = classic & ~highlight
+            chosen &= ~(highlight & ndimage.binary_dilation(drawn_dark, ndimage.generate_binary_structure(2, 1)))
     return chosen, use_bright, count
 
 

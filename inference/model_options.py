@@ -26,7 +26,7 @@ class ModelOptions:
     threads: int = 0  # intra-op threads on CPU (torch and ONNX Runtime); 0 = their default (all cores)
     engine: str = "auto"  # auto (ONNX Runtime for fp32 on CPU when installed, else torch), torch, onnx, int8 (opt-in)
     onnx_cache: bool = True  # keep exported ONNX graphs under the user cache dir, keyed by the weights' hash
-    model_input: str = "lines"  # the generator's input: the picture halved keeping thin lines; "cells"/"dark-cells"/"classic-dark-cells"/"classic-line-cells" also draw in its feature cells as blocks (all; dark; dark where the classical method has a dark line; dark where it has a line: inference.classic.feature_cells)
+    model_input: str = "lines"  # the generator's input: the picture halved keeping thin lines; "cells"/"dark-cells"/"classic-dark-cells"/"classic-line-cells"/"classic-thin-cells" also draw in its feature cells as blocks (all; dark; dark where the classical method has a dark line; dark where it has a line; as the last, none beside a dark line cell: inference.classic.feature_cells)
     views: int = AUTO  # the picture drawn in 1, 2, 4 or 8 orientations and the drawings averaged (inference.views), each a pass; AUTO (0): as many as fit one 512² pass
 
     def __post_init__(self) -> None:

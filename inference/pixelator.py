@@ -218,7 +218,8 @@ class Pixelator:
             anchor += ", the feature cells it was shown kept as dark as shown"
         if self.model.model_input != "lines":
             kind = {"dark-cells": "dark ", "classic-dark-cells": "dark (where the classical method has a dark line) ",
-                    "classic-line-cells": "dark (where the classical method has a line) "}
+                    "classic-line-cells": "dark (where the classical method has a line) ",
+                    "classic-thin-cells": "dark (where the classical method has a line, none beside a dark one) "}
             res += f", the picture's {kind.get(self.model.model_input, '')}feature cells drawn into its input"
         if self.model.views == AUTO:
             res += f", up to 8 orientations averaged (as many as fit a {VIEW_BUDGET_SIDE}² pass: --views auto)"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ from PIL import Image
 
 from inference.classic import with_lines
 from inference.postprocess import box_average
+from pixelforge.model.checkpoint import FEATURE_INPUTS
 from training.outlines import outline_target
 
 
@@ -127,7 +130,7 @@ def test_feature_cells_input_draws_the_picture_eyes_as_whole_blocks_and_agrees_w
     # pixelate builds the same input for a model that asks for feature cells, all or dark ones only
     for a in (eyes_picture(), drawing(0), drawing(1)):
         img, t = Image.fromarray(a), as_tensor(a)
-        for kind in ("cells", "dark-cells", "classic-dark-cells", "classic-line-cells"):
+        for kind in FEATURE_INPUTS:
             want = cells_np(reduce_keeping_lines(img, 2), img, 4, kind=kind)
             got = with_feature_cells(outline_target(t, 2), t, 4, kind=kind)
             assert np.abs((got[0].permute(1, 2, 0).numpy() + 1) * 127.5 - want).max() < 1.0
@@ -230,3 +233,49 @@ def test_classic_line_cells_also_draw_a_dark_line_where_the_classical_method_dra
 
         with pytest.raises(ValueError, match="no feature cells for the generator input"):
             cells_torch(outline_target(t, 2), t, 4, kind=kind.removesuffix("s"))
+
+
+def test_classic_thin_cells_leave_out_the_highlight_beside_a_dark_line_already_drawn():
+    """classic-thin-cells: classic-line-cells less the cells the classical method lights that lie above, below, left or
+    right of a cell it draws as a dark line. On Kenney's femalePerson (CC0, tests/fixtures/art) the face's rims are such
+    cells: v74's input drew them dark beside the line, a line two cells thick. A dark line whose cell the classical
+    method lights and that has no dark cell beside it is still drawn (the synthetic rail of the test above), and numpy
+    and torch agree."""
+    from inference.classic import (
+        _choose_cells,
+        feature_cells,
+        lightness,
+        line_masks,
+        reduce_keeping_lines,
+        with_feature_cells,
+    )
+    from pixelforge.imaging import rgb_on_white
+    from training.outlines import with_feature_cells as cells_torch
+
+    rgb = rgb_on_white(Image.open(Path(__file__).parent / "fixtures" / "art" / "cartoon" / "femalePerson_idle.png"))
+    dark, bright = line_masks(lightness(rgb), 4)
+    line = feature_cells(dark, bright, 4, "classic-line-cells")[0]
+    thin = feature_cells(dark, bright, 4, "classic-thin-cells")[0]
+    classic, lit, _ = _choose_cells(dark, bright, 4, False)  # the classical method's line cells; lit: a highlight
+    drawn_dark = classic & ~lit
+    beside = np.zeros_like(drawn_dark)
+    beside[1:] |= drawn_dark[:-1]
+    beside[:-1] |= drawn_dark[1:]
+    beside[:, 1:] |= drawn_dark[:, :-1]
+    beside[:, :-1] |= drawn_dark[:, 1:]
+    left_out = line & ~thin
+    assert not (thin & ~line).any() and left_out.sum() == 3
+    assert (lit & beside)[left_out].all()  # each one lit by the classical method, beside one it draws dark
+    assert not (line & lit & beside & thin).any()
+    a = np.full((64, 64, 3), 128, np.uint8)  # the rail: a highlight and a dark line in one cell column, none beside
+    a[8:56, 17:19], a[8:56, 19] = 250, 20
+    rail = Image.fromarray(a)
+    assert feature_cells(*line_masks(lightness(rail), 4), 4, "classic-thin-cells")[0][2:14, 4].all()
+    t = as_tensor(np.asarray(rail))  # numpy and torch build the same input (on the real picture, too, they leave out the
+    want = with_feature_cells(reduce_keeping_lines(rail, 2), rail, 4, kind="classic-thin-cells")
+    got = cells_torch(outline_target(t, 2), t, 4, kind="classic-thin-cells")
+    assert np.abs((got[0].permute(1, 2, 0).numpy() + 1) * 127.5 - want).max() < 1.0
+    t = as_tensor(np.asarray(rgb))  # same cells; their lightness top-hats differ in 2 pixels at the threshold there)
+    drawn = {kind: cells_torch(outline_target(t, 2), t, 4, kind=kind)[0] for kind in ("classic-line-cells", "classic-thin-cells")}
+    changed = (drawn["classic-line-cells"] != drawn["classic-thin-cells"]).any(0).numpy()
+    assert np.array_equal(changed.reshape(32, 2, 24, 2).any(axis=(1, 3)), left_out)

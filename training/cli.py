@@ -41,8 +41,9 @@ HELP = {
     "load-size": "domain A: shorter side is resized to this before the random crop (default 286)",
     "a-resize": "domain A downscale: bicubic (reference), box (area average, as pixelate reaches its cell grid) or lines "
                 "(cropped at twice the size and halved as pixelate feeds its generator: box, thin features kept at their colour); "
-                "cells, dark-cells, classic-dark-cells, classic-line-cells: lines with the picture's feature cells drawn in "
-                "(all; dark; dark where the classical method has a dark line cell; dark where it has a line cell)",
+                "cells, dark-cells, classic-dark-cells, classic-line-cells, classic-thin-cells: lines with the picture's feature cells "
+                "drawn in (all; dark; dark where the classical method has a dark line cell; dark where it has a line cell; "
+                "as the last, less the highlight cells beside one it draws dark)",
     "b-max-scale": "domain B: largest nearest-neighbour scale (default 0 = the largest that fits; 1 = native pixels, "
                    "one generator pixel per art pixel, as pixelate runs the model)",
     "a-min-load-size": "domain A scale jitter: the shorter side is drawn from this..load-size (default 0 = off); "

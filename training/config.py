@@ -60,6 +60,7 @@ class TrainConfig:
     #                            | cells (lines, with the picture's feature cells drawn in as blocks) | dark-cells (dark ones only)
     #                            | classic-dark-cells (dark ones where the classical method also has a dark line)
     #                            | classic-line-cells (dark ones where the classical method has a line, dark or a highlight)
+    #                            | classic-thin-cells (classic-line-cells less highlight cells beside a dark line cell)
     b_max_scale: int = 0  # domain B: largest integer NN scale (0 = largest that fits the crop; 1 = native pixels)
     a_min_load_size: int = 0  # > 0: domain A's shorter side is drawn from a_min_load_size..load_size (scale jitter)
     b_scale: int = 0  # domain B: every art pixel exactly this many pixels wide (for a model run at that many per cell; 0 = off)

@@ -152,7 +152,15 @@ def _feature_blocks(dark: torch.Tensor, bright: torch.Tensor, pool: int, kind: s
     if kind != "dark-cells":  # found on dark features alone, a block can be one the classical method lights or leaves out
         classic, highlight, _ = _choose_blocks(dark, bright, pool, False)
         chosen = chosen & (classic & ~highlight if kind == "classic-dark-cells" else classic)
+        if kind == "classic-thin-cells":
+            chosen = chosen & ~(highlight & _beside(classic & ~highlight))
     return chosen, use_bright, count
+
+
+def _beside(mask: torch.Tensor) -> torch.Tensor:
+    """Blocks in ``mask`` or above, below, left or right of one in it (scipy's binary_dilation with a cross)."""
+    p = F.pad(mask.float(), (1, 1, 1, 1))
+    return (mask | (p[..., :-2, 1:-1] > 0) | (p[..., 2:, 1:-1] > 0) | (p[..., 1:-1, :-2] > 0) | (p[..., 1:-1, 2:] > 0))
 
 
 @torch.no_grad()
@@ -162,9 +170,9 @@ def with_feature_cells(
     """``reduced`` (``source`` halved or otherwise reduced to ``r`` pixels per ``cell``) with the cells on thin
     features, found in ``source`` at the cell's scale, drawn as ``r``x``r`` blocks of the feature's colour.
 
-    The generator's input for ``a_resize = kind`` (``"cells"``, ``"dark-cells"``, ``"classic-dark-cells"`` or
-    ``"classic-line-cells"``; which blocks: ``inference.classic.feature_cells``), as ``pixelate`` builds it for a
-    model that records that input (``inference.classic.with_feature_cells``):
+    The generator's input for ``a_resize = kind`` (``"cells"``, ``"dark-cells"``, ``"classic-dark-cells"``,
+    ``"classic-line-cells"`` or ``"classic-thin-cells"``; which blocks: ``inference.classic.feature_cells``), as
+    ``pixelate`` builds it for a model that records that input (``inference.classic.with_feature_cells``):
     halving keeps a line narrower than two pixels but box-averages a 3-4 px eye into pale blocks, and what
     the generator is not shown it cannot keep: the colour-keeping target's feature cells are found in the
     picture, and the same rule run on the halved input gets only 43% of the way to them (docs/model.md, stage 59).

@@ -82,7 +82,7 @@ def recommended_pixels_per_cell(path: str | Path, which: str = "G_A") -> int | N
 #: thin lines): "cells" (``a_resize = "cells"``) asks for the picture's thin-feature cells drawn into it as whole
 #: blocks, "dark-cells" for its dark ones only
 MODEL_INPUT = "input"
-MODEL_INPUTS = ("lines", "cells", "dark-cells", "classic-dark-cells", "classic-line-cells")
+MODEL_INPUTS = ("lines", "cells", "dark-cells", "classic-dark-cells", "classic-line-cells", "classic-thin-cells")
 #: the inputs that draw the picture's feature cells in (every one but "lines"; which cells:
 #: ``inference.classic.feature_cells``, ``training.outlines.with_feature_cells``)
 FEATURE_INPUTS = MODEL_INPUTS[1:]
