@@ -238,13 +238,30 @@ def test_views_limit_each_frame_of_an_animation(files, run_folder, tmp_path):
     assert run_animation(files["gif"], replace(settings, model=CLASSICAL), Models(), small, JobFiles(tmp_path / "jobs"))
 
 
+def test_keep_features_reaches_the_shipped_model_as_the_cli_flags_do(tmp_path):
+    """The shipped model records --keep-features; "off" runs it as --no-keep-features does and draws some of Kenney's
+    robot's feature cells paler, "on" is what it records. Neither flag is shown for the classical method."""
+    robot = Path(__file__).parent / "fixtures" / "art" / "cartoon" / "robot_idle.png"
+    models, files = Models(), JobFiles(tmp_path / "jobs")
+    done = {keep: run_still(robot, Settings(model=SHIPPED_G_A, keep_features=keep), models, Limits(), files)
+            for keep in ("recorded", "on", "off")}
+    assert done["recorded"].result.read_bytes() == done["on"].result.read_bytes()
+    want = cli_result(robot, tmp_path / "off.png", ["--shipped", "--no-keep-features"])
+    assert done["off"].result.read_bytes() == want.read_bytes() != done["on"].result.read_bytes()
+    assert done["off"].command.endswith("--shipped --no-keep-features") and done["on"].command.endswith("--keep-features")
+    assert "keep-features" not in done["recorded"].command + Settings(keep_features="off").command()
+    with pytest.raises(JobError, match="Keep shown features 'yes': choose one of recorded, on, off"):
+        Settings(model=SHIPPED_G_A, keep_features="yes").options()
+
+
 def test_endpoint_signature_picture_first_settings_with_defaults(client):
     endpoint = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/pixelate"]
     params = endpoint["parameters"]
     assert params[0]["parameter_name"] == "picture" and not params[0]["parameter_has_default"]
     assert all(p["parameter_has_default"] for p in params[1:])
     assert [p["parameter_name"] for p in params[1:]] == [
-        "model", "cell_size", "palette", "colors", "palette_file", "dither", "native", "scale", "hold_lines", "views"
+        "model", "cell_size", "palette", "colors", "palette_file", "dither", "native", "scale", "hold_lines", "views",
+        "keep_features",
     ]  # fmt: skip
     assert len(endpoint["returns"]) == 1 and endpoint["returns"][0]["component"] == "Image"
 

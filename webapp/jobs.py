@@ -33,6 +33,9 @@ from webapp.models import CLASSICAL, SHIPPED_G_A, ModelError, Models
 
 FITTED = "fitted"  # the palette choice "k colours fitted to the picture"
 PALETTE_FILE = "file"
+#: the "Keep shown features" choices: what the model records (pixelate with neither flag), or --keep-features /
+#: --no-keep-features
+KEEP_FEATURES = ("recorded", "on", "off")
 ANIMATION_SUFFIXES = frozenset({".gif"}) | VIDEO_SUFFIXES
 #: Videos come back as H.264 that browsers play (lossless H.264, the CLI's default, does not play there).
 WEB_VIDEO_CRF = 12
@@ -79,6 +82,7 @@ class Settings:
     scale: int = 8  # screen pixels per cell in the page and the display-scale download
     hold_lines: bool = False  # a model's drawing with the classical method's outline cells on top (pixelate --hold-lines)
     views: int = AUTO  # a model draws the picture this many ways and the drawings are averaged (pixelate --views; 0 = auto)
+    keep_features: str = "recorded"  # KEEP_FEATURES: the feature cells a model was shown kept as dark (pixelate --keep-features)
 
     def palette_arg(self) -> str:
         """The CLI's ``--palette`` value for these settings."""
@@ -91,8 +95,13 @@ class Settings:
         return self.palette
 
     def options(self) -> dict[str, object]:
-        return dict(cell_size=int(self.cell_size), palette=self.palette_arg(), dither=self.dither, native=bool(self.native),
-                    hold_lines=bool(self.hold_lines), views=int(self.views))
+        options = dict(cell_size=int(self.cell_size), palette=self.palette_arg(), dither=self.dither, native=bool(self.native),
+                       hold_lines=bool(self.hold_lines), views=int(self.views))
+        if self.keep_features not in KEEP_FEATURES:
+            raise JobError(f"Keep shown features {self.keep_features!r}: choose one of {', '.join(KEEP_FEATURES)}.")
+        if self.keep_features != "recorded":  # recorded: the model's own setting, as Pixelator.from_checkpoint loaded it
+            options["keep_features"] = self.keep_features == "on"
+        return options
 
     def command(self) -> str:
         """The equivalent ``pixelate`` command, so a result tried here can be batched from a shell."""
@@ -107,6 +116,8 @@ class Settings:
             parts += ["--hold-lines"]
         if int(self.views) != AUTO and self.model != CLASSICAL:  # auto is pixelate's default; the classical method draws once
             parts += ["--views", str(int(self.views))]
+        if self.keep_features != "recorded" and self.model != CLASSICAL:
+            parts += ["--keep-features" if self.keep_features == "on" else "--no-keep-features"]
         return shlex.join(parts)
 
 

@@ -94,9 +94,10 @@ def build_app(models: Models | None = None, limits: Limits | None = None, files:
     files = files or JobFiles()
     defaults = Settings()
 
-    def settings_of(model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views) -> Settings:  # noqa: ANN001
+    def settings_of(model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views,  # noqa: ANN001
+                    keep_features: str) -> Settings:
         return Settings(model, int(cell_size), palette, int(colors), palette_file, dither, bool(native), int(scale), bool(hold_lines),
-                        int(views))
+                        int(views), str(keep_features))
 
     def pixelate(
         picture: str | None,
@@ -110,10 +111,11 @@ def build_app(models: Models | None = None, limits: Limits | None = None, files:
         scale: int = defaults.scale,
         hold_lines: bool = defaults.hold_lines,
         views: int = defaults.views,
+        keep_features: str = defaults.keep_features,
     ) -> tuple[str, StillResult]:
         """Pixel art from a picture: the PNG `pixelate` writes for the same settings."""
         try:
-            settings = settings_of(model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views)
+            settings = settings_of(model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views, keep_features)
             result = run_still(picture, settings, models, limits, files)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message in the page
             raise _fail(exc) from exc
@@ -125,11 +127,12 @@ def build_app(models: Models | None = None, limits: Limits | None = None, files:
         shown = gr.Tabs(selected="pixel-art")
         return str(result.display), (picture, str(result.blocks)), swatches_html(result.palette, result.used), downloads, status, shown
 
-    def live(picture, model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views) -> tuple:  # noqa: ANN001
+    def live(picture, model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views,  # noqa: ANN001
+             keep_features: str) -> tuple:
         if not picture:
             return None, "Upload a picture to start.", "", None
         try:
-            settings = settings_of(model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views)
+            settings = settings_of(model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views, keep_features)
             image, note = run_preview(picture, settings, models, limits)
         except Exception as exc:  # noqa: BLE001
             raise _fail(exc) from exc
@@ -147,6 +150,7 @@ def build_app(models: Models | None = None, limits: Limits | None = None, files:
         scale: int = defaults.scale,
         hold_lines: bool = defaults.hold_lines,
         views: int = defaults.views,
+        keep_features: str = defaults.keep_features,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple:
         """Pixel art from a GIF (a GIF comes back) or a short video (an MP4 comes back), one palette for all frames."""
@@ -157,7 +161,7 @@ def build_app(models: Models | None = None, limits: Limits | None = None, files:
             progress((frames[0], None), unit="frames")
 
         try:
-            settings = settings_of(model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views)
+            settings = settings_of(model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views, keep_features)
             done = run_animation(clip, settings, models, limits, files, tick)
         except Exception as exc:  # noqa: BLE001
             raise _fail(exc) from exc
@@ -202,6 +206,10 @@ def build_app(models: Models | None = None, limits: Limits | None = None, files:
                 views = gr.Dropdown([("auto", AUTO), 1, 2, 4, 8], value=defaults.views, elem_id="views",
                                     label="Views (models): drawn this many ways (mirrored, flipped, turned) and averaged; as many "
                                           "times the work. auto: as many as one pass over a 1024² picture costs (8 for a sprite)")
+                keep_features = gr.Dropdown([("as the model records", "recorded"), ("on", "on"), ("off", "off")],
+                                            value=defaults.keep_features, elem_id="keep-features",
+                                            label="Keep shown features (models shown feature cells): a feature cell drawn paler "
+                                                  "than the model was shown it takes the shown colour")
             with gr.Column(scale=3):
                 status = gr.Markdown("Upload a picture to start.", elem_id="status")
                 with gr.Tabs() as shown:
@@ -219,7 +227,7 @@ def build_app(models: Models | None = None, limits: Limits | None = None, files:
                 swatches = gr.HTML(elem_id="swatches")
                 downloads = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="downloads")
         job = gr.State()
-        settings = [model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views]
+        settings = [model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views, keep_features]
         concurrency = {"concurrency_limit": limits.concurrency, "concurrency_id": "jobs"}
 
         go.click(pixelate, [picture, *settings], [result, job], api_name="pixelate", **concurrency).success(
