@@ -271,11 +271,26 @@ def test_classic_thin_cells_leave_out_the_highlight_beside_a_dark_line_already_d
     a[8:56, 17:19], a[8:56, 19] = 250, 20
     rail = Image.fromarray(a)
     assert feature_cells(*line_masks(lightness(rail), 4), 4, "classic-thin-cells")[0][2:14, 4].all()
-    t = as_tensor(np.asarray(rail))  # numpy and torch build the same input (on the real picture, too, they leave out the
-    want = with_feature_cells(reduce_keeping_lines(rail, 2), rail, 4, kind="classic-thin-cells")
-    got = cells_torch(outline_target(t, 2), t, 4, kind="classic-thin-cells")
-    assert np.abs((got[0].permute(1, 2, 0).numpy() + 1) * 127.5 - want).max() < 1.0
-    t = as_tensor(np.asarray(rgb))  # same cells; their lightness top-hats differ in 2 pixels at the threshold there)
-    drawn = {kind: cells_torch(outline_target(t, 2), t, 4, kind=kind)[0] for kind in ("classic-line-cells", "classic-thin-cells")}
-    changed = (drawn["classic-line-cells"] != drawn["classic-thin-cells"]).any(0).numpy()
-    assert np.array_equal(changed.reshape(32, 2, 24, 2).any(axis=(1, 3)), left_out)
+    for picture in (rgb, rail):  # numpy and torch build the same input, on the real picture too
+        t = as_tensor(np.array(picture))
+        want = with_feature_cells(reduce_keeping_lines(picture, 2), picture, 4, kind="classic-thin-cells")
+        got = cells_torch(outline_target(t, 2), t, 4, kind="classic-thin-cells")
+        assert np.abs((got[0].permute(1, 2, 0).numpy() + 1) * 127.5 - want).max() < 1.0
+
+
+def test_training_reads_lightness_exactly_as_the_classical_path():
+    """Feature pixels are found on lightness in whole levels from Pillow's integer luma, in numpy and in torch alike: a
+    continuous formula put 2 of femalePerson's pixels on the other side of the contrast threshold, so training chose
+    other feature cells than pixelate does. On every cartoon fixture the levels and both masks now agree exactly."""
+    from inference.classic import lightness, line_masks
+    from pixelforge.imaging import rgb_on_white
+    from training.outlines import _feature_masks
+    from training.outlines import lightness as lightness_torch
+
+    for path in sorted((Path(__file__).parent / "fixtures" / "art" / "cartoon").glob("*.png")):
+        rgb = rgb_on_white(Image.open(path))
+        t = as_tensor(np.array(rgb))
+        assert np.array_equal(lightness_torch(t)[0, 0].numpy(), lightness(rgb).astype(np.float32)), path.name
+        dark, bright = _feature_masks(t, 4, 40.0)
+        want = line_masks(lightness(rgb), 4)
+        assert np.array_equal(dark[0, 0].numpy() > 0, want[0]) and np.array_equal(bright[0, 0].numpy() > 0, want[1]), path.name

@@ -7,7 +7,8 @@ keeps 91%). The classical path keeps such features by giving the blocks on them 
 colour; this computes the same target in torch, on the generator's input, so ``content_lines``
 teaches G_A to draw them that way:
 
-1. lightness (cube root of linear light, OKLab's L for greys, as :func:`inference.classic.lightness`);
+1. lightness (cube root of linear light, OKLab's L for greys) in whole levels of 255 from Pillow's integer luma,
+   exactly as :func:`inference.classic.lightness` reads an 8-bit picture;
 2. black and white top-hats with a window one pixel wider than the block mark the pixels of
    dark and bright features narrower than a block that stand out by at least ``contrast``;
 3. a block with at least half a block-side of such pixels is a candidate; across a line only the
@@ -33,12 +34,26 @@ CONTRAST = 40.0
 TEXTURE_SHARE = 0.6
 
 
+def _lightness_table() -> torch.Tensor:
+    """8-bit luma -> lightness in whole levels 0..255 (the classical path's table)."""
+    c = torch.arange(256, dtype=torch.float64) / 255
+    linear = torch.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return torch.round(linear ** (1 / 3) * 255)
+
+
+_LIGHTNESS = _lightness_table()
+
+
 def lightness(x: torch.Tensor) -> torch.Tensor:
-    """``(N, 1, H, W)`` perceptual lightness 0..1 of ``(N, 3, H, W)`` images on the -1..1 scale."""
-    rgb = (x.float() + 1) / 2
-    luma = (0.299 * rgb[:, 0:1] + 0.587 * rgb[:, 1:2] + 0.114 * rgb[:, 2:3]).clamp(0, 1)
-    linear = torch.where(luma <= 0.04045, luma / 12.92, ((luma + 0.055) / 1.055) ** 2.4)
-    return linear.clamp_min(0) ** (1 / 3)
+    """``(N, 1, H, W)`` perceptual lightness in levels 0..255 of ``(N, 3, H, W)`` images on the -1..1 scale.
+
+    The colours are read as 8-bit, luma is Pillow's integer ``convert("L")`` and lightness a rounded table, as the
+    classical path reads a picture: a continuous formula differs by a level here and there, and at the contrast
+    threshold that moved a pixel in or out of a feature, so training saw other feature cells than ``pixelate``.
+    """
+    v = ((x.float() + 1) * 127.5).round().clamp(0, 255).long()
+    luma = (v[:, 0:1] * 19595 + v[:, 1:2] * 38470 + v[:, 2:3] * 7471 + 0x8000) >> 16
+    return _LIGHTNESS.to(x.device)[luma].float()
 
 
 def _max(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -105,7 +120,7 @@ def _feature_masks(src: torch.Tensor, pool: int, contrast: float) -> tuple[torch
     size = pool + 1
     closed = _min(_max(light, size), size)
     opened = _max(_min(light, size), size)
-    return ((closed - light) >= contrast / 255).float(), ((light - opened) >= contrast / 255).float()
+    return ((closed - light) >= contrast).float(), ((light - opened) >= contrast).float()
 
 
 def _choose_blocks(dark: torch.Tensor, bright: torch.Tensor, pool: int, dark_only: bool) -> tuple[torch.Tensor, ...]:
