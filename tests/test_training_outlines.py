@@ -237,8 +237,8 @@ def test_classic_line_cells_also_draw_a_dark_line_where_the_classical_method_dra
 
 def test_classic_thin_cells_leave_out_the_highlight_beside_a_dark_line_already_drawn():
     """classic-thin-cells: classic-line-cells less the cells the classical method lights that lie above, below, left or
-    right of a cell it draws as a dark line. On Kenney's femalePerson (CC0, tests/fixtures/art) the face's rims are such
-    cells: v74's input drew them dark beside the line, a line two cells thick. A dark line whose cell the classical
+    right of a cell it draws as a dark line. On Kenney's femalePerson (CC0, tests/fixtures/art) the tops of both eyes
+    and an edge of the headband are such cells: v74's input drew them dark beside the line, a line two cells thick. A dark line whose cell the classical
     method lights and that has no dark cell beside it is still drawn (the synthetic rail of the test above), and numpy
     and torch agree."""
     from inference.classic import (
