@@ -24,7 +24,7 @@ from scipy import ndimage
 
 from inference.grid import block_sum
 from inference.postprocess import Cells, PixelArtOptions, box_average, image_cells, render
-from pixelforge.color import srgb_to_oklab
+from pixelforge.color import lightness_levels, srgb_to_oklab
 from pixelforge.imaging import rgb_on_white
 from pixelforge.model.checkpoint import FEATURE_INPUTS
 
@@ -34,14 +34,7 @@ LINE_CONTRAST = 40
 TEXTURE_SHARE = 0.6
 
 
-def _lightness_lut() -> list[int]:
-    """8-bit sRGB luma -> perceptual lightness (0..255): cube root of linear light, OKLab's L for greys."""
-    c = np.arange(256) / 255.0
-    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    return np.round(np.cbrt(lin) * 255).astype(int).tolist()
-
-
-_LIGHTNESS = _lightness_lut()
+_LIGHTNESS = lightness_levels().tolist()  # Pillow's point() takes a list
 
 
 def lightness(rgb: Image.Image) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Colour math shared by curation (JPEG colour cleanup) and inference (palettes).
+"""Colour math shared by the stages: curation (JPEG colour cleanup), inference (palettes, thin lines) and training.
 
 OKLab is a perceptual space: Euclidean distance there tracks how different two colours look,
 which is what palette clustering and palette mapping need.
@@ -16,6 +16,14 @@ def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
 def _linear_to_srgb(c: np.ndarray) -> np.ndarray:
     c = np.clip(c, 0.0, 1.0)
     return np.where(c <= 0.0031308, c * 12.92, 1.055 * np.power(c, 1 / 2.4) - 0.055)
+
+
+def lightness_levels() -> np.ndarray:
+    """8-bit sRGB luma -> perceptual lightness in whole levels 0..255, ``(256,)`` int: the cube root of linear light
+    (OKLab's L for greys), rounded. One table for the classical path's thin lines and training's line targets, so
+    both find the same feature pixels."""
+    c = np.arange(256) / 255.0
+    return np.round(np.cbrt(_srgb_to_linear(c)) * 255).astype(int)
 
 
 _M1 = np.array(

@@ -25,6 +25,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from pixelforge.color import lightness_levels
 from pixelforge.model.checkpoint import FEATURE_INPUTS
 
 #: Smallest top-hat contrast, in lightness levels of 255: the classical path's LINE_CONTRAST, and the
@@ -34,14 +35,7 @@ CONTRAST = 40.0
 TEXTURE_SHARE = 0.6
 
 
-def _lightness_table() -> torch.Tensor:
-    """8-bit luma -> lightness in whole levels 0..255 (the classical path's table)."""
-    c = torch.arange(256, dtype=torch.float64) / 255
-    linear = torch.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    return torch.round(linear ** (1 / 3) * 255)
-
-
-_LIGHTNESS = _lightness_table()
+_LIGHTNESS = torch.from_numpy(lightness_levels()).float()  # 8-bit luma -> lightness levels, the classical path's table
 
 
 def lightness(x: torch.Tensor) -> torch.Tensor:
@@ -53,7 +47,7 @@ def lightness(x: torch.Tensor) -> torch.Tensor:
     """
     v = ((x.float() + 1) * 127.5).round().clamp(0, 255).long()
     luma = (v[:, 0:1] * 19595 + v[:, 1:2] * 38470 + v[:, 2:3] * 7471 + 0x8000) >> 16
-    return _LIGHTNESS.to(x.device)[luma].float()
+    return _LIGHTNESS.to(x.device)[luma]
 
 
 def _max(x: torch.Tensor, size: int) -> torch.Tensor:
