@@ -272,11 +272,15 @@ class Pixelator:
         return found
 
     @property
+    def shows_features(self) -> bool:
+        """Whether :meth:`generator_input` draws feature cells in: an input other than "lines", the picture reduced to
+        fewer pixels than it has."""
+        return self.model.model_input != "lines" and self.effective_pixels_per_cell() != 0
+
+    @property
     def keeps_features(self) -> bool:
-        """Whether ``keep_features`` applies: asked for, and the generator is shown feature cells (as
-        :meth:`generator_input` draws them: an input other than "lines", reduced to fewer pixels than the picture)."""
-        return (self.options.keep_features and self.generator is not None and self.model.model_input != "lines"
-                and self.effective_pixels_per_cell() != 0)
+        """Whether ``keep_features`` applies: asked for, and a generator is shown feature cells."""
+        return self.options.keep_features and self.generator is not None and self.shows_features
 
     def generator_input(self, rgb: Image.Image, opaque: np.ndarray | None = None) -> np.ndarray:
         """The picture (RGB, on white) as the generator is shown it: reduced to its resolution keeping thin lines
@@ -290,7 +294,7 @@ class Pixelator:
         cell, ppc = self.options.cell_size, self.effective_pixels_per_cell()
         factor = 1 if ppc == 0 else cell // ppc
         work = reduce_keeping_lines(rgb, factor) if self.options.outlines else box_average(rgb, factor)
-        if self.model.model_input == "lines" or factor == 1:
+        if not self.shows_features:
             return work, None
         shown = shown_feature_cells(rgb, cell, self.model.model_input, opaque)
         return draw_feature_cells(work, *shown), shown
