@@ -25,6 +25,8 @@ def summarise(results: dict[str, dict[str, dict]], names: list[str]) -> dict[str
             "lines": sum(r["lines_visible"] for r in rows) / max(1, sum(r["lines_total"] for r in rows)),
             # each image alike (a photo's texture has thousands of small features, a face a handful)
             "features": _nanmean([r["features"] for r in rows]),
+            # each feature alike: a picture with one feature weighs a thirteenth of one with thirteen
+            "features_pooled": _pooled([(r["features"], r.get("features_n", 0)) for r in rows]),
             "blended": _nanmean([r["blended"] for r in rows]),
             "lone": float(np.mean([r["lone"] for r in rows])),
             "flat_noise": _nanmean([r["flat_noise"] for r in rows]),
@@ -43,15 +45,21 @@ def _nanmean(values: list[float]) -> float:
     return float(np.mean(finite)) if finite else float("nan")
 
 
+def _pooled(per_image: list[tuple[float, int]]) -> float:
+    """The share over all features of per-image means ``(mean, n)``: what one picture's single feature cannot swing."""
+    n = sum(k for m, k in per_image if k and np.isfinite(m))
+    return float(sum(m * k for m, k in per_image if k and np.isfinite(m)) / n) if n else float("nan")
+
+
 def table(total: dict[str, dict]) -> str:
     lines = [
-        "| method | ΔE2000 | SSIM | thin lines kept | small features' contrast | key colours ΔE2000 max (>10) "
+        "| method | ΔE2000 | SSIM | thin lines kept | small features' contrast (per picture, per feature) | key colours ΔE2000 max (>10) "
         "| blended edge cells | lone cells | noise in flats | purity min | colours max | s/image |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for n, t in total.items():
         lines.append(
-            f"| {n} | {t['de2000']:.2f} | {t['ssim']:.3f} | {t['lines']:.0%} | {t['features']:.0%} "
+            f"| {n} | {t['de2000']:.2f} | {t['ssim']:.3f} | {t['lines']:.0%} | {t['features']:.1%}, {t['features_pooled']:.1%} "
             f"| {t['keys_max']:.1f} ({t['keys_over_10']}/{t['keys_n']}) | {t['blended']:.0%} | {t['lone']:.1%} "
             f"| {t['flat_noise']:.1%} | {t['purity']:.2f} | {t['colours_max']} | {t['seconds']:.2f} |"
         )
@@ -74,7 +82,7 @@ def write_html(out: Path, results: dict, total: dict, names: list[str], notes: l
             )
     tot = "".join(
         f"<tr><td>{html.escape(n)}</td><td>{t['de2000']:.2f}</td><td>{t['ssim']:.3f}</td><td>{t['lines']:.0%}</td>"
-        f"<td>{t['features']:.0%}</td>"
+        f"<td>{t['features']:.1%}, {t['features_pooled']:.1%}</td>"
         f"<td>{t['keys_max']:.1f} ({t['keys_over_10']}/{t['keys_n']} over 10)</td><td>{t['blended']:.0%}</td>"
         f"<td>{t['lone']:.1%}</td><td>{t['flat_noise']:.1%}</td><td>{t['purity']:.2f}</td>"
         f"<td>{t['colours_max']}</td><td>{t['seconds']:.2f}</td></tr>"
@@ -85,13 +93,18 @@ def write_html(out: Path, results: dict, total: dict, names: list[str], notes: l
         "<style>body{font-family:sans-serif}td,th{padding:2px 8px;border-bottom:1px solid #ddd}"
         "img{image-rendering:pixelated;max-width:100%}</style><h1>pixelate quality benchmark</h1>"
         f"<p>{' '.join(html.escape(n) for n in notes)}</p><h2>Totals</h2><table><tr><th>method</th><th>ΔE2000</th>"
-        "<th>SSIM</th><th>thin lines kept</th><th>small features' contrast</th><th>key colours ΔE2000 max</th>"
+        "<th>SSIM</th><th>thin lines kept</th><th>small features' contrast (per picture, per feature)</th><th>key colours ΔE2000 max</th>"
         "<th>blended edge cells</th><th>lone cells</th><th>noise in flats</th><th>purity min</th><th>colours max</th>"
         f"<th>s/image</th></tr>{tot}</table><h2>Side by side</h2><img src=sheet.png alt='side-by-side sheet'>"
         "<h2>Per image</h2><table><tr><th>image</th><th>method</th><th>ΔE2000</th><th>SSIM</th><th>line cells kept</th><th>small features' contrast</th>"
         f"<th>key colours ΔE2000</th><th>blended edge cells</th><th>lone cells</th><th>noise in flats</th><th>purity</th><th>colours</th><th>s</th></tr>{''.join(rows)}</table>"
     )
     (out / "index.html").write_text(page, encoding="utf-8")
+
+
+def _per_feature(t: dict) -> str:
+    pooled = t.get("features_pooled", float("nan"))
+    return f" ({pooled:.0%} per feature)" if np.isfinite(pooled) else ""
 
 
 def _apart(a: float, b: float, digits: int, kind: str) -> tuple[str, str]:
@@ -113,7 +126,7 @@ def card_metrics(total: dict[str, dict], by_kind: dict[str, dict[str, dict]], ar
             if n in sub:
                 t = sub[n]
                 metrics[f"{kind}: {n}"] = (f"ΔE2000 {t['de2000']:.2f}, SSIM {t['ssim']:.3f}, thin lines kept {t['lines']:.0%}, "
-                                           f"small features' contrast {t['features']:.0%}, "
+                                           f"small features' contrast {t['features']:.0%}{_per_feature(t)}, "
                                            f"key colours >10: {t['keys_over_10']}/{t['keys_n']}")
     note = ("Means over held-out images at cell 4 and 16 colours, every method measured in the same run; lower ΔE2000, "
             "higher SSIM, lines kept and small features' contrast are better. The model and the untrained net run through `pixelate`'s pipeline, "

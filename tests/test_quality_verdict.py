@@ -36,3 +36,17 @@ def test_a_model_behind_by_less_than_the_rounding_says_by_how_much():
     note = verdict(row(1.55, 0.950, 0.9069))
     assert "behind on small features' contrast 90.7% vs 91.0%" in note  # one decimal more: apart
     assert "ΔE2000 1.55 vs 1.65, SSIM 0.950 vs 0.944" in note  # apart already: as before
+
+
+def test_small_features_are_also_counted_per_feature_so_one_pictures_single_feature_cannot_swing_the_total():
+    """Per picture, the kiss's one lip corner weighed as much as a face's thirteen features (1/14 of the 23's mean)."""
+    def measured(features: float, n: int) -> dict:
+        return {"de2000": 1.0, "ssim": 0.9, "lines_visible": 1, "lines_total": 1, "features": features, "features_n": n,
+                "keys": [], "blended": 0.0, "lone": 0.0, "flat_noise": 0.0, "purity": 1.0, "colours": 16, "seconds": 0.1}
+    results = {"kiss": {"m": measured(0.0, 1)}, "face": {"m": measured(1.0, 13)}, "sky": {"m": measured(float("nan"), 0)}}
+    t = quality.summarise(results, ["m"])["m"]
+    assert t["features"] == 0.5  # each picture alike
+    assert abs(t["features_pooled"] - 13 / 14) < 1e-12  # each feature alike
+    assert "| 50.0%, 92.9% |" in quality.table({"m": t})
+    cartoon = {"classical (new)": t, "model": t}
+    assert "small features' contrast 50% (93% per feature)" in str(quality.card_metrics(cartoon, {"cartoon": cartoon}, [])["metrics"])
