@@ -59,6 +59,8 @@ from quality_cases import (  # benchmarks/ is on sys.path as a script
 )
 from quality_report import (
     card_metrics,
+    paired_differences,
+    paired_line,
     summarise,
     table,
     write_html,
@@ -328,6 +330,10 @@ def main(argv: list[str] | None = None) -> int:
     print(table(total))
     for kind, sub in by_kind.items():
         print(f"\n{kind} ({sum(1 for k in kinds.values() if k == kind)} images)\n{table(sub)}")
+        for n in (m for m in ("model", "shipped model") if m in sub and "classical (new)" in sub):
+            group = {c: r for c, r in results.items() if kinds[c] == kind}
+            print(f"{n} minus classical (new), mean per picture [95% bootstrap interval]: "
+                  f"{paired_line(paired_differences(group, n, 'classical (new)'))}")
     if args.metrics:  # for a model card: `train publish` puts metrics.json beside the card
         args.metrics.write_text(json.dumps(card_metrics(total, by_kind, argv), indent=1))
     for note in notes:

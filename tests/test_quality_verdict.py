@@ -50,3 +50,19 @@ def test_small_features_are_also_counted_per_feature_so_one_pictures_single_feat
     assert "| 50.0%, 92.9% |" in quality.table({"m": t})
     cartoon = {"classical (new)": t, "model": t}
     assert "small features' contrast 50% (93% per feature)" in str(quality.card_metrics(cartoon, {"cartoon": cartoon}, [])["metrics"])
+
+
+def test_paired_differences_tell_a_steady_margin_from_one_that_rests_on_a_few_pictures():
+    def pictures(model_de: list[float]) -> dict:
+        return {f"p{i}": {"model": {"de2000": de, "ssim": 0.9, "features": float("nan")},
+                          "classical (new)": {"de2000": 1.0, "ssim": 0.9, "features": float("nan")}}
+                for i, de in enumerate(model_de)}
+    steady = quality.paired_differences(pictures([0.9, 0.92, 0.88, 0.9, 0.91, 0.89] * 3), "model", "classical (new)")
+    mean, lo, hi, n = steady["de2000"]
+    assert n == 18 and abs(mean + 0.1) < 1e-9 and lo < mean < hi < 0
+    assert "features" not in steady  # no picture has one: nothing to compare, not a 0
+    assert "de2000 -0.100 [" in quality.paired_line(steady) and "over 18: better" in quality.paired_line(steady)
+    # the same mean margin, all of it from one picture: the interval reaches past zero
+    lucky = quality.paired_differences(pictures([1.0] * 17 + [-0.8]), "model", "classical (new)")
+    assert abs(lucky["de2000"][0] + 0.1) < 1e-9 and lucky["de2000"][2] >= 0
+    assert "level within the interval" in quality.paired_line({"de2000": lucky["de2000"]})
