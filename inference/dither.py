@@ -1,6 +1,8 @@
 """Dithering onto a palette, done at the cell grid (one decision per cell, so cells stay pure).
 
-* ``none``: nearest palette colour in OKLab.
+* ``none``: nearest palette colour in DIN99o (:func:`map_to_palette`), whose distances follow CIEDE2000. OKLab
+  under-counts hue between dark near-neutrals: it put a dark grey hair cell 4.5 from a dark green entry and 9.2
+  from a darker grey (CIEDE2000 15.5 and 8.5), so hair turned green.
 * ``ordered``: an 8x8 Bayer threshold on OKLab lightness, anchored to the grid's top-left; the
   pattern is the same in every frame, so animations do not shimmer.
 * ``floyd``: Floyd-Steinberg error diffusion in OKLab, serpentine scan.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from inference.palette import map_to_palette
 from inference.palette import nearest_color as nearest
 from pixelforge.color import srgb_to_oklab
 
@@ -42,10 +45,10 @@ def dither(cells: np.ndarray, palette: np.ndarray, method: str = "none", mask: n
         raise ValueError(f"dither must be one of {', '.join(METHODS)}, got {method!r}")
     cells = np.asarray(cells, dtype=np.float64)
     rows, cols = cells.shape[:2]
-    pal_lab = srgb_to_oklab(palette)
     if method == "none" or len(palette) == 1:
-        idx = nearest(srgb_to_oklab(np.clip(cells, 0, 255)).reshape(-1, 3), pal_lab)
-    elif method == "ordered":
+        return map_to_palette(np.clip(cells, 0, 255), palette).astype(np.uint8)
+    pal_lab = srgb_to_oklab(palette)
+    if method == "ordered":
         m = bayer_matrix(8)
         tile = np.tile(m, (-(-rows // 8), -(-cols // 8)))[:rows, :cols]
         # The threshold moves perceptual lightness only, so a grey dithers between darker and

@@ -306,8 +306,12 @@ def _binned_colors(
 
 
 def map_to_palette(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    """Replace every colour of ``(..., 3)`` ``rgb`` with its perceptually nearest palette entry."""
+    """Replace every colour of ``(..., 3)`` ``rgb`` (0..255) with its perceptually nearest palette entry.
+
+    Nearest in DIN99o, as key colours are judged (:func:`keep_key_colors`): OKLab would map a dark grey to a dark
+    green a CIEDE2000 15 away rather than to a grey 8.5 away, because it under-counts chroma between near-neutrals.
+    """
     arr = np.asarray(rgb)
-    lab = srgb_to_oklab(arr.reshape(-1, 3))
-    idx = nearest_color(lab, srgb_to_oklab(palette))
+    palette = np.asarray(palette)
+    idx = nearest_color(srgb_to_din99o(arr.reshape(-1, 3).astype(np.float64)), srgb_to_din99o(palette.astype(np.float64)))
     return palette[idx].reshape(arr.shape[:-1] + (3,))
