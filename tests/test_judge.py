@@ -126,7 +126,7 @@ def test_the_published_page_is_whole_and_matches_its_committed_key():
     stays in the repo, and names the pictures shown, so a page redrawn by another model has another key."""
     root = Path(__file__).parents[1]
     page = (root / "docs/judge/index.html").read_text()
-    key = json.loads((root / "benchmarks/judge_keys/v74-thin-seed2030.json").read_text())
+    key = json.loads((root / "benchmarks/judge_keys/v74-din99o-seed2031.json").read_text())
     pairs = [judge.Pair(**p) for p in key["pairs"]]
     shown = judge.shown_digest(root / "docs/judge/pairs", pairs)
     assert judge.key_id(pairs, key["a"], key["b"], shown) == key["key_id"]  # neither key nor pictures changed since
@@ -145,3 +145,17 @@ def test_the_published_page_is_whole_and_matches_its_committed_key():
     votes = {"key_id": key["key_id"], "votes": {p.id: "left" if p.left == "shipped model" else "right" for p in pairs}}
     counts = judge.tally(key, [votes])
     assert counts["total"] == {"shipped model": 23, "classical (new)": 0, "even": 0}
+
+
+def test_the_published_page_shows_what_pixelate_draws_today():
+    """Votes judge the pictures on the page, so a change anywhere in the pipeline (not only new weights) must redraw
+    it. Each pair's two outputs are redrawn from the page's own input picture and must be identical, pixel for pixel."""
+    root = Path(__file__).parents[1]
+    key = json.loads((root / "benchmarks/judge_keys/v74-din99o-seed2031.json").read_text())
+    draw = {"shipped model": Pixelator.shipped().pixelate, "classical (new)": Pixelator.classic().pixelate}
+    for p in (judge.Pair(**p) for p in key["pairs"]):
+        picture = Image.open(root / f"docs/judge/pairs/{p.id}-input.png")
+        picture.load()
+        for side, method in (("left", p.left), ("right", p.right)):
+            shown = np.asarray(Image.open(root / f"docs/judge/pairs/{p.id}-{side}.png"))
+            assert np.array_equal(np.asarray(draw[method](picture)), shown), (p.id, p.case, method)
