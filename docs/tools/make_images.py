@@ -152,47 +152,66 @@ def native_grid() -> Image.Image:
 
 
 def curated_fixtures(tmp: Path) -> Path:
-    """`curate run` on the bundled pixel art (13 files), as the docs show it."""
+    """`curate run` on the bundled pixel art (13 files) plus two copies of the car: 3x upscaled, and with a margin."""
+    raw = tmp / "raw"
+    raw.mkdir()
+    for path in (ART / "pixel").glob("*.png"):
+        (raw / path.name).write_bytes(path.read_bytes())
+    car = Image.open(ART / "pixel" / "synth-car-idle.png")
+    car.resize((car.width * 3, car.height * 3), Image.NEAREST).save(raw / "synth-car-idle-x3.png")
+    margin = Image.new("RGBA", (car.width + 24, car.height + 24), (0, 0, 0, 0))
+    margin.paste(car, (12, 12))
+    margin.save(raw / "synth-car-idle-margin.png")
     out = tmp / "pixel"
     subprocess.run(
-        [sys.executable, "-m", "curation", "run", "--input", str(ART / "pixel"), "--output", str(out),
+        [sys.executable, "-m", "curation", "run", "--input", str(raw), "--output", str(out),
          "--no-progress", "--workers", "1"],
         check=True, cwd=REPO, stdout=subprocess.DEVNULL,
     )
     return out
 
 
-def dedup(dataset: Path) -> None:
-    """The five animation frames of the fixture car are one near-duplicate cluster: one is kept."""
-    import pyarrow.parquet as pq
-
+def dedup(dataset: Path, raw: Path) -> None:
+    """The car, its 3x upscale and its copy with a margin are one cluster: one is kept. The car's four running frames
+    are other drawings and stay apart (curation/artwork.py confirms every near pair at native size)."""
     report = json.loads((dataset / "curation_report.json").read_text())
     cluster = max(report["clusters"], key=lambda c: c["size"])
-    rows = pq.read_table(sorted((dataset / "data").glob("*.parquet"))[0], columns=["pixel_sha256", "url"]).to_pylist()
-    kept_name = Path(next(r["url"] for r in rows if r["pixel_sha256"] == cluster["kept"])).name
-    frames = sorted((ART / "pixel").glob("synth-car-*.png"))
-    kept = next(p for p in frames if p.name == kept_name)
-    dropped = [p for p in frames if p != kept]
+    names = [i["url"] for i in cluster["inputs"]]
+    assert len(names) == 3, names  # the car and its two copies, nothing else
+    import pyarrow.parquet as pq
+
+    rows = [r for part in sorted((dataset / "data").glob("*.parquet"))
+            for r in pq.read_table(part, columns=["pixel_sha256", "url"]).to_pylist()]
+    kept = next(Path(r["url"]).name for r in rows if r["pixel_sha256"] == cluster["kept"])
+    dropped = [n for n in names if n != kept]
+    frames = sorted((ART / "pixel").glob("synth-car-running*.png"))
     f = font(14)
-    big = zoom(on_white(Image.open(kept)), 2)
-    small = [on_white(Image.open(p)) for p in dropped]
-    sw, sh = small[0].size
-    pad, gap, label = 14, 10, 22
-    width = pad * 3 + big.width + 2 * sw + gap
-    height = pad * 2 + label + max(big.height, 2 * sh + gap + label)
+    pad, gap, label = 14, 12, 22
+    big = on_white(Image.open(raw / kept))
+    copies = [on_white(Image.open(raw / n)) for n in dropped]
+    small = [on_white(Image.open(p)) for p in frames]
+    top = max([big.height] + [c.height for c in copies])
+    width = max(pad * 2 + big.width + sum(c.width + gap for c in copies) + gap,
+                pad * 2 + sum(s.width + gap for s in small))
+    height = pad * 2 + label + top + gap + label * 2 + small[0].height + label
     canvas = Image.new("RGB", (width, height), BG)
     d = ImageDraw.Draw(canvas)
-    d.text((pad, pad), f"kept: {kept.name}", fill=INK, font=f)
+    d.text((pad, pad), f"kept: {kept}", fill=INK, font=f)
     canvas.paste(big, (pad, pad + label))
     d.rectangle([pad - 3, pad + label - 3, pad + big.width + 2, pad + label + big.height + 2], outline=(40, 170, 90), width=3)
-    x0 = pad * 2 + big.width
-    d.text((x0, pad), f"dropped as near duplicates ({len(dropped)})", fill=INK, font=f)
-    for i, img in enumerate(small):
-        x = x0 + (i % 2) * (sw + gap)
-        y = pad + label + (i // 2) * (sh + gap + label)
-        faded = Image.blend(img, Image.new("RGB", img.size, BG), 0.45)
-        canvas.paste(faded, (x, y))
-        d.text((x, y + sh + 2), dropped[i].name, fill=(120, 120, 120), font=font(12))
+    x = pad + big.width + gap * 2
+    d.text((x, pad), f"dropped as duplicates ({len(copies)})", fill=INK, font=f)
+    for name, img in zip(dropped, copies):
+        canvas.paste(Image.blend(img, Image.new("RGB", img.size, BG), 0.45), (x, pad + label))
+        d.text((x, pad + label + img.height + 2), name, fill=(120, 120, 120), font=font(12))
+        x += img.width + gap
+    y = pad + label + top + gap + label
+    d.text((pad, y), "kept apart: the car's running frames, each another drawing", fill=INK, font=f)
+    x = pad
+    for path, img in zip(frames, small):
+        canvas.paste(img, (x, y + label))
+        d.text((x, y + label + img.height + 2), path.name, fill=(120, 120, 120), font=font(12))
+        x += img.width + gap
     save(canvas, "dedup-cluster.png")
 
 
@@ -247,7 +266,7 @@ def main() -> int:
     native_grid()
     with tempfile.TemporaryDirectory() as tmp:
         dataset = curated_fixtures(Path(tmp))
-        dedup(dataset)
+        dedup(dataset, Path(tmp) / "raw")
         samples(dataset)
     tiling()
     total = sum(p.stat().st_size for p in OUT.glob("*") if p.is_file())
