@@ -1,14 +1,16 @@
 """Regenerate the pictures under docs/img/ from the bundled fixture art (CPU, a few seconds).
 
-    python docs/tools/make_images.py
+    python docs/tools/make_images.py              # into docs/img
+    python docs/tools/make_images.py --out DIR    # elsewhere (tests/test_docs_images.py compares the two)
 
 Every picture is made with the project's own code (the classical pixelate method, native-grid
-recovery, `curate run`), so a behaviour change shows up here when the script is re-run. Run it
-from the repository root; it writes only docs/img/*.png.
+recovery, `curate run`), so a behaviour change shows up here when the script is re-run, and
+tests/test_docs_images.py fails until it is. Run it from the repository root; it writes only those PNGs.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -47,7 +49,11 @@ def save(img: Image.Image, name: str) -> None:
     if len(img.getcolors(1 << 16) or range(257)) <= 256:
         img = img.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     img.save(path, optimize=True)
-    print(f"wrote {path.relative_to(REPO)} ({path.stat().st_size:,} B, {img.width}x{img.height})")
+    print(f"wrote {_shown(path)} ({path.stat().st_size:,} B, {img.width}x{img.height})")
+
+
+def _shown(path: Path) -> Path:
+    return path.relative_to(REPO) if path.is_relative_to(REPO) else path
 
 
 def hero() -> None:
@@ -218,7 +224,7 @@ def dedup(dataset: Path, raw: Path) -> None:
 def samples(dataset: Path) -> None:
     """The sample grid `curate card` writes into every dataset folder (samples.png), as it is."""
     Image.open(dataset / "samples.png").save(OUT / "card-samples.png", optimize=True)
-    print(f"wrote docs/img/card-samples.png ({(OUT / 'card-samples.png').stat().st_size:,} B)")
+    print(f"wrote {_shown(OUT / 'card-samples.png')} ({(OUT / 'card-samples.png').stat().st_size:,} B)")
 
 
 def tiling() -> None:
@@ -259,7 +265,11 @@ def tiling() -> None:
     save(canvas, "tiling.png")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    global OUT
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=OUT, help="where the pictures go (default docs/img)")
+    OUT = parser.parse_args(argv).out
     OUT.mkdir(parents=True, exist_ok=True)
     hero()
     palettes()
@@ -270,7 +280,7 @@ def main() -> int:
         samples(dataset)
     tiling()
     total = sum(p.stat().st_size for p in OUT.glob("*") if p.is_file())
-    print(f"docs/img: {total:,} B in all")
+    print(f"{_shown(OUT)}: {total:,} B in all")
     return 0
 
 
