@@ -154,6 +154,25 @@ def _apart(a: float, b: float, digits: int, kind: str) -> tuple[str, str]:
     return f"{a:.{digits}{kind}}", f"{b:.{digits}{kind}}"  # equal
 
 
+_GROUPS = {"photo": "photos", "generated": "generated cases"}
+
+
+def _behind_elsewhere(by_kind: dict[str, dict[str, dict]], model: str) -> str:
+    """Where, outside the cartoons, the model measures worse than the classical method: the card says so."""
+    parts = []
+    for kind, sub in by_kind.items():
+        if kind == "cartoon" or model not in sub or "classical (new)" not in sub:
+            continue
+        m, c = sub[model], sub["classical (new)"]
+        worse = ["ΔE2000 {} vs {}".format(*_apart(m["de2000"], c["de2000"], 2, "f"))] if m["de2000"] > c["de2000"] else []
+        worse += ["SSIM {} vs {}".format(*_apart(m["ssim"], c["ssim"], 3, "f"))] if m["ssim"] < c["ssim"] else []
+        worse += [f"key colours over 10 ΔE2000 {m['keys_over_10']} vs {c['keys_over_10']} of {m['keys_n']}"] \
+            if m["keys_over_10"] > c["keys_over_10"] else []
+        if worse:
+            parts.append(f"{_GROUPS.get(kind, kind)} ({', '.join(worse)})")
+    return "; ".join(parts)
+
+
 def card_metrics(total: dict[str, dict], by_kind: dict[str, dict[str, dict]], argv: list[str] | None) -> dict:
     """The model's and the classical method's headline numbers per image group, with an honest verdict."""
     model = "model" if any("model" in sub for sub in by_kind.values()) else "shipped model"
@@ -186,5 +205,8 @@ def card_metrics(total: dict[str, dict], by_kind: dict[str, dict[str, dict]], ar
                      + "; `pixelate` keeps the classical method as its default.")
         else:
             note += f" On cartoons the model is at least as good as pixelforge's classical method ({', '.join(ahead)})."
+    elsewhere = _behind_elsewhere(by_kind, model)
+    if elsewhere:
+        note += f" Elsewhere it is worse than the classical method: {elsewhere}."
     command = shlex.join(["PYTHONPATH=.", "python", "benchmarks/quality.py", *(argv if argv is not None else sys.argv[1:])])
     return {"command": command, "note": note, "metrics": metrics}

@@ -66,3 +66,13 @@ def test_paired_differences_tell_a_steady_margin_from_one_that_rests_on_a_few_pi
     lucky = quality.paired_differences(pictures([1.0] * 17 + [-0.8]), "model", "classical (new)")
     assert abs(lucky["de2000"][0] + 0.1) < 1e-9 and lucky["de2000"][2] >= 0
     assert "level within the interval" in quality.paired_line({"de2000": lucky["de2000"]})
+
+
+def test_the_card_also_says_where_outside_the_cartoons_the_model_is_worse():
+    cartoon = {"classical (new)": row(1.65, 0.944, 0.91), "model": row(1.60, 0.950, 0.92)}
+    photo = {"classical (new)": row(2.73, 0.873, 0.68), "model": {**row(3.11, 0.871, 0.69), "keys_over_10": 3, "keys_n": 13}}
+    generated = {"classical (new)": row(4.08, 0.765, 1.0), "model": row(4.00, 0.770, 1.0)}  # better there: not listed
+    note = quality.card_metrics(cartoon, {"cartoon": cartoon, "photo": photo, "generated": generated}, [])["note"]
+    assert ("Elsewhere it is worse than the classical method: photos (ΔE2000 3.11 vs 2.73, SSIM 0.871 vs 0.873, "
+            "key colours over 10 ΔE2000 3 vs 0 of 13).") in note
+    assert "generated" not in note
