@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
-from quality_cases import cartoon_cases, photo_cases
-from skimage.color import deltaE_ciede2000, rgb2lab
+from quality_cases import _de, cartoon_cases, photo_cases
 
 from inference.grid import expand_cells
 from inference.palette import map_to_palette, nearest_color
@@ -43,9 +42,9 @@ def mapped(px: Pixelator, img: Image.Image) -> tuple[np.ndarray, np.ndarray, np.
 def measure(own: np.ndarray, palette: np.ndarray, taken: np.ndarray, opaque: np.ndarray | None) -> tuple[float, float]:
     """Mean CIEDE2000 from a cell to the colour it takes, and the worst excess over its nearest entry."""
     keep = np.ones(own.shape[:2], bool) if opaque is None else opaque
-    a, t = own[keep], taken[keep].astype(np.float64)
-    de_all = deltaE_ciede2000(rgb2lab(a[:, None] / 255.0), rgb2lab(palette[None].astype(np.float64) / 255.0))
-    de = deltaE_ciede2000(rgb2lab(a / 255.0), rgb2lab(t / 255.0))
+    a, t = own[keep], taken[keep]
+    de_all = _de(a[:, None], palette[None])
+    de = _de(a, t)
     return float(de.mean()), float((de - de_all.min(1)).max())
 
 

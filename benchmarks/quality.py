@@ -322,18 +322,18 @@ def main(argv: list[str] | None = None) -> int:
             )
     total = summarise(results, names)
     kinds = {c.name: c.group for c in cases}
-    by_kind = {k: summarise({c: r for c, r in results.items() if kinds[c] == k}, names) for k in sorted(set(kinds.values()))}
+    groups = {k: {c: r for c, r in results.items() if kinds[c] == k} for k in sorted(set(kinds.values()))}
+    by_kind = {k: summarise(group, names) for k, group in groups.items()}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps({"total": total, "per_image": results, "notes": notes}, indent=1))
     sheet(cases, outputs, names, args.tile).save(args.out / "sheet.png")
     write_html(args.out, results, total, names, notes)
     print(table(total))
     for kind, sub in by_kind.items():
-        print(f"\n{kind} ({sum(1 for k in kinds.values() if k == kind)} images)\n{table(sub)}")
+        print(f"\n{kind} ({len(groups[kind])} images)\n{table(sub)}")
         for n in (m for m in ("model", "shipped model") if m in sub and "classical (new)" in sub):
-            group = {c: r for c, r in results.items() if kinds[c] == kind}
             print(f"{n} minus classical (new), mean per picture [95% bootstrap interval]: "
-                  f"{paired_line(paired_differences(group, n, 'classical (new)'))}")
+                  f"{paired_line(paired_differences(groups[kind], n, 'classical (new)'))}")
     if args.metrics:  # for a model card: `train publish` puts metrics.json beside the card
         args.metrics.write_text(json.dumps(card_metrics(total, by_kind, argv), indent=1))
     for note in notes:

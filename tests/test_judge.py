@@ -19,6 +19,8 @@ from quality_cases import Case  # noqa: E402
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 A, B = "classical, 4 colours", "classical, 16 colours"
+#: The published page's key (docs/quality.md): a new page, a new key, named here once.
+PUBLISHED_KEY = "benchmarks/judge_keys/v74-din99o-seed2031.json"
 
 
 def cases(n: int) -> list[Case]:
@@ -126,7 +128,7 @@ def test_the_published_page_is_whole_and_matches_its_committed_key():
     stays in the repo, and names the pictures shown, so a page redrawn by another model has another key."""
     root = Path(__file__).parents[1]
     page = (root / "docs/judge/index.html").read_text()
-    key = json.loads((root / "benchmarks/judge_keys/v74-din99o-seed2031.json").read_text())
+    key = json.loads((root / PUBLISHED_KEY).read_text())
     pairs = [judge.Pair(**p) for p in key["pairs"]]
     shown = judge.shown_digest(root / "docs/judge/pairs", pairs)
     assert judge.key_id(pairs, key["a"], key["b"], shown) == key["key_id"]  # neither key nor pictures changed since
@@ -151,7 +153,7 @@ def test_the_published_page_shows_what_pixelate_draws_today():
     """Votes judge the pictures on the page, so a change anywhere in the pipeline (not only new weights) must redraw
     it. Each pair's two outputs are redrawn from the page's own input picture and must be identical, pixel for pixel."""
     root = Path(__file__).parents[1]
-    key = json.loads((root / "benchmarks/judge_keys/v74-din99o-seed2031.json").read_text())
+    key = json.loads((root / PUBLISHED_KEY).read_text())
     draw = {"shipped model": Pixelator.shipped().pixelate, "classical (new)": Pixelator.classic().pixelate}
     for p in (judge.Pair(**p) for p in key["pairs"]):
         picture = Image.open(root / f"docs/judge/pairs/{p.id}-input.png")
