@@ -82,11 +82,11 @@ RECIPES ?= $(addprefix training/recipes/,cpu-native-v71.toml cpu-native-v72.toml
 TRAIN_ARGS ?=
 MODEL_RUN ?= runs/cpu-native-v74
 SHIPPED_NAME ?= pixelforge-native-v74
-# the generator resolution and the anchoring the shipped model runs with (measured: docs/model.md), recorded in its G_A
+# the generator resolution and the anchoring the shipped model runs with (measured: docs/model-log.md), recorded in its G_A
 SHIPPED_PPC ?= 2
 SHIPPED_ANCHOR_WITHIN ?= 10
 # the input it is shown (classic-thin-cells: the classic-line-cells it was trained on last, less the highlight cells
-# beside a dark line cell) and the kept features, measured: docs/model.md
+# beside a dark line cell) and the kept features, measured: docs/model-log.md
 SHIPPED_INPUT ?= classic-thin-cells
 SHIPPED_KEEP ?= --keep-features
 SHIPPED ?= inference/models/$(SHIPPED_NAME)

@@ -184,7 +184,7 @@ def with_feature_cells(
     ``pixelate`` builds it for a model that records that input (``inference.classic.with_feature_cells``):
     halving keeps a line narrower than two pixels but box-averages a 3-4 px eye into pale blocks, and what
     the generator is not shown it cannot keep: the colour-keeping target's feature cells are found in the
-    picture, and the same rule run on the halved input gets only 43% of the way to them (docs/model.md, stage 59).
+    picture, and the same rule run on the halved input gets only 43% of the way to them (docs/model-log.md, stage 59).
     """
     src = source.float()
     dark, bright = _feature_masks(src, cell, contrast)
