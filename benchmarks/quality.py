@@ -335,7 +335,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{n} minus classical (new), mean per picture [95% bootstrap interval]: "
                   f"{paired_line(paired_differences(groups[kind], n, 'classical (new)'))}")
     if args.metrics:  # for a model card: `train publish` puts metrics.json beside the card
-        args.metrics.write_text(json.dumps(card_metrics(total, by_kind, argv), indent=1))
+        model = next((m for m in ("model", "shipped model") if m in by_kind.get("cartoon", {})), None)
+        paired = paired_differences(groups["cartoon"], model, "classical (new)") if model and "classical (new)" in by_kind["cartoon"] else None
+        args.metrics.write_text(json.dumps(card_metrics(total, by_kind, argv, paired), indent=1))
     for note in notes:
         print(f"note: {note}")
     return 0

@@ -173,8 +173,35 @@ def _behind_elsewhere(by_kind: dict[str, dict[str, dict]], model: str) -> str:
     return "; ".join(parts)
 
 
-def card_metrics(total: dict[str, dict], by_kind: dict[str, dict[str, dict]], argv: list[str] | None) -> dict:
-    """The model's and the classical method's headline numbers per image group, with an honest verdict."""
+_NAMES = {"de2000": "ΔE2000", "ssim": "SSIM", "features": "small features' contrast"}
+
+
+def _cartoon_noise(paired: dict[str, tuple[float, float, float, int]]) -> list[str]:
+    """The cartoon margins a card must not sell as a lead: metrics whose 95% interval (model minus the classical
+    method, per picture) reaches past zero, in one line, and those wholly on the worse side, in another."""
+    level, worse = [], []
+    for key, (mean, lo, hi, n) in paired.items():
+        scale, unit, fmt = (100, " points", ".1f") if key == "features" else (1, "", ".3f" if key == "ssim" else ".2f")
+        if (lo > 0) if PAIRED[key] else (hi < 0):
+            continue  # better beyond the noise
+        text = f"{_NAMES.get(key, key)} {mean * scale:+{fmt}}{unit} [{lo * scale:+{fmt}}, {hi * scale:+{fmt}}] over {n} pictures"
+        (worse if ((hi < 0) if PAIRED[key] else (lo > 0)) else level).append(text)
+    how = "(model minus the classical method per picture, 95% bootstrap intervals)"
+    found = []
+    if level:
+        found.append(f"On the held-out cartoons its margins over pixelforge's classical method are within the noise of "
+                     f"which pictures were drawn: {'; '.join(level)} {how}.")
+    if worse:
+        found.append(f"On the held-out cartoons it is worse than pixelforge's classical method: {'; '.join(worse)} {how}.")
+    return found
+
+
+def card_metrics(
+    total: dict[str, dict], by_kind: dict[str, dict[str, dict]], argv: list[str] | None,
+    paired: dict[str, tuple[float, float, float, int]] | None = None,
+) -> dict:
+    """The model's and the classical method's headline numbers per image group, with an honest verdict, and the
+    limitations they measure (``paired``: :func:`paired_differences` on the cartoons), which the card lists."""
     model = "model" if any("model" in sub for sub in by_kind.values()) else "shipped model"
     metrics = {}
     for kind, sub in {"all": total, **by_kind}.items():
@@ -206,7 +233,9 @@ def card_metrics(total: dict[str, dict], by_kind: dict[str, dict[str, dict]], ar
         else:
             note += f" On cartoons the model is at least as good as pixelforge's classical method ({', '.join(ahead)})."
     elsewhere = _behind_elsewhere(by_kind, model)
+    limitations = _cartoon_noise(paired or {})
     if elsewhere:
         note += f" Elsewhere it is worse than the classical method: {elsewhere}."
+        limitations.append(f"Outside the cartoons it measures worse than pixelforge's classical method: {elsewhere}.")
     command = shlex.join(["PYTHONPATH=.", "python", "benchmarks/quality.py", *(argv if argv is not None else sys.argv[1:])])
-    return {"command": command, "note": note, "metrics": metrics}
+    return {"command": command, "note": note, "metrics": metrics, "limitations": limitations}

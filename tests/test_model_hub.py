@@ -367,7 +367,7 @@ def test_a_model_trained_in_stages_lists_every_stage(tmp_path, monkeypatch):
 
 def test_the_model_card(hub, run, tmp_path, capsys):
     (run / "metrics.json").write_text(json.dumps({"command": "python benchmarks/quality.py", "metrics": {
-        "ssim": 0.8312, "delta_e2000": 4.25, "purity": 1.0}}))
+        "ssim": 0.8312, "delta_e2000": 4.25, "purity": 1.0}, "limitations": ["Worse on photos:\nΔE2000 3.11 vs 2.73.", "x" * 999]}))
     try:
         published(hub, run)
     finally:
@@ -384,6 +384,10 @@ def test_the_model_card(hub, run, tmp_path, capsys):
     assert "| `ngf` | `8` |" in card and "optimizer step 1 " in card
     assert "| `b_balance` | off |" in card  # an option left off reads "off", not `""`
     assert "| ssim | 0.8312 |" in card and "`python benchmarks/quality.py`" in card
+    # the measured limitations head the card's list, one line each and bounded, before the generic caveats
+    limits = card.split("## Limitations\n\n")[1].splitlines()
+    assert limits[0] == "- Worse on photos: ΔE2000 3.11 vs 2.73." and limits[1] == "- " + "x" * 400
+    assert limits[2].startswith("- A CycleGAN learns the look")
     assert "metrics.json" in hub.repos[REPO].files and "![Training losses](loss.png)" in card
     attribution = hub.repos[REPO].files["attribution.csv"].decode().splitlines()
     assert attribution[0] == "domain,title,author,license,license_url,page_url" and len(attribution) == 1 + 3 + 4

@@ -76,3 +76,21 @@ def test_the_card_also_says_where_outside_the_cartoons_the_model_is_worse():
     assert ("Elsewhere it is worse than the classical method: photos (ΔE2000 3.11 vs 2.73, SSIM 0.871 vs 0.873, "
             "key colours over 10 ΔE2000 3 vs 0 of 13).") in note
     assert "generated" not in note
+
+
+def test_the_card_lists_the_cartoon_margins_that_are_within_the_noise_as_limitations():
+    """v74 on the 23 cartoons: ahead on SSIM beyond the noise, level on ΔE2000 and features only within it."""
+    cartoon = {"classical (new)": row(1.62, 0.957, 0.864), "model": row(1.54, 0.963, 0.860)}
+    photo = {"classical (new)": row(2.73, 0.873, 0.68), "model": row(3.11, 0.870, 0.69)}
+    paired = {"de2000": (-0.084, -0.198, 0.026, 23), "ssim": (0.006, 0.001, 0.012, 23), "features": (-0.005, -0.043, 0.034, 14)}
+    limits = quality.card_metrics(cartoon, {"cartoon": cartoon, "photo": photo}, [], paired)["limitations"]
+    assert limits[0] == ("On the held-out cartoons its margins over pixelforge's classical method are within the noise of "
+                         "which pictures were drawn: ΔE2000 -0.08 [-0.20, +0.03] over 23 pictures; small features' contrast "
+                         "-0.5 points [-4.3, +3.4] over 14 pictures (model minus the classical method per picture, 95% "
+                         "bootstrap intervals).")
+    assert "SSIM" not in limits[0]  # ahead beyond the noise: not a limitation
+    assert limits[1].startswith("Outside the cartoons it measures worse than pixelforge's classical method: photos (ΔE2000 3.11 vs 2.73")
+    worse = quality.card_metrics(cartoon, {"cartoon": cartoon}, [], {"de2000": (0.3, 0.1, 0.5, 23)})["limitations"]
+    assert worse == ["On the held-out cartoons it is worse than pixelforge's classical method: ΔE2000 +0.30 [+0.10, +0.50] "
+                     "over 23 pictures (model minus the classical method per picture, 95% bootstrap intervals)."]
+    assert quality.card_metrics(cartoon, {"cartoon": cartoon}, [])["limitations"] == []  # no intervals, nothing claimed

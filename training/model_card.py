@@ -29,6 +29,9 @@ RECIPE_KEYS = ("size", "load_size", "a_min_load_size", "a_resize", "b_max_scale"
                "n_layers", "batch_size", "epochs", "epochs_decay", "lr_decay", "lr", "lambda_a", "lambda_b", "lambda_identity", "lambda_content", "content_pool", "content_salience", "content_lines", "content_lines_contrast", "content_target", "content_reduce", "lambda_flat", "lambda_sym", "lambda_distill", "pool_size", "max_steps", "time_limit",
                "seed", "amp", "amp_dtype")
 MAX_METRICS = 40
+#: At most this many measured limitations, each at most this long, reach the card (metrics.json is the run's, not trusted text).
+MAX_LIMITATIONS = 8
+MAX_LIMITATION = 400
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ def build_model_card(inputs: CardInputs) -> str:
         has_loss_plot=inputs.has_loss_plot,
         metrics=_metric_rows(inputs.metrics),
         metrics_note=_metrics_note(inputs.metrics),
+        measured_limitations=_measured_limitations(inputs.metrics),
     ).rstrip() + "\n"
 
 
@@ -211,6 +215,15 @@ def _metric_rows(metrics: dict[str, Any] | None) -> list[tuple[str, str]]:
     values = metrics.get("metrics", metrics) if isinstance(metrics.get("metrics"), dict) else metrics
     rows = [(key, _fmt(v)) for key, v in _flatten(values) if key not in ("command", "source", "note")]
     return rows[:MAX_METRICS]
+
+
+def _measured_limitations(metrics: dict[str, Any] | None) -> list[str]:
+    """The limitations the benchmark measured (``metrics.json``'s ``limitations``, written by
+    ``benchmarks/quality.py --metrics``): a card lists where its own model is worse, not only the generic caveats."""
+    found = metrics.get("limitations") if metrics else None
+    if not isinstance(found, list):
+        return []
+    return [" ".join(str(line).split())[:MAX_LIMITATION] for line in found[:MAX_LIMITATIONS] if str(line).strip()]
 
 
 def _metrics_note(metrics: dict[str, Any] | None) -> str:
