@@ -274,18 +274,30 @@ def _joint_blur(values: np.ndarray, guide: np.ndarray, sigma: float, within: flo
     (a Gaussian of ``within`` in ``guide``'s units between the cells' guide colours)."""
     reach = max(1, int(np.ceil(2 * sigma)))
     rows, cols = values.shape[:2]
-    pad = ((reach, reach), (reach, reach), (0, 0))
-    values_p = np.pad(values, pad, mode="edge")
-    guide_p = np.pad(guide, pad, constant_values=np.inf)  # outside the picture: no weight
-    total, weight = np.zeros_like(values), np.zeros((rows, cols, 1), np.float32)
+    # one 2-D plane per channel: a sum over a 3-long last axis is numpy's slowest reduction (4x at 1024²)
+    values_p = [np.pad(values[..., c], reach, mode="edge") for c in range(values.shape[2])]
+    guide_c = [guide[..., c] for c in range(guide.shape[2])]
+    guide_p = [np.pad(g, reach, constant_values=np.inf) for g in guide_c]  # outside the picture: no weight
+    total, weight = [np.zeros((rows, cols), values.dtype) for _ in values_p], np.zeros((rows, cols), np.float32)
     for dy in range(2 * reach + 1):
         for dx in range(2 * reach + 1):
             near = np.exp(-((dy - reach) ** 2 + (dx - reach) ** 2) / (2 * sigma * sigma))
-            apart = ((guide_p[dy : dy + rows, dx : dx + cols] - guide) ** 2).sum(-1, keepdims=True)
-            alike = near * np.exp(-apart / (2 * within * within))
-            total += alike * values_p[dy : dy + rows, dx : dx + cols]
+            alike = near * np.exp(-_distance2(guide_p, guide_c, dy, dx) / (2 * within * within))
+            for t, v in zip(total, values_p):
+                t += alike * v[dy : dy + rows, dx : dx + cols]
             weight += alike
-    return total / weight  # weight >= 1: every cell is like itself
+    return np.stack(total, -1) / weight[..., None]  # weight >= 1: every cell is like itself
+
+
+def _distance2(padded: list[np.ndarray], planes: list[np.ndarray], dy: int, dx: int) -> np.ndarray:
+    """Squared distance between each cell of ``planes`` (one 2-D array per channel) and the cell ``(dy, dx)`` from it
+    in ``padded`` (the same planes padded by the reach), summed over channels in order as ``.sum(-1)`` would."""
+    rows, cols = planes[0].shape
+    found = None
+    for p, c in zip(padded, planes):
+        d = p[dy : dy + rows, dx : dx + cols] - c
+        found = d * d if found is None else found + d * d
+    return found
 
 
 def settle_flats(drawn: np.ndarray, picture: np.ndarray, delta: float, radius: int = SETTLE_RADIUS,
@@ -306,19 +318,19 @@ def settle_flats(drawn: np.ndarray, picture: np.ndarray, delta: float, radius: i
     out = srgb_to_oklab(np.clip(drawn, 0, 255))
     guide = srgb_to_oklab(np.clip(picture, 0, 255))
     rows, cols = out.shape[:2]
-    pad = ((radius, radius), (radius, radius), (0, 0))
-    out_p, guide_p = np.pad(out, pad, mode="edge"), np.pad(guide, pad, constant_values=np.inf)  # never like a border
-    total, weight = np.zeros_like(out), np.zeros((rows, cols, 1))
+    out_c, guide_c = [out[..., c] for c in range(3)], [guide[..., c] for c in range(3)]
+    out_p = [np.pad(o, radius, mode="edge") for o in out_c]
+    guide_p = [np.pad(g, radius, constant_values=np.inf) for g in guide_c]  # never like a border
+    total, weight = [np.zeros((rows, cols), out.dtype) for _ in out_c], np.zeros((rows, cols))
     limit, drawn_limit = (delta / 100.0) ** 2, (drawn_delta / 100.0) ** 2
     for dy in range(2 * radius + 1):
         for dx in range(2 * radius + 1):
-            there = out_p[dy : dy + rows, dx : dx + cols]
-            alike = ((((guide_p[dy : dy + rows, dx : dx + cols] - guide) ** 2).sum(-1, keepdims=True) <= limit)
-                     & (((there - out) ** 2).sum(-1, keepdims=True) <= drawn_limit))
-            total += alike * there
+            alike = (_distance2(guide_p, guide_c, dy, dx) <= limit) & (_distance2(out_p, out_c, dy, dx) <= drawn_limit)
+            for t, o in zip(total, out_p):
+                t += alike * o[dy : dy + rows, dx : dx + cols]
             weight += alike
-    settled = oklab_to_srgb(total / weight).astype(np.float32)  # weight >= 1: a cell is always like itself
-    return np.where(weight > 1, settled, drawn).astype(np.float32)  # a cell with no look-alike stays as drawn
+    settled = oklab_to_srgb(np.stack(total, -1) / weight[..., None]).astype(np.float32)  # weight >= 1: a cell is always like itself
+    return np.where(weight[..., None] > 1, settled, drawn).astype(np.float32)  # a cell with no look-alike stays as drawn
 
 
 def coherence(lab: np.ndarray, scale: float = 0.04) -> np.ndarray:
