@@ -28,8 +28,8 @@ from quality_cases import CELL, cartoon_cases, grid_of  # benchmarks/ is on sys.
 
 from inference.classic import reduce_keeping_lines
 from inference.grid import cell_means
+from inference.model_colors import anchor_colors, settle_flats
 from inference.pixelator import Pixelator
-from inference.postprocess import anchor_colors, settle_flats
 from pixelforge.imaging import rgb_on_white
 from pixelforge.testing.art_metrics import blended_edges, features_kept
 

@@ -6,7 +6,7 @@ down to ``pixels_per_cell`` generator pixels per cell side (default 1; blocks on
 the line's colour, as in the classical path, unless ``outlines`` is off), runs the generator
 there, and averages its output per cell: at 1024² with cell size 4 that is a 256² pass instead
 of 1024², a sixteenth of the work. Before averaging, the output's broad colours (above
-``anchor_colors`` cells) are pulled back to the picture's (:func:`inference.postprocess.anchor_colors`):
+``anchor_colors`` cells) are pulled back to the picture's (:func:`inference.model_colors.anchor_colors`):
 the generator keeps its outlines and shading, not its whitened backdrops. With ``hold_lines`` the
 cells on the picture's thin lines then take the line's colour and the cells beside them the
 picture's own, as in the classical path (:func:`inference.classic.hold_lines`).
@@ -50,17 +50,16 @@ from inference.classic import (
     shown_feature_cells,
 )
 from inference.grid import cell_means
+from inference.model_colors import anchor_colors, settle_flats
 from inference.model_options import ModelOptions
 from inference.onnx_engine import ONNX_ENGINES, OnnxGenerator, choose_engine
 from inference.postprocess import (
     Cells,
     PixelArtOptions,
-    anchor_colors,
     box_average,
     image_cells,
     palette_for,
     render,
-    settle_flats,
 )
 from inference.tiling import shared_norms, translate_pictures, with_shared_stats_norm
 from inference.views import AUTO, VIEW_BUDGET_SIDE, translate_views

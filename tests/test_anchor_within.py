@@ -13,8 +13,8 @@ from PIL import Image
 
 from inference import postprocess
 from inference.cli import main as cli_main
+from inference.model_colors import anchor_colors
 from inference.pixelator import ModelOptions, Pixelator
-from inference.postprocess import anchor_colors
 from pixelforge.color import srgb_to_oklab
 from pixelforge.model import checkpoint
 from pixelforge.model.networks import GeneratorSpec, init_weights

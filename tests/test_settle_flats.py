@@ -8,8 +8,9 @@ import torch
 from PIL import Image
 
 from inference.cli import main as cli_main
+from inference.model_colors import settle_flats
 from inference.pixelator import ModelOptions, Pixelator
-from inference.postprocess import SETTLE_DE, settle_flats
+from inference.postprocess import SETTLE_DE
 from pixelforge.model.networks import GeneratorSpec, init_weights
 from pixelforge.testing.art_metrics import flat_noise
 
