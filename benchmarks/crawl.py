@@ -32,8 +32,8 @@ from urllib.parse import urlsplit
 import numpy as np
 from PIL import Image
 
+from pixelforge.testing.crawls import crawl_command, read_manifest
 from pixelforge.testing.redis_server import redis_server
-from pixelforge.testing.sites import crawl_command, read_manifest
 from pixelforge.testing.sprites import make_sprite
 
 ROOT = Path(__file__).resolve().parents[1]

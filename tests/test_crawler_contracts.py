@@ -5,14 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from pixelforge.testing.crawls import REPO
 from pixelforge.testing.http_server import FixtureServer
-from pixelforge.testing.sites import (
-    REPO,
-    Art,
-    add_opengameart_node,
-    build_opengameart_site,
-    build_wikimedia_site,
-)
+from pixelforge.testing.sites import Art, add_opengameart_node, build_opengameart_site, build_wikimedia_site
 
 
 def _check(spider: str, base_url: str) -> subprocess.CompletedProcess:

@@ -9,8 +9,9 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from pixelforge.rawstore import MANIFEST_FIELDS
+from pixelforge.testing.crawls import read_manifest, read_stats, run_crawl
 from pixelforge.testing.http_server import FixtureServer
-from pixelforge.testing.sites import build_opengameart_site, read_manifest, read_stats, run_crawl
+from pixelforge.testing.sites import build_opengameart_site
 
 ISSUE_FIELDS = ["sha256", "path", "bytes", "content_type", "url", "page_url", "source", "title", "author",
                 "license", "license_url", "tags", "fetched_at", "licenses"]

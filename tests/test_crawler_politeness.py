@@ -10,8 +10,8 @@ import pytest
 from scrapy.settings import Settings
 
 from crawler.middlewares import parse_retry_after
+from pixelforge.testing.crawls import read_manifest, read_stats, run_crawl
 from pixelforge.testing.http_server import FixtureServer, Response, tiny_png
-from pixelforge.testing.sites import read_manifest, read_stats, run_crawl
 
 ROBOTS = "User-agent: *\nDisallow: /private/\n"
 

@@ -9,9 +9,10 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from pixelforge.testing.crawls import REPO, crawl_command, read_manifest
 from pixelforge.testing.http_server import FixtureServer, Response, tiny_png
 from pixelforge.testing.redis_server import redis_server
-from pixelforge.testing.sites import REPO, build_opengameart_site, crawl_command, read_manifest
+from pixelforge.testing.sites import build_opengameart_site
 
 
 @pytest.fixture

@@ -13,8 +13,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from pixelforge.rawstore import Manifest, ManifestRecord
+from pixelforge.testing.crawls import REPO, crawl_command, read_manifest, run_crawl
 from pixelforge.testing.http_server import FixtureServer, Response, tiny_png
-from pixelforge.testing.sites import REPO, build_opengameart_site, crawl_command, read_manifest, run_crawl
+from pixelforge.testing.sites import build_opengameart_site
 
 
 def _tiny_pngs(folder: Path, n: int) -> list[Path]:

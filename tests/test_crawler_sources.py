@@ -10,15 +10,9 @@ import pytest
 from crawler.spiders.gallery import GalleryConfig
 from crawler.spiders.pixelart import PixelArtSpider
 from crawler.spiders.wikimedia import html_to_text
+from pixelforge.testing.crawls import read_manifest, read_stats, run_crawl
 from pixelforge.testing.http_server import FixtureServer
-from pixelforge.testing.sites import (
-    build_gallery_site,
-    build_opengameart_site,
-    build_wikimedia_site,
-    read_manifest,
-    read_stats,
-    run_crawl,
-)
+from pixelforge.testing.sites import build_gallery_site, build_opengameart_site, build_wikimedia_site
 
 
 @pytest.fixture(scope="module")
