@@ -11,7 +11,7 @@ from pixelforge.testing.sites import build_gallery_site, build_opengameart_site,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve a fixture site (OpenGameArt, Wikimedia API or gallery) "
+    parser = argparse.ArgumentParser(prog="python -m pixelforge.testing.sites", description="Serve a fixture site (OpenGameArt, Wikimedia API or gallery) "
                                                  "over a folder of images, on 127.0.0.1.")
     parser.add_argument("kind", choices=["opengameart", "wikimedia", "gallery"])
     parser.add_argument("images", type=Path, nargs="+", help="image files or folders of images")
