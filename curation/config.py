@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pixelforge.config import ConfigError, apply, parse_override, read_toml
-from pixelforge.imaging import DEFAULT_MAX_PIXELS
+from pixelforge.decoding import DEFAULT_MAX_PIXELS
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from curation.stages.filters import first_failure, run_filters
 from curation.stages.native import LOSSLESS_FORMATS, NativeResult, recover_native
 from curation.stages.pixelart import PixelArtScore, pixel_art_score
 from curation.stages.sheets import SpriteBox, frame_grid, slice_sheet
-from pixelforge.imaging import ImageDecodeError, count_colors, pixel_sha256, png_bytes
+from pixelforge.decoding import ImageDecodeError
+from pixelforge.imaging import count_colors, pixel_sha256, png_bytes
 
 #: zlib level for the PNGs in the dataset: 3 encodes ~40% faster than 6 for ~1.5x the bytes on
 #: canvases (mostly flat white); PNG stays lossless either way.

@@ -22,7 +22,7 @@ from data_cards.folder import DatasetFolder
 from data_cards.samples import pick_samples, write_samples
 from data_cards.stats import CardStats, compute_stats
 from pixelforge.dataset import CARD_FILE, DATA_DIR, FEATURES
-from pixelforge.imaging import ImageDecodeError, open_image
+from pixelforge.decoding import ImageDecodeError, open_image
 from pixelforge.io import atomic_write
 
 TEMPLATE = Path(__file__).parent / "templates" / "dataset_card.md"

@@ -15,7 +15,8 @@ from PIL import Image, ImageOps
 
 from data_cards.folder import DatasetFolder
 from pixelforge.dataset import SAMPLES_FILE
-from pixelforge.imaging import ImageDecodeError, composite_on_white, open_image, place_on_canvas, png_bytes
+from pixelforge.decoding import ImageDecodeError, open_image
+from pixelforge.imaging import composite_on_white, place_on_canvas, png_bytes
 from pixelforge.io import atomic_write
 
 GUTTER = 4

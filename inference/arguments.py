@@ -14,7 +14,7 @@ from inference.pixelator import ModelOptions
 from inference.postprocess import ANCHOR_SIGMA, ANCHOR_WITHIN, PALETTE_SOURCES, SETTLE_DE, SNAP_DE
 from inference.shipped import DEFAULT_METHOD, SHIPPED_NAME
 from inference.views import VIEW_BUDGET_SIDE, parse_views, views_label
-from pixelforge.imaging import DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_TOTAL_PIXELS
+from pixelforge.decoding import DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_TOTAL_PIXELS
 
 EPILOG = """\
 examples:

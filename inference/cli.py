@@ -25,13 +25,8 @@ from inference.pixelator import Pixelator
 from inference.report import Summary, write_preview
 from inference.shipped import SHIPPED_NAME, shipped_card
 from inference.video import pixelate_gif, pixelate_video
-from pixelforge.imaging import (
-    FrameBudget,
-    ImageDecodeError,
-    count_frames,
-    open_image,
-    png_bytes,
-)
+from pixelforge.decoding import FrameBudget, ImageDecodeError, count_frames, open_image
+from pixelforge.imaging import png_bytes
 from pixelforge.io import atomic_path, atomic_write
 from pixelforge.model.checkpoint import CheckpointError
 from pixelforge.model.hub import hub_progress

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 import urllib3
 
-from pixelforge.imaging import IMAGE_SUFFIXES
+from pixelforge.decoding import IMAGE_SUFFIXES
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"})
 _CONTENT_SUFFIX = {

@@ -25,7 +25,7 @@ from PIL import Image
 from inference.pixelator import Pixelator
 from inference.postprocess import palette_for, render
 from inference.views import AUTO
-from pixelforge.imaging import DEFAULT_MAX_PIXELS, FrameBudget, ImageDecodeError, iter_frames
+from pixelforge.decoding import DEFAULT_MAX_PIXELS, FrameBudget, ImageDecodeError, iter_frames
 from pixelforge.io import atomic_path
 
 #: Frames sampled across a clip to fit its shared palette.

@@ -16,7 +16,8 @@ from curation.stages.expand import expand, unsafe_name
 from curation.stages.filters import first_failure, run_filters
 from curation.stages.pixelart import PixelArtScore
 from curation.stages.split import split_of
-from pixelforge.imaging import ImageDecodeError, count_colors
+from pixelforge.decoding import ImageDecodeError
+from pixelforge.imaging import count_colors
 from pixelforge.testing.sprites import make_sprite, render
 
 

@@ -27,7 +27,7 @@ from inference.cli import main
 from inference.grid import cell_means, expand_cells
 from inference.inputs import InputError, fetch_url
 from inference.palette import MAX_COLORS, PaletteError, load_palette_file, map_to_palette, nearest_color
-from pixelforge.imaging import FrameBudget, ImageDecodeError, iter_frames, open_image
+from pixelforge.decoding import FrameBudget, ImageDecodeError, iter_frames, open_image
 from pixelforge.model.checkpoint import CheckpointError, generator_metadata
 from pixelforge.model.loading import load_generator
 from pixelforge.model.networks import GeneratorSpec

@@ -18,7 +18,7 @@ import pytest
 import torch
 from PIL import Image
 
-from pixelforge.imaging import ImageDecodeError
+from pixelforge.decoding import ImageDecodeError
 from pixelforge.testing.dataset_folder import build_dataset_folder
 from pixelforge.testing.sprites import make_sprite
 from training.cli import main

@@ -19,7 +19,7 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from inference.palette import MAX_COLORS, PaletteError, parse_gpl, parse_hex
-from pixelforge.imaging import FrameBudget, ImageDecodeError, iter_frames, open_image
+from pixelforge.decoding import FrameBudget, ImageDecodeError, iter_frames, open_image
 from pixelforge.model.checkpoint import SPEC_RANGES, CheckpointError, read_header
 from pixelforge.model.loading import load_generator
 from pixelforge.model.networks import GeneratorSpec

@@ -4,11 +4,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pixelforge.decoding import ImageDecodeError, open_image
 from pixelforge.imaging import (
-    ImageDecodeError,
     composite_on_white,
     count_colors,
-    open_image,
     pixel_sha256,
     place_on_canvas,
     png_bytes,

@@ -211,7 +211,7 @@ def test_a_long_gif_fits_its_palette_on_the_sampled_frames_only(tmp_path):
 
 
 def _frames_of(data: bytes) -> list[Image.Image]:
-    from pixelforge.imaging import iter_frames
+    from pixelforge.decoding import iter_frames
 
     return [d.image.convert("RGBA") for d in iter_frames(data)]
 

@@ -202,7 +202,7 @@ def test_snap_colors_keeps_alpha_and_lossless_images():
 
 def test_jpeg_bytes_round_trip_through_open_image():
     """The stage works on what the crawler stores: encoded bytes decoded by the shared decoder."""
-    from pixelforge.imaging import open_image
+    from pixelforge.decoding import open_image
 
     r = render(make_sprite(8, (24, 20)), scale=3, phase=(2, 0), background="solid", jpeg_quality=85, seed=4)
     decoded = open_image(r.encoded()).image

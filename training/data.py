@@ -36,7 +36,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from pixelforge.imaging import ImageDecodeError, fit_scale, scale_nearest
+from pixelforge.decoding import ImageDecodeError
+from pixelforge.imaging import fit_scale, scale_nearest
 from pixelforge.model.checkpoint import MODEL_INPUTS
 from training.domains import (  # noqa: F401 - re-exported: the domains were part of this module
     DataError,

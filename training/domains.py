@@ -17,13 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pixelforge.imaging import (
-    DEFAULT_MAX_PIXELS,
-    IMAGE_SUFFIXES,
-    ImageDecodeError,
-    composite_on_white,
-    open_image,
-)
+from pixelforge.decoding import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageDecodeError, open_image
+from pixelforge.imaging import composite_on_white
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 _SHARD = re.compile(r"^(?P<split>.+)-(?P<index>\d+)-of-(?P<total>\d+)\.parquet$")

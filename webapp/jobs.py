@@ -28,7 +28,8 @@ from inference.palette import PaletteError
 from inference.preview import preview
 from inference.video import pixelate_gif, pixelate_video
 from inference.views import AUTO
-from pixelforge.imaging import ImageDecodeError, open_image, png_bytes
+from pixelforge.decoding import ImageDecodeError, open_image
+from pixelforge.imaging import png_bytes
 from webapp.models import CLASSICAL, SHIPPED_G_A, ModelError, Models
 
 FITTED = "fitted"  # the palette choice "k colours fitted to the picture"

@@ -13,14 +13,8 @@ from dataclasses import dataclass
 from PIL import Image
 
 from curation.config import DecodeConfig
-from pixelforge.imaging import (
-    DEFAULT_MAX_TOTAL_PIXELS,
-    FrameBudget,
-    ImageDecodeError,
-    has_alpha,
-    iter_frames,
-    to_rgba,
-)
+from pixelforge.decoding import DEFAULT_MAX_TOTAL_PIXELS, FrameBudget, ImageDecodeError, iter_frames
+from pixelforge.imaging import has_alpha, to_rgba
 
 
 @dataclass(frozen=True)
