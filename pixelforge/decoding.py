@@ -32,7 +32,6 @@ DEFAULT_MAX_TOTAL_PIXELS = 128_000_000
 _TRANSPOSED = frozenset(range(2, 9))
 
 
-
 class ImageDecodeError(ValueError):
     """An input that cannot become an image; ``reason`` is a short machine-readable tag."""
 
