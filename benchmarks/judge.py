@@ -141,7 +141,8 @@ button { font-size: 15px; margin-right: .5em; padding: .3em .9em; } button.chose
 #bar { position: sticky; top: 0; background: #f4f4f4; padding: .5em 0; z-index: 1; }
 </style></head><body>
 <div id="bar"><strong>{question}</strong> Pick the side, or <em>even</em>: keys 1 / 2 / 3 vote on the outlined pair.
-<span id="progress"></span> <button id="download">Download votes.json</button></div>
+<span id="progress"></span> <button id="download">Download votes.json</button>
+When you are done, download your votes and send the file to whoever asked you to judge.</div>
 {pairs}
 <script>
 const KEY = "pixelforge-judge-{key_id}", TOTAL = {count};
