@@ -25,7 +25,7 @@ from quality_cases import _de, cartoon_cases, grid_of  # benchmarks/ is on sys.p
 from inference.grid import cell_means
 from inference.pixelator import Pixelator
 from pixelforge.imaging import rgb_on_white
-from pixelforge.model.checkpoint import MODEL_INPUTS
+from pixelforge.model.recorded import MODEL_INPUTS
 
 
 def main(argv: list[str] | None = None) -> int:

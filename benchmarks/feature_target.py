@@ -30,8 +30,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pixelforge.model.checkpoint import recorded_input
 from pixelforge.model.loading import load_generator
+from pixelforge.model.recorded import recorded_input
 from training.data import Preprocess, to_tensor
 from training.domains import open_domain
 from training.outlines import CONTRAST, outline_target

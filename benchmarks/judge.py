@@ -33,7 +33,7 @@ from quality_cases import PIPELINE, Case, cartoon_cases, photo_cases  # benchmar
 
 from inference.views import parse_views, views_label
 from pixelforge.io import atomic_write
-from pixelforge.model.checkpoint import MODEL_INPUTS
+from pixelforge.model.recorded import MODEL_INPUTS
 
 CHOICES = ("left", "even", "right")
 DISPLAY = 320  # the longer side of a shown picture, in screen pixels (whole multiples of the output only)

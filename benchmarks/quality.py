@@ -72,7 +72,7 @@ from inference.pixelator import Pixelator
 from inference.postprocess import Cells, image_cells, palette_for, render
 from inference.views import parse_views, views_label
 from pixelforge.imaging import composite_on_white, count_colors
-from pixelforge.model.checkpoint import MODEL_INPUTS
+from pixelforge.model.recorded import MODEL_INPUTS
 from pixelforge.testing.art_metrics import (
     blended_edges,
     features_kept,

@@ -26,7 +26,7 @@ from inference.grid import block_sum
 from inference.postprocess import Cells, PixelArtOptions, box_average, image_cells, render
 from pixelforge.color import lightness_levels, srgb_to_oklab
 from pixelforge.imaging import rgb_on_white
-from pixelforge.model.checkpoint import FEATURE_INPUTS
+from pixelforge.model.recorded import FEATURE_INPUTS
 
 #: Smallest top-hat contrast (OKLab lightness x 255) for a pixel to count as part of a line.
 LINE_CONTRAST = 40

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from inference.onnx_engine import ENGINES
 from inference.views import AUTO, checked_views
-from pixelforge.model.checkpoint import MODEL_INPUTS
+from pixelforge.model.recorded import MODEL_INPUTS
 
 
 @dataclass(frozen=True)

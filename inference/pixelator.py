@@ -65,15 +65,15 @@ from inference.tiling import shared_norms, translate_pictures, with_shared_stats
 from inference.views import AUTO, VIEW_BUDGET_SIDE, translate_views
 from pixelforge.device import resolve_device, resolve_dtype
 from pixelforge.imaging import has_alpha, rgb_on_white
-from pixelforge.model.checkpoint import (
+from pixelforge.model.hub import resolve_checkpoint
+from pixelforge.model.loading import load_generator
+from pixelforge.model.networks import GeneratorSpec
+from pixelforge.model.recorded import (
     recommended_pixels_per_cell,
     recorded_anchor_within,
     recorded_input,
     recorded_keep_features,
 )
-from pixelforge.model.hub import resolve_checkpoint
-from pixelforge.model.loading import load_generator
-from pixelforge.model.networks import GeneratorSpec
 
 
 class Pixelator:

@@ -36,7 +36,7 @@ MAX_ANCHOR_SIGMA = 64.0
 #: draws the features where the picture has them (stage 64) cartoons 1.78 -> 1.61 ΔE2000; the shipped model, whose
 #: thin lines do not sit exactly on the picture's, has them corrected away (lines kept 94% -> 81%): docs/model-log.md.
 ANCHOR_WITHIN = 0.0
-MAX_ANCHOR_WITHIN = 100.0  # the bound pixelforge.model.checkpoint.MAX_ANCHOR_WITHIN puts on a recorded value (torch-free here)
+MAX_ANCHOR_WITHIN = 100.0  # the bound pixelforge.model.recorded.MAX_ANCHOR_WITHIN puts on a recorded value (torch-free here)
 #: Model path: a fitted palette colour this close (OKLab distance x100) to one of the picture's fills takes it
 #: exactly (:func:`snap_palette`). 2 is the just-noticeable difference CSS Color 4 uses for OKLab.
 SNAP_DE = 2.0

@@ -16,7 +16,7 @@ from inference.cli import main as cli_main
 from inference.model_colors import anchor_colors
 from inference.pixelator import ModelOptions, Pixelator
 from pixelforge.color import srgb_to_oklab
-from pixelforge.model import checkpoint
+from pixelforge.model import recorded
 from pixelforge.model.networks import GeneratorSpec, init_weights
 
 TINY = GeneratorSpec(ngf=8, n_blocks=1)
@@ -72,7 +72,7 @@ def test_the_model_path_takes_it_as_an_option(monkeypatch, tmp_path):
     assert distance(found[10.0][4:8, 2:4], WHITE).max() < 1
     with pytest.raises(ValueError, match="--anchor-within -1: must be between 0"):
         Pixelator.classic(anchor_within=-1)
-    assert postprocess.MAX_ANCHOR_WITHIN == checkpoint.MAX_ANCHOR_WITHIN  # what publish records, pixelate accepts
+    assert postprocess.MAX_ANCHOR_WITHIN == recorded.MAX_ANCHOR_WITHIN  # what publish records, pixelate accepts
     Image.fromarray(picture.astype(np.uint8)).save(tmp_path / "in.png")
     assert cli_main([str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), "--shipped", "--anchor-within", "10", "-q"]) == 0
     assert cli_main([str(tmp_path / "in.png"), "-o", str(tmp_path / "bad.png"), "--shipped", "--anchor-within", "-1"]) == 2

@@ -19,7 +19,7 @@ from inference.cli import main
 from inference.grid import cell_purity
 from inference.pixelator import Pixelator
 from pixelforge.imaging import count_colors
-from pixelforge.model.checkpoint import (
+from pixelforge.model.recorded import (
     recommended_pixels_per_cell,
     recorded_anchor_within,
     recorded_input,

@@ -17,9 +17,10 @@ from PIL import Image
 
 import training.cyclegan as cyclegan
 import training.views as training_views
-from pixelforge.model.checkpoint import MODEL_INPUTS, CheckpointError
+from pixelforge.model.checkpoint import CheckpointError
 from pixelforge.model.loading import init_networks, load_generator
 from pixelforge.model.networks import GeneratorSpec
+from pixelforge.model.recorded import MODEL_INPUTS
 from pixelforge.model.state import load_state
 from pixelforge.testing.sprites import make_sprite
 from training.cli import build_parser, main, resolve_config

@@ -11,7 +11,7 @@ from PIL import Image
 
 from inference.classic import with_lines
 from inference.postprocess import box_average
-from pixelforge.model.checkpoint import FEATURE_INPUTS
+from pixelforge.model.recorded import FEATURE_INPUTS
 from training.outlines import outline_target
 
 

@@ -14,7 +14,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from pixelforge.model.checkpoint import MODEL_INPUTS
+from pixelforge.model.recorded import MODEL_INPUTS
 from training.config import ConfigError, TrainConfig, load_run_config, load_toml
 
 EPILOG = """\

@@ -14,8 +14,8 @@ from typing import Any
 
 from pixelforge.config import ConfigError, apply, read_toml
 from pixelforge.io import atomic_write
-from pixelforge.model.checkpoint import MODEL_INPUTS
 from pixelforge.model.networks import DiscriminatorSpec, GeneratorSpec
+from pixelforge.model.recorded import MODEL_INPUTS
 from training.outlines import CONTRAST
 from training.timeplan import decay_factor, parse_duration
 

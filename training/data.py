@@ -38,7 +38,7 @@ from PIL import Image
 
 from pixelforge.decoding import ImageDecodeError
 from pixelforge.imaging import fit_scale, scale_nearest
-from pixelforge.model.checkpoint import MODEL_INPUTS
+from pixelforge.model.recorded import MODEL_INPUTS
 from training.domains import (  # noqa: F401 - re-exported: the domains were part of this module
     DataError,
     Domain,

@@ -23,16 +23,10 @@ import torch
 from tqdm import tqdm
 
 from pixelforge.device import resolve_device as pick_device
-from pixelforge.model.checkpoint import (
-    CHECKPOINTS_DIR,
-    LATEST,
-    MODEL_INPUT,
-    MODEL_INPUTS,
-    discriminator_metadata,
-    generator_metadata,
-)
+from pixelforge.model.checkpoint import CHECKPOINTS_DIR, LATEST, discriminator_metadata, generator_metadata
 from pixelforge.model.hub import resolve_checkpoint
 from pixelforge.model.loading import init_networks
+from pixelforge.model.recorded import MODEL_INPUT, MODEL_INPUTS
 from pixelforge.model.state import save_checkpoint
 from training import ddp
 from training.config import ARCHITECTURE_FIELDS, ConfigError, TrainConfig, load_run_config

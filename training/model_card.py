@@ -18,8 +18,8 @@ from typing import Any
 import jinja2
 from huggingface_hub import ModelCardData
 
-from pixelforge.model.checkpoint import MODEL_INPUTS
 from pixelforge.model.networks import GeneratorSpec
+from pixelforge.model.recorded import MODEL_INPUTS
 from training.provenance import DomainData, model_license
 
 TEMPLATE = Path(__file__).parent / "templates" / "model_card.md"

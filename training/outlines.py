@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from pixelforge.color import lightness_levels
-from pixelforge.model.checkpoint import FEATURE_INPUTS
+from pixelforge.model.recorded import FEATURE_INPUTS
 
 #: Smallest top-hat contrast, in lightness levels of 255: the classical path's LINE_CONTRAST, and the
 #: default of ``content_lines_contrast``.

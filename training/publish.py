@@ -40,17 +40,10 @@ from pixelforge.hub import (
 )
 from pixelforge.licenses import HUB_LICENSES
 from pixelforge.model.checkpoint import (
-    ANCHOR_WITHIN_KEY,
     CHECKPOINTS_DIR,
     DIRECTIONS,
     FORMAT,
     GENERATOR_ARCH,
-    KEEP_FEATURES_KEY,
-    MAX_ANCHOR_WITHIN,
-    MAX_PIXELS_PER_CELL,
-    MODEL_INPUT,
-    MODEL_INPUTS,
-    PIXELS_PER_CELL,
     STATE_JSON,
     CheckpointError,
     copy_network,
@@ -59,6 +52,15 @@ from pixelforge.model.checkpoint import (
     read_header,
     spec_fields,
     spec_from_metadata,
+)
+from pixelforge.model.recorded import (
+    ANCHOR_WITHIN_KEY,
+    KEEP_FEATURES_KEY,
+    MAX_ANCHOR_WITHIN,
+    MAX_PIXELS_PER_CELL,
+    MODEL_INPUT,
+    MODEL_INPUTS,
+    PIXELS_PER_CELL,
 )
 from training.average import RECORD as AVERAGE_RECORD
 from training.model_card import Ancestor, CardFile, CardInputs, build_model_card
