@@ -184,7 +184,8 @@ def methods(
     torch.manual_seed(0)
     spec = model.spec  # the untrained network has the trained one's architecture and resolution: only training differs
     net = Pixelator(init_weights(spec.build()).eval(), spec, model=ModelOptions(
-        pixels_per_cell=model.model.pixels_per_cell, model_input=model.model.model_input, views=model.model.views))
+        pixels_per_cell=model.model.pixels_per_cell, model_input=model.model.model_input, views=model.model.views,
+        margin=model.model.margin))
     # and the same pipeline after the generator
     net = net.with_options(hold_lines=hold_lines, keep_features=model.options.keep_features,
                            **{k: getattr(model.options, k) for k in PIPELINE})

@@ -126,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "lopsided eye) thins out; each view is one more generator pass. auto (the default): as many "
                             f"as cost at most one {VIEW_BUDGET_SIDE}² generator pass, the work of a 1024² picture at "
                             "cell 4 in one view: 8 for a sprite, 1 for a large photo")
+    model.add_argument("--margin", type=int, default=ModelOptions.margin, metavar="PX",
+                       help="show the generator this many white pixels around the picture (generator pixels) and crop "
+                            "them off its drawing: it learnt from figures on white with room around them, and draws "
+                            f"glows and odd corner colours where a picture fills its frame (default {ModelOptions.margin}; 0 = none)")
     model.add_argument("--tile", type=int, default=ModelOptions.tile, help="tile side in generator pixels for large inputs (default 1024)")
     model.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     model.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto", help="auto: bf16/fp16 on GPU, fp32 on CPU")

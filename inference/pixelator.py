@@ -357,8 +357,11 @@ class Pixelator:
     def translate_many(self, pictures: Sequence[np.ndarray]) -> list[np.ndarray]:
         """The generator on several ``(H, W, 3)`` float 0..255 pictures, batched by size, large ones tiled
         (:func:`inference.tiling.translate_pictures`), each in ``views`` orientations averaged; each comes back at
-        its own size."""
+        its own size. Each is shown with ``margin`` white pixels around it, as figures on white were in training,
+        and the drawing of the margin is cropped off."""
         assert self.generator is not None
-        net, model = self.generator, self.model
-        return translate_views(lambda batch: translate_pictures(self._run, net, batch, model.tile, model.overlap,
-                                                                model.batch_pixels), pictures, model.views)
+        net, model, m = self.generator, self.model, self.model.margin
+        shown = [np.pad(p, ((m, m), (m, m), (0, 0)), constant_values=255.0) for p in pictures] if m else pictures
+        drawn = translate_views(lambda batch: translate_pictures(self._run, net, batch, model.tile, model.overlap,
+                                                                 model.batch_pixels), shown, model.views)
+        return [d[m : d.shape[0] - m, m : d.shape[1] - m] for d in drawn] if m else drawn
