@@ -152,10 +152,12 @@ def crisp_cells(img: Image.Image) -> Image.Image:
 
 def methods(
     checkpoint: str | None = None, pixels_per_cell: int | None = None, hold_lines: bool = False,
-    model_input: str | None = None, views: int | None = None, keep_features: bool | None = None, **pipeline: float | None,
+    model_input: str | None = None, views: int | None = None, keep_features: bool | None = None, margin: int | None = None,
+    **pipeline: float | None,
 ) -> tuple[dict, list[str]]:
     """The methods by name; ``pipeline`` sets any of :data:`PIPELINE` (None: pixelate's default) for the model rows,
-    ``views`` the orientations the generator draws (None: pixelate's default, auto); the untrained net gets the same."""
+    ``views`` the orientations the generator draws (None: pixelate's default, auto), ``margin`` the white border it is
+    shown (None: pixelate's default); the untrained net gets the same."""
     import torch
 
     from inference.pixelator import ModelOptions
@@ -166,12 +168,15 @@ def methods(
     new = Pixelator.classic()
     # None: the resolution the model records (from_checkpoint), else 1
     # model_input None: the input the model records it was trained on
-    load = {"pixels_per_cell": pixels_per_cell, "model_input": model_input, **({"views": views} if views is not None else {})}
+    load = {"pixels_per_cell": pixels_per_cell, "model_input": model_input, **({"views": views} if views is not None else {}),
+            **({"margin": margin} if margin is not None else {})}
     model = Pixelator.from_checkpoint(checkpoint, **load) if checkpoint else Pixelator.shipped(**load)
     if model_input is not None:
         notes.append(f"model rows: generator input {model_input}")
     if views is not None:
         notes.append(f"model rows and untrained net: --views {views_label(views)}")
+    if margin is not None:
+        notes.append(f"model rows and untrained net: --margin {margin}")
     unknown = set(pipeline) - set(PIPELINE)
     if unknown:
         raise TypeError(f"methods() got unknown options {sorted(unknown)}")
@@ -295,13 +300,14 @@ def main(argv: list[str] | None = None) -> int:
                    "draw the picture's feature cells into it (default: what the model records it was trained on)")
     p.add_argument("--views", type=parse_views, metavar="{auto,1,2,4,8}",
                    help="model and untrained net: pixelate --views (default auto, as pixelate)")
+    p.add_argument("--margin", type=int, help="model and untrained net: pixelate --margin (default: pixelate's)")
     p.add_argument("--metrics", type=Path, help="also write the model's and classical totals here (a run's metrics.json)")
     args = p.parse_args(argv)
     cases = generated_cases() + cartoon_cases(2 if args.quick else args.cartoons, args.cartoon_prefixes) + photo_cases(args.quick)
     if args.cases:
         cases = [c for c in cases if any(part in c.name for part in args.cases)]
     found, notes = methods(args.checkpoint, args.pixels_per_cell, args.hold_lines, args.model_input, args.views,
-                           args.keep_features, **{k: getattr(args, k) for k in PIPELINE})
+                           args.keep_features, args.margin, **{k: getattr(args, k) for k in PIPELINE})
     if args.only:
         found = {n: f for n, f in found.items() if n in args.only}
     names = list(found)

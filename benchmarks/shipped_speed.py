@@ -4,7 +4,7 @@ Run: ``PYTHONPATH=. .venv/bin/python benchmarks/shipped_speed.py [--repeat 7]``
 
 Median wall time of ``Pixelator.pixelate`` (generator, palette, grid; decode excluded) after one
 warm-up call, for the default (at the resolution the model records: 2 pixels per cell side, a 512² pass, and
-``--views auto``, one view at this size), one view (``--views 1``), ``--palette-from picture``, without snapping (``--snap-colors 0``), without settling
+``--views auto``, one view at this size), one view (``--views 1``), no white margin round the picture (``--margin 0``), ``--palette-from picture``, without snapping (``--snap-colors 0``), without settling
 (``--settle-flats 0``), anchoring with a plain blur (``--anchor-within 0``; the shipped model records 10), drawn in
 2 and 8 orientations (``--views``), without colour anchoring
 (``--anchor-colors 0``), eager torch,
@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, px in [
         ("shipped model, the default (--views auto)", Pixelator.shipped(cell_size=4)),
         ("shipped model, --views 1", Pixelator.shipped(cell_size=4, views=1)),
+        ("shipped model, --margin 0", Pixelator.shipped(cell_size=4, margin=0)),
         ("shipped model, --palette-from picture", Pixelator.shipped(cell_size=4, palette_from="picture")),
         ("shipped model, --snap-colors 0", Pixelator.shipped(cell_size=4, snap_colors=0)),
         ("shipped model, --settle-flats 0", Pixelator.shipped(cell_size=4, settle_flats=0)),

@@ -363,5 +363,5 @@ class Pixelator:
         net, model, m = self.generator, self.model, self.model.margin
         shown = [np.pad(p, ((m, m), (m, m), (0, 0)), constant_values=255.0) for p in pictures] if m else pictures
         drawn = translate_views(lambda batch: translate_pictures(self._run, net, batch, model.tile, model.overlap,
-                                                                 model.batch_pixels), shown, model.views)
+                                                                 model.batch_pixels), shown, model.views, m)
         return [d[m : d.shape[0] - m, m : d.shape[1] - m] for d in drawn] if m else drawn

@@ -75,13 +75,15 @@ def restored(a: np.ndarray, k: int) -> np.ndarray:
 
 def translate_views(
     translate: Callable[[Sequence[np.ndarray]], list[np.ndarray]], pictures: Sequence[np.ndarray], views: int,
+    margin: int = 0,
 ) -> list[np.ndarray]:
     """``translate`` (pictures in, same-sized drawings out) on ``views`` orientations of every picture, each
     drawing turned back and the drawings averaged. All views go to ``translate`` in one call, so same-sized
     ones share its batches; ``views`` 1 calls it on the pictures as they are; :data:`AUTO` gives each picture
-    :func:`auto_views` of its size."""
+    :func:`auto_views` of its size without the ``margin`` it carries on each side (a border shown for context does
+    not cost the picture its views)."""
     if checked_views(views) == AUTO:  # each picture as many views as its size allows; one call per group, order kept
-        chosen = [auto_views(*p.shape[:2]) for p in pictures]
+        chosen = [auto_views(p.shape[0] - 2 * margin, p.shape[1] - 2 * margin) for p in pictures]
         out: list[np.ndarray | None] = [None] * len(pictures)
         for v in sorted(set(chosen)):
             index = [i for i, c in enumerate(chosen) if c == v]

@@ -20,7 +20,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 A, B = "classical, 4 colours", "classical, 16 colours"
 #: The published page's key (docs/quality.md): a new page, a new key, named here once.
-PUBLISHED_KEY = "benchmarks/judge_keys/v74-din99o-seed2031.json"
+PUBLISHED_KEY = "benchmarks/judge_keys/v74-margin8-seed2032.json"
 
 
 def cases(n: int) -> list[Case]:

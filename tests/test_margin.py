@@ -20,6 +20,7 @@ from inference.cli import main as cli_main
 from inference.grid import cell_means
 from inference.model_options import MARGIN, ModelOptions
 from inference.pixelator import Pixelator
+from inference.views import AUTO, translate_views
 from pixelforge.imaging import composite_on_white
 from pixelforge.model.networks import GeneratorSpec
 
@@ -91,3 +92,17 @@ def test_figures_that_fill_their_frame_keep_their_colours_with_the_margin():
             faults[name] += int((de - base > 10).sum())
     assert np.mean(error["with"]) < np.mean(error["without"]) - 0.15
     assert faults["with"] < faults["without"]
+
+
+def test_the_margin_does_not_cost_a_picture_its_views():
+    """A 512² photo at cell 4 is a 256² generator input: four views fit --views auto's budget with or without the border."""
+    passes: list[int] = []
+
+    def identity(batch):
+        passes.append(len(batch))
+        return [b.copy() for b in batch]
+
+    shown = np.zeros((256 + 2 * MARGIN, 256 + 2 * MARGIN, 3), np.float32)
+    translate_views(identity, [shown], AUTO, MARGIN)
+    translate_views(identity, [shown], AUTO)  # counted with its border, it would get two
+    assert passes == [4, 2]
