@@ -135,14 +135,14 @@ def test_missing_or_wrong_checkpoints_are_clear(tmp_path):
 
 def test_full_resolution_path_is_the_reference_forward_pass(tiny_net):
     img = photo(48, 40)
-    px = Pixelator(tiny_net, TINY, model=ModelOptions(pixels_per_cell=0, views=1)).with_options(anchor_colors=0, settle_flats=0)  # the pass alone
+    px = Pixelator(tiny_net, TINY, model=ModelOptions(pixels_per_cell=0, views=1, margin=0)).with_options(anchor_colors=0, settle_flats=0)  # the pass alone
     expected = cell_means(reference_forward(tiny_net, np.asarray(img)), 4)[0]
     np.testing.assert_allclose(px.cells(img).colors, expected, atol=1e-3)
 
 
 def test_reduced_resolution_runs_the_generator_on_the_box_averaged_picture(tiny_net):
     img = photo(48, 40)
-    px = Pixelator(tiny_net, TINY, model=ModelOptions(pixels_per_cell=2, views=1)).with_options(anchor_colors=0, settle_flats=0)
+    px = Pixelator(tiny_net, TINY, model=ModelOptions(pixels_per_cell=2, views=1, margin=0)).with_options(anchor_colors=0, settle_flats=0)
     assert px.effective_pixels_per_cell() == 2
     working = np.asarray(img.reduce(2), dtype=np.float32)  # 24x20 box average: 2x2 generator pixels per 4x4 cell
     assert np.abs(working - cell_means(np.asarray(img), 2)[0]).max() <= 0.5
@@ -241,8 +241,8 @@ def test_tile_starts_cover_everything_with_overlap():
 
 def test_tiled_inference_blends_without_seams(tiny_net):
     rgb = np.asarray(photo(232, 168, seed=3), dtype=np.float32)
-    whole = Pixelator(tiny_net, TINY, model=ModelOptions(tile=1024)).translate(rgb)
-    tiled = Pixelator(tiny_net, TINY, model=ModelOptions(tile=96, overlap=24, batch_pixels=96 * 96 * 3)).translate(rgb)
+    whole = Pixelator(tiny_net, TINY, model=ModelOptions(tile=1024, margin=0)).translate(rgb)
+    tiled = Pixelator(tiny_net, TINY, model=ModelOptions(tile=96, overlap=24, batch_pixels=96 * 96 * 3, margin=0)).translate(rgb)
     assert tiled.shape == whole.shape == rgb.shape
     # the tiles share InstanceNorm statistics: far closer to the untiled result than tiles on their own
     assert np.abs(tiled - whole).mean() < 0.5 * np.abs(whole - whole.mean((0, 1))).mean()
