@@ -213,7 +213,8 @@ def card_metrics(
                                            f"key colours >10: {t['keys_over_10']}/{t['keys_n']}")
     note = ("Means over held-out images at cell 4 and 16 colours, every method measured in the same run; lower ΔE2000, "
             "higher SSIM, lines kept and small features' contrast are better. The model and the untrained net run through `pixelate`'s pipeline, "
-            "which keeps the picture's colours above 2 cells (`--anchor-colors`) and gives a palette colour within a "
+            "which shows the generator the picture with a white margin round it (`--margin`), keeps the picture's colours above 2 cells "
+            "(`--anchor-colors`) and gives a palette colour within a "
             "just-noticeable difference of one of the picture's fills that fill's exact colour (`--snap-colors`), and averages the "
             "generator's mottle out where the picture is flat (`--settle-flats`); 'own colours' is the "
             "generator's output without the first two, 'lines held' the same pipeline with the classical method's outline cells over "
