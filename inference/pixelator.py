@@ -220,6 +220,8 @@ class Pixelator:
                     "classic-line-cells": "dark (where the classical method has a line) ",
                     "classic-thin-cells": "dark (where the classical method has a line, none beside a dark one) "}
             res += f", the picture's {kind.get(self.model.model_input, '')}feature cells drawn into its input"
+        if self.model.margin:
+            res += f", shown with {self.model.margin} white pixels round it (--margin)"
         if self.model.views == AUTO:
             res += f", up to 8 orientations averaged (as many as fit a {VIEW_BUDGET_SIDE}² pass: --views auto)"
         elif self.model.views > 1:

@@ -68,6 +68,8 @@ def test_the_margin_is_checked_and_the_cli_takes_it(tmp_path, capsys):
     Image.new("RGB", (16, 16), (200, 40, 40)).save(tmp_path / "a.png")
     assert cli_main([str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "--shipped", "--margin", "0"]) == 0
     assert Pixelator.shipped(margin=0).model.margin == 0
+    assert "shown with 8 white pixels round it" in Pixelator.shipped().describe()  # what pixelate -v says it ran
+    assert "white pixels" not in Pixelator.shipped(margin=0).describe()
 
 
 def de2000(a: np.ndarray, b: np.ndarray) -> np.ndarray:
