@@ -21,6 +21,7 @@ from inference.postprocess import PixelArtOptions
 from pixelforge.color import srgb_to_oklab
 from pixelforge.imaging import count_colors
 from pixelforge.testing.art_cases import INK, accent_case, figure_case, outline_case, salient_case
+from pixelforge.testing.art_metrics import de2000
 
 OLD = {"outlines": False, "key_colors": False}
 
@@ -122,14 +123,12 @@ def test_key_colours_on_flat_colours_and_the_colour_count():
 
 def grid_key_errors(case, out: Image.Image, cell: int = 4) -> list[float]:
     """As the quality benchmark: per region, the CIEDE2000 from its colour to the nearest output cell colour inside it."""
-    from skimage.color import deltaE_ciede2000, rgb2lab
-
     grid = cell_means(np.asarray(out.convert("RGB")), cell)[0]
     errors = []
     for _, mask, colour in case.regions:
         share = cell_means(mask[..., None].astype(np.float64), cell)[0][..., 0]
         cells = share >= 0.5 if (share >= 0.5).any() else share > 0
-        de = deltaE_ciede2000(rgb2lab(np.array(colour, np.float64)[None] / 255), rgb2lab(grid[cells] / 255))
+        de = de2000(np.array(colour, np.float64)[None], grid[cells])
         errors.append(float(de.min()))
     return errors
 

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from skimage.color import deltaE_ciede2000, rgb2lab
 from torch import nn
 
 from inference.cli import main as cli_main
@@ -23,6 +22,7 @@ from inference.pixelator import Pixelator
 from inference.views import AUTO, translate_views
 from pixelforge.imaging import composite_on_white
 from pixelforge.model.networks import GeneratorSpec
+from pixelforge.testing.art_metrics import de2000
 
 CARTOONS = sorted((Path(__file__).parent / "fixtures" / "art" / "cartoon").glob("*.png"))
 
@@ -71,9 +71,6 @@ def test_the_margin_is_checked_and_the_cli_takes_it(tmp_path, capsys):
     assert "shown with 8 white pixels round it" in Pixelator.shipped().describe()  # what pixelate -v says it ran
     assert "white pixels" not in Pixelator.shipped(margin=0).describe()
 
-
-def de2000(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return deltaE_ciede2000(rgb2lab(np.asarray(a, float) / 255.0), rgb2lab(np.asarray(b, float) / 255.0))
 
 
 def test_figures_that_fill_their_frame_keep_their_colours_with_the_margin():

@@ -11,21 +11,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from skimage.color import deltaE_ciede2000, rgb2lab
 
 from inference.dither import dither
 from inference.palette import map_to_palette
 from inference.pixelator import Pixelator
 from inference.postprocess import palette_for
+from pixelforge.testing.art_metrics import de2000
 
 CARTOONS = sorted((Path(__file__).parent / "fixtures" / "art" / "cartoon").glob("*.png"))
 #: How much further (CIEDE2000) than the nearest entry a cell's entry may be: DIN99o tracks CIEDE2000 closely, not
 #: exactly (measured at most 3.8 on these fixtures); OKLab distance gave up to 11.6 (the bee) and 7.1 (femalePerson).
 EXCESS = 5.0
 
-
-def de2000(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return deltaE_ciede2000(rgb2lab(np.asarray(a, float) / 255.0), rgb2lab(np.asarray(b, float) / 255.0))
 
 
 def test_a_dark_grey_takes_the_grey_entry_not_the_green_one_oklab_puts_nearer():

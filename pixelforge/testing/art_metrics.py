@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 from scipy import ndimage
-from skimage.color import rgb2lab
+from skimage.color import deltaE_ciede2000, rgb2lab
 from skimage.measure import label
 from skimage.morphology import black_tophat, footprint_rectangle
 
@@ -42,6 +42,11 @@ EDGE_STEP = 25.0
 LONE_STEP = 10.0
 #: CIELab ΔE76 below which two neighbouring input cells are the same flat colour.
 FLAT_STEP = 2.0
+
+
+def de2000(a: np.ndarray | tuple, b: np.ndarray | tuple) -> np.ndarray:
+    """CIEDE2000 between sRGB colours (0..255, broadcasting ``(..., 3)``): the benchmark's and the tests' yardstick."""
+    return deltaE_ciede2000(rgb2lab(np.asarray(a, np.float64) / 255.0), rgb2lab(np.asarray(b, np.float64) / 255.0))
 
 
 def lightness(rgb: np.ndarray | Image.Image) -> np.ndarray:
