@@ -336,15 +336,14 @@ def main(argv: list[str] | None = None) -> int:
     sheet(cases, outputs, names, args.tile).save(args.out / "sheet.png")
     write_html(args.out, results, total, names, notes)
     print(table(total))
+    paired = {}  # per group, the model minus the classical method per picture, with intervals
     for kind, sub in by_kind.items():
         print(f"\n{kind} ({len(groups[kind])} images)\n{table(sub)}")
         for n in (m for m in ("model", "shipped model") if m in sub and "classical (new)" in sub):
-            print(f"{n} minus classical (new), mean per picture [95% bootstrap interval]: "
-                  f"{paired_line(paired_differences(groups[kind], n, 'classical (new)'))}")
+            paired[kind] = paired_differences(groups[kind], n, "classical (new)")
+            print(f"{n} minus classical (new), mean per picture [95% bootstrap interval]: {paired_line(paired[kind])}")
     if args.metrics:  # for a model card: `train publish` puts metrics.json beside the card
-        model = next((m for m in ("model", "shipped model") if m in by_kind.get("cartoon", {})), None)
-        paired = paired_differences(groups["cartoon"], model, "classical (new)") if model and "classical (new)" in by_kind["cartoon"] else None
-        args.metrics.write_text(json.dumps(card_metrics(total, by_kind, argv, paired), indent=1))
+        args.metrics.write_text(json.dumps(card_metrics(total, by_kind, argv, paired.get("cartoon")), indent=1))
     for note in notes:
         print(f"note: {note}")
     return 0

@@ -127,14 +127,22 @@ def paired_differences(
     return out
 
 
+def paired_side(key: str, low: float, high: float) -> str:
+    """Which side a 95% interval of ``name`` minus ``reference`` (:func:`paired_differences`) lies on: "better" or
+    "worse" when it excludes zero, "level" when it reaches past it."""
+    if (low > 0) if PAIRED[key] else (high < 0):
+        return "better"
+    if (high < 0) if PAIRED[key] else (low > 0):
+        return "worse"
+    return "level"
+
+
 def paired_line(diffs: dict[str, tuple[float, float, float, int]]) -> str:
     """:func:`paired_differences` in one line: each metric's mean difference, its interval, and which side it favours."""
     parts = []
     for key, (mean, lo, hi, n) in diffs.items():
         scale, unit, fmt = (100, " pt", ".1f") if key == "features" else (1, "", ".3f")
-        better = (lo > 0) if PAIRED[key] else (hi < 0)
-        worse = (hi < 0) if PAIRED[key] else (lo > 0)
-        side = "better" if better else "worse" if worse else "level within the interval"
+        side = paired_side(key, lo, hi).replace("level", "level within the interval")
         parts.append(f"{key} {mean * scale:+{fmt}}{unit} [{lo * scale:+{fmt}}, {hi * scale:+{fmt}}] over {n}: {side}")
     return "; ".join(parts)
 
@@ -179,13 +187,12 @@ _NAMES = {"de2000": "ΔE2000", "ssim": "SSIM", "features": "small features' cont
 def _cartoon_noise(paired: dict[str, tuple[float, float, float, int]]) -> list[str]:
     """The cartoon margins a card must not sell as a lead: metrics whose 95% interval (model minus the classical
     method, per picture) reaches past zero, in one line, and those wholly on the worse side, in another."""
-    level, worse = [], []
+    sides: dict[str, list[str]] = {"better": [], "level": [], "worse": []}
     for key, (mean, lo, hi, n) in paired.items():
         scale, unit, fmt = (100, " points", ".1f") if key == "features" else (1, "", ".3f" if key == "ssim" else ".2f")
-        if (lo > 0) if PAIRED[key] else (hi < 0):
-            continue  # better beyond the noise
-        text = f"{_NAMES.get(key, key)} {mean * scale:+{fmt}}{unit} [{lo * scale:+{fmt}}, {hi * scale:+{fmt}}] over {n} pictures"
-        (worse if ((hi < 0) if PAIRED[key] else (lo > 0)) else level).append(text)
+        sides[paired_side(key, lo, hi)].append(
+            f"{_NAMES.get(key, key)} {mean * scale:+{fmt}}{unit} [{lo * scale:+{fmt}}, {hi * scale:+{fmt}}] over {n} pictures")
+    level, worse = sides["level"], sides["worse"]  # better beyond the noise is no limitation
     how = "(model minus the classical method per picture, 95% bootstrap intervals)"
     found = []
     if level:
