@@ -10,7 +10,10 @@ reads. ``tally`` joins key and votes and reports wins, ties and an exact two-sid
 
   PYTHONPATH=. python benchmarks/judge.py make --checkpoint runs/X --pixels-per-cell 2 --out benchmarks/out/judge
   # open benchmarks/out/judge/index.html, vote (buttons, or keys 1 / 2 / 3), download votes.json
-  PYTHONPATH=. python benchmarks/judge.py tally benchmarks/out/judge/key.json votes.json [more votes.json ...]
+  PYTHONPATH=. python benchmarks/judge.py tally benchmarks/out/judge/key.json votes.json [more votes.json ...] [--by-pair]
+
+Judges who vote from image files (a panel given a folder, not a browser) get ``shots``: one PNG per pair as the
+page shows it and a brief with the page's key id (``judge_shots.py``; it never reads the key).
 
 Method names are the quality benchmark's (``quality.py --only``): ``model`` (the ``--checkpoint``, else
 ``shipped model``), ``classical (new)``, ``model, lines held``, ``model, picture palette``, ...
@@ -214,6 +217,17 @@ def tally(key: dict, ballots: list[dict]) -> dict[str, dict[str, int]]:
     return counts
 
 
+def by_pair(key: dict, ballots: list[dict]) -> list[tuple[dict, int, int, int]]:
+    """``(pair, wins of a, wins of b, even)`` per pair over every ballot, in page order: which pictures each
+    method won or lost, to read beside the judges' notes. Ballots are checked as :func:`tally` checks them."""
+    tally(key, ballots)
+    rows = []
+    for p in key["pairs"]:
+        won = [("even" if b["votes"][p["id"]] == "even" else p[b["votes"][p["id"]]]) for b in ballots if p["id"] in b["votes"]]
+        rows.append((p, won.count(key["a"]), won.count(key["b"]), won.count("even")))
+    return rows
+
+
 def report(key: dict, counts: dict[str, dict[str, int]], judges: int) -> str:
     a, b = key["a"], key["b"]
     lines = [f"{key['question']} ({judges} judge{'s' * (judges != 1)})", "",
@@ -252,15 +266,35 @@ def main(argv: list[str] | None = None) -> int:
     t = sub.add_parser("tally", help="count the votes against the key")
     t.add_argument("key", type=Path)
     t.add_argument("votes", type=Path, nargs="+", help="votes.json files, one per judge")
+    t.add_argument("--by-pair", action="store_true", help="also each pair's wins and ties, with the picture it showed")
+    sh = sub.add_parser("shots", help="one PNG per pair of a page, as it shows them, and a brief: for judges who "
+                       "vote from files (it reads the page only, never the key)")
+    sh.add_argument("page", type=Path, help="the page's folder (or its index.html)")
+    sh.add_argument("--out", type=Path, required=True, help="folder for NNN.png and BRIEF.md")
     args = p.parse_args(argv)
+    if args.command == "shots":
+        from judge_shots import shots
+
+        try:
+            written = shots(args.page, args.out)
+        except (OSError, ValueError) as exc:
+            print(f"judge: error: {exc}", file=sys.stderr)
+            return 2
+        print(f"judge: {len(written)} pairs as PNGs in {args.out}, with BRIEF.md for the judges")
+        return 0
     if args.command == "tally":
         key = json.loads(args.key.read_text())
+        ballots = [json.loads(v.read_text()) for v in args.votes]
         try:
-            counts = tally(key, [json.loads(v.read_text()) for v in args.votes])
+            counts = tally(key, ballots)
         except ValueError as exc:
             print(f"judge: error: {exc}", file=sys.stderr)
             return 2
         print(report(key, counts, len(args.votes)))
+        if args.by_pair:
+            print(f"\n| pair | picture | {key['a']} | {key['b']} | even |\n|---|---|---:|---:|---:|")
+            for pair, a_wins, b_wins, even in by_pair(key, ballots):
+                print(f"| {pair['id']} | {pair['case']} | {a_wins} | {b_wins} | {even} |")
         return 0
     from quality import methods  # loads torch and the model: only for make
 

@@ -104,6 +104,52 @@ def test_page_in_headless_chromium_votes_blind_and_tallies(tmp_path, capsys):
     assert judge.tally(json.loads((tmp_path / "key.json").read_text()), [votes])["total"] == want
 
 
+def test_by_pair_counts_each_pictures_wins_over_the_ballots(capsys, tmp_path):
+    pairs = judge.make_pairs(cases(3), A, B, seed=2)
+    key = {"key_id": "k", "a": A, "b": B, "question": "?", "pairs": [p.__dict__ for p in pairs]}
+    ballots = [{"key_id": "k", "votes": {"001": "left", "002": "even", "003": "right"}},
+               {"key_id": "k", "votes": {"001": "left", "002": "right"}}]  # a judge may skip a pair
+    rows = judge.by_pair(key, ballots)
+    assert [r[0]["id"] for r in rows] == ["001", "002", "003"]
+    first = {A: 0, B: 0}
+    first[pairs[0].left] = 2
+    assert rows[0][1:] == (first[A], first[B], 0)
+    assert sum(r[1] + r[2] + r[3] for r in rows) == 5 and rows[1][3] == 1
+    with pytest.raises(ValueError, match="another page"):
+        judge.by_pair(key, [{"key_id": "x", "votes": {}}])
+    (tmp_path / "key.json").write_text(json.dumps(key))
+    for n, b in enumerate(ballots):
+        (tmp_path / f"v{n}.json").write_text(json.dumps(b))
+    assert judge.main(["tally", str(tmp_path / "key.json"), str(tmp_path / "v0.json"), str(tmp_path / "v1.json"), "--by-pair"]) == 0
+    assert f"| 001 | {pairs[0].case} | {first[A]} | {first[B]} | 0 |" in capsys.readouterr().out
+
+
+def test_shots_show_each_pair_as_the_page_does_without_the_key(tmp_path):
+    """``judge.py shots``: one PNG per pair with the picture and both outputs scaled by whole multiples (nearest
+    neighbour, as the page shows them), no buttons, and a brief carrying the page's key id; it works with the key gone."""
+    assert CHROMIUM.exists(), "needs Debian's chromium: apt-get install -y chromium (make test installs it)"
+    import judge_shots
+
+    found = cases(2)
+    methods = {A: Pixelator.classic(palette="4"), B: Pixelator.classic(palette="16")}
+    outputs = {c.name: {m: px.pixelate(c.image) for m, px in methods.items()} for c in found}
+    pairs = judge.make_pairs(found, A, B, seed=5)
+    kid = judge.write_page(tmp_path / "page", pairs, {c.name: c.image for c in found}, outputs, A, B)
+    (tmp_path / "page" / "key.json").unlink()  # a judge's folder is made from the page alone
+    assert judge.main(["shots", str(tmp_path / "page"), "--out", str(tmp_path / "shots")]) == 0
+    assert sorted(p.name for p in (tmp_path / "shots").iterdir()) == ["001.png", "002.png", "BRIEF.md"]
+    brief = (tmp_path / "shots" / "BRIEF.md").read_text()
+    assert f'"key_id": "{kid}"' in brief and judge.QUESTION in brief and A not in brief and B not in brief
+    for p in pairs:
+        shot = np.asarray(Image.open(tmp_path / "shots" / f"{p.id}.png").convert("RGB")).reshape(-1, 3)
+        for side in (p.left, p.right):  # every colour of both outputs is on the shot, drawn in whole cells
+            out = np.asarray(outputs[p.case][side].convert("RGB")).reshape(-1, 3)
+            assert set(map(tuple, out)) <= set(map(tuple, shot))
+        assert shot.shape[0] > 3 * 48 * 40  # the three pictures at their shown size, not thumbnails
+    with pytest.raises(ValueError, match="not a judging page"):
+        judge_shots.page_facts("<html></html>")
+
+
 def test_stage_strip_takes_options_per_column(tmp_path, monkeypatch):
     """``--run LABEL=RUN@OPTION=VALUE,...``: each column its own pixelate options, values read as numbers where they are."""
     import stage_strip
