@@ -207,3 +207,21 @@ def test_the_published_page_shows_what_pixelate_draws_today():
         for side, method in (("left", p.left), ("right", p.right)):
             shown = np.asarray(Image.open(root / f"docs/judge/pairs/{p.id}-{side}.png"))
             assert np.array_equal(np.asarray(draw[method](picture)), shown), (p.id, p.case, method)
+
+
+def test_every_kept_ballot_belongs_to_a_kept_key_and_the_panels_readme_states_its_tally():
+    """Ballots are kept beside their keys (people's in ``votes/``, the AI panel's in ``agent-votes/``): each must
+    tally against its key, and the panel's README must say what the tally says."""
+    root = Path("benchmarks/judge_keys")
+    keys = {k["key_id"]: k for k in (json.loads(p.read_text()) for p in root.glob("*.json"))}
+    panel = sorted((root / "agent-votes").glob("*.json"))
+    for ballot_path in sorted((root / "votes").glob("*.json")) + panel:
+        ballot = json.loads(ballot_path.read_text())
+        assert ballot["key_id"] in keys, f"{ballot_path} was cast on a page whose key is not kept"
+        judge.tally(keys[ballot["key_id"]], [ballot])
+    assert panel
+    ballots = [json.loads(p.read_text()) for p in panel]
+    key = keys[ballots[0]["key_id"]]
+    total = judge.tally(key, ballots)["total"]
+    row = f"| {len(ballots)} judges, {len(ballots) * len(key['pairs'])} ballots | {total[key['a']]} | {total[key['b']]} | {total['even']} |"
+    assert row in (root / "agent-votes" / "README.md").read_text()
