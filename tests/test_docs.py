@@ -3,6 +3,7 @@
 import argparse
 import dataclasses
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,11 @@ REPO = Path(__file__).resolve().parents[1]
 def hook():
     spec = importlib.util.spec_from_file_location("docs_reference_hook", REPO / "docs" / "hooks" / "reference.py")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(REPO / "docs" / "hooks"))  # as MkDocs loads a hook: its folder on the path meanwhile
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(REPO / "docs" / "hooks"))
     return module
 
 

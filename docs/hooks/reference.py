@@ -39,10 +39,13 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
+# this folder's modules: MkDocs puts a hook's folder on sys.path while it loads the hook
+from reference_cli import parser_markdown
+from reference_text import cell, code, default_cell, prose
+
 log = logging.getLogger("mkdocs.hooks.reference")
 
 MARKER = re.compile(r"^<!--\s*generated:\s*(?P<name>[\w-]+)\s*-->[ \t]*$", re.MULTILINE)
-USAGE_WIDTH = 80
 
 
 # --------------------------------------------------------------------------- mkdocs events
@@ -84,48 +87,6 @@ def load(module: str, attr: str | None = None) -> Any:
         raise PluginError(f"reference: {module} has no {attr}") from exc
 
 
-def prose(text: object, *, in_table: bool = False) -> str:
-    """Help text as Markdown: `code spans` kept, ``<``, ``>``, ``&`` and ``*`` outside them escaped
-    (and ``|`` too inside a table cell; a pipe within a code span does not split a cell)."""
-    parts = re.split(r"(`[^`]*`)", str(text))
-    for i in range(0, len(parts), 2):
-        part = parts[i].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("*", "\\*")
-        parts[i] = part.replace("|", "\\|") if in_table else part
-    return "".join(parts)
-
-
-def cell(text: object) -> str:
-    """Text safe inside a Markdown table cell."""
-    return prose(" ".join(str(text).split()), in_table=True)
-
-
-def code(text: object) -> str:
-    text = str(text)
-    if not text:
-        return ""
-    fence = "``" if "`" in text else "`"
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"  # a pipe inside a code span does not split a table cell
-
-
-def default_cell(value: Any) -> str:
-    """A config default for a table cell: TOML syntax in a code span, or *none*."""
-    return "*none*" if value is None else code(toml_value(value))
-
-
-def toml_value(value: Any) -> str:
-    """A default as it would be written in a TOML file."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    return str(value)
-
-
 def field_comments(cls: type) -> tuple[dict[str, str], dict[str, str]]:
     """For a dataclass: ``name -> comment after the field`` and ``name -> comment lines just above it``."""
     try:
@@ -164,111 +125,6 @@ def _trailing_comment(line: str) -> str:
 def type_name(field: dataclasses.Field) -> str:
     kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", str(field.type))
     return kind.replace("typing.", "")
-
-
-# --------------------------------------------------------------------------- argparse -> Markdown
-
-
-def option_names(action: argparse.Action) -> str:
-    if not action.option_strings:
-        return code(action.metavar or action.dest)
-    return ", ".join(code(s) for s in action.option_strings)
-
-
-def option_value(action: argparse.Action) -> str:
-    if action.nargs == 0:
-        return ""
-    if action.choices is not None:
-        text = " \\| ".join(code(c) for c in action.choices)
-    elif not action.option_strings:
-        text = ""  # a positional: its name is in the first column
-    else:
-        text = code(action.metavar or action.dest.upper())
-    if action.nargs in ("+", "*"):
-        text = (text + " " if text else "") + ("one or more" if action.nargs == "+" else "any number")
-    return text
-
-
-def option_default(action: argparse.Action, defaults: dict[str, Any]) -> str:
-    value = action.default
-    if value in (None, argparse.SUPPRESS) or (action.nargs == 0 and value is False):
-        value = defaults.get(action.dest)
-        if value is None:
-            return ""
-        return code(value if isinstance(value, str) else toml_value(value))
-    if isinstance(value, Path):
-        value = str(value)
-    return code(value if isinstance(value, str) else repr(value))
-
-
-def help_text(parser: argparse.ArgumentParser, action: argparse.Action) -> str:
-    if not action.help or action.help == argparse.SUPPRESS:
-        return ""
-    try:
-        text = parser._get_formatter()._expand_help(action)
-    except (KeyError, TypeError, ValueError):
-        text = action.help
-    text = cell(text)
-    if action.required and action.option_strings:
-        text += " **(required)**"
-    if isinstance(action, argparse._AppendAction) and "repeatable" not in text:
-        text += " (repeatable)"
-    return text
-
-
-def usage(parser: argparse.ArgumentParser) -> str:
-    formatter = argparse.HelpFormatter(parser.prog, width=USAGE_WIDTH)
-    formatter.add_usage(parser.usage, parser._actions, parser._mutually_exclusive_groups, prefix="")
-    return formatter.format_help().strip()
-
-
-def parser_markdown(
-    parser: argparse.ArgumentParser,
-    level: int,
-    *,
-    heading: bool = True,
-    summary: str = "",
-    defaults: dict[str, Any] | None = None,
-) -> str:
-    """One command: heading, description, usage, a table per argument group, epilog; then its subcommands."""
-    defaults = defaults or {}
-    out = [f"{'#' * level} `{parser.prog}`", ""] if heading else []
-    if summary:
-        out += [f"*{cell(summary)}*", ""]
-    if parser.description:
-        out += [prose(parser.description.strip()), ""]
-    out += ["```text", usage(parser), "```", ""]
-    subparsers: list[argparse._SubParsersAction] = []
-    for group in parser._action_groups:
-        actions = [a for a in group._group_actions if not isinstance(a, argparse._HelpAction)]
-        subparsers += [a for a in actions if isinstance(a, argparse._SubParsersAction)]
-        actions = [a for a in actions if not isinstance(a, argparse._SubParsersAction)]
-        if not actions:
-            continue
-        title = group.title or "options"
-        title = {"positional arguments": "arguments", "optional arguments": "options"}.get(title, title)
-        group_level = level + 1 if heading else level
-        out += [f"{'#' * group_level} {prose(title[0].upper() + title[1:])}", ""]
-        if group.description:
-            out += [prose(group.description), ""]
-        out += ["| option | value | default | description |", "| --- | --- | --- | --- |"]
-        for action in actions:
-            out.append(
-                f"| {option_names(action)} | {option_value(action)} | {option_default(action, defaults)} "
-                f"| {help_text(parser, action)} |"
-            )
-        out.append("")
-    if parser.epilog:
-        out += ["```text", parser.epilog.strip("\n"), "```", ""]
-    for sub in subparsers:
-        helps = {choice.dest: choice.help for choice in sub._choices_actions}
-        out += ["| command | what it does |", "| --- | --- |"]
-        out += [f"| [`{child.prog}`](#{child.prog.replace(' ', '-')}) | {cell(helps.get(name) or '')} |"
-                for name, child in sub.choices.items()]
-        out.append("")
-        for name, child in sub.choices.items():
-            out.append(parser_markdown(child, level, summary=helps.get(name) or ""))
-    return "\n".join(out)
 
 
 def cli_curate() -> str:
