@@ -256,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--model-input", choices=MODEL_INPUTS, help="model rows: the generator's input (default: the model's own)")
     m.add_argument("--keep-features", action=argparse.BooleanOptionalAction,
                    help="model rows: pixelate --keep-features (default: what the model records)")
+    m.add_argument("--keep-highlights", action="store_true", help="model rows: pixelate --keep-highlights")
     m.add_argument("--views", type=parse_views, metavar="{auto,1,2,4,8}", help="model rows: pixelate --views (default auto, as pixelate)")
     m.add_argument("--a", default=None, help="first method (default: 'model', or 'shipped model' without --checkpoint)")
     m.add_argument("--b", default="classical (new)", help="second method (default: the classical path)")
@@ -299,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     from quality import methods  # loads torch and the model: only for make
 
     found, notes = methods(args.checkpoint, args.pixels_per_cell, model_input=args.model_input, views=args.views,
-                           keep_features=args.keep_features, **{k: getattr(args, k) for k in PIPELINE})
+                           keep_features=args.keep_features, keep_highlights=args.keep_highlights,
+                           **{k: getattr(args, k) for k in PIPELINE})
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     a = args.a or ("model" if args.checkpoint else "shipped model")

@@ -153,7 +153,7 @@ def crisp_cells(img: Image.Image) -> Image.Image:
 def methods(
     checkpoint: str | None = None, pixels_per_cell: int | None = None, hold_lines: bool = False,
     model_input: str | None = None, views: int | None = None, keep_features: bool | None = None, margin: int | None = None,
-    **pipeline: float | None,
+    keep_highlights: bool = False, **pipeline: float | None,
 ) -> tuple[dict, list[str]]:
     """The methods by name; ``pipeline`` sets any of :data:`PIPELINE` (None: pixelate's default) for the model rows,
     ``views`` the orientations the generator draws (None: pixelate's default, auto), ``margin`` the white border it is
@@ -192,8 +192,11 @@ def methods(
         pixels_per_cell=model.model.pixels_per_cell, model_input=model.model.model_input, views=model.model.views,
         margin=model.model.margin))
     # and the same pipeline after the generator
-    net = net.with_options(hold_lines=hold_lines, keep_features=model.options.keep_features,
+    net = net.with_options(hold_lines=hold_lines, keep_features=model.options.keep_features, keep_highlights=keep_highlights,
                            **{k: getattr(model.options, k) for k in PIPELINE})
+    if keep_highlights:
+        model = model.with_options(keep_highlights=True)
+        notes.append("model rows and untrained net: --keep-highlights")
     if hold_lines:
         model = model.with_options(hold_lines=True)
         notes.append("model rows and untrained net: --hold-lines")
@@ -215,6 +218,8 @@ def methods(
     }
     if not hold_lines:  # the classical path's outline cells over the model's drawing (--hold-lines)
         found[f"{name}, lines held"] = model.with_options(hold_lines=True).pixelate
+    if not keep_highlights:  # the picture's highlights the generator drew over, back (--keep-highlights)
+        found[f"{name}, highlights kept"] = model.with_options(keep_highlights=True).pixelate
     if checkpoint:
         notes.append(f"model: {checkpoint}")
     try:
@@ -296,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hold-lines", action="store_true", help="model and untrained net: pixelate --hold-lines")
     p.add_argument("--keep-features", action=argparse.BooleanOptionalAction,
                    help="model and untrained net: pixelate --keep-features (default: what the model records)")
+    p.add_argument("--keep-highlights", action="store_true", help="model and untrained net: pixelate --keep-highlights")
     p.add_argument("--model-input", choices=MODEL_INPUTS, help="model and untrained net: the generator's input; all but lines "
                    "draw the picture's feature cells into it (default: what the model records it was trained on)")
     p.add_argument("--views", type=parse_views, metavar="{auto,1,2,4,8}",
@@ -307,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cases:
         cases = [c for c in cases if any(part in c.name for part in args.cases)]
     found, notes = methods(args.checkpoint, args.pixels_per_cell, args.hold_lines, args.model_input, args.views,
-                           args.keep_features, args.margin, **{k: getattr(args, k) for k in PIPELINE})
+                           args.keep_features, args.margin, args.keep_highlights, **{k: getattr(args, k) for k in PIPELINE})
     if args.only:
         found = {n: f for n, f in found.items() if n in args.only}
     names = list(found)

@@ -11,7 +11,14 @@ from inference.inputs import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT
 from inference.onnx_engine import ENGINES
 from inference.palette import NAMED_PALETTES
 from inference.pixelator import ModelOptions
-from inference.postprocess import ANCHOR_SIGMA, ANCHOR_WITHIN, PALETTE_SOURCES, SETTLE_DE, SNAP_DE
+from inference.postprocess import (
+    ANCHOR_SIGMA,
+    ANCHOR_WITHIN,
+    PALETTE_SOURCES,
+    SETTLE_DE,
+    SNAP_DE,
+    PixelArtOptions,
+)
 from inference.shipped import DEFAULT_METHOD, SHIPPED_NAME
 from inference.views import VIEW_BUDGET_SIDE, parse_views, views_label
 from pixelforge.decoding import DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_TOTAL_PIXELS
@@ -120,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "each at least as dark as it was shown: where it drew one paler, the cell takes the shown "
                             "colour; the rest of its drawing stays (default: what the model records; the shipped model "
                             "records on)")
+    model.add_argument("--keep-highlights", action=argparse.BooleanOptionalAction, default=PixelArtOptions.keep_highlights,
+                       help="where the picture has a thin light line (teeth, a glint, a highlight on a rim) that the model "
+                            "drew over, darker than it was shown, the cell takes the highlight's colour, as --classic draws "
+                            "it; feature cells shown dark and the rest of the drawing stay (default off)")
     model.add_argument("--views", type=parse_views, metavar="{auto,1,2,4,8}", default=views_label(ModelOptions.views),
                        help="draw the picture in this many orientations (2: also mirrored; 4: also upside down; 8: also "
                             "transposed) and average the drawings: what the model draws one way only (a stray cell, a "

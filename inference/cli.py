@@ -121,7 +121,7 @@ def _plain(message: str) -> str:
 def make_pixelator(args: argparse.Namespace) -> Pixelator:
     # each flag is the option of the same name (PixelArtOptions, ModelOptions)
     names = ("cell_size", "palette", "dither", "native", "palette_from", "anchor_colors", "anchor_within", "snap_colors", "settle_flats",
-             "hold_lines", "keep_features", "views", "margin", "tile", "device", "precision", "threads", "engine")
+             "hold_lines", "keep_features", "keep_highlights", "views", "margin", "tile", "device", "precision", "threads", "engine")
     options: dict[str, object] = {name: getattr(args, name) for name in names}
     options["onnx_cache"] = not args.no_onnx_cache
     for recorded in ("anchor_within", "keep_features"):  # None: the model's recorded value (Pixelator.from_checkpoint)

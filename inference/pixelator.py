@@ -44,7 +44,9 @@ from torch import nn
 from inference.classic import (
     classic_cells,
     draw_feature_cells,
+    highlight_cells,
     hold_lines,
+    keep_highlights,
     keep_shown_features,
     reduce_keeping_lines,
     shown_feature_cells,
@@ -215,6 +217,8 @@ class Pixelator:
             anchor += ", the picture's thin lines held"
         if self.keeps_features:
             anchor += ", the feature cells it was shown kept as dark as shown"
+        if self.options.keeps_highlights:
+            anchor += ", the picture's highlights it drew over put back"
         if self.model.model_input != "lines":
             kind = {"dark-cells": "dark ", "classic-dark-cells": "dark (where the classical method has a dark line) ",
                     "classic-line-cells": "dark (where the classical method has a line) ",
@@ -266,6 +270,9 @@ class Pixelator:
             colors = settle_flats(colors, own, self.options.settle_flats)
             if self.keeps_features:  # what it was shown as a feature cell stays at least as dark
                 colors = keep_shown_features(colors, *cells)
+            if self.options.keeps_highlights:  # the picture's thin light lines it was shown and drew over; never a feature cell
+                lights, light = highlight_cells(rgb, cell, alpha)
+                colors = keep_highlights(colors, own, lights if cells is None else lights & ~cells[0], light)
             if self.options.holds_lines:  # the classical path's outline cells (and the picture's beside them) over the drawing
                 colors = hold_lines(colors, rgb, cell, alpha)
             # the picture's own cells only where the palette will be snapped to them

@@ -92,6 +92,9 @@ class PixelArtOptions:
     #: model path, for a model shown feature cells (``model_input`` other than "lines"): a feature cell the generator
     #: drew paler than it was shown takes the colour it was shown (:func:`inference.classic.keep_shown_features`)
     keep_features: bool = False
+    #: model path: a cell the classical path draws as a highlight (a thin bright line) that the generator drew darker than
+    #: it was shown takes the highlight's colour (:func:`inference.classic.keep_highlights`)
+    keep_highlights: bool = False
     #: model path: where the picture is flat, the generator's mottle is averaged out; each cell takes the mean of the
     #: drawing over the cells around it that the picture has within this OKLab distance (x100) of its own colour
     #: (:func:`settle_flats`); 0 = off
@@ -123,6 +126,12 @@ class PixelArtOptions:
     def holds_lines(self) -> bool:
         """Whether a model's output gets the picture's thin lines held: asked for, outlines on, and cells to hold them in."""
         return self.hold_lines and self.outlines and self.cell_size >= 2
+
+    @property
+    def keeps_highlights(self) -> bool:
+        """Whether a model's output gets the picture's highlights back: asked for, outlines on (the classical path draws
+        highlights only with them), and cells to hold them in."""
+        return self.keep_highlights and self.outlines and self.cell_size >= 2
 
     @property
     def snaps(self) -> bool:

@@ -362,6 +362,62 @@ def test_kept_features_stay_as_dark_as_the_generator_was_shown_them(tiny_net, mo
     assert make_pixelator(build_parser().parse_args(["x.png", "-o", "out", "--keep-features"])).options.keep_features
 
 
+def test_kept_highlights_come_back_where_the_generator_drew_them_over(tiny_net, monkeypatch):
+    """A generator that paints a navy field flat over a thin light line in it: with keep_highlights the line's cells take
+    the highlight's colour, as the classical path draws it; a line cell drawn lighter than it was shown keeps its
+    drawing, and so does every other cell; transparent cells and outlines off keep the drawing too."""
+    arr = np.full((64, 64, 3), (30, 40, 110), np.uint8)  # a navy field
+    arr[:, 29:31] = (250, 245, 200)  # a 2 px cream highlight in cell column 7
+    img = Image.fromarray(arr)
+    drawn = np.full((32, 32, 3), (30, 40, 110), np.float32)  # at 2 px per cell: the field, the highlight painted over
+    drawn[6:8, 14:16] = 255.0  # but cell (3, 7) drawn lighter than it was shown
+    seen = {}
+    for keep in (False, True):
+        px = Pixelator(tiny_net, TINY, model=ModelOptions(pixels_per_cell=2)).with_options(
+            anchor_colors=0, settle_flats=0, keep_highlights=keep)
+        monkeypatch.setattr(px, "translate_many", lambda pictures: [drawn.copy() for _ in pictures])
+        seen[keep] = px.cells(img).colors
+        assert ("highlights it drew over put back" in px.describe()) is keep
+    off, on = seen[False], seen[True]
+    np.testing.assert_allclose(np.delete(off, 3, axis=0)[:, 7], np.tile([30, 40, 110], (15, 1)), atol=1)  # off: the drawing
+    classic = Pixelator.classic().cells(img).colors
+    line = np.delete(on, 3, axis=0)[:, 7]
+    np.testing.assert_allclose(line, np.delete(classic, 3, axis=0)[:, 7], atol=1)  # on: the classical path's highlight
+    np.testing.assert_allclose(line, np.tile([250, 245, 200], (15, 1)), atol=1)  # the line's own cream, not the cell's average
+    np.testing.assert_allclose(on[3, 7], 255)  # drawn lighter than shown: its own drawing stays
+    np.testing.assert_array_equal(np.delete(on, 7, axis=1), np.delete(off, 7, axis=1))  # nothing else changes
+    rgba = np.dstack([arr, np.full((64, 64), 255, np.uint8)])
+    rgba[:32, 28:32, 3] = 0  # the line's upper half transparent
+    px = Pixelator(tiny_net, TINY, model=ModelOptions(pixels_per_cell=2)).with_options(
+        anchor_colors=0, settle_flats=0, keep_highlights=True)
+    monkeypatch.setattr(px, "translate_many", lambda pictures: [drawn.copy() for _ in pictures])
+    cells = px.cells(Image.fromarray(rgba, "RGBA")).colors
+    np.testing.assert_allclose(cells[:3, 7], np.tile([30, 40, 110], (3, 1)), atol=1)  # transparent: never given a highlight
+    np.testing.assert_allclose(cells[8:, 7], np.tile([250, 245, 200], (8, 1)), atol=1)
+    np.testing.assert_allclose(px.with_options(outlines=False).cells(img).colors, px.with_options(keep_highlights=False).cells(img).colors)
+    # a cell the generator was shown as a dark feature stays as kept dark: a highlight never goes over it
+    import inference.pixelator as pixelator_module
+
+    feature = np.zeros((16, 16), bool)
+    feature[:8, 7] = True  # the line's upper half shown to the generator as a dark feature
+    monkeypatch.setattr(pixelator_module, "shown_feature_cells",
+                        lambda rgb, cell, kind, opaque=None: (feature, np.full((16, 16, 3), 80.0, np.float32)))
+    px = Pixelator(tiny_net, TINY, model=ModelOptions(pixels_per_cell=2, model_input="dark-cells")).with_options(
+        anchor_colors=0, settle_flats=0, keep_features=True, keep_highlights=True)
+    monkeypatch.setattr(px, "translate_many", lambda pictures: [drawn.copy() for _ in pictures])
+    cells = px.cells(img).colors
+    # shown grey 80: drawn navy (darker), keep_features keeps the drawing and no highlight goes over it; drawn white
+    # (row 3, paler), it takes the grey it was shown
+    np.testing.assert_allclose(np.delete(cells[:8, 7], 3, axis=0), np.tile([30, 40, 110], (7, 1)), atol=1)
+    np.testing.assert_allclose(cells[3, 7], 80)
+    np.testing.assert_allclose(cells[8:, 7], np.tile([250, 245, 200], (8, 1)), atol=1)  # the highlight below it, back
+    from inference.arguments import build_parser
+    from inference.cli import make_pixelator
+
+    assert make_pixelator(build_parser().parse_args(["x.png", "-o", "out", "--keep-highlights"])).options.keep_highlights
+    assert not make_pixelator(build_parser().parse_args(["x.png", "-o", "out"])).options.keep_highlights
+
+
 def two_colour_picture() -> Image.Image:
     """Red and blue 4x4 blocks on a cell-aligned grid: the picture's own cells hold exactly these two colours."""
     rng = np.random.default_rng(5)
