@@ -8,7 +8,6 @@ corpus lives in ``../shared/corpus`` (``PIXELFORGE_CORPUS`` overrides it).
 from __future__ import annotations
 
 import hashlib
-import json
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -21,16 +20,24 @@ from PIL import Image
 from curation.config import load_config
 from curation.pipeline import run
 from pixelforge.imaging import composite_on_white
+from pixelforge.testing.crawls import read_manifest
+
+STORE = CORPUS / "pixel-art"
+
+
+def _store_rows() -> tuple[list[dict[str, Any]], int]:
+    """The pixel-art store's manifest rows and their pixels in all (from each row's ``size:WxH`` tag)."""
+    manifest = read_manifest(STORE)
+    pixels = sum(int(a) * int(b) for r in manifest for a, b in [next(t[5:] for t in r["tags"] if t.startswith("size:")).split("x")])
+    return manifest, pixels
 
 
 def store_throughput(workers: int) -> dict[str, Any]:
     """Curate the whole pixel-art store on one core: MP/s and files/s per CPU-second, LPC sheets cut."""
-    store = CORPUS / "pixel-art"
-    manifest = [json.loads(line) for line in (store / "manifest.jsonl").read_text().splitlines() if line.strip()]
-    mp = sum(int(a) * int(b) for r in manifest for a, b in [next(t[5:] for t in r["tags"] if t.startswith("size:")).split("x")])
+    manifest, mp = _store_rows()
     with tempfile.TemporaryDirectory() as tmp:
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        result = run(store, Path(tmp) / "out", load_config(overrides=[f"workers={workers}"]), progress=False)
+        result = run(STORE, Path(tmp) / "out", load_config(overrides=[f"workers={workers}"]), progress=False)
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         lpc = {r["sha256"] for r in manifest if r["source"] == "lpc"}
         frames: dict[str, int] = Counter(it["sha256"] for it in result.report["items"] if it["sha256"] in lpc and _box(it["member"]))
@@ -52,8 +59,7 @@ def store_floor() -> dict[str, Any]:
     from curation.stages.sheets import frame_grid
     from pixelforge.imaging import pixel_sha256, place_on_canvas, png_bytes
 
-    store = CORPUS / "pixel-art"
-    manifest = [json.loads(line) for line in (store / "manifest.jsonl").read_text().splitlines() if line.strip()]
+    manifest, mp = _store_rows()
     config = load_config()
     parts: dict[str, float] = defaultdict(float)
     items = 0
@@ -76,14 +82,13 @@ def store_floor() -> dict[str, Any]:
             png_bytes(place_on_canvas(white, config.canvas.size)[0], PNG_LEVEL)
 
     for row in manifest:
-        img = timed("decode", lambda path: Image.open(path).convert("RGBA"), store / row["path"])
+        img = timed("decode", lambda path: Image.open(path).convert("RGBA"), STORE / row["path"])
         for crop in timed("cut", cut, img):
             white = timed("composite", composite_on_white, crop)
             timed("pixel_sha256", pixel_sha256, white)
             timed("hashes", image_hashes, white)
             timed("png", encode, white)
             items += 1
-    mp = sum(int(a) * int(b) for r in manifest for a, b in [next(t[5:] for t in r["tags"] if t.startswith("size:")).split("x")])
     total = sum(parts.values())
     return {"distinct_items": items, "cpu_s": round(total, 1), "mp_per_cpu_s": round(mp / 1e6 / total, 2),
             "parts_cpu_s": {k: round(v, 1) for k, v in parts.items()}}
