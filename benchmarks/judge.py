@@ -194,6 +194,11 @@ def sign_test(wins: int, losses: int) -> float:
     return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n)
 
 
+def _winner(pair: dict, choice: str) -> str:
+    """The method a vote on ``pair`` went to ("left" or "right" is that side's method), or "even"."""
+    return "even" if choice == "even" else pair[choice]
+
+
 def tally(key: dict, ballots: list[dict]) -> dict[str, dict[str, int]]:
     """Wins of ``a``, of ``b`` and ties per group and in total, over every ballot (one judge's votes.json each).
 
@@ -210,7 +215,7 @@ def tally(key: dict, ballots: list[dict]) -> dict[str, dict[str, int]]:
             if choice not in CHOICES:
                 raise ValueError(f"ballot {n}, pair {pid}: {choice!r} is not one of {', '.join(CHOICES)}")
             p = pairs[pid]
-            won = "even" if choice == "even" else p[choice]
+            won = _winner(p, choice)
             for group in (p["group"], "total"):
                 row = counts.setdefault(group, {key["a"]: 0, key["b"]: 0, "even": 0})
                 row[won] += 1
@@ -223,7 +228,7 @@ def by_pair(key: dict, ballots: list[dict]) -> list[tuple[dict, int, int, int]]:
     tally(key, ballots)
     rows = []
     for p in key["pairs"]:
-        won = [("even" if b["votes"][p["id"]] == "even" else p[b["votes"][p["id"]]]) for b in ballots if p["id"] in b["votes"]]
+        won = [_winner(p, b["votes"][p["id"]]) for b in ballots if p["id"] in b["votes"]]
         rows.append((p, won.count(key["a"]), won.count(key["b"]), won.count("even")))
     return rows
 

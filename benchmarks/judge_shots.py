@@ -15,6 +15,7 @@ from pathlib import Path
 from pixelforge.io import atomic_write
 
 CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 HIDE = "#bar, .vote { display: none !important } .pair.current { outline: none !important }"
 
 BRIEF = """# Judging pixel art
@@ -55,8 +56,7 @@ def shots(page: Path, out: Path, chromium: Path = CHROMIUM) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(chromium), headless=True,
-                                     args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+        browser = pw.chromium.launch(executable_path=str(chromium), headless=True, args=CHROMIUM_FLAGS)
         try:
             tab = browser.new_page(viewport={"width": 1200, "height": 900})
             tab.goto(index.resolve().as_uri())

@@ -14,10 +14,9 @@ from inference.pixelator import Pixelator
 
 sys.path.append(str(Path(__file__).parents[1] / "benchmarks"))  # after the packages: benchmarks/data_cards.py must not shadow data_cards
 import judge  # noqa: E402 - benchmarks/ is a folder of scripts, not a package
+from judge_shots import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402 - the browser the shots take, and how it is started
 from quality_cases import Case  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 A, B = "classical, 4 colours", "classical, 16 colours"
 #: The published page's key (docs/quality.md): a new page, a new key, named here once.
 PUBLISHED_KEY = "benchmarks/judge_keys/v74-margin8-seed2032.json"
