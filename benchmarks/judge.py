@@ -266,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--a", default=None, help="first method (default: 'model', or 'shipped model' without --checkpoint)")
     m.add_argument("--b", default="classical (new)", help="second method (default: the classical path)")
     m.add_argument("--cartoons", type=int, default=12, help="held-out cartoons per source (Kenney, Twemoji; default 12)")
+    m.add_argument("--skip", type=int, default=0,
+                   help="leave out the first SKIP held-out cartoons per source: a page of pictures no option was chosen "
+                   "on (--skip 12; the corpus holds out 11 of Kenney's, so those pages are Twemoji's)")
     m.add_argument("--photos", action="store_true", help="also the 13 corpus photos")
     m.add_argument("--seed", type=int, default=0, help="shuffles the order and the sides")
     m.add_argument("--out", type=Path, default=Path("benchmarks/out/judge"))
@@ -314,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"judge: error: no method {', '.join(map(repr, missing))}; one of: {', '.join(map(repr, found))}", file=sys.stderr)
         return 2
-    cases = cartoon_cases(args.cartoons) + (photo_cases(quick=False) if args.photos else [])
+    cases = cartoon_cases(args.cartoons, skip=args.skip) + (photo_cases(quick=False) if args.photos else [])
     pictures = {c.name: c.image for c in cases}
     outputs = {c.name: {a: found[a](c.image), args.b: found[args.b](c.image)} for c in cases}
     pairs = make_pairs(cases, a, args.b, args.seed)
