@@ -229,3 +229,25 @@ def test_every_kept_ballot_belongs_to_a_kept_key_and_the_panels_readme_states_it
         total = judge.tally(key, ballots)["total"]
         row = f"| {len(ballots)} judges, {len(ballots) * len(key['pairs'])} ballots | {total[key['a']]} | {total[key['b']]} | {total['even']} |"
         assert row in readme, f"the panel on {kid} tallies {row}"
+
+
+def test_cartoon_cases_skip_reaches_held_out_pictures_no_option_was_chosen_on(tmp_path, monkeypatch):
+    """``judge.py make --skip 12``: the next held-out pictures of each source in sha256 order, never a training one
+    and never one of the first ``skip``; a source with fewer held out gives what it has."""
+    import quality_cases
+
+    rows = []
+    for i, (source, digest) in enumerate([("twemoji", f"0{i:02x}" + "a" * 61) for i in range(6)]
+                                         + [("twemoji", "1" + "b" * 63), ("kenney", "0" + "c" * 63)]):
+        path = f"files/{digest[:2]}/{digest}.png"
+        (tmp_path / "cartoons" / path).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGBA", (9, 9), (i * 30, 0, 0, 255)).save(tmp_path / "cartoons" / path)
+        rows.append({"sha256": digest, "path": path, "source": source, "title": f"pic {source}-{i}"})
+    (tmp_path / "cartoons" / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in reversed(rows)))
+    monkeypatch.setattr(quality_cases, "CORPUS", tmp_path)
+    first = [c.name for c in quality_cases.cartoon_cases(2)]
+    assert first == ["kenney:kenney-7", "twemoji:twemoji-0", "twemoji:twemoji-1"]
+    fresh = quality_cases.cartoon_cases(3, skip=2)
+    assert [c.name for c in fresh] == ["twemoji:twemoji-2", "twemoji:twemoji-3", "twemoji:twemoji-4"]
+    assert fresh[0].image.size == (8, 8)  # cropped to the cell grid, as every case
+    assert [c.name for c in quality_cases.cartoon_cases(9, skip=5)] == ["twemoji:twemoji-5"]  # never the training "1..."
