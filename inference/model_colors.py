@@ -3,15 +3,17 @@
 A generator trained against sprites on white drifts at coarse scales and leaves a faint mottle on fills.
 :func:`anchor_colors` gives its drawing back the picture's broad colours; :func:`settle_flats` averages the mottle
 out where the picture is flat. Both keep what the generator drew finer than that. The classical path never
-needs them: its cells are the picture's.
+needs them: its cells are the picture's. :func:`drawn_cells` runs every step on one picture's drawing, in order.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 
+from inference.classic import highlight_cells, hold_lines, keep_highlights, keep_shown_features
 from inference.grid import cell_means, expand_cells
-from inference.postprocess import SETTLE_DRAWN, SETTLE_RADIUS, gaussian_blur
+from inference.postprocess import SETTLE_DRAWN, SETTLE_RADIUS, PixelArtOptions, gaussian_blur
 from pixelforge.color import oklab_to_srgb, srgb_to_oklab
 
 
@@ -103,3 +105,28 @@ def settle_flats(drawn: np.ndarray, picture: np.ndarray, delta: float, radius: i
             weight += alike
     settled = oklab_to_srgb(np.stack(total, -1) / weight[..., None]).astype(np.float32)  # weight >= 1: a cell is always like itself
     return np.where(weight[..., None] > 1, settled, drawn).astype(np.float32)  # a cell with no look-alike stays as drawn
+
+
+def drawn_cells(drawn: np.ndarray, shown: np.ndarray, grid: int, options: PixelArtOptions, picture: Image.Image,
+                opaque: np.ndarray | None, kept: tuple | None = None,
+                features: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One picture's cells from the generator's ``drawn`` output of ``shown`` (its input, ``grid`` pixels per cell):
+    the colour steps in order, and the input's own cells, which the palette may snap to.
+
+    The picture's broad colours come back (``anchor_colors`` cells), then its flats settle; ``kept`` (the feature
+    cells it was shown and their colours) stay as dark as shown; with ``keep_highlights`` the classical method's
+    highlights it drew darker than shown come back, never over a shown feature (``features``); with ``hold_lines``
+    the classical outline cells of ``picture`` (RGB on white) go on top.
+    """
+    cell = options.cell_size
+    colors = cell_means(anchor_colors(drawn, shown, options.anchor_colors * grid, options.anchor_within, grid), grid)[0]
+    own = cell_means(shown, grid)[0]
+    colors = settle_flats(colors, own, options.settle_flats)
+    if kept is not None:
+        colors = keep_shown_features(colors, *kept)
+    if options.keeps_highlights:
+        lights, light = highlight_cells(picture, cell, opaque)
+        colors = keep_highlights(colors, own, lights if features is None else lights & ~features[0], light)
+    if options.holds_lines:
+        colors = hold_lines(colors, picture, cell, opaque)
+    return colors, own

@@ -41,18 +41,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from inference.classic import (
-    classic_cells,
-    draw_feature_cells,
-    highlight_cells,
-    hold_lines,
-    keep_highlights,
-    keep_shown_features,
-    reduce_keeping_lines,
-    shown_feature_cells,
-)
-from inference.grid import cell_means
-from inference.model_colors import anchor_colors, settle_flats
+from inference.classic import classic_cells, draw_feature_cells, reduce_keeping_lines, shown_feature_cells
+from inference.model_colors import drawn_cells
 from inference.model_options import ModelOptions
 from inference.onnx_engine import ONNX_ENGINES, OnnxGenerator, choose_engine
 from inference.postprocess import (
@@ -261,20 +251,10 @@ class Pixelator:
             working.append(work)
             shown.append(cells)
         translated = self.translate_many(working)
-        sigma = self.options.anchor_colors * (ppc or cell)  # cells -> generator pixels
-        grid = ppc or cell
         found = []
         for out, work, alpha, rgb, cells in zip(translated, working, opaque, pictures, shown):
-            colors = cell_means(anchor_colors(out, work, sigma, self.options.anchor_within, grid), grid)[0]
-            own = cell_means(work, grid)[0]  # the picture's (the generator input's) cells
-            colors = settle_flats(colors, own, self.options.settle_flats)
-            if self.keeps_features:  # what it was shown as a feature cell stays at least as dark
-                colors = keep_shown_features(colors, *cells)
-            if self.options.keeps_highlights:  # the picture's thin light lines it was shown and drew over; never a feature cell
-                lights, light = highlight_cells(rgb, cell, alpha)
-                colors = keep_highlights(colors, own, lights if cells is None else lights & ~cells[0], light)
-            if self.options.holds_lines:  # the classical path's outline cells (and the picture's beside them) over the drawing
-                colors = hold_lines(colors, rgb, cell, alpha)
+            colors, own = drawn_cells(out, work, ppc or cell, self.options, rgb, alpha,
+                                      cells if self.keeps_features else None, cells)
             # the picture's own cells only where the palette will be snapped to them
             found.append(Cells(colors, alpha, rgb.size, cell, own if self.options.snaps else None))
         return found
