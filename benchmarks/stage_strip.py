@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tile", type=int, default=256, help="about this many pixels per tile side")
     p.add_argument("--out", type=Path, default=Path("benchmarks/out/stage-strip.png"))
     args = p.parse_args(argv)
-    every = generated_cases() + cartoon_cases(12)  # every held-out Kenney cartoon and 12 Twemoji
+    # every held-out Kenney cartoon and 12 Twemoji (what options are chosen on), then Twemoji's next 23 (panel 3's page)
+    every = generated_cases() + cartoon_cases(12) + cartoon_cases(23, skip=12)
     cases = [c for part in args.cases for c in every if part in c.name]
     columns = {"classical (default)": Pixelator.classic().pixelate}
     for spec in args.run:
