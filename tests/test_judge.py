@@ -251,3 +251,22 @@ def test_cartoon_cases_skip_reaches_held_out_pictures_no_option_was_chosen_on(tm
     assert [c.name for c in fresh] == ["twemoji:twemoji-2", "twemoji:twemoji-3", "twemoji:twemoji-4"]
     assert fresh[0].image.size == (8, 8)  # cropped to the cell grid, as every case
     assert [c.name for c in quality_cases.cartoon_cases(9, skip=5)] == ["twemoji:twemoji-5"]  # never the training "1..."
+
+
+def test_judge_metrics_agreement_counts_what_the_judges_decided():
+    """``judge_metrics.agreement``: a number that ranks pairs as the judges do correlates +1 and calls every decided
+    pair their way; reversed, -1 and none; undecided pairs (|net| < 2) and a number that sees no difference are not
+    counted as calls, and a missing number (NaN) is left out."""
+    import judge_metrics as jm
+
+    nets = [3, 2, 1, 0, -2, -4]
+    rows = [jm.Judged(f"c{i}", n, {"ssim": float(n), "lone": -float(n), "features": float("nan") if i == 0 else 0.0})
+            for i, n in enumerate(nets)]
+    rho, _, same, called = jm.agreement(rows, "ssim")
+    assert rho == pytest.approx(1.0) and (same, called) == (4, 4)
+    rho, _, same, called = jm.agreement(rows, "lone")
+    assert rho == pytest.approx(-1.0) and (same, called) == (0, 4)
+    assert jm.agreement(rows, "features")[2:] == (0, 0)  # no difference calls nothing
+    row = {"lines_visible": 3, "lines_total": 4, "keys": [("eye", 2.0), ("mouth", 7.5)]}
+    assert jm.numbers(row)["lines"] == 0.75 and jm.numbers(row)["keys"] == 7.5
+    assert np.isnan(jm.numbers({"lines_visible": 0, "lines_total": 0, "keys": []})["keys"])
