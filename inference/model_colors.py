@@ -108,22 +108,22 @@ def settle_flats(drawn: np.ndarray, picture: np.ndarray, delta: float, radius: i
 
 
 def drawn_cells(drawn: np.ndarray, shown: np.ndarray, grid: int, options: PixelArtOptions, picture: Image.Image,
-                opaque: np.ndarray | None, kept: tuple | None = None,
-                features: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
+                opaque: np.ndarray | None, features: tuple | None = None,
+                keep_features: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """One picture's cells from the generator's ``drawn`` output of ``shown`` (its input, ``grid`` pixels per cell):
     the colour steps in order, and the input's own cells, which the palette may snap to.
 
-    The picture's broad colours come back (``anchor_colors`` cells), then its flats settle; ``kept`` (the feature
-    cells it was shown and their colours) stay as dark as shown; with ``keep_highlights`` the classical method's
-    highlights it drew darker than shown come back, never over a shown feature (``features``); with ``hold_lines``
-    the classical outline cells of ``picture`` (RGB on white) go on top.
+    The picture's broad colours come back (``anchor_colors`` cells), then its flats settle; with ``keep_features`` the
+    ``features`` it was shown (the cells and their colours drawn into ``shown``, None when none were) stay as dark as
+    shown; with ``keep_highlights`` the classical method's highlights it drew darker than shown come back, never over a
+    shown feature; with ``hold_lines`` the classical outline cells of ``picture`` (RGB on white) go on top.
     """
     cell = options.cell_size
     colors = cell_means(anchor_colors(drawn, shown, options.anchor_colors * grid, options.anchor_within, grid), grid)[0]
     own = cell_means(shown, grid)[0]
     colors = settle_flats(colors, own, options.settle_flats)
-    if kept is not None:
-        colors = keep_shown_features(colors, *kept)
+    if keep_features and features is not None:
+        colors = keep_shown_features(colors, *features)
     if options.keeps_highlights:
         lights, light = highlight_cells(picture, cell, opaque)
         colors = keep_highlights(colors, own, lights if features is None else lights & ~features[0], light)

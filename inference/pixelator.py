@@ -253,8 +253,7 @@ class Pixelator:
         translated = self.translate_many(working)
         found = []
         for out, work, alpha, rgb, cells in zip(translated, working, opaque, pictures, shown):
-            colors, own = drawn_cells(out, work, ppc or cell, self.options, rgb, alpha,
-                                      cells if self.keeps_features else None, cells)
+            colors, own = drawn_cells(out, work, ppc or cell, self.options, rgb, alpha, cells, self.keeps_features)
             # the picture's own cells only where the palette will be snapped to them
             found.append(Cells(colors, alpha, rgb.size, cell, own if self.options.snaps else None))
         return found
