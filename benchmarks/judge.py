@@ -249,7 +249,8 @@ def report(key: dict, counts: dict[str, dict[str, int]], judges: int) -> str:
     return "\n".join([*lines, "", verdict])
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; a key's ``made_with.command`` is a ``make`` line of it (:func:`page_methods` redraws from it)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     m = sub.add_parser("make", help="write the page of blind pairs and its key")
@@ -280,7 +281,25 @@ def main(argv: list[str] | None = None) -> int:
                        "vote from files (it reads the page only, never the key)")
     sh.add_argument("page", type=Path, help="the page's folder (or its index.html)")
     sh.add_argument("--out", type=Path, required=True, help="folder for NNN.png and BRIEF.md")
-    args = p.parse_args(argv)
+    return p
+
+
+def page_methods(args: argparse.Namespace) -> tuple[dict, list[str], str, list[Case]]:
+    """What a ``make`` line draws: the methods by name, their notes, the first method's name and the cases.
+
+    :func:`main` makes a page with it, and ``judge_metrics.py`` redraws a kept page's pairs from its key's command."""
+    from quality import methods  # loads torch and the model: only for make
+
+    found, notes = methods(args.checkpoint, args.pixels_per_cell, model_input=args.model_input, views=args.views,
+                           keep_features=args.keep_features, keep_highlights=args.keep_highlights,
+                           **{k: getattr(args, k) for k in PIPELINE})
+    a = args.a or ("model" if args.checkpoint else "shipped model")
+    cases = cartoon_cases(args.cartoons, skip=args.skip) + (photo_cases(quick=False) if args.photos else [])
+    return found, notes, a, cases
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.command == "shots":
         from judge_shots import shots
 
@@ -305,19 +324,13 @@ def main(argv: list[str] | None = None) -> int:
             for pair, a_wins, b_wins, even in by_pair(key, ballots):
                 print(f"| {pair['id']} | {pair['case']} | {a_wins} | {b_wins} | {even} |")
         return 0
-    from quality import methods  # loads torch and the model: only for make
-
-    found, notes = methods(args.checkpoint, args.pixels_per_cell, model_input=args.model_input, views=args.views,
-                           keep_features=args.keep_features, keep_highlights=args.keep_highlights,
-                           **{k: getattr(args, k) for k in PIPELINE})
+    found, notes, a, cases = page_methods(args)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    a = args.a or ("model" if args.checkpoint else "shipped model")
     missing = [n for n in (a, args.b) if n not in found]
     if missing:
         print(f"judge: error: no method {', '.join(map(repr, missing))}; one of: {', '.join(map(repr, found))}", file=sys.stderr)
         return 2
-    cases = cartoon_cases(args.cartoons, skip=args.skip) + (photo_cases(quick=False) if args.photos else [])
     pictures = {c.name: c.image for c in cases}
     outputs = {c.name: {a: found[a](c.image), args.b: found[args.b](c.image)} for c in cases}
     pairs = make_pairs(cases, a, args.b, args.seed)

@@ -2,15 +2,16 @@
 
 The default rule weighs the metrics and the blind sheet, and on the cartoons they disagree: the model is ahead on
 colour fidelity and the panels lean to the classical method. This asks which per-picture number would have
-predicted the judges. For every pair a panel judged, it redraws both methods' outputs exactly as the page showed
-them (the published page's test proves pixelate redraws them pixel for pixel), measures both with
+predicted the judges. For every pair a panel judged, it redraws both methods' outputs as the page showed them, from the
+``make`` line its key records, through the code ``make`` ran (:func:`judge.page_methods`; a page whose model weights
+have changed since is refused; the published page's test proves the redraw is pixel for pixel), measures both with
 :func:`quality.measure`, and sets the judges' net verdict (model wins minus classical wins) beside each metric's
 difference, signed so that positive means "the model is better on this number". It prints Spearman's rank
 correlation over the pairs and, over the pairs the judges decided (a net of at least 2 either way), how often the
 number's sign agrees with theirs.
 
-Run: ``PYTHONPATH=. .venv/bin/python benchmarks/judge_metrics.py PANEL [PANEL ...]`` where a PANEL is
-``KEY.json[:keep-highlights]`` and its ballots are ``agent-votes/<key stem>-agent*.json`` beside it.
+Run: ``PYTHONPATH=. .venv/bin/python benchmarks/judge_metrics.py KEY.json [KEY.json ...]``; a key's ballots are
+``agent-votes/<key stem>-agent*.json`` beside it.
 """
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from judge import by_pair
-from quality import measure, methods
-from quality_cases import Case, cartoon_cases
+from judge import build_parser, by_pair, page_methods, weights_sha256
+from quality import measure
 from scipy.stats import spearmanr
 
 #: metric -> the sign that makes "model minus classical" mean "the model is better"
@@ -42,19 +44,27 @@ class Judged:
     better: dict[str, float]  # metric -> (model - classical) * sign: positive = the model better on it
 
 
-def judged_pairs(key_path: Path, keep_highlights: bool, cases: dict[str, Case]) -> list[Judged]:
+def judged_pairs(key_path: Path) -> list[Judged]:
     """Each pair of one panel's page with its judges' net verdict and each metric's signed difference."""
     key = json.loads(key_path.read_text())
-    ballots = [json.loads(p.read_text()) for p in sorted((key_path.parent / "agent-votes").glob(f"{key_path.stem}-agent*.json"))
-               if not p.stem.endswith("-notes")]
+    ballots = [json.loads(p.read_text()) for p in sorted((key_path.parent / "agent-votes").glob(f"{key_path.stem}-agent*.json"))]
     if not ballots:
         raise ValueError(f"no ballots for {key_path.name} in agent-votes/")
-    found, _ = methods(None, keep_highlights=keep_highlights)
-    a, b = key["a"], key["b"]
+    made = key.get("made_with", {})
+    line = shlex.split(made.get("command", ""))[1:]  # "benchmarks/judge.py make ..."
+    if line[:1] != ["make"]:
+        raise ValueError(f"{key_path.name} records no judge.py make command to redraw its page from")
+    args = build_parser().parse_args(line)
+    if made.get("model_weights_sha256") != weights_sha256(args.checkpoint):
+        raise ValueError(f"{key_path.name}: the model's weights changed since the page was made; its pairs cannot be redrawn")
+    found, _, a, shown = page_methods(args)
+    if (a, args.b) != (key["a"], key["b"]):
+        raise ValueError(f"{key_path.name} compares {key['a']!r} with {key['b']!r}, its command {a!r} with {args.b!r}")
+    cases = {c.name: c for c in shown}
     rows = []
     for pair, a_wins, b_wins, _even in by_pair(key, ballots):
         case = cases[pair["case"]]
-        ma, mb = (numbers(measure(case, found[name](case.image), 0.0)) for name in (a, b))
+        ma, mb = (numbers(measure(case, found[name](case.image), 0.0)) for name in (a, args.b))
         rows.append(Judged(pair["case"], a_wins - b_wins, {m: (ma[m] - mb[m]) * s for m, s in METRICS.items()}))
     return rows
 
@@ -77,15 +87,17 @@ def agreement(rows: list[Judged], metric: str, decided: int = 2) -> tuple[float,
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("panels", nargs="+", help="KEY.json or KEY.json:keep-highlights (the page's model options)")
+    p.add_argument("keys", nargs="+", type=Path, help="kept keys (benchmarks/judge_keys/*.json) with panel ballots")
     args = p.parse_args(argv)
     start = time.perf_counter()
-    cases = {c.name: c for c in cartoon_cases(12) + cartoon_cases(23, skip=12)}
     rows: list[Judged] = []
-    for spec in args.panels:
-        path, _, option = spec.partition(":")
-        rows += judged_pairs(Path(path), option == "keep-highlights", cases)
-    print(f"{len(rows)} pairs from {len(args.panels)} panel(s); net = model wins - classical wins; a number 'agrees' when "
+    for key in args.keys:
+        try:
+            rows += judged_pairs(key)
+        except (OSError, ValueError) as exc:
+            print(f"judge_metrics: error: {exc}", file=sys.stderr)
+            return 2
+    print(f"{len(rows)} pairs from {len(args.keys)} panel(s); net = model wins - classical wins; a number 'agrees' when "
           "it calls a pair the judges decided (|net| >= 2) the same way\n")
     print("| number (model minus classical, + = model better) | Spearman rho with the net | p | agrees on decided pairs |")
     print("|---|---:|---:|---:|")

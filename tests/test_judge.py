@@ -270,3 +270,27 @@ def test_judge_metrics_agreement_counts_what_the_judges_decided():
     row = {"lines_visible": 3, "lines_total": 4, "keys": [("eye", 2.0), ("mouth", 7.5)]}
     assert jm.numbers(row)["lines"] == 0.75 and jm.numbers(row)["keys"] == 7.5
     assert np.isnan(jm.numbers({"lines_visible": 0, "lines_total": 0, "keys": []})["keys"])
+
+
+def test_judge_metrics_redraws_a_kept_page_from_its_keys_command_and_refuses_a_changed_model(tmp_path):
+    """A panel's pairs are redrawn from the ``make`` line its key records (the published page: 23 pairs whose nets sum
+    to the panel's model wins minus classical wins); a key whose model weights are not the ones on disk is refused,
+    as is a key with no ballots beside it."""
+    import judge_metrics as jm
+
+    root = Path(__file__).parents[1] / "benchmarks/judge_keys"
+    key = json.loads((root / Path(PUBLISHED_KEY).name).read_text())
+    ballots = [json.loads(p.read_text()) for p in sorted((root / "agent-votes").glob(f"{Path(PUBLISHED_KEY).stem}-agent*.json"))]
+    total = judge.tally(key, ballots)["total"]
+    rows = jm.judged_pairs(root / Path(PUBLISHED_KEY).name)
+    assert [r.case for r in rows] == [p["case"] for p in key["pairs"]]
+    assert sum(r.net for r in rows) == total[key["a"]] - total[key["b"]]
+    assert all(set(r.better) == set(jm.METRICS) for r in rows)
+    (tmp_path / "agent-votes").mkdir()
+    stale = {**key, "made_with": {**key["made_with"], "model_weights_sha256": "0" * 64}}
+    (tmp_path / "stale.json").write_text(json.dumps(stale))
+    with pytest.raises(ValueError, match="no ballots"):
+        jm.judged_pairs(tmp_path / "stale.json")
+    (tmp_path / "agent-votes" / "stale-agent1.json").write_text(json.dumps(ballots[0]))
+    with pytest.raises(ValueError, match="weights changed"):
+        jm.judged_pairs(tmp_path / "stale.json")
