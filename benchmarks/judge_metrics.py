@@ -31,10 +31,12 @@ from quality import measure
 from scipy.stats import spearmanr
 
 #: metric -> the sign that makes "model minus classical" mean "the model is better"
-METRICS = {"de2000": -1, "ssim": +1, "lines": +1, "features": +1, "keys": -1, "blended": -1, "lone": -1, "flat_noise": -1}
+METRICS = {"de2000": -1, "ssim": +1, "lines": +1, "features": +1, "keys": -1, "blended": -1, "lone": -1, "flat_noise": -1,
+           "foreign": -1}
 LABELS = {"de2000": "ΔE2000 (lower)", "ssim": "SSIM", "lines": "thin lines kept", "features": "small features' contrast",
           "keys": "worst key colour's ΔE2000 (lower)",
-          "blended": "blended edge cells (fewer)", "lone": "lone cells (fewer)", "flat_noise": "split flats (fewer)"}
+          "blended": "blended edge cells (fewer)", "lone": "lone cells (fewer)", "flat_noise": "split flats (fewer)",
+          "foreign": "colours the picture lacks there (fewer)"}
 
 
 @dataclass

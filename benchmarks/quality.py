@@ -77,6 +77,7 @@ from pixelforge.testing.art_metrics import (
     blended_edges,
     features_kept,
     flat_noise,
+    foreign_cells,
     line_survival,
     lone_cells,
 )
@@ -109,6 +110,7 @@ def measure(case: Case, out: Image.Image, seconds: float) -> dict:
     blended, edges = blended_edges(got)
     lone, cells = lone_cells(got)
     broken, flat = flat_noise(ref, got)
+    foreign, _ = foreign_cells(case.image, got, CELL)
     return {
         "de2000": float(_de(ref, got).mean()),
         "ssim": float(ssim),
@@ -121,6 +123,7 @@ def measure(case: Case, out: Image.Image, seconds: float) -> dict:
         "blended": blended / edges if edges else float("nan"),
         "lone": lone / cells,
         "flat_noise": broken / flat if flat else float("nan"),  # flat input pairs the output splits in two colours
+        "foreign": foreign / cells,  # cells whose colour no nearby input pixel has
         "purity": cell_purity(out, CELL),
         "colours": count_colors(out),
         "seconds": seconds,

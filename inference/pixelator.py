@@ -175,13 +175,14 @@ class Pixelator:
         return cls(None, None, art, model)
 
     def with_options(self, **changes: object) -> Pixelator:
-        """The same loaded model with other output options (cell size, palette, ...), no reload; ``views`` too,
-        since it changes how often the loaded generator runs, not what is loaded."""
-        views = changes.pop("views", None)
+        """The same loaded model with other output options (cell size, palette, ...), no reload; ``views`` and
+        ``margin`` too, since they change how the loaded generator is run, not what is loaded."""
+        run = {name: changes.pop(name) for name in ("views", "margin") if name in changes}
+        run = {name: value for name, value in run.items() if value is not None}
         clone = copy.copy(self)
         clone.options = replace(self.options, **changes)
-        if views is not None:
-            clone.model = replace(self.model, views=views)
+        if run:
+            clone.model = replace(self.model, **run)
         return clone
 
     @property

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import shlex
 import socket
 import struct
 import subprocess
@@ -30,17 +31,9 @@ from inference.shipped import DEFAULT_METHOD, SHIPPED_NAME
 from pixelforge.imaging import count_colors
 from pixelforge.model.checkpoint import generator_metadata, save_network
 from pixelforge.model.networks import GeneratorSpec, init_weights
-from webapp.jobs import (
-    SHIPPED_G_A,
-    JobError,
-    JobFiles,
-    Limits,
-    Settings,
-    run_animation,
-    run_preview,
-    run_still,
-)
-from webapp.models import CLASSICAL, Models
+from webapp.jobs import JobFiles, run_animation, run_preview, run_still
+from webapp.models import CLASSICAL, SHIPPED_G_A, Models
+from webapp.settings import JobError, Limits, Settings
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -254,6 +247,41 @@ def test_keep_features_reaches_the_shipped_model_as_the_cli_flags_do(tmp_path):
         Settings(model=SHIPPED_G_A, keep_features="yes").options()
 
 
+MODEL_OPTIONS = [  # (the API's keyword and value, the same as pixelate's flags)
+    ({"keep_highlights": True}, ["--keep-highlights"]),
+    ({"palette_from": "picture"}, ["--palette-from", "picture"]),
+    ({"anchor_colors": 4.5}, ["--anchor-colors", "4.5"]),
+    ({"settle_flats": 0}, ["--settle-flats", "0"]),
+    ({"margin": 0}, ["--margin", "0"]),
+]
+
+
+@pytest.mark.parametrize(("chosen", "flags"), MODEL_OPTIONS, ids=[next(iter(c)) for c, _ in MODEL_OPTIONS])
+def test_model_options_reach_the_model_as_the_cli_flags_do(client, files, run_folder, tmp_path, chosen, flags):
+    got = Path(client.predict(handle_file(str(files["lines"])), model=str(run_folder), **chosen, api_name="/pixelate"))
+    want = cli_result(files["lines"], tmp_path / "cli.png", ["--checkpoint", str(run_folder), *flags])
+    assert got.read_bytes() == want.read_bytes()
+    settings = Settings(model=str(run_folder), **chosen)
+    assert settings.command().endswith(shlex.join(flags))  # the page's "Same as" line is that command
+    assert shlex.join(flags) not in Settings(**chosen).command()  # the classical method takes none of them
+
+
+def test_model_options_together_change_the_drawing_and_are_checked(client, files, run_folder, tmp_path):
+    chosen = {k: v for c, _ in MODEL_OPTIONS for k, v in c.items()}
+    args = {"model": str(run_folder), "api_name": "/pixelate"}
+    changed = Path(client.predict(handle_file(str(files["lines"])), **chosen, **args))
+    plain = Path(client.predict(handle_file(str(files["lines"])), **args))
+    assert changed.read_bytes() != plain.read_bytes()
+    flags = [f for _, fl in MODEL_OPTIONS for f in fl]
+    assert changed.read_bytes() == cli_result(files["lines"], tmp_path / "all.png", ["--checkpoint", str(run_folder), *flags]).read_bytes()
+    with pytest.raises(AppError, match="Value 33 is greater than maximum value 32"):  # the slider's own bound
+        client.predict(handle_file(str(files["lines"])), margin=33, **args)
+    with pytest.raises(JobError, match=r"Margin 33: this page shows a model 0 to 32 white pixels"):  # and the job's
+        Settings(model=str(run_folder), margin=33).options()
+    with pytest.raises(JobError, match="Palette from 'model': choose one of picture, output"):
+        Settings(model=str(run_folder), palette_from="model").options()
+
+
 def test_endpoint_signature_picture_first_settings_with_defaults(client):
     endpoint = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/pixelate"]
     params = endpoint["parameters"]
@@ -261,7 +289,7 @@ def test_endpoint_signature_picture_first_settings_with_defaults(client):
     assert all(p["parameter_has_default"] for p in params[1:])
     assert [p["parameter_name"] for p in params[1:]] == [
         "model", "cell_size", "palette", "colors", "palette_file", "dither", "native", "scale", "hold_lines", "views",
-        "keep_features",
+        "keep_features", "keep_highlights", "palette_from", "anchor_colors", "settle_flats", "margin",
     ]  # fmt: skip
     assert len(endpoint["returns"]) == 1 and endpoint["returns"][0]["component"] == "Image"
 
@@ -408,6 +436,12 @@ def test_page_in_headless_chromium(server, files, tmp_path):
             assert size == [24 * 8, 32 * 8, "pixelated"]
             shot = tmp_path / "web-app.png"
             page.screenshot(path=str(shot), full_page=True)
+            # the model's options fold away under one header and open on a click
+            highlights = page.get_by_text("Keep highlights: thin light lines")
+            assert not highlights.is_visible()
+            page.locator("#model-options").get_by_text("Model options").click()
+            highlights.wait_for(state="visible", timeout=10_000)
+            assert page.locator("#margin input[type=number]").input_value() == "8"
             # a bad upload gets its message in the page, and the next good one still works
             upload.set_input_files(str(files["notes"]))
             page.get_by_text("not a picture this page can read").first.wait_for(timeout=30_000)

@@ -108,6 +108,26 @@ def test_lone_cells_count_specks_not_small_shapes():
     assert lone_cells(noise)[0] > 200
 
 
+def test_foreign_cells_are_colours_no_nearby_pixel_has():
+    from pixelforge.testing.art_metrics import foreign_cells
+
+    blue, red, mauve = (40, 80, 220), (220, 40, 50), (130, 60, 135)
+    pic = np.zeros((32, 32, 3), np.uint8)
+    pic[:, :14], pic[:, 14:] = blue, red  # the edge falls inside the fourth column of 4 px cells
+    img = Image.fromarray(pic)
+    grid = np.zeros((8, 8, 3), np.uint8)
+    grid[:, :4], grid[:, 4:] = blue, red
+    assert foreign_cells(img, grid, 4) == (0, 64)  # each cell one of the picture's colours there
+    grid[2, 3] = mauve  # the blend of the two sides: no pixel of the picture has it
+    grid[6, 0] = red  # red, but three cells from any red pixel
+    assert foreign_cells(img, grid, 4) == (2, 64)
+    soft = pic.copy()
+    soft[:, 14] = mauve  # a straight anti-aliased edge: a column of the blend, so the blend is the picture's
+    assert foreign_cells(Image.fromarray(soft), grid, 4) == (1, 64)
+    clear = Image.fromarray(np.dstack([pic, np.zeros((32, 32), np.uint8)]), "RGBA")  # all transparent: white
+    assert foreign_cells(clear, np.full((8, 8, 3), 255, np.uint8), 4) == (0, 64)
+
+
 def test_flat_noise_counts_a_flat_area_split_in_two_colours():
     from pixelforge.testing.art_metrics import flat_noise
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import shlex
 import shutil
 import tempfile
 import time
@@ -30,96 +29,12 @@ from inference.video import pixelate_gif, pixelate_video
 from inference.views import AUTO
 from pixelforge.decoding import ImageDecodeError, open_image
 from pixelforge.imaging import png_bytes
-from webapp.models import CLASSICAL, SHIPPED_G_A, ModelError, Models
+from webapp.models import CLASSICAL, ModelError, Models
+from webapp.settings import JobError, Limits, Settings
 
-FITTED = "fitted"  # the palette choice "k colours fitted to the picture"
-PALETTE_FILE = "file"
-#: the "Keep shown features" choices: what the model records (pixelate with neither flag), or --keep-features /
-#: --no-keep-features
-KEEP_FEATURES = ("recorded", "on", "off")
 ANIMATION_SUFFIXES = frozenset({".gif"}) | VIDEO_SUFFIXES
 #: Videos come back as H.264 that browsers play (lossless H.264, the CLI's default, does not play there).
 WEB_VIDEO_CRF = 12
-
-
-class JobError(Exception):
-    """A request the app refuses or cannot finish; the message is shown in the page as it is."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one request may cost. The page shows these numbers next to the upload."""
-
-    upload_mb: int = 25
-    max_pixels: int = 16_000_000  # one picture, or one frame of a GIF or video
-    max_frames: int = 300
-    time_s: float = 120.0
-    preview_pixels: int = 160_000  # the reduced copy behind the live preview (about 400x400)
-    display_pixels: int = 16_000_000  # the display-scale PNG is scaled down to fit this
-    view_pixels: int = 16_000_000  # picture pixels x views: a model drawing 8 views of a picture does 8 passes
-    concurrency: int = 1  # jobs that run at once; the rest wait in the queue
-    queue_size: int = 16
-
-    def describe(self) -> str:
-        return (
-            f"Uploads up to {self.upload_mb} MB; pictures and frames up to {self.max_pixels / 1e6:g} megapixels; "
-            f"GIFs and videos up to {self.max_frames} frames (about {round(self.max_frames / 30, 1):g} s at 30 fps); "
-            f"animations stop after {self.time_s:g} s; a model's views times the picture's (or frame's) megapixels up to "
-            f"{self.view_pixels / 1e6:g}. The `pixelate` command line has none of these limits."
-        )
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The page's settings, one field per control; :meth:`options` is what ``Pixelator`` takes."""
-
-    model: str = CLASSICAL
-    cell_size: int = 4
-    palette: str = FITTED  # FITTED, a named palette, or PALETTE_FILE
-    colors: int = 16
-    palette_file: str | None = None
-    dither: str = "none"
-    native: bool = False
-    scale: int = 8  # screen pixels per cell in the page and the display-scale download
-    hold_lines: bool = False  # a model's drawing with the classical method's outline cells on top (pixelate --hold-lines)
-    views: int = AUTO  # a model draws the picture this many ways and the drawings are averaged (pixelate --views; 0 = auto)
-    keep_features: str = "recorded"  # KEEP_FEATURES: the feature cells a model was shown kept as dark (pixelate --keep-features)
-
-    def palette_arg(self) -> str:
-        """The CLI's ``--palette`` value for these settings."""
-        if self.palette == FITTED:
-            return str(int(self.colors))
-        if self.palette == PALETTE_FILE:
-            if not self.palette_file:
-                raise JobError("Palette 'from a file' needs a .gpl or .hex file: upload one, or pick another palette.")
-            return self.palette_file
-        return self.palette
-
-    def options(self) -> dict[str, object]:
-        options = dict(cell_size=int(self.cell_size), palette=self.palette_arg(), dither=self.dither, native=bool(self.native),
-                       hold_lines=bool(self.hold_lines), views=int(self.views))
-        if self.keep_features not in KEEP_FEATURES:
-            raise JobError(f"Keep shown features {self.keep_features!r}: choose one of {', '.join(KEEP_FEATURES)}.")
-        if self.keep_features != "recorded":  # recorded: the model's own setting, as Pixelator.from_checkpoint loaded it
-            options["keep_features"] = self.keep_features == "on"
-        return options
-
-    def command(self) -> str:
-        """The equivalent ``pixelate`` command, so a result tried here can be batched from a shell."""
-        parts = ["pixelate", "INPUT", "-o", "OUT.png", "--cell-size", str(int(self.cell_size))]
-        palette = Path(self.palette_arg()).name if self.palette == PALETTE_FILE else self.palette_arg()
-        parts += ["--palette", palette, "--dither", self.dither] + (["--native"] if self.native else [])
-        if self.model == SHIPPED_G_A:
-            parts += ["--shipped"]
-        elif self.model != CLASSICAL:
-            parts += ["--checkpoint", self.model]
-        if self.hold_lines and self.model != CLASSICAL:  # the classical method holds its lines anyway
-            parts += ["--hold-lines"]
-        if int(self.views) != AUTO and self.model != CLASSICAL:  # auto is pixelate's default; the classical method draws once
-            parts += ["--views", str(int(self.views))]
-        if self.keep_features != "recorded" and self.model != CLASSICAL:
-            parts += ["--keep-features" if self.keep_features == "on" else "--no-keep-features"]
-        return shlex.join(parts)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ import argparse
 import os
 import sys
 
-from webapp.jobs import Limits
 from webapp.models import ModelError, Models
+from webapp.settings import Limits
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,26 +9,17 @@ from __future__ import annotations
 
 import html
 import logging
+from dataclasses import fields
 
 import gradio as gr
 
 from inference.dither import METHODS
 from inference.palette import NAMED_PALETTES
+from inference.postprocess import MAX_ANCHOR_SIGMA
 from inference.views import AUTO
-from webapp.jobs import (
-    ANIMATION_SUFFIXES,
-    FITTED,
-    PALETTE_FILE,
-    JobError,
-    JobFiles,
-    Limits,
-    Settings,
-    StillResult,
-    run_animation,
-    run_preview,
-    run_still,
-)
+from webapp.jobs import ANIMATION_SUFFIXES, JobFiles, StillResult, run_animation, run_preview, run_still
 from webapp.models import Models
+from webapp.settings import FITTED, PALETTE_FILE, WEB_MAX_MARGIN, JobError, Limits, Settings
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +85,10 @@ def build_app(models: Models | None = None, limits: Limits | None = None, files:
     files = files or JobFiles()
     defaults = Settings()
 
-    def settings_of(model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views,  # noqa: ANN001
-                    keep_features: str) -> Settings:
-        return Settings(model, int(cell_size), palette, int(colors), palette_file, dither, bool(native), int(scale), bool(hold_lines),
-                        int(views), str(keep_features))
+    def settings_of(*values: object) -> Settings:
+        """The controls' values, in the order of :class:`Settings`' fields, as a Settings (Gradio hands over floats)."""
+        kinds = {"int": int, "float": float, "bool": bool, "str": str}
+        return Settings(*(kinds[f.type](v) if f.type in kinds and v is not None else v for f, v in zip(fields(Settings), values)))
 
     def pixelate(
         picture: str | None,
@@ -112,10 +103,16 @@ def build_app(models: Models | None = None, limits: Limits | None = None, files:
         hold_lines: bool = defaults.hold_lines,
         views: int = defaults.views,
         keep_features: str = defaults.keep_features,
+        keep_highlights: bool = defaults.keep_highlights,
+        palette_from: str = defaults.palette_from,
+        anchor_colors: float = defaults.anchor_colors,
+        settle_flats: float = defaults.settle_flats,
+        margin: int = defaults.margin,
     ) -> tuple[str, StillResult]:
         """Pixel art from a picture: the PNG `pixelate` writes for the same settings."""
         try:
-            settings = settings_of(model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views, keep_features)
+            settings = settings_of(model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views,
+                                   keep_features, keep_highlights, palette_from, anchor_colors, settle_flats, margin)
             result = run_still(picture, settings, models, limits, files)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message in the page
             raise _fail(exc) from exc
@@ -127,13 +124,11 @@ def build_app(models: Models | None = None, limits: Limits | None = None, files:
         shown = gr.Tabs(selected="pixel-art")
         return str(result.display), (picture, str(result.blocks)), swatches_html(result.palette, result.used), downloads, status, shown
 
-    def live(picture, model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views,  # noqa: ANN001
-             keep_features: str) -> tuple:
+    def live(picture: str | None, *values: object) -> tuple:
         if not picture:
             return None, "Upload a picture to start.", "", None
         try:
-            settings = settings_of(model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views, keep_features)
-            image, note = run_preview(picture, settings, models, limits)
+            image, note = run_preview(picture, settings_of(*values), models, limits)
         except Exception as exc:  # noqa: BLE001
             raise _fail(exc) from exc
         return image, note, "", None  # the last full result's swatches and downloads no longer apply
@@ -151,6 +146,11 @@ def build_app(models: Models | None = None, limits: Limits | None = None, files:
         hold_lines: bool = defaults.hold_lines,
         views: int = defaults.views,
         keep_features: str = defaults.keep_features,
+        keep_highlights: bool = defaults.keep_highlights,
+        palette_from: str = defaults.palette_from,
+        anchor_colors: float = defaults.anchor_colors,
+        settle_flats: float = defaults.settle_flats,
+        margin: int = defaults.margin,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple:
         """Pixel art from a GIF (a GIF comes back) or a short video (an MP4 comes back), one palette for all frames."""
@@ -161,7 +161,8 @@ def build_app(models: Models | None = None, limits: Limits | None = None, files:
             progress((frames[0], None), unit="frames")
 
         try:
-            settings = settings_of(model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views, keep_features)
+            settings = settings_of(model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views,
+                                   keep_features, keep_highlights, palette_from, anchor_colors, settle_flats, margin)
             done = run_animation(clip, settings, models, limits, files, tick)
         except Exception as exc:  # noqa: BLE001
             raise _fail(exc) from exc
@@ -201,15 +202,34 @@ def build_app(models: Models | None = None, limits: Limits | None = None, files:
                 dither = gr.Radio(list(METHODS), value=defaults.dither, label="Dithering")
                 native = gr.Checkbox(value=defaults.native, label="Native: one pixel per cell (pixel-art input, sprites)")
                 scale = gr.Slider(1, 32, value=defaults.scale, step=1, label="Display scale (screen pixels per cell)")
-                hold_lines = gr.Checkbox(value=defaults.hold_lines, elem_id="hold-lines",
-                                         label="Hold thin lines (models): eyes and outlines as bold as the classical method's")
-                views = gr.Dropdown([("auto", AUTO), 1, 2, 4, 8], value=defaults.views, elem_id="views",
-                                    label="Views (models): drawn this many ways (mirrored, flipped, turned) and averaged; as many "
-                                          "times the work. auto: as many as one pass over a 1024² picture costs (8 for a sprite)")
-                keep_features = gr.Dropdown([("as the model records", "recorded"), ("on", "on"), ("off", "off")],
-                                            value=defaults.keep_features, elem_id="keep-features",
-                                            label="Keep shown features (models shown feature cells): a feature cell drawn paler "
-                                                  "than the model was shown it takes the shown colour")
+                with gr.Accordion("Model options (the classical method ignores them)",
+                                  open=False, elem_id="model-options"):
+                    hold_lines = gr.Checkbox(value=defaults.hold_lines, elem_id="hold-lines",
+                                             label="Hold thin lines: eyes and outlines as bold as the classical method's")
+                    keep_highlights = gr.Checkbox(value=defaults.keep_highlights, elem_id="keep-highlights",
+                                                  label="Keep highlights: thin light lines (teeth, glints, rims) the model "
+                                                        "drew over come back as the classical method draws them")
+                    views = gr.Dropdown([("auto", AUTO), 1, 2, 4, 8], value=defaults.views, elem_id="views",
+                                        label="Views: drawn this many ways (mirrored, flipped, turned) and averaged; as many "
+                                              "times the work. auto: as many as one pass over a 1024² picture costs (8 for a sprite)")
+                    keep_features = gr.Dropdown([("as the model records", "recorded"), ("on", "on"), ("off", "off")],
+                                                value=defaults.keep_features, elem_id="keep-features",
+                                                label="Keep shown features (models shown feature cells): a feature cell drawn "
+                                                      "paler than the model was shown it takes the shown colour")
+                    palette_from = gr.Radio([("the model's drawing", "output"), ("the picture", "picture")],
+                                            value=defaults.palette_from, elem_id="palette-from",
+                                            label="Fit the k colours on: the drawing keeps the model's own outline and shading "
+                                                  "colours; the picture keeps its colours and loses those the picture lacks")
+                    anchor_colors = gr.Slider(0, MAX_ANCHOR_SIGMA / 4, value=defaults.anchor_colors, step=0.5,
+                                              elem_id="anchor-colors",
+                                              label="Anchor colours (cells): the picture's colours above this scale, the model's "
+                                                    "drawing below it; 0 = the model's own colours, casts included")
+                    settle_flats = gr.Slider(0, 20, value=defaults.settle_flats, step=0.5, elem_id="settle-flats",
+                                             label="Settle flats (OKLab x100): the model's faint mottle averaged out where "
+                                                   "the picture is this flat; 0 = off")
+                    margin = gr.Slider(0, WEB_MAX_MARGIN, value=defaults.margin, step=1, elem_id="margin",
+                                       label="Margin (generator pixels): white shown round the picture, as the model saw "
+                                             "figures on white in training; 0 = none")
             with gr.Column(scale=3):
                 status = gr.Markdown("Upload a picture to start.", elem_id="status")
                 with gr.Tabs() as shown:
@@ -227,7 +247,8 @@ def build_app(models: Models | None = None, limits: Limits | None = None, files:
                 swatches = gr.HTML(elem_id="swatches")
                 downloads = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="downloads")
         job = gr.State()
-        settings = [model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views, keep_features]
+        settings = [model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views, keep_features,
+                    keep_highlights, palette_from, anchor_colors, settle_flats, margin]  # Settings' fields, in order
         concurrency = {"concurrency_limit": limits.concurrency, "concurrency_id": "jobs"}
 
         go.click(pixelate, [picture, *settings], [result, job], api_name="pixelate", **concurrency).success(
