@@ -43,10 +43,9 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
 
+from pixelforge.testing.hub_http import HubHandler, HubRequest, HubServer, Reply
 from pixelforge.testing.hub_metadata import HUB_LICENSES, validate_card_metadata
 
 __all__ = ["FakeHub", "FakeRepo", "HubRequest", "HUB_LICENSES", "LFS_EXTENSIONS", "validate_card_metadata"]
@@ -54,18 +53,6 @@ __all__ = ["FakeHub", "FakeRepo", "HubRequest", "HUB_LICENSES", "LFS_EXTENSIONS"
 LFS_EXTENSIONS = (".parquet", ".png", ".jpg", ".arrow", ".bin", ".safetensors", ".zip")
 #: The commit an empty repo is at (the Hub's repos start with one; ours with none).
 EMPTY_COMMIT = hashlib.sha1(b"").hexdigest()
-
-@dataclass
-class HubRequest:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]  # lower-case names
-    body: bytes
-
-    def json(self) -> object:
-        return json.loads(self.body)
-
 
 @dataclass
 class FakeRepo:
@@ -85,67 +72,6 @@ class FakeRepo:
         return None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
-        pass
-
-    def _body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    self.rfile.readline()
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b"".join(chunks)
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-    def _handle(self, head: bool = False) -> None:
-        parts = urlsplit(self.path)
-        req = HubRequest(
-            method=self.command,
-            path=unquote(parts.path),
-            query=parse_qs(parts.query),
-            headers={k.lower(): v for k, v in self.headers.items()},
-            body=self._body(),
-        )
-        hub = self.server.hub
-        with hub.lock:
-            hub.requests.append(req)
-        status, payload, headers = hub.dispatch(req)
-        if hub.hangs(req):  # the request was handled (a commit lands), but no answer ever comes
-            hub.released.wait()
-            self.close_connection = True
-            return
-        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json" if not isinstance(payload, bytes) else "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        if not head:
-            self.wfile.write(body)
-
-    do_GET = do_POST = do_PUT = do_DELETE = _handle
-
-    def do_HEAD(self) -> None:
-        self._handle(head=True)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    hub: FakeHub
-
-
-Reply = tuple[int, object, dict[str, str]]
-
-
 class FakeHub:
     """The local Hub. ``tokens`` maps accepted tokens to user names."""
 
@@ -159,7 +85,7 @@ class FakeHub:
         self.lock = threading.Lock()
         self.hanging: set[str] = set()
         self.released = threading.Event()  # set on exit: hung handlers give up then
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = HubServer(("127.0.0.1", 0), HubHandler)
         self._server.hub = self
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
