@@ -8,7 +8,9 @@ before/after, swatches, downloads) come from a second, private step over the sam
 from __future__ import annotations
 
 import html
+import inspect
 import logging
+from collections.abc import Callable
 from dataclasses import fields
 
 import gradio as gr
@@ -62,6 +64,22 @@ def raw_upload(image: gr.Image) -> gr.Image:
     return image
 
 
+def api_signature(defaults: Settings, first: str, **after: object) -> Callable[[Callable], Callable]:
+    """Show ``fn(first, *values)`` to Gradio, which names an endpoint's parameters from the signature, as taking ``first``
+    and then every setting by name with its default (:class:`Settings`' fields, in order), then ``after``'s. One list,
+    so the API, the page's controls and ``pixelate``'s flags cannot drift apart."""
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    params = [inspect.Parameter(first, kind)]
+    params += [inspect.Parameter(f.name, kind, default=getattr(defaults, f.name)) for f in fields(Settings)]
+    params += [inspect.Parameter(name, kind, default=value) for name, value in after.items()]
+
+    def sign(fn: Callable) -> Callable:
+        fn.__signature__ = inspect.Signature(params, return_annotation=inspect.signature(fn).return_annotation)
+        return fn
+
+    return sign
+
+
 def _fail(exc: Exception) -> gr.Error:
     if isinstance(exc, JobError):
         return gr.Error(str(exc), title="Cannot pixelate this", print_exception=False)
@@ -90,30 +108,11 @@ def build_app(models: Models | None = None, limits: Limits | None = None, files:
         kinds = {"int": int, "float": float, "bool": bool, "str": str}
         return Settings(*(kinds[f.type](v) if f.type in kinds and v is not None else v for f, v in zip(fields(Settings), values)))
 
-    def pixelate(
-        picture: str | None,
-        model: str = defaults.model,
-        cell_size: int = defaults.cell_size,
-        palette: str = defaults.palette,
-        colors: int = defaults.colors,
-        palette_file: str | None = None,
-        dither: str = defaults.dither,
-        native: bool = defaults.native,
-        scale: int = defaults.scale,
-        hold_lines: bool = defaults.hold_lines,
-        views: int = defaults.views,
-        keep_features: str = defaults.keep_features,
-        keep_highlights: bool = defaults.keep_highlights,
-        palette_from: str = defaults.palette_from,
-        anchor_colors: float = defaults.anchor_colors,
-        settle_flats: float = defaults.settle_flats,
-        margin: int = defaults.margin,
-    ) -> tuple[str, StillResult]:
+    @api_signature(defaults, "picture")
+    def pixelate(picture: str | None, *values: object) -> tuple[str, StillResult]:
         """Pixel art from a picture: the PNG `pixelate` writes for the same settings."""
         try:
-            settings = settings_of(model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views,
-                                   keep_features, keep_highlights, palette_from, anchor_colors, settle_flats, margin)
-            result = run_still(picture, settings, models, limits, files)
+            result = run_still(picture, settings_of(*values), models, limits, files)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message in the page
             raise _fail(exc) from exc
         return str(result.result), result  # the second goes to a gr.State, which the API leaves out
@@ -133,27 +132,10 @@ def build_app(models: Models | None = None, limits: Limits | None = None, files:
             raise _fail(exc) from exc
         return image, note, "", None  # the last full result's swatches and downloads no longer apply
 
-    def animate(
-        clip: str | None,
-        model: str = defaults.model,
-        cell_size: int = defaults.cell_size,
-        palette: str = defaults.palette,
-        colors: int = defaults.colors,
-        palette_file: str | None = None,
-        dither: str = defaults.dither,
-        native: bool = defaults.native,
-        scale: int = defaults.scale,
-        hold_lines: bool = defaults.hold_lines,
-        views: int = defaults.views,
-        keep_features: str = defaults.keep_features,
-        keep_highlights: bool = defaults.keep_highlights,
-        palette_from: str = defaults.palette_from,
-        anchor_colors: float = defaults.anchor_colors,
-        settle_flats: float = defaults.settle_flats,
-        margin: int = defaults.margin,
-        progress: gr.Progress = gr.Progress(),
-    ) -> tuple:
+    @api_signature(defaults, "clip", progress=gr.Progress())
+    def animate(clip: str | None, *values: object) -> tuple:
         """Pixel art from a GIF (a GIF comes back) or a short video (an MP4 comes back), one palette for all frames."""
+        *values, progress = values  # Gradio hands its progress tracker over last, where the signature has it
         frames = [0]
 
         def tick(n: int) -> None:
@@ -161,9 +143,7 @@ def build_app(models: Models | None = None, limits: Limits | None = None, files:
             progress((frames[0], None), unit="frames")
 
         try:
-            settings = settings_of(model, cell_size, palette, colors, palette_file, dither, native, scale, hold_lines, views,
-                                   keep_features, keep_highlights, palette_from, anchor_colors, settle_flats, margin)
-            done = run_animation(clip, settings, models, limits, files, tick)
+            done = run_animation(clip, settings_of(*values), models, limits, files, tick)
         except Exception as exc:  # noqa: BLE001
             raise _fail(exc) from exc
         path = str(done.path)
