@@ -177,8 +177,7 @@ class Pixelator:
     def with_options(self, **changes: object) -> Pixelator:
         """The same loaded model with other output options (cell size, palette, ...), no reload; ``views`` and
         ``margin`` too, since they change how the loaded generator is run, not what is loaded."""
-        run = {name: changes.pop(name) for name in ("views", "margin") if name in changes}
-        run = {name: value for name, value in run.items() if value is not None}
+        run = {name: value for name in ("views", "margin") if (value := changes.pop(name, None)) is not None}
         clone = copy.copy(self)
         clone.options = replace(self.options, **changes)
         if run:

@@ -53,12 +53,17 @@ def tiny_png(color: tuple[int, int, int] = (200, 40, 40), size: int = 8) -> byte
     return buf.getvalue()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+class QuietHandler(BaseHTTPRequestHandler):
+    """A test server's handler: keep-alive HTTP/1.1, as real servers answer, and no log line per request."""
+
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
         pass
+
+
+class _Handler(QuietHandler):
+    server: _Server
 
     def do_HEAD(self) -> None:
         self._dispatch(send_body=False)

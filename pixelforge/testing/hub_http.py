@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from pixelforge.testing.http_server import QuietHandler
 
 #: (status, JSON-able payload or bytes, extra headers)
 Reply = tuple[int, object, dict[str, str]]
@@ -42,12 +44,8 @@ class Hub(Protocol):
     def hangs(self, req: HubRequest) -> bool: ...
 
 
-class HubHandler(BaseHTTPRequestHandler):
+class HubHandler(QuietHandler):
     server: HubServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
-        pass
 
     def _body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
