@@ -86,6 +86,11 @@ HELP = {
     "lambda-distill": "views-distillation loss weight: L1 between G_A's drawing of a crop and the mean of the "
                       "--init-from G_A's drawings of its 8 views (what pixelate --views 8 draws), so one pass learns "
                       "it (default 0 = off; needs --init-from)",
+    "lambda-line": "line loss weight: the contrast the colour-keeping target's thin lines (a seam, a pleat) have over "
+                   "the cells around them and G_A's drawing lacks, averaged over those line cells alone, so a few "
+                   "cells of seam are not outweighed by the fills (default 0 = off; needs --lambda-content)",
+    "line-contrast": "with --lambda-line: the smallest contrast of a target cell with the 3x3 cells around it, in "
+                     "lightness levels of 255, for it to count as a line (default 20)",
     "pool-size": "past fakes kept per domain for the discriminators (default 50)",
     "max-steps": "stop after N optimizer steps in total, counting steps before a resume",
     "time-limit": "fit the run to this much training time, e.g. 2h, 90m, 1h30m or 600 (seconds): it measures its "

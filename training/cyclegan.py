@@ -12,7 +12,9 @@ instead of taking on texture. A third, off by default: a symmetry loss (``lambda
 drawing and its drawing of the same crop mirrored, flipped or transposed (turned back), which teaches one pass
 what ``pixelate --views`` gets by averaging several. A fourth, off by default: views distillation
 (``lambda_distill``), the L1 between G_A's drawing and the mean of a frozen teacher's (``init_from``'s G_A)
-drawings of all eight views (:mod:`training.views`). Naming follows it:
+drawings of all eight views (:mod:`training.views`). A fifth, off by default: a line loss (``lambda_line``), the
+contrast the colour-keeping target's thin lines have over their cells' neighbours and G_A's drawing lacks, averaged
+over those line cells alone (:func:`training.outlines.line_loss`). Naming follows it:
 ``G_A: A -> B`` (pictures to pixel art), ``D_A`` judges domain B, ``G_B: B -> A``, ``D_B`` judges A.
 
 Speed without changing the maths:
@@ -40,7 +42,7 @@ from torch import nn
 from pixelforge.model.networks import init_weights
 from training import ddp
 from training.config import TrainConfig
-from training.outlines import CONTRAST, block_colours, outline_target
+from training.outlines import CONTRAST, block_colours, line_loss, outline_target
 from training.pool import ImagePool
 from training.views import symmetry_loss, views_mean
 
@@ -81,6 +83,7 @@ class Losses:
     flat_A: float = 0.0  # flat-shading loss of G_A; 0 when lambda_flat is 0
     sym_A: float = 0.0  # symmetry loss of G_A; 0 when lambda_sym is 0
     distill_A: float = 0.0  # views-distillation loss of G_A; 0 when lambda_distill is 0
+    line_A: float = 0.0  # line loss of G_A; 0 when lambda_line is 0
 
     @classmethod
     def names(cls) -> list[str]:
@@ -105,6 +108,8 @@ class Weights:
     content_lines_contrast: float = CONTRAST  # ... features standing out by this many lightness levels of 255
     content_reduce: str = "mean"  # G_A's target per block: the input's mean or its medoid (see content_loss)
     flat_contrast: float = 0.1  # an input step this large (on the -1..1 scale) halves the weight
+    lambda_line: float = 0.0
+    line_contrast: float = 20.0  # see line_loss
 
 
 def flat_loss(output: torch.Tensor, source: torch.Tensor, contrast: float) -> torch.Tensor:
@@ -250,8 +255,13 @@ def train_step(m: CycleGAN, real_A: torch.Tensor, real_B: torch.Tensor, target_A
         loss_distill_A = l1(fake_B, target) * w.lambda_distill
     else:
         loss_distill_A = zero
+    if w.lambda_line > 0:  # the lines of the colour-keeping target (the picture's, with content_target = "picture")
+        lines_of = target_A if target_A is not None else block_colours(real_A, w.content_pool, w.content_reduce)
+        loss_line_A = line_loss(fake_B, lines_of, w.content_pool, w.line_contrast) * w.lambda_line
+    else:
+        loss_line_A = zero
     loss_G = (loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B + loss_content_A + loss_content_B
-              + loss_flat_A + loss_sym_A + loss_distill_A)
+              + loss_flat_A + loss_sym_A + loss_distill_A + loss_line_A)
     _check({"G": loss_G})
 
     # 3. Update both generators.
@@ -277,7 +287,7 @@ def train_step(m: CycleGAN, real_A: torch.Tensor, real_B: torch.Tensor, target_A
     m.scaler.update()
 
     parts = [loss_D_A, loss_G_A, loss_cycle_A, loss_idt_A, loss_D_B, loss_G_B, loss_cycle_B, loss_idt_B,
-             loss_content_A, loss_content_B, loss_flat_A, loss_sym_A, loss_distill_A]
+             loss_content_A, loss_content_B, loss_flat_A, loss_sym_A, loss_distill_A, loss_line_A]
     return Losses(*torch.stack([p.detach().float() for p in parts]).tolist())
 
 
@@ -339,7 +349,8 @@ def build_model(cfg: TrainConfig, device: torch.device, d: ddp.Dist) -> tuple[di
                         lambda_content=cfg.lambda_content, content_pool=cfg.content_pool, lambda_flat=cfg.lambda_flat,
                         lambda_sym=cfg.lambda_sym, lambda_distill=cfg.lambda_distill,
                         content_salience=cfg.content_salience, content_lines=cfg.content_lines,
-                        content_lines_contrast=cfg.content_lines_contrast, content_reduce=cfg.content_reduce),
+                        content_lines_contrast=cfg.content_lines_contrast, content_reduce=cfg.content_reduce,
+                        lambda_line=cfg.lambda_line, line_contrast=cfg.line_contrast),
         scaler=torch.amp.GradScaler(device.type, enabled=cfg.amp and cfg.amp_dtype == "fp16"),
         autocast=torch.autocast(device.type, dtype=amp_dtype) if cfg.amp else None,
         cudagraphs=cfg.compile and cfg.compile_mode == "reduce-overhead",

@@ -16,6 +16,9 @@ teaches G_A to draw them that way:
    candidates it is texture, not a feature, and averages stay;
 4. a chosen block's target is the mean colour of its feature pixels.
 
+The same module holds the line loss (:func:`line_loss`), which asks the drawing for the target's lines by their
+contrast, not their colour.
+
 It mirrors ``inference.classic.line_cells`` (stages share no code but the kernel's; the test
 ``tests/test_training_outlines.py`` checks both agree on the same picture).
 """
@@ -193,3 +196,44 @@ def with_feature_cells(
     scale = reduced.shape[-1] * cell // source.shape[-1]
     blocks = F.interpolate(chosen.float(), scale_factor=scale, mode="nearest") > 0  # nearest: blocks, never a blend
     return torch.where(blocks, F.interpolate(colour, scale_factor=scale, mode="nearest"), reduced.float())
+
+
+def perceptual_lightness(x: torch.Tensor) -> torch.Tensor:
+    """``(N, 1, H, W)`` lightness in levels 0..255 of ``(N, 3, H, W)`` on the -1..1 scale, differentiable.
+
+    The classical path's formula (:func:`lightness`: the picture's sRGB luma, linearised, cube root) without its
+    rounding to 8-bit and to whole levels, which has no gradient: a loss needs the slope, and finds the same lines
+    to within a level or two.
+    """
+    luma = (0.299 * x[:, 0:1].float() + 0.587 * x[:, 1:2].float() + 0.114 * x[:, 2:3].float() + 1) / 2
+    luma = luma.clamp(0, 1)
+    linear = torch.where(luma <= 0.04045, luma / 12.92, ((luma.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4)
+    return 255 * linear.clamp(min=1e-6) ** (1 / 3)
+
+
+def top_hats(light: torch.Tensor) -> torch.Tensor:
+    """Black and white top-hats over 3x3 cells, ``(N, 2, H, W)``: how far a cell is darker (brighter) than the
+    closing (opening) around it, so a line one or two cells wide scores its contrast and a flat area or a
+    wide region scores 0."""
+    padded = F.pad(light, (1, 1, 1, 1), mode="replicate")
+    dilated, eroded = F.max_pool2d(padded, 3, stride=1), -F.max_pool2d(-padded, 3, stride=1)
+    closing = -F.max_pool2d(-F.pad(dilated, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    opening = F.max_pool2d(F.pad(eroded, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    return torch.cat([closing - light, light - opening], 1)
+
+
+def line_loss(output: torch.Tensor, target: torch.Tensor, pool: int, contrast: float = 20.0) -> torch.Tensor:
+    """Mean contrast, in lightness levels / 127.5, that the target's thin lines have and the drawing's cells lack.
+
+    ``target``: one colour per ``pool`` x ``pool`` block of ``output`` (the colour-keeping target). Its cells whose
+    black or white top-hat (:func:`top_hats`) is ``contrast`` lightness levels or more are line cells: a seam, a
+    pleat, a strand. For each, the loss is how much less its block of the drawing stands out from its
+    neighbours, 0 once it stands out as much. Averaged over the line cells alone, so a few cells of seam weigh
+    as much as a picture's fills do in the colour-keeping loss, which a drawing can nearly satisfy while it
+    smooths the seam away (three panels judged v74 down for exactly that).
+    """
+    want = top_hats(perceptual_lightness(target))
+    got = top_hats(perceptual_lightness(F.avg_pool2d(output.float(), pool)))
+    lines = (want >= contrast).float()
+    missing = (want - got).clamp(min=0) * lines
+    return missing.sum() / lines.sum().clamp(min=1) / 127.5
