@@ -110,7 +110,7 @@ def measure(case: Case, out: Image.Image, seconds: float) -> dict:
     blended, edges = blended_edges(got)
     lone, cells = lone_cells(got)
     broken, flat = flat_noise(ref, got)
-    foreign, _ = foreign_cells(case.image, got, CELL)
+    foreign, _ = foreign_cells(case.cell_lab, got, CELL)
     return {
         "de2000": float(_de(ref, got).mean()),
         "ssim": float(ssim),

@@ -18,7 +18,13 @@ from skimage.measure import label
 from inference.grid import cell_means
 from pixelforge.imaging import composite_on_white
 from pixelforge.testing.art_cases import all_cases
-from pixelforge.testing.art_metrics import SmallFeatures, de2000, detect_lines, small_features
+from pixelforge.testing.art_metrics import (
+    SmallFeatures,
+    cell_pixels_lab,
+    de2000,
+    detect_lines,
+    small_features,
+)
 
 CELL, K = 4, 16
 #: pixelate's options after the generator (flags of quality.py and judge.py): set for the model rows; the untrained net
@@ -58,6 +64,11 @@ class Case:
     @cached_property
     def features(self) -> SmallFeatures:
         return small_features(self.image, CELL)
+
+    @cached_property
+    def cell_lab(self) -> np.ndarray:
+        """The picture's pixels per cell in CIELab, for :func:`foreign_cells` (every output has the grid's shape)."""
+        return cell_pixels_lab(self.image, *self.grid.shape[:2], CELL)
 
 
 def crop_to_grid(img: Image.Image) -> Image.Image:

@@ -109,7 +109,7 @@ def test_lone_cells_count_specks_not_small_shapes():
 
 
 def test_foreign_cells_are_colours_no_nearby_pixel_has():
-    from pixelforge.testing.art_metrics import foreign_cells
+    from pixelforge.testing.art_metrics import cell_pixels_lab, foreign_cells
 
     blue, red, mauve = (40, 80, 220), (220, 40, 50), (130, 60, 135)
     pic = np.zeros((32, 32, 3), np.uint8)
@@ -126,6 +126,11 @@ def test_foreign_cells_are_colours_no_nearby_pixel_has():
     assert foreign_cells(Image.fromarray(soft), grid, 4) == (1, 64)
     clear = Image.fromarray(np.dstack([pic, np.zeros((32, 32), np.uint8)]), "RGBA")  # all transparent: white
     assert foreign_cells(clear, np.full((8, 8, 3), 255, np.uint8), 4) == (0, 64)
+    # the picture's cell Lab, found once (quality.py's Case.cell_lab), counts the same; a grid it does not fit is refused
+    lab = cell_pixels_lab(img, 8, 8, 4)
+    assert foreign_cells(lab, grid, 4) == foreign_cells(img, grid, 4) == (2, 64)
+    with pytest.raises(ValueError, match="does not fit"):
+        foreign_cells(lab, grid[:6], 4)
 
 
 def test_flat_noise_counts_a_flat_area_split_in_two_colours():

@@ -194,21 +194,31 @@ def lone_cells(out_grid: np.ndarray) -> tuple[int, int]:
     return int((nearest > LONE_STEP).sum()), int(nearest.size)
 
 
-def foreign_cells(img: Image.Image, out_grid: np.ndarray, cell: int, step: float = FOREIGN_STEP,
+def cell_pixels_lab(img: Image.Image, rows: int, cols: int, cell: int) -> np.ndarray:
+    """``(rows + 2, cols + 2, cell * cell, 3)``: the CIELab of each cell's input pixels (composited on white), with a
+    NaN ring past the border, as :func:`foreign_cells` reads them. One per picture: a benchmark scores many outputs
+    of one picture, and the conversion is most of the metric's work."""
+    pic = np.full((rows * cell, cols * cell, 3), 255, np.uint8)
+    rgb = np.asarray(composite_on_white(img))[: rows * cell, : cols * cell]
+    pic[: rgb.shape[0], : rgb.shape[1]] = rgb
+    lab = rgb2lab(pic.astype(np.float64) / 255.0).reshape(rows, cell, cols, cell, 3).transpose(0, 2, 1, 3, 4)
+    return np.pad(lab.reshape(rows, cols, cell * cell, 3), ((1, 1), (1, 1), (0, 0), (0, 0)), constant_values=np.nan)
+
+
+def foreign_cells(img: Image.Image | np.ndarray, out_grid: np.ndarray, cell: int, step: float = FOREIGN_STEP,
                   support: int = FOREIGN_SUPPORT) -> tuple[int, int]:
     """(foreign, all) cells of an output grid: a cell is foreign when fewer than ``support`` pixels of the input
     (composited on white) within its own cell and the 8 around it are within ``step`` of its colour.
 
     What a blind judge calls "a colour the picture does not have there": a mauve between a blue window and a red car,
     a grey tip on a black feather. A cell average blends at edges too, but into a colour the edge's anti-aliased pixels
-    have; a generator's blends and drifts land where no pixel of the picture is.
+    have; a generator's blends and drifts land where no pixel of the picture is. ``img`` may be the picture or its
+    :func:`cell_pixels_lab` at this grid.
     """
     rows, cols = out_grid.shape[:2]
-    pic = np.full((rows * cell, cols * cell, 3), 255, np.uint8)
-    rgb = np.asarray(composite_on_white(img))[: rows * cell, : cols * cell]
-    pic[: rgb.shape[0], : rgb.shape[1]] = rgb
-    lab = rgb2lab(pic.astype(np.float64) / 255.0).reshape(rows, cell, cols, cell, 3).transpose(0, 2, 1, 3, 4)
-    lab = np.pad(lab.reshape(rows, cols, cell * cell, 3), ((1, 1), (1, 1), (0, 0), (0, 0)), constant_values=np.nan)
+    lab = cell_pixels_lab(img, rows, cols, cell) if isinstance(img, Image.Image) else img
+    if lab.shape[:2] != (rows + 2, cols + 2) or lab.shape[2] != cell * cell:
+        raise ValueError(f"cell Lab of shape {lab.shape} does not fit a {rows}x{cols} grid of {cell} px cells")
     out = rgb2lab(np.asarray(out_grid, np.float64) / 255.0)[:, :, None]
     near = np.zeros((rows, cols), np.int64)
     for dy in range(3):
