@@ -9,6 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 
+def oklab_matrices() -> tuple[np.ndarray, np.ndarray]:
+    """OKLab's two matrices (linear sRGB -> LMS, cube-rooted LMS -> Lab), for code that converts in another array
+    library (training's losses, in torch) and must agree with :func:`srgb_to_oklab`."""
+    return _M1.copy(), _M2.copy()
+
+
 def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
     return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
 

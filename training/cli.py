@@ -91,6 +91,9 @@ HELP = {
                    "cells of seam are not outweighed by the fills (default 0 = off; needs --lambda-content)",
     "line-contrast": "with --lambda-line: the smallest contrast of a target cell with the 3x3 cells around it, in "
                      "lightness levels of 255, for it to count as a line (default 20)",
+    "lambda-speck": "speck loss weight: how much farther, in OKLab, each G_A cell's most alike neighbour is than the "
+                    "colour-keeping target cell's, so the drawing adds no lone cells (specks, stray blends) the picture "
+                    "lacks (default 0 = off; needs --lambda-content)",
     "pool-size": "past fakes kept per domain for the discriminators (default 50)",
     "max-steps": "stop after N optimizer steps in total, counting steps before a resume",
     "time-limit": "fit the run to this much training time, e.g. 2h, 90m, 1h30m or 600 (seconds): it measures its "

@@ -96,6 +96,7 @@ class TrainConfig:
     lambda_distill: float = 0.0  # views distillation: G_A draws a crop as init_from's G_A draws it averaged over 8 views (pixelate --views 8, in one pass); 0 = off
     lambda_line: float = 0.0  # line loss: the contrast G_A's cells lack on the colour-keeping target's thin lines, per line cell (training.outlines.line_loss); 0 = off
     line_contrast: float = 20.0  # with lambda_line: the smallest top-hat, in lightness levels of 255, of a target cell that is a line
+    lambda_speck: float = 0.0  # speck loss: how much farther a G_A cell's most alike neighbour is than its target cell's (training.specks); 0 = off
     lambda_sym: float = 0.0  # symmetry loss: G_A draws a mirrored, flipped or transposed crop as that view of its drawing (pixelate --views, learnt); 0 = off
     pool_size: int = 50  # past fakes per domain shown to the discriminators
     max_steps: int | None = None  # stop after this many optimizer steps in total (resume included)
@@ -175,7 +176,7 @@ class TrainConfig:
         if not (math.isfinite(self.init_gain) and self.init_gain > 0):
             raise ConfigError(f"init_gain must be a finite number > 0, got {self.init_gain}")
         for name in ("lr", "lambda_a", "lambda_b", "lambda_identity", "lambda_content", "content_salience", "lambda_flat",
-                     "lambda_sym", "lambda_distill", "lambda_line"):  # lr 0 freezes the weights (a check run)
+                     "lambda_sym", "lambda_distill", "lambda_line", "lambda_speck"):  # lr 0 freezes the weights (a check run)
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise ConfigError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
         for name in ("beta1", "beta2"):
@@ -188,6 +189,9 @@ class TrainConfig:
             raise ConfigError(f"content_lines_contrast must be in (0, 255] lightness levels, got {self.content_lines_contrast}")
         if not (math.isfinite(self.line_contrast) and 0 < self.line_contrast <= 255):
             raise ConfigError(f"line_contrast must be in (0, 255] lightness levels, got {self.line_contrast}")
+        if self.lambda_speck > 0 and self.lambda_content <= 0:
+            raise ConfigError("lambda_speck needs lambda_content > 0: a drawing asked only to have no specks may flatten "
+                              "into one colour; the colour-keeping loss holds the colours")
         if self.lambda_line > 0 and self.lambda_content <= 0:
             raise ConfigError("lambda_line needs lambda_content > 0: a drawing asked for lines' contrast alone may darken "
                               "them to any colour; the colour-keeping loss holds the colours")

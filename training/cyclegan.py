@@ -14,7 +14,9 @@ what ``pixelate --views`` gets by averaging several. A fourth, off by default: v
 (``lambda_distill``), the L1 between G_A's drawing and the mean of a frozen teacher's (``init_from``'s G_A)
 drawings of all eight views (:mod:`training.views`). A fifth, off by default: a line loss (``lambda_line``), the
 contrast the colour-keeping target's thin lines have over their cells' neighbours and G_A's drawing lacks, averaged
-over those line cells alone (:func:`training.outlines.line_loss`). Naming follows it:
+over those line cells alone (:func:`training.outlines.line_loss`). A sixth, off by default: a speck loss
+(``lambda_speck``), how much farther a drawn cell's most alike neighbour is than its target cell's
+(:func:`training.specks.speck_loss`). Naming follows it:
 ``G_A: A -> B`` (pictures to pixel art), ``D_A`` judges domain B, ``G_B: B -> A``, ``D_B`` judges A.
 
 Speed without changing the maths:
@@ -44,6 +46,7 @@ from training import ddp
 from training.config import TrainConfig
 from training.outlines import CONTRAST, block_colours, line_loss, outline_target
 from training.pool import ImagePool
+from training.specks import speck_loss
 from training.views import symmetry_loss, views_mean
 
 
@@ -84,6 +87,7 @@ class Losses:
     sym_A: float = 0.0  # symmetry loss of G_A; 0 when lambda_sym is 0
     distill_A: float = 0.0  # views-distillation loss of G_A; 0 when lambda_distill is 0
     line_A: float = 0.0  # line loss of G_A; 0 when lambda_line is 0
+    speck_A: float = 0.0  # speck loss of G_A; 0 when lambda_speck is 0
 
     @classmethod
     def names(cls) -> list[str]:
@@ -110,6 +114,7 @@ class Weights:
     flat_contrast: float = 0.1  # an input step this large (on the -1..1 scale) halves the weight
     lambda_line: float = 0.0
     line_contrast: float = 20.0  # see line_loss
+    lambda_speck: float = 0.0
 
 
 def flat_loss(output: torch.Tensor, source: torch.Tensor, contrast: float) -> torch.Tensor:
@@ -255,13 +260,13 @@ def train_step(m: CycleGAN, real_A: torch.Tensor, real_B: torch.Tensor, target_A
         loss_distill_A = l1(fake_B, target) * w.lambda_distill
     else:
         loss_distill_A = zero
-    if w.lambda_line > 0:  # the lines of the colour-keeping target (the picture's, with content_target = "picture")
-        lines_of = target_A if target_A is not None else block_colours(real_A, w.content_pool, w.content_reduce)
-        loss_line_A = line_loss(fake_B, lines_of, w.content_pool, w.line_contrast) * w.lambda_line
-    else:
-        loss_line_A = zero
+    # the line and speck losses read the colour-keeping target (the picture's, with content_target = "picture")
+    cells = (target_A if target_A is not None else block_colours(real_A, w.content_pool, w.content_reduce)
+             if w.lambda_line > 0 or w.lambda_speck > 0 else None)
+    loss_line_A = line_loss(fake_B, cells, w.content_pool, w.line_contrast) * w.lambda_line if w.lambda_line > 0 else zero
+    loss_speck_A = speck_loss(fake_B, cells, w.content_pool) * w.lambda_speck if w.lambda_speck > 0 else zero
     loss_G = (loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B + loss_content_A + loss_content_B
-              + loss_flat_A + loss_sym_A + loss_distill_A + loss_line_A)
+              + loss_flat_A + loss_sym_A + loss_distill_A + loss_line_A + loss_speck_A)
     _check({"G": loss_G})
 
     # 3. Update both generators.
@@ -287,7 +292,7 @@ def train_step(m: CycleGAN, real_A: torch.Tensor, real_B: torch.Tensor, target_A
     m.scaler.update()
 
     parts = [loss_D_A, loss_G_A, loss_cycle_A, loss_idt_A, loss_D_B, loss_G_B, loss_cycle_B, loss_idt_B,
-             loss_content_A, loss_content_B, loss_flat_A, loss_sym_A, loss_distill_A, loss_line_A]
+             loss_content_A, loss_content_B, loss_flat_A, loss_sym_A, loss_distill_A, loss_line_A, loss_speck_A]
     return Losses(*torch.stack([p.detach().float() for p in parts]).tolist())
 
 
@@ -350,7 +355,7 @@ def build_model(cfg: TrainConfig, device: torch.device, d: ddp.Dist) -> tuple[di
                         lambda_sym=cfg.lambda_sym, lambda_distill=cfg.lambda_distill,
                         content_salience=cfg.content_salience, content_lines=cfg.content_lines,
                         content_lines_contrast=cfg.content_lines_contrast, content_reduce=cfg.content_reduce,
-                        lambda_line=cfg.lambda_line, line_contrast=cfg.line_contrast),
+                        lambda_line=cfg.lambda_line, line_contrast=cfg.line_contrast, lambda_speck=cfg.lambda_speck),
         scaler=torch.amp.GradScaler(device.type, enabled=cfg.amp and cfg.amp_dtype == "fp16"),
         autocast=torch.autocast(device.type, dtype=amp_dtype) if cfg.amp else None,
         cudagraphs=cfg.compile and cfg.compile_mode == "reduce-overhead",

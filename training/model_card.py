@@ -26,7 +26,7 @@ TEMPLATE = Path(__file__).parent / "templates" / "model_card.md"
 TAGS = ["pixel-art", "cyclegan", "image-to-image", "pixelforge"]
 #: The recipe settings the card shows (config.json holds them all).
 RECIPE_KEYS = ("size", "load_size", "a_min_load_size", "a_resize", "b_max_scale", "b_scale", "b_balance", "ngf", "n_blocks", "skip", "skip_lr", "ndf",
-               "n_layers", "batch_size", "epochs", "epochs_decay", "lr_decay", "lr", "lambda_a", "lambda_b", "lambda_identity", "lambda_content", "content_pool", "content_salience", "content_lines", "content_lines_contrast", "content_target", "content_reduce", "lambda_flat", "lambda_sym", "lambda_distill", "lambda_line", "line_contrast", "pool_size", "max_steps", "time_limit",
+               "n_layers", "batch_size", "epochs", "epochs_decay", "lr_decay", "lr", "lambda_a", "lambda_b", "lambda_identity", "lambda_content", "content_pool", "content_salience", "content_lines", "content_lines_contrast", "content_target", "content_reduce", "lambda_flat", "lambda_sym", "lambda_distill", "lambda_line", "line_contrast", "lambda_speck", "pool_size", "max_steps", "time_limit",
                "seed", "amp", "amp_dtype")
 MAX_METRICS = 40
 #: At most this many measured limitations, each at most this long, reach the card (metrics.json is the run's, not trusted text).
@@ -189,7 +189,7 @@ def _recipe(config: dict[str, Any], spec: GeneratorSpec) -> list[tuple[str, str]
     # the view losses and the time limit, newer than most published runs, are shown only when they are on
     needs = {"skip_lr": "skip", "content_lines_contrast": "content_lines", "content_target": "content_lines",
              "lambda_sym": "lambda_sym", "lambda_distill": "lambda_distill", "lambda_line": "lambda_line",
-             "line_contrast": "lambda_line", "time_limit": "time_limit"}
+             "line_contrast": "lambda_line", "lambda_speck": "lambda_speck", "time_limit": "time_limit"}
     shown = [key for key in RECIPE_KEYS if key in config and (key not in needs or config.get(needs[key]))]
     return [(key, f"`{json.dumps(config[key])}`" if config[key] != "" else "off") for key in shown]
 
