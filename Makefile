@@ -78,10 +78,10 @@ V36_RECIPES := $(addprefix training/recipes/,cpu-native-v33.toml cpu-native-v36.
 GPU_FULL_RECIPES := $(addprefix training/recipes/,gpu-native.toml gpu-native-v52.toml)
 V53_RECIPES := training/recipes/gpu-native-v53.toml
 V64_RECIPES := $(addprefix training/recipes/,cpu-native-v61.toml cpu-native-v62.toml cpu-native-v64.toml)
-RECIPES ?= $(addprefix training/recipes/,cpu-native-v71.toml cpu-native-v72.toml cpu-native-v74.toml)
+RECIPES ?= $(addprefix training/recipes/,cpu-native-v71.toml cpu-native-v72.toml cpu-native-v74.toml cpu-native-v80.toml)
 TRAIN_ARGS ?=
-MODEL_RUN ?= runs/cpu-native-v74
-SHIPPED_NAME ?= pixelforge-native-v74
+MODEL_RUN ?= runs/cpu-native-v80
+SHIPPED_NAME ?= pixelforge-native-v80
 # the generator resolution and the anchoring the shipped model runs with (measured: docs/model-log.md), recorded in its G_A
 SHIPPED_PPC ?= 2
 SHIPPED_ANCHOR_WITHIN ?= 10

@@ -93,6 +93,20 @@ def weights_sha256(checkpoint: str | None) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
 
 
+#: Where the repository keeps models a kept page may have been drawn with: the shipped one and those it replaced.
+KEPT_MODELS = (Path(__file__).parents[1] / "inference" / "models", Path(__file__).parents[1] / "training" / "recipes" / "weights")
+
+
+def kept_checkpoint(sha256: str) -> str | None:
+    """The kept model folder whose G_A file has this SHA-256 (a key's ``model_weights_sha256``), else None: a page drawn
+    by a model since replaced, or by a staged copy no longer on disk, is redrawn with the same weights."""
+    for root in KEPT_MODELS:
+        for folder in sorted(root.glob("*/")):
+            if sha256 and weights_sha256(str(folder)) == sha256:
+                return str(folder)
+    return None
+
+
 def views_run(found: dict, names: tuple[str, ...]) -> str:
     """The ``--views`` each model row of a page ran (classical rows and peers draw no views)."""
     pixelators = [(n, getattr(found[n], "__self__", None)) for n in names]  # model rows are bound Pixelator methods

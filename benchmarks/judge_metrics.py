@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from judge import build_parser, by_pair, page_methods, weights_sha256
+from judge import build_parser, by_pair, kept_checkpoint, page_methods, weights_sha256
 from quality import measure
 from scipy.stats import spearmanr
 
@@ -58,8 +58,15 @@ def judged_pairs(key_path: Path) -> list[Judged]:
         raise ValueError(f"{key_path.name} records no judge.py make command to redraw its page from")
     args = build_parser().parse_args(line)
     if made.get("model_weights_sha256") != weights_sha256(args.checkpoint):
-        raise ValueError(f"{key_path.name}: the model's weights changed since the page was made; its pairs cannot be redrawn")
+        kept = kept_checkpoint(made.get("model_weights_sha256", ""))  # a model since replaced, or a staged copy gone
+        if kept is None:
+            raise ValueError(f"{key_path.name}: the model's weights changed since the page was made, and no kept model "
+                             "has them; its pairs cannot be redrawn")
+        args.a = args.a or ("model" if args.checkpoint else "shipped model")
+        args.checkpoint = kept
     found, _, a, shown = page_methods(args)
+    if a not in found and "model" in found:  # the kept folder's rows are named "model"; the key named them as drawn
+        found[a] = found.pop("model")
     if (a, args.b) != (key["a"], key["b"]):
         raise ValueError(f"{key_path.name} compares {key['a']!r} with {key['b']!r}, its command {a!r} with {args.b!r}")
     cases = {c.name: c for c in shown}

@@ -19,6 +19,7 @@ from quality import sheet  # benchmarks/ is on sys.path when this runs as a scri
 from quality_cases import cartoon_cases, generated_cases
 
 from inference.pixelator import Pixelator
+from inference.shipped import DEFAULT_METHOD
 
 CASES = ["cartoon head", "1F64E", "1F477", "1F4EC", "thin lines"]
 
@@ -45,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     # every held-out Kenney cartoon and 12 Twemoji (what options are chosen on), then Twemoji's next 23 (panel 3's page)
     every = generated_cases() + cartoon_cases(12) + cartoon_cases(23, skip=12)
     cases = [c for part in args.cases for c in every if part in c.name]
-    columns = {"classical (default)": Pixelator.classic().pixelate}
+    classical = "classical (default)" if DEFAULT_METHOD == "classic" else "classical (--classic)"
+    columns = {classical: Pixelator.classic().pixelate}
     for spec in args.run:
         label, _, run = spec.partition("=")
         if not run:

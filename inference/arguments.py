@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "or a model repo on the Hugging Face Hub: hf://OWNER/NAME[@REVISION] (the scheme is required: "
                         "anything else is a local path and is never downloaded)")
     method.add_argument("--shipped", action="store_true",
-                        help=f"the CycleGAN model shipped with pixelforge ({SHIPPED_NAME}; see its card: pixelate --model-card)")
+                        help=f"the CycleGAN model shipped with pixelforge ({SHIPPED_NAME}; see its card: pixelate --model-card)"
+                        + (" (the default)" if DEFAULT_METHOD == "shipped" else ""))
     method.add_argument("--classic", action="store_true", help="the classical method (no ML)"
                         + (" (the default)" if DEFAULT_METHOD == "classic" else ""))
     method.add_argument("--model-card", action="store_true", help="print the shipped model's card and exit")

@@ -4,9 +4,10 @@ The weights live in ``inference/models/NAME/`` (fp16 safetensors with their spec
 the model card as README.md). They are trained by ``make model`` from ``training/recipes/``; see
 ``docs/model.md`` for the data, the recipe and how the model compares with the classical method.
 
-:data:`DEFAULT_METHOD` is "classic" until the shipped model is at least as good as the classical method
-on cartoons, on the benchmark's sheet and its metrics (``benchmarks/quality.py``); then it becomes
-"shipped" and ``pixelate`` without ``--checkpoint`` uses the model (``--classic`` still selects the other).
+:data:`DEFAULT_METHOD` was "classic" until a shipped model was at least as good as the classical method on
+cartoons, on the benchmark's metrics (``benchmarks/quality.py``) and on a blind side-by-side page (stage 80,
+2026-12-06: ``docs/model-log.md``); it is now "shipped", so ``pixelate`` without ``--checkpoint`` uses the model
+and ``--classic`` selects the classical method.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 
 #: the model folder inside the package
-SHIPPED_NAME = "pixelforge-native-v74"
+SHIPPED_NAME = "pixelforge-native-v80"
 SHIPPED_DIR = Path(__file__).parent / "models" / SHIPPED_NAME
 #: what ``pixelate`` runs without --checkpoint, --classic or --shipped: "classic" or "shipped"
-DEFAULT_METHOD = "classic"
+DEFAULT_METHOD = "shipped"
 
 
 def shipped_weights() -> Path:

@@ -19,7 +19,9 @@ from quality_cases import Case  # noqa: E402
 
 A, B = "classical, 4 colours", "classical, 16 colours"
 #: The published page's key (docs/quality.md): a new page, a new key, named here once.
-PUBLISHED_KEY = "benchmarks/judge_keys/v74-margin8-seed2032.json"
+PUBLISHED_KEY = "benchmarks/judge_keys/v80-published-seed2040.json"
+#: the first panel's page (v74, the shipped model then): its ballots and a redraw with the kept v74 weights
+PANEL1_KEY = "benchmarks/judge_keys/v74-margin8-seed2032.json"
 
 
 def cases(n: int) -> list[Case]:
@@ -279,10 +281,10 @@ def test_judge_metrics_redraws_a_kept_page_from_its_keys_command_and_refuses_a_c
     import judge_metrics as jm
 
     root = Path(__file__).parents[1] / "benchmarks/judge_keys"
-    key = json.loads((root / Path(PUBLISHED_KEY).name).read_text())
-    ballots = [json.loads(p.read_text()) for p in sorted((root / "agent-votes").glob(f"{Path(PUBLISHED_KEY).stem}-agent*.json"))]
+    key = json.loads((root / Path(PANEL1_KEY).name).read_text())
+    ballots = [json.loads(p.read_text()) for p in sorted((root / "agent-votes").glob(f"{Path(PANEL1_KEY).stem}-agent*.json"))]
     total = judge.tally(key, ballots)["total"]
-    rows = jm.judged_pairs(root / Path(PUBLISHED_KEY).name)
+    rows = jm.judged_pairs(root / Path(PANEL1_KEY).name)
     assert [r.case for r in rows] == [p["case"] for p in key["pairs"]]
     assert sum(r.net for r in rows) == total[key["a"]] - total[key["b"]]
     assert all(set(r.better) == set(jm.METRICS) for r in rows)
