@@ -34,6 +34,7 @@ from pathlib import Path
 from PIL import Image
 from quality_cases import PIPELINE, Case, cartoon_cases, photo_cases  # benchmarks/ is on sys.path as a script
 
+from inference.shipped import SHIPPED_DIR
 from inference.views import parse_views, views_label
 from pixelforge.io import atomic_write
 from pixelforge.model.recorded import MODEL_INPUTS
@@ -94,7 +95,7 @@ def weights_sha256(checkpoint: str | None) -> str:
 
 
 #: Where the repository keeps models a kept page may have been drawn with: the shipped one and those it replaced.
-KEPT_MODELS = (Path(__file__).parents[1] / "inference" / "models", Path(__file__).parents[1] / "training" / "recipes" / "weights")
+KEPT_MODELS = (SHIPPED_DIR.parent, Path(__file__).parents[1] / "training" / "recipes" / "weights")
 
 
 def kept_checkpoint(sha256: str) -> str | None:
@@ -298,6 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def first_method(args: argparse.Namespace) -> str:
+    """The name of a ``make`` line's first method: ``--a``, else the model rows' name (``model`` with a checkpoint)."""
+    return args.a or ("model" if args.checkpoint else "shipped model")
+
+
 def page_methods(args: argparse.Namespace) -> tuple[dict, list[str], str, list[Case]]:
     """What a ``make`` line draws: the methods by name, their notes, the first method's name and the cases.
 
@@ -307,7 +313,7 @@ def page_methods(args: argparse.Namespace) -> tuple[dict, list[str], str, list[C
     found, notes = methods(args.checkpoint, args.pixels_per_cell, model_input=args.model_input, views=args.views,
                            keep_features=args.keep_features, keep_highlights=args.keep_highlights,
                            **{k: getattr(args, k) for k in PIPELINE})
-    a = args.a or ("model" if args.checkpoint else "shipped model")
+    a = first_method(args)
     cases = cartoon_cases(args.cartoons, skip=args.skip) + (photo_cases(quick=False) if args.photos else [])
     return found, notes, a, cases
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from judge import build_parser, by_pair, kept_checkpoint, page_methods, weights_sha256
+from judge import build_parser, by_pair, first_method, kept_checkpoint, page_methods, weights_sha256
 from quality import measure
 from scipy.stats import spearmanr
 
@@ -62,7 +62,7 @@ def judged_pairs(key_path: Path) -> list[Judged]:
         if kept is None:
             raise ValueError(f"{key_path.name}: the model's weights changed since the page was made, and no kept model "
                              "has them; its pairs cannot be redrawn")
-        args.a = args.a or ("model" if args.checkpoint else "shipped model")
+        args.a = first_method(args)  # the name the key gave the rows, kept when they run from the kept folder
         args.checkpoint = kept
     found, _, a, shown = page_methods(args)
     if a not in found and "model" in found:  # the kept folder's rows are named "model"; the key named them as drawn

@@ -185,10 +185,9 @@ class TrainConfig:
         if not 1 <= self.ngf <= 1024 or not 1 <= self.ndf <= 1024 or self.n_blocks > 64 or self.n_layers > 8:
             raise ConfigError("ngf/ndf must be 1..1024, n_blocks 0..64 and n_layers 1..8 "
                               f"(got {self.ngf}, {self.ndf}, {self.n_blocks}, {self.n_layers})")
-        if not (math.isfinite(self.content_lines_contrast) and 0 < self.content_lines_contrast <= 255):
-            raise ConfigError(f"content_lines_contrast must be in (0, 255] lightness levels, got {self.content_lines_contrast}")
-        if not (math.isfinite(self.line_contrast) and 0 < self.line_contrast <= 255):
-            raise ConfigError(f"line_contrast must be in (0, 255] lightness levels, got {self.line_contrast}")
+        for name in ("content_lines_contrast", "line_contrast"):
+            if not (math.isfinite(getattr(self, name)) and 0 < getattr(self, name) <= 255):
+                raise ConfigError(f"{name} must be in (0, 255] lightness levels, got {getattr(self, name)}")
         if self.lambda_speck > 0 and self.lambda_content <= 0:
             raise ConfigError("lambda_speck needs lambda_content > 0: a drawing asked only to have no specks may flatten "
                               "into one colour; the colour-keeping loss holds the colours")

@@ -261,8 +261,9 @@ def train_step(m: CycleGAN, real_A: torch.Tensor, real_B: torch.Tensor, target_A
     else:
         loss_distill_A = zero
     # the line and speck losses read the colour-keeping target (the picture's, with content_target = "picture")
-    cells = (target_A if target_A is not None else block_colours(real_A, w.content_pool, w.content_reduce)
-             if w.lambda_line > 0 or w.lambda_speck > 0 else None)
+    cells = target_A
+    if cells is None and (w.lambda_line > 0 or w.lambda_speck > 0):
+        cells = block_colours(real_A, w.content_pool, w.content_reduce)
     loss_line_A = line_loss(fake_B, cells, w.content_pool, w.line_contrast) * w.lambda_line if w.lambda_line > 0 else zero
     loss_speck_A = speck_loss(fake_B, cells, w.content_pool) * w.lambda_speck if w.lambda_speck > 0 else zero
     loss_G = (loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B + loss_content_A + loss_content_B

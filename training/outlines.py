@@ -198,6 +198,11 @@ def with_feature_cells(
     return torch.where(blocks, F.interpolate(colour, scale_factor=scale, mode="nearest"), reduced.float())
 
 
+def srgb_to_linear(c: torch.Tensor) -> torch.Tensor:
+    """Linear light of sRGB values in 0..1, differentiable: :func:`pixelforge.color`'s transfer function in torch."""
+    return torch.where(c <= 0.04045, c / 12.92, ((c.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4)
+
+
 def perceptual_lightness(x: torch.Tensor) -> torch.Tensor:
     """``(N, 1, H, W)`` lightness in levels 0..255 of ``(N, 3, H, W)`` on the -1..1 scale, differentiable.
 
@@ -206,9 +211,7 @@ def perceptual_lightness(x: torch.Tensor) -> torch.Tensor:
     to within a level or two.
     """
     luma = (0.299 * x[:, 0:1].float() + 0.587 * x[:, 1:2].float() + 0.114 * x[:, 2:3].float() + 1) / 2
-    luma = luma.clamp(0, 1)
-    linear = torch.where(luma <= 0.04045, luma / 12.92, ((luma.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4)
-    return 255 * linear.clamp(min=1e-6) ** (1 / 3)
+    return 255 * srgb_to_linear(luma.clamp(0, 1)).clamp(min=1e-6) ** (1 / 3)
 
 
 def top_hats(light: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from pixelforge.color import oklab_matrices
+from training.outlines import srgb_to_linear
 
 _M1, _M2 = oklab_matrices()
 _OFFSETS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
@@ -21,8 +22,7 @@ _OFFSETS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0
 
 def oklab(x: torch.Tensor) -> torch.Tensor:
     """``(N, 3, H, W)`` OKLab (L in 0..1) of ``(N, 3, H, W)`` sRGB on the -1..1 scale, differentiable."""
-    c = ((x.float() + 1) / 2).clamp(0, 1)
-    linear = torch.where(c <= 0.04045, c / 12.92, ((c.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4)
+    linear = srgb_to_linear(((x.float() + 1) / 2).clamp(0, 1))
     m1 = torch.as_tensor(_M1, dtype=torch.float32, device=x.device)
     m2 = torch.as_tensor(_M2, dtype=torch.float32, device=x.device)
     lms = torch.einsum("ij,njhw->nihw", m1, linear).clamp(min=1e-6) ** (1 / 3)
